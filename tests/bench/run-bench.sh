@@ -1,0 +1,345 @@
+#!/bin/bash
+# Runs client-bench against its own weston headless (pixman), everything pinned to CPU 0, on the
+# system libwayland-client and ours, directly, through waypipe and through the simulated
+# virtio-gpu, alternating in one run, and prints absolute numbers with ratios to the system library.
+set -u
+
+usage() {
+	cat <<EOF
+usage: $0 [options] [-- client-bench options]
+  --lib DIR       our libwayland-client.so.0's directory (default: build/src)
+  --bench PATH    the client-bench program (default: build/tests/bench/client-bench,
+                  then build-bench/tests/bench/client-bench)
+  --rounds N      runs of each configuration, alternating (default 3)
+  --configs LIST  comma-separated subset of: system,ours,waypipe,waypipe-ours,virtgpu
+                  (default: all that are available)
+  --no-fill-only  frame time only without the client's own fill
+  --cpu N         the CPU everything is pinned to (default 0)
+  --keep          keep the runtime dir with logs and raw outputs
+  --smoke         one quick run of system and ours, checking the numbers are sane
+EOF
+}
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+LIB_DIR=$ROOT/build/src
+BENCH=
+ROUNDS=3
+CONFIGS=
+CPU=0
+KEEP=0
+SMOKE=0
+NO_FILL_ONLY=0
+BENCH_ARGS=()
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--lib) LIB_DIR=$2; shift 2 ;;
+	--bench) BENCH=$2; shift 2 ;;
+	--rounds) ROUNDS=$2; shift 2 ;;
+	--configs) CONFIGS=$2; shift 2 ;;
+	--no-fill-only) NO_FILL_ONLY=1; shift ;;
+	--cpu) CPU=$2; shift 2 ;;
+	--keep) KEEP=1; shift ;;
+	--smoke) SMOKE=1; shift ;;
+	-h|--help) usage; exit 0 ;;
+	--) shift; BENCH_ARGS=("$@"); break ;;
+	*) echo "run-bench: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+	esac
+done
+
+die() {
+	echo "run-bench: $*" >&2
+	exit 1
+}
+
+if [ -z "$BENCH" ]; then
+	for candidate in "$ROOT/build/tests/bench/client-bench" "$ROOT/build-bench/tests/bench/client-bench"; do
+		if [ -x "$candidate" ]; then
+			BENCH=$candidate
+			break
+		fi
+	done
+fi
+[ -n "$BENCH" ] && [ -x "$BENCH" ] || die "no client-bench program; build it (ninja -C build) or pass --bench PATH"
+BENCH=$(realpath "$BENCH")
+
+if ! command -v weston >/dev/null; then
+	echo "run-bench: weston is not installed; skipping" >&2
+	exit 77
+fi
+
+# The system library's directory: LD_LIBRARY_PATH names it explicitly, so a build rpath
+# pointing at our library cannot win.
+SYSTEM_LIB=$(ldconfig -p | awk '$1 == "libwayland-client.so.0" { print $NF; exit }')
+[ -n "$SYSTEM_LIB" ] || die "no system libwayland-client.so.0 (apt-get install libwayland-client0)"
+SYSTEM_LIB_DIR=$(dirname "$SYSTEM_LIB")
+
+HAVE_OURS=0
+if [ -e "$LIB_DIR/libwayland-client.so.0" ]; then
+	LIB_DIR=$(realpath "$LIB_DIR")
+	HAVE_OURS=1
+fi
+
+VIRTGPU_RUN=$ROOT/tests/sim/virtgpu-run
+
+if [ -z "$CONFIGS" ]; then
+	CONFIGS=system
+	[ $HAVE_OURS = 1 ] && CONFIGS+=,ours
+	if [ $SMOKE = 0 ]; then
+		command -v waypipe >/dev/null && CONFIGS+=,waypipe
+		[ $HAVE_OURS = 1 ] && [ -x "$VIRTGPU_RUN" ] && CONFIGS+=,virtgpu
+	fi
+fi
+IFS=, read -r -a CONFIG_LIST <<<"$CONFIGS"
+for config in "${CONFIG_LIST[@]}"; do
+	case $config in
+	system) ;;
+	ours|waypipe-ours|virtgpu)
+		[ $HAVE_OURS = 1 ] || die "config '$config' needs our library: no $LIB_DIR/libwayland-client.so.0" ;;&
+	virtgpu) [ -x "$VIRTGPU_RUN" ] || die "config 'virtgpu' needs $VIRTGPU_RUN" ;;&
+	waypipe*) command -v waypipe >/dev/null || die "config '$config' needs waypipe" ;;
+	ours|virtgpu) ;;
+	*) die "unknown config '$config'" ;;
+	esac
+done
+[ $HAVE_OURS = 1 ] || echo "run-bench: no $LIB_DIR/libwayland-client.so.0 yet: system library only" >&2
+
+if [ $SMOKE = 1 ]; then
+	ROUNDS=1
+	[ ${#BENCH_ARGS[@]} -gt 0 ] || BENCH_ARGS=(--quick)
+fi
+
+unset WAYLAND_DISPLAY WAYLAND_SOCKET WAYLAND_DEBUG DISPLAY
+RUNTIME_DIR=$(mktemp -d /tmp/wl-bench.XXXXXX) || die "mktemp failed"
+chmod 700 "$RUNTIME_DIR"
+SOCKET=wl-bench-$$
+LOG_DIR=$RUNTIME_DIR/logs
+mkdir -p "$LOG_DIR"
+STARTED_PIDS=()
+
+cleanup() {
+	local pid
+	for pid in "${STARTED_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	for pid in "${STARTED_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	if [ $KEEP = 1 ]; then
+		echo "run-bench: logs kept in $RUNTIME_DIR" >&2
+	else
+		rm -rf "$RUNTIME_DIR"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_for_socket() {
+	local path=$1 pid=$2 log=$3 i
+	for i in $(seq 100); do
+		[ -S "$path" ] && return 0
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 "$log" >&2
+	die "$path did not appear"
+}
+
+taskset -c "$CPU" env XDG_RUNTIME_DIR="$RUNTIME_DIR" weston --backend=headless-backend.so \
+	--use-pixman --width=1280 --height=720 --socket="$SOCKET" --idle-time=0 \
+	--log="$LOG_DIR/weston.log" >"$LOG_DIR/weston.out" 2>&1 &
+WESTON_PID=$!
+STARTED_PIDS+=("$WESTON_PID")
+wait_for_socket "$RUNTIME_DIR/$SOCKET" "$WESTON_PID" "$LOG_DIR/weston.log"
+taskset -apc "$CPU" "$WESTON_PID" >/dev/null
+
+WAYPIPE_SOCKET=$RUNTIME_DIR/waypipe.sock
+case ,$CONFIGS, in
+*,waypipe*)
+	# The half near the compositor; each connection gets a child that inherits the pinning.
+	taskset -c "$CPU" env XDG_RUNTIME_DIR="$RUNTIME_DIR" WAYLAND_DISPLAY="$SOCKET" \
+		waypipe -s "$WAYPIPE_SOCKET" -c none -n client >"$LOG_DIR/waypipe-client.log" 2>&1 &
+	WAYPIPE_PID=$!
+	STARTED_PIDS+=("$WAYPIPE_PID")
+	wait_for_socket "$WAYPIPE_SOCKET" "$WAYPIPE_PID" "$LOG_DIR/waypipe-client.log"
+	taskset -apc "$CPU" "$WAYPIPE_PID" >/dev/null
+	;;
+esac
+
+# Which directory the program must report its library from, per config.
+expected_lib_dir() {
+	case $1 in
+	system|waypipe) realpath "$SYSTEM_LIB_DIR" ;;
+	*) echo "$LIB_DIR" ;;
+	esac
+}
+
+# run_config CONFIG OUTPUT ARGS...: one pinned run of the program.
+run_config() {
+	local config=$1 out=$2
+	shift 2
+	local common=(timeout --kill-after=5 600 taskset -c "$CPU")
+	case $config in
+	system|ours)
+		local lib=$SYSTEM_LIB_DIR
+		[ "$config" = ours ] && lib=$LIB_DIR
+		env XDG_RUNTIME_DIR="$RUNTIME_DIR" WAYLAND_DISPLAY="$SOCKET" LD_LIBRARY_PATH="$lib" \
+			"${common[@]}" "$BENCH" "$@"
+		;;
+	waypipe|waypipe-ours)
+		local lib=$SYSTEM_LIB_DIR
+		[ "$config" = waypipe-ours ] && lib=$LIB_DIR
+		env XDG_RUNTIME_DIR="$RUNTIME_DIR" "${common[@]}" \
+			waypipe -s "$WAYPIPE_SOCKET" -c none -n --display "wl-bench-app-$$" server -- \
+			env LD_LIBRARY_PATH="$lib" "$BENCH" "$@"
+		;;
+	virtgpu)
+		env XDG_RUNTIME_DIR="$RUNTIME_DIR" WAYLAND_DISPLAY="$SOCKET" \
+			WAYLAND_VIRTGPU_BUILD="$(dirname "$LIB_DIR")" \
+			"${common[@]}" "$VIRTGPU_RUN" -- "$BENCH" "$@"
+		;;
+	esac >"$out" 2>"$out.err"
+	local status=$?
+	if [ $status != 0 ]; then
+		echo "run-bench: $config: client-bench $* exited with $status" >&2
+		tail -n 20 "$out.err" >&2
+		return 1
+	fi
+	local reported want
+	reported=$(awk '$1 == "library" { sub("path=", "", $2); print $2 }' "$out")
+	want=$(expected_lib_dir "$config")
+	if [ -z "$reported" ] || [ "$(realpath "$(dirname "$reported")" 2>/dev/null)" != "$want" ]; then
+		echo "run-bench: $config: the program ran on '$reported', not on $want" >&2
+		return 1
+	fi
+}
+
+# Turns client-bench lines into "CONFIG KEY VALUE" records.
+RESULTS=$RUNTIME_DIR/results
+: >"$RESULTS"
+collect() {
+	awk -v config="$1" '
+	function field(name,   i) {
+		for (i = 2; i <= NF; i++)
+			if (index($i, name "=") == 1)
+				return substr($i, length(name) + 2)
+		return ""
+	}
+	$1 == "roundtrip" {
+		print config, "roundtrip.median_us", field("median_us")
+		print config, "roundtrip.p90_us", field("p90_us")
+	}
+	$1 == "marshal" {
+		print config, "marshal.mmsgs_per_s", field("msgs_per_s") / 1e6
+		print config, "marshal.mb_per_s", field("mb_per_s")
+	}
+	$1 == "frame" {
+		key = "frame." field("size") "." (field("fill") == 1 ? "fill" : "nofill")
+		print config, key ".median_ms", field("median_us") / 1000
+		print config, key ".p90_ms", field("p90_us") / 1000
+		print config, key ".cpu_ms", field("client_cpu_us") / 1000
+	}' "$2" >>"$RESULTS"
+}
+
+# The invocations of one run: everything with fill, then frames without it.
+INVOCATIONS=("all" "nofill")
+[ $NO_FILL_ONLY = 1 ] && INVOCATIONS=("roundtrip,marshal" "nofill")
+[ $SMOKE = 1 ] && INVOCATIONS=("all")
+
+FAILED=0
+for round in $(seq "$ROUNDS"); do
+	order=("${CONFIG_LIST[@]}")
+	# Every other round runs the configs in reverse, so none always comes first.
+	if [ $((round % 2)) = 0 ]; then
+		order=()
+		for ((i = ${#CONFIG_LIST[@]} - 1; i >= 0; i--)); do
+			order+=("${CONFIG_LIST[$i]}")
+		done
+	fi
+	for config in "${order[@]}"; do
+		for invocation in "${INVOCATIONS[@]}"; do
+			case $invocation in
+			all) args=() ;;
+			nofill) args=(--bench frame --no-fill) ;;
+			*) args=(--bench "$invocation") ;;
+			esac
+			out=$LOG_DIR/$config.$round.$invocation.out
+			echo "run-bench: round $round/$ROUNDS: $config ${args[*]}" >&2
+			if run_config "$config" "$out" "${args[@]}" "${BENCH_ARGS[@]}"; then
+				collect "$config" "$out"
+			else
+				FAILED=1
+			fi
+		done
+	done
+done
+
+echo
+echo "client-bench: weston headless pixman, all processes on CPU $CPU, $ROUNDS round(s); median over rounds"
+echo "system: $SYSTEM_LIB_DIR   ours: $([ $HAVE_OURS = 1 ] && echo "$LIB_DIR" || echo "not built")"
+echo "ratio = config / system (times: > 1 is slower; throughput: > 1 is faster)"
+awk -v configs="$CONFIGS" '
+{
+	key = $1 SUBSEP $2
+	n[key]++
+	v[key, n[key]] = $3
+	if (!($2 in seen)) {
+		seen[$2] = 1
+		metrics[++nmetrics] = $2
+	}
+}
+function median(key,   i, j, t, a, c) {
+	c = n[key]
+	for (i = 1; i <= c; i++)
+		a[i] = v[key, i]
+	for (i = 2; i <= c; i++)
+		for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+		}
+	return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+}
+END {
+	nc = split(configs, cl, ",")
+	printf "%-34s", "metric"
+	for (c = 1; c <= nc; c++)
+		printf " %20s", cl[c]
+	printf "\n"
+	for (m = 1; m <= nmetrics; m++) {
+		metric = metrics[m]
+		printf "%-34s", metric
+		base = (("system" SUBSEP metric) in n) ? median("system" SUBSEP metric) : 0
+		for (c = 1; c <= nc; c++) {
+			key = cl[c] SUBSEP metric
+			if (!(key in n)) {
+				printf " %20s", "-"
+				continue
+			}
+			val = median(key)
+			if (cl[c] != "system" && base > 0)
+				cell = sprintf("%.3g (%.2fx)", val, val / base)
+			else
+				cell = sprintf("%.3g", val)
+			printf " %20s", cell
+		}
+		printf "\n"
+	}
+}' "$RESULTS"
+
+if [ $SMOKE = 1 ]; then
+	# Sane: every config produced every metric, times positive and below a second.
+	awk -v configs="$CONFIGS" '
+	{ have[$1] = have[$1] " " $2 }
+	$2 ~ /_(us|ms)$/ && !($3 > 0 && (($2 ~ /_us$/ && $3 < 1e6) || ($2 ~ /_ms$/ && $3 < 1e3))) {
+		print "run-bench: insane " $1 " " $2 "=" $3 > "/dev/stderr"; bad = 1
+	}
+	$2 ~ /per_s$/ && !($3 > 0) { print "run-bench: insane " $1 " " $2 "=" $3 > "/dev/stderr"; bad = 1 }
+	END {
+		nc = split(configs, cl, ",")
+		for (c = 1; c <= nc; c++)
+			if (split(have[cl[c]], k, " ") < 4 + 3 * 3) {
+				print "run-bench: " cl[c] " is missing results" > "/dev/stderr"; bad = 1
+			}
+		exit bad
+	}' "$RESULTS" || FAILED=1
+fi
+exit $FAILED
