@@ -228,10 +228,12 @@ collect() {
 	$1 == "roundtrip" {
 		print config, "roundtrip.median_us", field("median_us")
 		print config, "roundtrip.p90_us", field("p90_us")
+		print config, "roundtrip.client_cpu_us", field("client_cpu_us")
 	}
 	$1 == "marshal" {
 		print config, "marshal.mmsgs_per_s", field("msgs_per_s") / 1e6
 		print config, "marshal.mb_per_s", field("mb_per_s")
+		print config, "marshal.client_cpu_ns_per_msg", field("client_cpu_ns_per_msg")
 	}
 	$1 == "frame" {
 		key = "frame." field("size") "." (field("fill") == 1 ? "fill" : "nofill")
@@ -336,7 +338,7 @@ if [ $SMOKE = 1 ]; then
 	END {
 		nc = split(configs, cl, ",")
 		for (c = 1; c <= nc; c++)
-			if (split(have[cl[c]], k, " ") < 4 + 3 * 3) {
+			if (split(have[cl[c]], k, " ") < 6 + 3 * 3) {
 				print "run-bench: " cl[c] " is missing results" > "/dev/stderr"; bad = 1
 			}
 		exit bad
