@@ -1,0 +1,301 @@
+/*
+ * The behaviour suite's test compositor: a separate program on the system's
+ * libwayland-server, so the client under test is the only libwayland-client
+ * in its process. It serves one client, on an inherited fd or a named socket.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <wayland-server.h>
+
+#include "test-protocol-server.h"
+
+struct compositor {
+	struct wl_display *display;
+	struct wl_listener client_destroy;
+	uint32_t noop_count;
+};
+
+static struct compositor compositor;
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "beh-compositor: %s: %s\n", what, strerror(errno));
+	exit(2);
+}
+
+static void
+obj_handle_destroy(struct wl_client *client, struct wl_resource *resource)
+{
+	wl_resource_destroy(resource);
+}
+
+static int
+memfd_with_text(const char *text)
+{
+	int fd;
+
+	fd = memfd_create("beh-compositor", MFD_CLOEXEC);
+	if (fd < 0)
+		die("memfd_create");
+	if (write(fd, text, strlen(text)) != (ssize_t) strlen(text))
+		die("write memfd");
+	return fd;
+}
+
+static void
+obj_handle_send_fds(struct wl_client *client, struct wl_resource *resource,
+		    uint32_t count)
+{
+	char text[32];
+	uint32_t i;
+	int fd;
+
+	for (i = 0; i < count; i++) {
+		snprintf(text, sizeof text, "fd%u", i);
+		fd = memfd_with_text(text);
+		beh_obj_send_fd(resource, fd);
+		close(fd);
+	}
+}
+
+static void
+obj_handle_send_pings(struct wl_client *client, struct wl_resource *resource,
+		      uint32_t count)
+{
+	uint32_t i;
+
+	for (i = 0; i < count; i++)
+		beh_obj_send_ping(resource, i);
+}
+
+static void
+obj_handle_query_version(struct wl_client *client, struct wl_resource *resource)
+{
+	beh_obj_send_version(resource, wl_resource_get_version(resource));
+}
+
+static const struct beh_obj_interface obj_impl = {
+	.destroy = obj_handle_destroy,
+	.send_fds = obj_handle_send_fds,
+	.send_pings = obj_handle_send_pings,
+	.query_version = obj_handle_query_version,
+};
+
+static struct wl_resource *
+obj_create(struct wl_client *client, uint32_t version, uint32_t id)
+{
+	struct wl_resource *resource;
+
+	resource = wl_resource_create(client, &beh_obj_interface, version, id);
+	if (!resource) {
+		wl_client_post_no_memory(client);
+		return NULL;
+	}
+	wl_resource_set_implementation(resource, &obj_impl, NULL, NULL);
+	return resource;
+}
+
+static void
+test_handle_destroy(struct wl_client *client, struct wl_resource *resource)
+{
+	wl_resource_destroy(resource);
+}
+
+static void
+test_handle_everything(struct wl_client *client, struct wl_resource *resource,
+		       int32_t i, uint32_t u, wl_fixed_t f, const char *s,
+		       const char *ns, struct wl_resource *o, uint32_t id,
+		       struct wl_array *a, int32_t fd)
+{
+	struct wl_resource *created, *fresh;
+	uint32_t version = wl_resource_get_version(resource);
+
+	created = obj_create(client, version, id);
+	fresh = obj_create(client, version, 0);
+	if (!created || !fresh) {
+		close(fd);
+		return;
+	}
+	beh_test_send_everything(resource, i, u, f, s, ns, o, resource, fresh,
+				 a, fd);
+	close(fd);
+}
+
+static void
+test_handle_bind_any(struct wl_client *client, struct wl_resource *resource,
+		     const char *interface, uint32_t version, uint32_t id)
+{
+	if (strcmp(interface, beh_obj_interface.name) != 0) {
+		wl_resource_post_error(resource, 0,
+				       "bind_any: unknown interface %s",
+				       interface);
+		return;
+	}
+	obj_create(client, version, id);
+}
+
+static void
+test_handle_send_fds(struct wl_client *client, struct wl_resource *resource,
+		     int32_t a, int32_t b, int32_t c)
+{
+	beh_test_send_fds(resource, a, b, c);
+	close(a);
+	close(b);
+	close(c);
+}
+
+static void
+test_handle_stall(struct wl_client *client, struct wl_resource *resource,
+		  int32_t wake)
+{
+	char byte;
+
+	/* Block the whole compositor: the client's socket fills up. */
+	while (read(wake, &byte, 1) < 0 && errno == EINTR)
+		;
+	close(wake);
+}
+
+static void
+test_handle_noop(struct wl_client *client, struct wl_resource *resource,
+		 struct wl_array *payload)
+{
+	compositor.noop_count++;
+}
+
+static void
+test_handle_get_noop_count(struct wl_client *client,
+			   struct wl_resource *resource)
+{
+	beh_test_send_noop_count(resource, compositor.noop_count);
+}
+
+static void
+test_handle_post_error(struct wl_client *client, struct wl_resource *resource,
+		       struct wl_resource *target, uint32_t code,
+		       const char *message)
+{
+	wl_resource_post_error(target ? target : resource, code, "%s", message);
+}
+
+static void
+test_handle_create_obj(struct wl_client *client, struct wl_resource *resource,
+		       uint32_t id)
+{
+	obj_create(client, wl_resource_get_version(resource), id);
+}
+
+static void
+test_handle_ping(struct wl_client *client, struct wl_resource *resource,
+		 uint32_t serial)
+{
+	beh_test_send_pong(resource, serial);
+}
+
+static const struct beh_test_interface test_impl = {
+	.destroy = test_handle_destroy,
+	.everything = test_handle_everything,
+	.bind_any = test_handle_bind_any,
+	.send_fds = test_handle_send_fds,
+	.stall = test_handle_stall,
+	.noop = test_handle_noop,
+	.get_noop_count = test_handle_get_noop_count,
+	.post_error = test_handle_post_error,
+	.create_obj = test_handle_create_obj,
+	.ping = test_handle_ping,
+};
+
+static void
+bind_test(struct wl_client *client, void *data, uint32_t version, uint32_t id)
+{
+	struct wl_resource *resource;
+
+	resource = wl_resource_create(client, &beh_test_interface, version, id);
+	if (!resource) {
+		wl_client_post_no_memory(client);
+		return;
+	}
+	wl_resource_set_implementation(resource, &test_impl, NULL, NULL);
+}
+
+static void
+handle_client_destroy(struct wl_listener *listener, void *data)
+{
+	/* One client per compositor: when it goes, so do we. */
+	wl_display_terminate(compositor.display);
+}
+
+static void
+handle_client_created(struct wl_listener *listener, void *data)
+{
+	struct wl_client *client = data;
+
+	compositor.client_destroy.notify = handle_client_destroy;
+	wl_client_add_destroy_listener(client, &compositor.client_destroy);
+}
+
+static struct wl_listener client_created = {
+	.notify = handle_client_created,
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr, "usage: beh-compositor --fd N | "
+		"--socket NAME --ready-fd N\n");
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char *socket_name = NULL;
+	int client_fd = -1, ready_fd = -1;
+	int i;
+
+	for (i = 1; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--fd") == 0)
+			client_fd = atoi(argv[i + 1]);
+		else if (strcmp(argv[i], "--socket") == 0)
+			socket_name = argv[i + 1];
+		else if (strcmp(argv[i], "--ready-fd") == 0)
+			ready_fd = atoi(argv[i + 1]);
+		else
+			usage();
+	}
+	if ((client_fd < 0) == (socket_name == NULL))
+		usage();
+
+	compositor.display = wl_display_create();
+	if (!compositor.display)
+		die("wl_display_create");
+	if (!wl_global_create(compositor.display, &beh_test_interface, 3,
+			      NULL, bind_test))
+		die("wl_global_create");
+	wl_display_add_client_created_listener(compositor.display,
+					       &client_created);
+
+	if (socket_name) {
+		if (wl_display_add_socket(compositor.display, socket_name) < 0)
+			die("wl_display_add_socket");
+		if (ready_fd >= 0) {
+			if (write(ready_fd, "r", 1) != 1)
+				die("write ready fd");
+			close(ready_fd);
+		}
+	} else if (!wl_client_create(compositor.display, client_fd)) {
+		die("wl_client_create");
+	}
+
+	wl_display_run(compositor.display);
+	wl_display_destroy_clients(compositor.display);
+	wl_display_destroy(compositor.display);
+	return 0;
+}

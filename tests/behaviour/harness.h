@@ -1,0 +1,140 @@
+/*
+ * Shared by the behaviour tests: a runner that forks one child per case,
+ * checks that print what differed, fd counting, log capture, and the way to
+ * start the test compositor.
+ */
+
+#ifndef BEH_HARNESS_H
+#define BEH_HARNESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/types.h>
+
+#include <wayland-client.h>
+
+#include "test-protocol-client.h"
+
+struct beh_case {
+	const char *name;
+	void (*run)(void);
+};
+
+/* Registers a case; main() is in harness.c and runs every case in a fork. */
+#define BEH_TEST(fn)							\
+	static void fn(void);						\
+	static const struct beh_case beh_case_##fn			\
+	__attribute__((used, section("beh_cases"),			\
+		       aligned(sizeof(void *)))) = { #fn, fn };		\
+	static void fn(void)
+
+void
+beh_fail(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+
+#define check(cond)							\
+	do {								\
+		if (!(cond))						\
+			beh_fail(__FILE__, __LINE__, "%s", #cond);	\
+	} while (0)
+
+#define check_int(a, op, b)						\
+	do {								\
+		long long a_ = (long long) (a), b_ = (long long) (b);	\
+		if (!(a_ op b_))					\
+			beh_fail(__FILE__, __LINE__,			\
+				 "%s %s %s (%lld vs %lld)",		\
+				 #a, #op, #b, a_, b_);			\
+	} while (0)
+
+#define check_str(a, b)							\
+	do {								\
+		const char *a_ = (a), *b_ = (b);			\
+		if (!a_ || !b_ || strcmp(a_, b_) != 0)			\
+			beh_fail(__FILE__, __LINE__,			\
+				 "%s == %s (\"%s\" vs \"%s\")",		\
+				 #a, #b, a_ ? a_ : "(null)",		\
+				 b_ ? b_ : "(null)");			\
+	} while (0)
+
+#define check_errno(call_result, expected_errno)			\
+	do {								\
+		long long r_ = (long long) (call_result);		\
+		int e_ = errno;						\
+		if (r_ != -1 || e_ != (expected_errno))			\
+			beh_fail(__FILE__, __LINE__,			\
+				 "%s: want -1/%s, got %lld/%s", 	\
+				 #call_result, strerror(expected_errno),\
+				 r_, strerror(e_));			\
+	} while (0)
+
+/* Number of open fds of this process. */
+int
+beh_fd_count(void);
+
+/* True when the loaded libwayland-client has the 1.23+ connection code
+ * (wl_display_set_max_buffer_size exists): unbounded buffers by default,
+ * "#" and queue names in WAYLAND_DEBUG lines. Our library is one. */
+bool
+beh_lib_is_1_23_plus(void);
+
+/* Log capture through wl_log_set_handler_client. */
+void
+beh_log_capture(void);
+const char *
+beh_log_text(void);
+bool
+beh_log_contains(const char *needle);
+void
+beh_log_clear(void);
+
+/* Starts the test compositor on one end of a socketpair; returns the other
+ * end (close-on-exec) and stores the compositor's pid. */
+int
+beh_compositor_spawn(pid_t *pid);
+
+/* Starts the test compositor listening on XDG_RUNTIME_DIR-less absolute
+ * path dir/name (dir is created); returns its pid once it listens. */
+pid_t
+beh_compositor_spawn_socket(const char *dir, const char *name);
+
+/* Waits for the compositor to exit (it does when its client leaves). */
+void
+beh_compositor_reap(pid_t pid);
+
+/* A connected client with beh_test bound. */
+struct beh_client {
+	struct wl_display *display;
+	struct wl_registry *registry;
+	struct beh_test *test;
+	uint32_t test_version;
+	pid_t compositor;
+};
+
+void
+beh_client_connect(struct beh_client *c, uint32_t version);
+void
+beh_client_bind(struct beh_client *c, struct wl_display *display,
+		uint32_t version);
+void
+beh_client_disconnect(struct beh_client *c);
+
+/* Runs fn in a forked child; returns its wait status. */
+int
+beh_run_forked(void (*fn)(void *), void *data);
+
+/* A memfd holding text. */
+int
+beh_memfd(const char *text);
+
+/* Reads up to size-1 bytes of the file behind fd from offset 0. */
+void
+beh_read_fd(int fd, char *buf, size_t size);
+
+/* True when both fds refer to the same open file description's inode. */
+bool
+beh_same_file(int a, int b);
+
+#endif
