@@ -4,6 +4,7 @@
  * the system library and on ours by LD_LIBRARY_PATH; it prints key=value lines run-bench.sh reads.
  */
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -28,6 +30,8 @@
 
 /* Buffers per size: weston keeps the last attached one until the next attach. */
 #define FRAME_BUFFERS 4
+
+#define MAX_PROCESSES 8192
 
 struct bench_options {
 	int roundtrips;
@@ -81,6 +85,126 @@ cpu_us(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e6 +
 		ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+}
+
+/*
+ * CPU time of the processes around the client, for a per-operation cost of the whole path: with
+ * CLIENT_BENCH_CPU_ROOT=PID (run-bench.sh's own pid) every live descendant of PID counts, split
+ * into the subtree of CLIENT_BENCH_COMPOSITOR_PID and the rest but ourselves (the transport:
+ * waypipe's two halves, the simulated host device). Read from schedstat: nanoseconds, all threads.
+ */
+struct tree_cpu {
+	double compositor_us;
+	double transport_us;
+};
+
+static double
+process_cpu_us(pid_t pid)
+{
+	char path[64], buf[128];
+	struct dirent *entry;
+	unsigned long long ns, total = 0;
+	DIR *dir;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int) pid);
+	if (!(dir = opendir(path)))
+		return 0;
+	while ((entry = readdir(dir))) {
+		if (entry->d_name[0] < '0' || entry->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/schedstat", (int) pid,
+			 entry->d_name);
+		if (!(f = fopen(path, "r")))
+			continue;
+		if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu", &ns) == 1)
+			total += ns;
+		fclose(f);
+	}
+	closedir(dir);
+	return total / 1e3;
+}
+
+static pid_t
+parent_of(pid_t pid)
+{
+	char path[64], buf[512], *paren;
+	int ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+	if (!(f = fopen(path, "r")))
+		return 0;
+	/* The command name may hold spaces and parentheses: the fields resume after the last ')'. */
+	if (fgets(buf, sizeof(buf), f) && (paren = strrchr(buf, ')')))
+		sscanf(paren + 1, " %*c %d", &ppid);
+	fclose(f);
+	return ppid;
+}
+
+static bool
+descends_from(pid_t pid, pid_t ancestor)
+{
+	int depth;
+
+	for (depth = 0; pid > 1 && depth < 64; depth++) {
+		if (pid == ancestor)
+			return true;
+		pid = parent_of(pid);
+	}
+	return false;
+}
+
+static pid_t
+env_pid(const char *name)
+{
+	const char *value = getenv(name);
+
+	return value ? (pid_t) atoi(value) : 0;
+}
+
+static bool
+tree_cpu_enabled(void)
+{
+	return env_pid("CLIENT_BENCH_CPU_ROOT") > 0;
+}
+
+static void
+tree_cpu_sample(struct tree_cpu *sample)
+{
+	pid_t root = env_pid("CLIENT_BENCH_CPU_ROOT");
+	pid_t compositor = env_pid("CLIENT_BENCH_COMPOSITOR_PID");
+	struct dirent *entry;
+	pid_t pid, self = getpid();
+	DIR *proc;
+
+	*sample = (struct tree_cpu) { 0 };
+	if (root <= 0 || !(proc = opendir("/proc")))
+		return;
+	while ((entry = readdir(proc))) {
+		pid = atoi(entry->d_name);
+		if (pid <= 0 || pid == self || !descends_from(pid, root))
+			continue;
+		if (compositor > 0 && descends_from(pid, compositor))
+			sample->compositor_us += process_cpu_us(pid);
+		else
+			sample->transport_us += process_cpu_us(pid);
+	}
+	closedir(proc);
+}
+
+/* Prints the others' CPU per operation since START, scaled by SCALE (1 for us, 1e3 for ns). */
+static void
+print_tree_cpu(const struct tree_cpu *start, double ops, double scale, const char *unit)
+{
+	struct tree_cpu end;
+
+	if (!tree_cpu_enabled())
+		return;
+	tree_cpu_sample(&end);
+	printf(" compositor_cpu_%s=%.2f transport_cpu_%s=%.2f",
+	       unit, (end.compositor_us - start->compositor_us) * scale / ops,
+	       unit, (end.transport_us - start->transport_us) * scale / ops);
 }
 
 static int
@@ -171,6 +295,7 @@ bench_roundtrip(struct bench_client *client, const struct bench_options *opts)
 {
 	double *samples = calloc(opts->roundtrips, sizeof(*samples));
 	double start, cpu_start, cpu;
+	struct tree_cpu tree_start;
 	int i;
 
 	if (!samples)
@@ -178,6 +303,7 @@ bench_roundtrip(struct bench_client *client, const struct bench_options *opts)
 	for (i = 0; i < opts->warmup; i++)
 		if (wl_display_roundtrip(client->display) < 0)
 			goto fail;
+	tree_cpu_sample(&tree_start);
 	cpu_start = cpu_us();
 	for (i = 0; i < opts->roundtrips; i++) {
 		start = now_us();
@@ -188,7 +314,9 @@ bench_roundtrip(struct bench_client *client, const struct bench_options *opts)
 	cpu = cpu_us() - cpu_start;
 	printf("roundtrip n=%d", opts->roundtrips);
 	print_stats(samples, opts->roundtrips);
-	printf(" client_cpu_us=%.2f\n", cpu / opts->roundtrips);
+	printf(" client_cpu_us=%.2f", cpu / opts->roundtrips);
+	print_tree_cpu(&tree_start, opts->roundtrips, 1, "us");
+	printf("\n");
 	free(samples);
 	return 0;
 fail:
@@ -223,6 +351,7 @@ bench_marshal(struct bench_client *client, const struct bench_options *opts)
 {
 	struct wl_region *region = wl_compositor_create_region(client->compositor);
 	double start, elapsed, cpu_start, cpu;
+	struct tree_cpu tree_start;
 	long sent = 0, warm = opts->marshal_messages / 10;
 	int i;
 
@@ -234,6 +363,7 @@ bench_marshal(struct bench_client *client, const struct bench_options *opts)
 	if (wl_display_roundtrip(client->display) < 0)
 		goto fail;
 
+	tree_cpu_sample(&tree_start);
 	start = now_us();
 	cpu_start = cpu_us();
 	for (sent = 0; sent < opts->marshal_messages; ) {
@@ -248,10 +378,12 @@ bench_marshal(struct bench_client *client, const struct bench_options *opts)
 	cpu = cpu_us() - cpu_start;
 
 	printf("marshal n=%ld batch=%d msg_bytes=%d secs=%.4f msgs_per_s=%.0f mb_per_s=%.2f"
-	       " client_cpu_ns_per_msg=%.1f\n",
+	       " client_cpu_ns_per_msg=%.1f",
 	       sent, opts->marshal_batch, REGION_ADD_SIZE, elapsed / 1e6,
 	       sent / (elapsed / 1e6), sent * (double) REGION_ADD_SIZE / elapsed,
 	       cpu * 1e3 / sent);
+	print_tree_cpu(&tree_start, sent, 1e3, "ns_per_msg");
+	printf("\n");
 	wl_region_destroy(region);
 	return 0;
 fail:
@@ -386,6 +518,7 @@ bench_frame(struct bench_client *client, const struct bench_options *opts, int w
 	struct frame_buffer buffers[FRAME_BUFFERS];
 	struct frame_window window = { 0 };
 	double *samples, start, cpu_start, cpu;
+	struct tree_cpu tree_start;
 	struct frame_buffer *fb;
 	size_t pool_size;
 	void *pool_data;
@@ -417,6 +550,7 @@ bench_frame(struct bench_client *client, const struct bench_options *opts, int w
 		    draw_frame(client, &window, fb, width, height, opts->fill, i) < 0)
 			goto out;
 	}
+	tree_cpu_sample(&tree_start);
 	cpu_start = cpu_us();
 	for (i = 0; i < opts->frames; i++) {
 		/* Waiting for a release is the compositor's pace, not the frame's cost. */
@@ -430,7 +564,9 @@ bench_frame(struct bench_client *client, const struct bench_options *opts, int w
 	cpu = cpu_us() - cpu_start;
 	printf("frame size=%dx%d fill=%d n=%d", width, height, opts->fill, opts->frames);
 	print_stats(samples, opts->frames);
-	printf(" client_cpu_us=%.2f\n", cpu / opts->frames);
+	printf(" client_cpu_us=%.2f", cpu / opts->frames);
+	print_tree_cpu(&tree_start, opts->frames, 1, "us");
+	printf("\n");
 	ret = 0;
 out:
 	if (ret < 0)
