@@ -7,11 +7,14 @@
 #ifndef BEH_HARNESS_H
 #define BEH_HARNESS_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <wayland-client.h>
 
