@@ -1,0 +1,722 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * The Wayland wire format: message signatures, marshalling requests into
+ * bytes and demarshalling events from bytes, calling listeners, and the
+ * WAYLAND_DEBUG line. No other file reads or writes message bytes.
+ */
+#include <errno.h>
+#include <ffi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "wayland-private.h"
+
+static inline uint32_t
+div_roundup(uint32_t n, size_t a)
+{
+	return (uint32_t) (((uint64_t) n + (a - 1)) / a);
+}
+
+const char *
+wire_next_argument(const char *signature, struct argument_details *details)
+{
+	details->nullable = 0;
+	for (; *signature; ++signature) {
+		switch (*signature) {
+		case 'i':
+		case 'u':
+		case 'f':
+		case 's':
+		case 'o':
+		case 'n':
+		case 'a':
+		case 'h':
+			details->type = *signature;
+			return signature + 1;
+		case '?':
+			details->nullable = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	details->type = '\0';
+	return signature;
+}
+
+int
+wire_arg_count(const char *signature)
+{
+	struct argument_details arg;
+	int count = 0;
+
+	for (;;) {
+		signature = wire_next_argument(signature, &arg);
+		if (arg.type == '\0')
+			return count;
+		count++;
+	}
+}
+
+int
+wire_message_since(const struct wl_message *message)
+{
+	const char *s = message->signature;
+	int since = 0;
+
+	while (*s >= '0' && *s <= '9') {
+		since = since * 10 + (*s - '0');
+		s++;
+	}
+
+	return since > 0 ? since : 1;
+}
+
+int
+wire_message_fd_count(const struct wl_message *message)
+{
+	const char *s = message->signature;
+	struct argument_details arg;
+	int count = 0;
+
+	for (;;) {
+		s = wire_next_argument(s, &arg);
+		if (arg.type == '\0')
+			return count;
+		if (arg.type == 'h')
+			count++;
+	}
+}
+
+bool
+wl_interface_equal(const struct wl_interface *a, const struct wl_interface *b)
+{
+	/* Several copies of one interface may exist (one per module that
+	 * generated its own code), so compare by name as upstream does. */
+	return a == b || strcmp(a->name, b->name) == 0;
+}
+
+void
+wl_argument_from_va_list(const char *signature, union wl_argument *args,
+			 int count, va_list ap)
+{
+	struct argument_details arg;
+	const char *sig = signature;
+	int i;
+
+	for (i = 0; i < count; i++) {
+		sig = wire_next_argument(sig, &arg);
+
+		switch (arg.type) {
+		case 'i':
+			args[i].i = va_arg(ap, int32_t);
+			break;
+		case 'u':
+			args[i].u = va_arg(ap, uint32_t);
+			break;
+		case 'f':
+			args[i].f = va_arg(ap, wl_fixed_t);
+			break;
+		case 's':
+			args[i].s = va_arg(ap, const char *);
+			break;
+		case 'o':
+			args[i].o = va_arg(ap, struct wl_object *);
+			break;
+		case 'n':
+			args[i].o = va_arg(ap, struct wl_object *);
+			break;
+		case 'a':
+			args[i].a = va_arg(ap, struct wl_array *);
+			break;
+		case 'h':
+			args[i].h = va_arg(ap, int32_t);
+			break;
+		default:
+			return;
+		}
+	}
+}
+
+static struct wl_closure *
+closure_alloc(const struct wl_message *message, int count, size_t extra)
+{
+	struct wl_closure *closure;
+
+	if (count > WL_CLOSURE_MAX_ARGS) {
+		wl_log("too many args (%d) in message %s\n", count, message->name);
+		errno = EINVAL;
+		return NULL;
+	}
+
+	closure = calloc(1, sizeof *closure + extra);
+	if (closure == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+
+	closure->message = message;
+	closure->count = count;
+	wl_list_init(&closure->link);
+
+	return closure;
+}
+
+struct wl_closure *
+wire_closure_marshal(struct wl_object *sender, uint32_t opcode,
+		     union wl_argument *args,
+		     const struct wl_message *message)
+{
+	struct wl_closure *closure;
+	struct argument_details arg;
+	const char *signature = message->signature;
+	int i, count, fd, dup_fd;
+
+	count = wire_arg_count(signature);
+	closure = closure_alloc(message, count, 0);
+	if (closure == NULL)
+		return NULL;
+
+	memcpy(closure->args, args, count * sizeof *args);
+	closure->opcode = opcode;
+	closure->sender_id = sender->id;
+
+	for (i = 0; i < count; i++) {
+		signature = wire_next_argument(signature, &arg);
+
+		switch (arg.type) {
+		case 's':
+		case 'o':
+			if (!arg.nullable && args[i].s == NULL)
+				goto err_null;
+			break;
+		case 'a':
+			if (!arg.nullable && args[i].a == NULL)
+				goto err_null;
+			break;
+		case 'h':
+			/* The caller may close its fd as soon as the call
+			 * returns, before the bytes are flushed. */
+			fd = args[i].h;
+			dup_fd = wl_os_dupfd_cloexec(fd, 0);
+			if (dup_fd < 0) {
+				int err = errno;
+
+				while (--i >= 0)
+					closure->args[i].h = -1;
+				wire_closure_close_fds(closure);
+				free(closure);
+				wl_log("error marshalling arguments for %s: "
+				       "dup failed: %s\n", message->name,
+				       strerror(err));
+				errno = err;
+				return NULL;
+			}
+			closure->args[i].h = dup_fd;
+			break;
+		default:
+			break;
+		}
+	}
+
+	return closure;
+
+err_null:
+	/* Mark fds not yet duplicated so they are not closed. */
+	for (; i < count; i++)
+		closure->args[i].h = -1;
+	wire_closure_close_fds(closure);
+	free(closure);
+	wl_log("error marshalling arguments for %s (signature %s): "
+	       "null value passed for arg %i\n", message->name,
+	       message->signature, i);
+	errno = EINVAL;
+	return NULL;
+}
+
+size_t
+wire_closure_size(const struct wl_closure *closure)
+{
+	const char *signature = closure->message->signature;
+	struct argument_details arg;
+	size_t size = WIRE_HEADER_SIZE;
+	int i;
+
+	for (i = 0; i < closure->count; i++) {
+		signature = wire_next_argument(signature, &arg);
+
+		switch (arg.type) {
+		case 'h':
+			break;
+		case 's':
+			size += 4;
+			if (closure->args[i].s)
+				size += div_roundup(strlen(closure->args[i].s) + 1, 4) * 4;
+			break;
+		case 'a':
+			size += 4;
+			if (closure->args[i].a)
+				size += div_roundup(closure->args[i].a->size, 4) * 4;
+			break;
+		default:
+			size += 4;
+			break;
+		}
+	}
+
+	return size;
+}
+
+void
+wire_closure_serialize(const struct wl_closure *closure, uint32_t *buf)
+{
+	const char *signature = closure->message->signature;
+	struct argument_details arg;
+	uint32_t *p = buf + 2;
+	size_t size, len;
+	int i;
+
+	for (i = 0; i < closure->count; i++) {
+		const union wl_argument *a = &closure->args[i];
+
+		signature = wire_next_argument(signature, &arg);
+
+		switch (arg.type) {
+		case 'u':
+			*p++ = a->u;
+			break;
+		case 'i':
+			*p++ = (uint32_t) a->i;
+			break;
+		case 'f':
+			*p++ = (uint32_t) a->f;
+			break;
+		case 'o':
+		case 'n':
+			*p++ = a->o ? a->o->id : 0;
+			break;
+		case 's':
+			if (a->s == NULL) {
+				*p++ = 0;
+				break;
+			}
+			len = strlen(a->s) + 1;
+			*p++ = (uint32_t) len;
+			memcpy(p, a->s, len);
+			size = div_roundup(len, 4);
+			memset((char *) p + len, 0, size * 4 - len);
+			p += size;
+			break;
+		case 'a':
+			if (a->a == NULL) {
+				*p++ = 0;
+				break;
+			}
+			len = a->a->size;
+			*p++ = (uint32_t) len;
+			if (len > 0)
+				memcpy(p, a->a->data, len);
+			size = div_roundup(len, 4);
+			memset((char *) p + len, 0, size * 4 - len);
+			p += size;
+			break;
+		default:
+			break;
+		}
+	}
+
+	size = (char *) p - (char *) buf;
+	buf[0] = closure->sender_id;
+	buf[1] = (uint32_t) (size << 16) | (closure->opcode & 0xffff);
+}
+
+struct wl_closure *
+wire_closure_demarshal(const void *data, uint32_t size,
+		       const int *fds, int nfds, int *fds_used,
+		       struct wl_map *objects,
+		       const struct wl_message *message)
+{
+	const char *signature = message->signature;
+	struct argument_details arg;
+	struct wl_closure *closure;
+	const uint32_t *p, *end;
+	uint32_t length, length_in_u32, id;
+	int i, count, narrays = 0, nfd = 0;
+	char *copy, *s;
+	struct wl_array *array;
+
+	count = wire_arg_count(signature);
+	for (const char *sig = signature;;) {
+		sig = wire_next_argument(sig, &arg);
+		if (arg.type == '\0')
+			break;
+		if (arg.type == 'a')
+			narrays++;
+	}
+
+	if (count > WL_CLOSURE_MAX_ARGS) {
+		wl_log("too many args (%d) in message %s\n", count, message->name);
+		errno = EINVAL;
+		return NULL;
+	}
+
+	closure = closure_alloc(message, count,
+				narrays * sizeof(struct wl_array) + size);
+	if (closure == NULL)
+		return NULL;
+
+	/* Strings and arrays point into this private copy of the message. */
+	copy = (char *) &closure->arrays[narrays];
+	memcpy(copy, data, size);
+
+	wire_header_parse((const uint32_t *) copy, &closure->sender_id,
+			  &closure->opcode, &length);
+	p = (const uint32_t *) copy + 2;
+	end = (const uint32_t *) (copy + size);
+	array = closure->arrays;
+
+	for (i = 0; i < count; i++) {
+		signature = wire_next_argument(signature, &arg);
+
+		if (arg.type != 'h' && p + 1 > end) {
+			wl_log("message too short, object (%u), message %s(%s)\n",
+			       closure->sender_id, message->name,
+			       message->signature);
+			errno = EINVAL;
+			goto err;
+		}
+
+		switch (arg.type) {
+		case 'u':
+			closure->args[i].u = *p++;
+			break;
+		case 'i':
+			closure->args[i].i = (int32_t) *p++;
+			break;
+		case 'f':
+			closure->args[i].f = (wl_fixed_t) *p++;
+			break;
+		case 's':
+			length = *p++;
+			if (length == 0) {
+				if (!arg.nullable) {
+					wl_log("NULL string received on non-nullable "
+					       "type, message %s(%s)\n",
+					       message->name, message->signature);
+					errno = EINVAL;
+					goto err;
+				}
+				closure->args[i].s = NULL;
+				break;
+			}
+			length_in_u32 = div_roundup(length, sizeof *p);
+			if ((uint32_t) (end - p) < length_in_u32) {
+				wl_log("message too short, object (%u), message "
+				       "%s(%s)\n", closure->sender_id,
+				       message->name, message->signature);
+				errno = EINVAL;
+				goto err;
+			}
+			s = (char *) p;
+			if (s[length - 1] != '\0') {
+				wl_log("string not nul-terminated, message %s(%s)\n",
+				       message->name, message->signature);
+				errno = EINVAL;
+				goto err;
+			}
+			closure->args[i].s = s;
+			p += length_in_u32;
+			break;
+		case 'o':
+			id = *p++;
+			closure->args[i].n = id;
+			if (id == 0 && !arg.nullable) {
+				wl_log("NULL object received on non-nullable "
+				       "type, message %s(%s)\n", message->name,
+				       message->signature);
+				errno = EINVAL;
+				goto err;
+			}
+			break;
+		case 'n':
+			id = *p++;
+			closure->args[i].n = id;
+			if (id == 0 && !arg.nullable) {
+				wl_log("NULL new ID received on non-nullable "
+				       "type, message %s(%s)\n", message->name,
+				       message->signature);
+				errno = EINVAL;
+				goto err;
+			}
+			if (id != 0 && wl_map_reserve_new(objects, id) < 0) {
+				if (errno == EINVAL)
+					wl_log("not a valid new object id (%u), "
+					       "message %s(%s)\n", id,
+					       message->name,
+					       message->signature);
+				else
+					wl_log("too many objects (%u), message "
+					       "%s(%s)\n", id, message->name,
+					       message->signature);
+				goto err;
+			}
+			break;
+		case 'a':
+			length = *p++;
+			length_in_u32 = div_roundup(length, sizeof *p);
+			if ((uint32_t) (end - p) < length_in_u32) {
+				wl_log("message too short, object (%u), message "
+				       "%s(%s)\n", closure->sender_id,
+				       message->name, message->signature);
+				errno = EINVAL;
+				goto err;
+			}
+			array->size = length;
+			array->alloc = 0;
+			array->data = length ? (void *) p : NULL;
+			closure->args[i].a = array++;
+			p += length_in_u32;
+			break;
+		case 'h':
+			if (nfd >= nfds) {
+				wl_log("file descriptor expected, object (%u), "
+				       "message %s(%s)\n", closure->sender_id,
+				       message->name, message->signature);
+				errno = EINVAL;
+				goto err;
+			}
+			closure->args[i].h = fds[nfd++];
+			break;
+		default:
+			wl_log("unknown type '%c' in signature of %s\n",
+			       arg.type, message->name);
+			errno = EINVAL;
+			goto err;
+		}
+	}
+
+	*fds_used = nfd;
+	return closure;
+
+err:
+	/* fds not yet taken stay with the connection, which closes them. */
+	free(closure);
+	return NULL;
+}
+
+int
+wire_closure_lookup_objects(struct wl_closure *closure, struct wl_map *objects)
+{
+	const struct wl_message *message = closure->message;
+	const char *signature = message->signature;
+	struct argument_details arg;
+	struct wl_object *object;
+	uint32_t id;
+	int i;
+
+	for (i = 0; i < closure->count; i++) {
+		signature = wire_next_argument(signature, &arg);
+		if (arg.type != 'o')
+			continue;
+
+		id = closure->args[i].n;
+		closure->args[i].o = NULL;
+
+		object = wl_map_lookup(objects, id);
+		if (wl_map_lookup_flags(objects, id) & WL_MAP_ENTRY_ZOMBIE) {
+			/* An object the client already destroyed. */
+			object = NULL;
+		} else if (object == NULL && id != 0) {
+			wl_log("unknown object (%u), message %s(%s)\n", id,
+			       message->name, message->signature);
+			errno = EINVAL;
+			return -1;
+		}
+
+		if (object != NULL && message->types[i] != NULL &&
+		    !wl_interface_equal(object->interface, message->types[i])) {
+			wl_log("invalid object (%u), type (%s), message %s(%s)\n",
+			       id, object->interface->name, message->name,
+			       message->signature);
+			errno = EINVAL;
+			return -1;
+		}
+		closure->args[i].o = object;
+	}
+
+	return 0;
+}
+
+void
+wire_closure_close_fds(struct wl_closure *closure)
+{
+	const char *signature = closure->message->signature;
+	struct argument_details arg;
+	int i;
+
+	for (i = 0; i < closure->count; i++) {
+		signature = wire_next_argument(signature, &arg);
+		if (arg.type == 'h' && closure->args[i].h >= 0) {
+			close(closure->args[i].h);
+			closure->args[i].h = -1;
+		}
+	}
+}
+
+void
+wire_closure_destroy(struct wl_closure *closure)
+{
+	free(closure);
+}
+
+void
+wire_closure_invoke(struct wl_closure *closure, struct wl_object *target,
+		    uint32_t opcode, void *data)
+{
+	const char *signature = closure->message->signature;
+	struct argument_details arg;
+	ffi_type *types[WL_CLOSURE_MAX_ARGS + 2];
+	void *values[WL_CLOSURE_MAX_ARGS + 2];
+	void (* const *implementation)(void);
+	ffi_cif cif;
+	int i;
+
+	types[0] = &ffi_type_pointer;
+	values[0] = &data;
+	types[1] = &ffi_type_pointer;
+	values[1] = &target;
+
+	for (i = 0; i < closure->count; i++) {
+		signature = wire_next_argument(signature, &arg);
+
+		switch (arg.type) {
+		case 'i':
+		case 'f':
+		case 'h':
+			types[i + 2] = &ffi_type_sint32;
+			values[i + 2] = &closure->args[i].i;
+			break;
+		case 'u':
+			types[i + 2] = &ffi_type_uint32;
+			values[i + 2] = &closure->args[i].u;
+			break;
+		case 's':
+			types[i + 2] = &ffi_type_pointer;
+			values[i + 2] = &closure->args[i].s;
+			break;
+		case 'o':
+		case 'n':
+			types[i + 2] = &ffi_type_pointer;
+			values[i + 2] = &closure->args[i].o;
+			break;
+		case 'a':
+			types[i + 2] = &ffi_type_pointer;
+			values[i + 2] = &closure->args[i].a;
+			break;
+		default:
+			return;
+		}
+	}
+
+	if (ffi_prep_cif(&cif, FFI_DEFAULT_ABI, closure->count + 2,
+			 &ffi_type_void, types) != FFI_OK) {
+		wl_log("cannot call listener for %s\n", closure->message->name);
+		return;
+	}
+
+	implementation = target->implementation;
+	if (!implementation[opcode])
+		wl_abort("listener function for opcode %u of %s is NULL\n",
+			 opcode, target->interface->name);
+
+	ffi_call(&cif, implementation[opcode], NULL, values);
+}
+
+void
+wire_closure_print(const struct wl_closure *closure, struct wl_object *target,
+		   bool send, bool discarded, const char *queue_name)
+{
+	const char *signature = closure->message->signature;
+	struct argument_details arg;
+	struct timespec tp;
+	unsigned int time;
+	size_t buffer_length;
+	char *buffer;
+	FILE *f;
+	int i;
+
+	f = open_memstream(&buffer, &buffer_length);
+	if (f == NULL)
+		return;
+
+	clock_gettime(CLOCK_REALTIME, &tp);
+	time = (unsigned int) ((tp.tv_sec * 1000000L) + (tp.tv_nsec / 1000));
+
+	fprintf(f, "[%7u.%03u] ", time / 1000, time % 1000);
+	if (queue_name)
+		fprintf(f, "{%s} ", queue_name);
+	fprintf(f, "%s%s%s#%u.%s(",
+		discarded ? "discarded " : "",
+		send ? " -> " : "",
+		target->interface->name, target->id,
+		closure->message->name);
+
+	for (i = 0; i < closure->count; i++) {
+		const union wl_argument *a = &closure->args[i];
+
+		signature = wire_next_argument(signature, &arg);
+		if (i > 0)
+			fprintf(f, ", ");
+
+		switch (arg.type) {
+		case 'u':
+			fprintf(f, "%u", a->u);
+			break;
+		case 'i':
+			fprintf(f, "%d", a->i);
+			break;
+		case 'f':
+			fprintf(f, "%f", wl_fixed_to_double(a->f));
+			break;
+		case 's':
+			if (a->s)
+				fprintf(f, "\"%s\"", a->s);
+			else
+				fprintf(f, "nil");
+			break;
+		case 'o':
+			if (a->o)
+				fprintf(f, "%s#%u", a->o->interface->name,
+					a->o->id);
+			else
+				fprintf(f, "nil");
+			break;
+		case 'n':
+			fprintf(f, "new id %s#",
+				closure->message->types[i] ?
+				closure->message->types[i]->name : "[unknown]");
+			if (a->o)
+				fprintf(f, "%u", a->o->id);
+			else
+				fprintf(f, "nil");
+			break;
+		case 'a':
+			fprintf(f, "array[%zu]", a->a ? a->a->size : 0);
+			break;
+		case 'h':
+			fprintf(f, "fd %d", a->h);
+			break;
+		default:
+			break;
+		}
+	}
+
+	fprintf(f, ")\n");
+
+	if (fclose(f) == 0) {
+		fprintf(stderr, "%s", buffer);
+		free(buffer);
+	}
+}
