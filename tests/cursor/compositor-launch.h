@@ -9,8 +9,10 @@
 
 struct wl_display;
 
+/* With output non-NULL the compositor's stdout goes to a pipe read there. */
 struct wl_display *
-compositor_launch(const char *path, const char *prefix, pid_t *pid);
+compositor_launch(const char *path, const char *prefix, pid_t *pid,
+		  int *output);
 
 /* Disconnects and returns the compositor's exit status (-1: it crashed). */
 int

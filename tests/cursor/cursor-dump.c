@@ -165,7 +165,7 @@ main(int argc, char *argv[])
 		add_name(extra[i]);
 	qsort(names, nnames, sizeof *names, compare_names);
 
-	display = compositor_launch(argv[1], "", &pid);
+	display = compositor_launch(argv[1], "", &pid, NULL);
 	if (!display) {
 		fprintf(stderr, "cursor-dump: cannot start %s\n", argv[1]);
 		return 1;
