@@ -10,7 +10,7 @@ usage: $0 [options] [-- client-bench options]
   --lib DIR       our libwayland-client.so.0's directory (default: build/src)
   --bench PATH    the client-bench program (default: build/tests/bench/client-bench,
                   then build-bench/tests/bench/client-bench)
-  --rounds N      runs of each configuration, alternating (default 3)
+  --rounds N      runs of each configuration, alternating (default 5)
   --configs LIST  comma-separated subset of: system,ours,waypipe,waypipe-ours,virtgpu
                   (default: all that are available)
   --no-fill-only  frame time only without the client's own fill
@@ -24,7 +24,7 @@ EOF
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 LIB_DIR=$ROOT/build/src
 BENCH=
-ROUNDS=3
+ROUNDS=5
 CONFIGS=
 CPU=0
 KEEP=0
