@@ -1,0 +1,241 @@
+# Shared pieces of the real-compositor tests: private compositors, clients run
+# against a chosen libwayland-client, screenshots and the /proc/PID/maps check.
+# Sourced by run-client.sh and demo.sh; everything started here is stopped by
+# rt_cleanup, which rt_init installs as an EXIT trap.
+
+RT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+RT_PYTHON=${RT_PYTHON:-/usr/bin/python3}	# the system python has PIL
+RT_SYSTEM_LIB=${RT_SYSTEM_LIB:-/usr/lib/x86_64-linux-gnu/libwayland-client.so.0}
+RT_WIDTH=${RT_WIDTH:-1280}
+RT_HEIGHT=${RT_HEIGHT:-720}
+RT_BG=0xff204060			# desktop colour; nothing a client draws uses it
+RT_PIDS=()
+RT_WORK=
+
+rt_log()
+{
+	printf '[%s %s] %s\n' "$(date +%T.%N | cut -c1-12)" "${RT_NAME:-real}" "$*" >&2
+}
+
+rt_die()
+{
+	rt_log "FAIL: $*"
+	exit 1
+}
+
+# rt_init NAME: private work dir, cleanup on any exit.
+rt_init()
+{
+	RT_NAME=$1
+	RT_WORK=$(mktemp -d "${TMPDIR:-/tmp}/wl-real-$RT_NAME.XXXXXX") || exit 1
+	chmod 700 "$RT_WORK"
+	trap rt_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM HUP
+}
+
+rt_cleanup()
+{
+	local status=$? pid i
+	trap - EXIT
+	# Newest first: clients before their compositor, the compositor before its X server.
+	for ((i = ${#RT_PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${RT_PIDS[i]}
+		kill -TERM "$pid" 2>/dev/null
+	done
+	for ((i = ${#RT_PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${RT_PIDS[i]}
+		rt_wait_gone "$pid" 30 || kill -KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ "$status" -ne 0 ] && [ -n "$RT_WORK" ]; then
+		rt_log "logs kept in $RT_WORK"
+	elif [ -n "$RT_WORK" ] && [ -z "$RT_KEEP" ]; then
+		rm -rf "$RT_WORK"
+	fi
+	exit "$status"
+}
+
+# rt_wait_gone PID TENTHS: poll until PID has exited.
+rt_wait_gone()
+{
+	local n=0
+	while kill -0 "$1" 2>/dev/null; do
+		# A zombie child is gone for our purposes.
+		[ "$(cut -d' ' -f3 "/proc/$1/stat" 2>/dev/null)" = Z ] && return 0
+		((n++ >= $2)) && return 1
+		sleep 0.1
+	done
+	return 0
+}
+
+rt_track()
+{
+	RT_PIDS+=("$1")
+}
+
+# rt_stop PID: stop one process started here (TERM, then KILL after 3 s).
+rt_stop()
+{
+	kill -TERM "$1" 2>/dev/null
+	rt_wait_gone "$1" 30 || kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
+# Infrastructure (X server, compositor, screenshooter) always uses the system
+# library, whatever the caller's environment holds.
+rt_infra_env=(env -u LD_LIBRARY_PATH -u LD_PRELOAD -u WAYLAND_DISPLAY -u WAYLAND_SOCKET)
+
+# rt_start_xvfb: own X server on a free display; sets RT_XDISPLAY.
+rt_start_xvfb()
+{
+	local fdfile=$RT_WORK/xvfb.display n=0
+	"${rt_infra_env[@]}" Xvfb -displayfd 3 -screen 0 "$((RT_WIDTH + 64))x$((RT_HEIGHT + 64))x24" \
+		-nolisten tcp -noreset 3>"$fdfile" >"$RT_WORK/xvfb.log" 2>&1 &
+	rt_track $!
+	while ! [ -s "$fdfile" ]; do
+		kill -0 "${RT_PIDS[-1]}" 2>/dev/null || { cat "$RT_WORK/xvfb.log" >&2; rt_die "Xvfb exited"; }
+		((n++ >= 150)) && rt_die "Xvfb did not report a display within 15 s"
+		sleep 0.1
+	done
+	RT_XDISPLAY=:$(head -n1 "$fdfile")
+	rt_log "Xvfb on $RT_XDISPLAY"
+}
+
+# rt_start_weston headless|x11 TAG: weston with desktop-shell on a solid
+# background, a private XDG_RUNTIME_DIR and a unique socket. Sets RT_XDG,
+# RT_SOCKET, RT_WESTON_PID and waits until the desktop is drawn.
+rt_start_weston()
+{
+	local backend=$1 tag=$2 n=0 args
+	RT_XDG=$RT_WORK/xdg-$tag
+	RT_SOCKET=wl-real-$RT_NAME-$tag-$$
+	mkdir -p "$RT_XDG" && chmod 700 "$RT_XDG"
+	cat >"$RT_WORK/weston.ini" <<-INI
+		[core]
+		idle-time=0
+		[shell]
+		background-color=$RT_BG
+		panel-position=none
+		locking=false
+		animation=none
+		startup-animation=none
+		close-animation=none
+		focus-animation=none
+	INI
+	args=(--socket="$RT_SOCKET" --idle-time=0 --debug --config="$RT_WORK/weston.ini"
+		--shell=desktop-shell.so --width="$RT_WIDTH" --height="$RT_HEIGHT"
+		--log="$RT_WORK/weston-$tag.log")
+	case $backend in
+	headless)
+		"${rt_infra_env[@]}" -u DISPLAY XDG_RUNTIME_DIR="$RT_XDG" \
+			weston --backend=headless-backend.so --use-pixman "${args[@]}" \
+			>"$RT_WORK/weston-$tag.out" 2>&1 &
+		;;
+	x11)
+		[ -n "$RT_XDISPLAY" ] || rt_start_xvfb
+		"${rt_infra_env[@]}" DISPLAY="$RT_XDISPLAY" XDG_RUNTIME_DIR="$RT_XDG" \
+			weston --backend=x11-backend.so --use-pixman "${args[@]}" \
+			>"$RT_WORK/weston-$tag.out" 2>&1 &
+		;;
+	*)
+		rt_die "unknown backend $backend"
+		;;
+	esac
+	RT_WESTON_PID=$!
+	rt_track "$RT_WESTON_PID"
+	while ! [ -S "$RT_XDG/$RT_SOCKET" ]; do
+		kill -0 "$RT_WESTON_PID" 2>/dev/null ||
+			{ tail -n 20 "$RT_WORK/weston-$tag.log" >&2; rt_die "weston ($backend) exited"; }
+		((n++ >= 200)) && rt_die "weston ($backend) socket did not appear within 20 s"
+		sleep 0.1
+	done
+	# The socket comes before desktop-shell has drawn the background: wait for it.
+	rt_screenshot "$RT_WORK/desktop-$tag.png" background ||
+		rt_die "weston ($backend) never drew its desktop"
+	rt_log "weston $backend on $RT_XDG/$RT_SOCKET (pid $RT_WESTON_PID)"
+}
+
+# rt_stop_weston: stop the current compositor (and nothing else).
+rt_stop_weston()
+{
+	rt_stop "$RT_WESTON_PID"
+}
+
+# rt_screenshot OUT [background]: one screenshot of the current weston into
+# OUT, retried while the screenshooter fails. With "background", retried until
+# the desktop colour is showing (desktop-shell is ready).
+rt_screenshot()
+{
+	local out=$1 want=$2 dir=$RT_WORK/shot.$$ try f
+	for try in $(seq 1 40); do
+		rm -rf "$dir" && mkdir -p "$dir"
+		if (cd "$dir" && timeout 10 "${rt_infra_env[@]}" XDG_RUNTIME_DIR="$RT_XDG" \
+			WAYLAND_DISPLAY="$RT_SOCKET" weston-screenshooter) >"$RT_WORK/shooter.log" 2>&1; then
+			f=$(ls "$dir"/wayland-screenshot-*.png 2>/dev/null | head -n1)
+			if [ -n "$f" ] && { [ "$want" != background ] ||
+				"$RT_PYTHON" "$RT_DIR/compare.py" is-background "$f" "$RT_BG"; }; then
+				mv "$f" "$out"
+				rm -rf "$dir"
+				return 0
+			fi
+		fi
+		sleep 0.25
+	done
+	rm -rf "$dir"
+	cat "$RT_WORK/shooter.log" >&2
+	return 1
+}
+
+# rt_client_env LIBDIR...: the environment a client under test runs with.
+# LD_LIBRARY_PATH holds every given dir that exists; an ASan/UBSan build of the
+# library gets its runtime preloaded (the clients are not instrumented).
+rt_client_env()
+{
+	local d path= lib=$1/libwayland-client.so.0 preload= rt
+	for d in "$@"; do
+		[ -d "$d" ] && path=${path:+$path:}$(cd "$d" && pwd)
+	done
+	for rt in asan ubsan; do
+		if readelf -d "$lib" 2>/dev/null | grep -q "NEEDED.*lib$rt\.so"; then
+			preload=${preload:+$preload:}$(gcc -print-file-name=lib$rt.so)
+		fi
+	done
+	RT_ENV=(env -u DISPLAY -u WAYLAND_SOCKET XDG_RUNTIME_DIR="$RT_XDG" WAYLAND_DISPLAY="$RT_SOCKET"
+		LD_LIBRARY_PATH="$path" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}")
+	[ -n "$preload" ] && RT_ENV+=(LD_PRELOAD="$preload")
+	return 0
+}
+
+# rt_check_maps PID WHAT LIBDIR [EXTRA_DIR...]: PID has libwayland-client
+# mapped from LIBDIR and no other copy; any libwayland-cursor/-egl it maps
+# comes from an extra dir that holds one. WHAT names the process in messages.
+rt_check_maps()
+{
+	local pid=$1 what=$2 libdir=$3 maps lib want got d
+	shift 3
+	maps=$(cat "/proc/$pid/maps" 2>/dev/null) || { rt_log "$what (pid $pid) is not running"; return 1; }
+	want=$(readlink -f "$libdir/libwayland-client.so.0")
+	got=$(awk '$6 ~ /\/libwayland-client\.so/ { print $6 }' <<<"$maps" | sort -u)
+	if [ "$got" != "$want" ]; then
+		rt_log "$what (pid $pid) maps libwayland-client from: ${got:-nowhere}; expected $want"
+		return 1
+	fi
+	if [ -z "$RT_EXPECT_SYSTEM" ] && [ "$want" = "$(readlink -f "$RT_SYSTEM_LIB")" ]; then
+		rt_log "warning: $libdir/libwayland-client.so.0 is the system library itself"
+	fi
+	for lib in libwayland-cursor.so.0 libwayland-egl.so.1; do
+		for d in "$@"; do
+			[ -e "$d/$lib" ] || continue
+			got=$(awk -v l="/${lib%%.so*}.so" 'index($6, l) { print $6 }' <<<"$maps" | sort -u)
+			want=$(readlink -f "$d/$lib")
+			if [ -n "$got" ] && [ "$got" != "$want" ]; then
+				rt_log "$what (pid $pid) maps ${lib%%.so*} from $got; expected $want"
+				return 1
+			fi
+		done
+	done
+	rt_log "$what (pid $pid) runs on $(awk '$6 ~ /\/libwayland-client\.so/ { print $6; exit }' <<<"$maps")"
+	return 0
+}
