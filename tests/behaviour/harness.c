@@ -174,6 +174,14 @@ beh_compositor_reap(pid_t pid)
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
+void
+beh_compositor_reap_killed(pid_t pid)
+{
+	int status;
+
+	check(waitpid(pid, &status, 0) == pid);
+}
+
 static void
 registry_handle_global(void *data, struct wl_registry *registry,
 		       uint32_t name, const char *interface, uint32_t version)
@@ -234,6 +242,17 @@ beh_client_disconnect(struct beh_client *c)
 	wl_display_disconnect(c->display);
 	if (c->compositor > 0)
 		beh_compositor_reap(c->compositor);
+}
+
+void
+beh_client_disconnect_after_error(struct beh_client *c)
+{
+	pid_t pid = c->compositor;
+
+	c->compositor = 0;
+	beh_client_disconnect(c);
+	if (pid > 0)
+		beh_compositor_reap_killed(pid);
 }
 
 int

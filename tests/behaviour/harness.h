@@ -107,6 +107,10 @@ beh_compositor_spawn_socket(const char *dir, const char *name);
 void
 beh_compositor_reap(pid_t pid);
 
+/* Waits for a compositor this test killed. */
+void
+beh_compositor_reap_killed(pid_t pid);
+
 /* A connected client with beh_test bound. */
 struct beh_client {
 	struct wl_display *display;
@@ -123,6 +127,11 @@ beh_client_bind(struct beh_client *c, struct wl_display *display,
 		uint32_t version);
 void
 beh_client_disconnect(struct beh_client *c);
+
+/* Same, for a client in the error state: the compositor's exit status is
+ * not checked (it may have dropped the client itself). */
+void
+beh_client_disconnect_after_error(struct beh_client *c);
 
 /* Runs fn in a forked child; returns its wait status. */
 int
