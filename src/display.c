@@ -301,10 +301,11 @@ WL_EXPORT void
 wl_display_disconnect(struct wl_display *display)
 {
 	wl_connection_destroy(display->connection);
-	wl_map_for_each(&display->objects, free_zombies, NULL);
-	wl_map_release(&display->objects);
+	/* Queued events still reference the map (their new objects). */
 	wl_event_queue_release(&display->default_queue);
 	wl_event_queue_release(&display->display_queue);
+	wl_map_for_each(&display->objects, free_zombies, NULL);
+	wl_map_release(&display->objects);
 	pthread_mutex_destroy(&display->mutex);
 	pthread_cond_destroy(&display->reader_cond);
 
