@@ -1,0 +1,92 @@
+#!/bin/bash
+# The whole test suite, from a fresh Debian 12 machine: installs what is
+# missing, builds (gcc), runs every suite (each test starts the
+# compositors, X servers and simulated hosts it needs), runs the
+# non-GUI suites again under ASan+UBSan, and runs each libFuzzer target
+# for a bounded time. Ends with one "N passed, N failed" line.
+#
+# Environment: FUZZ_SECONDS (default 45 per target), SKIP_ASAN=1 to skip
+# the sanitizer build (for quick local runs only; CI runs it).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+if [ "$(id -u)" -eq 0 ]; then
+	tools/install-deps.sh || exit 1
+else
+	tools/install-deps.sh || echo "run-tests: continuing without installing (not root)"
+fi
+
+fuzz_seconds=${FUZZ_SECONDS:-45}
+passed=0
+failed=0
+failures=()
+
+step() {
+	local name=$1
+	shift
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1))
+		failures+=("$name")
+		echo "=== FAILED: $name"
+	fi
+}
+
+# meson test prints its own summary; count its tests into ours.
+meson_suites() {
+	local builddir=$1
+	shift
+	local log out ok fail
+	log=$(mktemp)
+	meson test -C "$builddir" --print-errorlogs --num-processes 2 "$@" 2>&1 | tee "$log"
+	ok=$(awk '/^Ok:/ { print $2 }' "$log")
+	fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ { s += $NF } END { print s + 0 }' "$log")
+	skipped=$(awk '/^Skipped:/ { print $2 }' "$log")
+	rm -f "$log"
+	passed=$((passed + ${ok:-0}))
+	failed=$((failed + fail))
+	if [ "${skipped:-0}" -gt 0 ]; then
+		# A skipped test is not a pass.
+		failed=$((failed + skipped))
+		failures+=("$builddir: $skipped skipped tests")
+	fi
+	[ "$fail" -eq 0 ] && [ -n "$ok" ] || failures+=("$builddir: meson test $*")
+}
+
+build() {
+	local builddir=$1
+	shift
+	if [ ! -f "$builddir/build.ninja" ]; then
+		meson setup "$builddir" "$@" || return 1
+	fi
+	ninja -C "$builddir"
+}
+
+step "build (gcc, -Werror)" build build || { echo "0 passed, 1 failed"; exit 1; }
+meson_suites build
+
+if [ "${SKIP_ASAN:-0}" != 1 ]; then
+	step "build (ASan+UBSan)" build build-asan -Db_sanitize=address,undefined -Db_lundef=false
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		meson_suites build-asan --suite unit --suite behaviour --suite fuzz --suite cursor --suite egl --suite sim
+fi
+
+step "build (clang, libFuzzer targets)" env CC=clang build build-fuzz -Dfuzzers=true -Db_lundef=false
+for target in tests/fuzz/event-fuzz tests/cursor/xcursor-fuzzer tests/sim/host-fuzzer; do
+	corpus=$(mktemp -d)
+	step "libFuzzer $target (${fuzz_seconds}s)" \
+		"build-fuzz/$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \
+		-print_final_stats=1 "$corpus"
+	rm -rf "$corpus"
+done
+
+echo
+if [ ${#failures[@]} -gt 0 ]; then
+	printf 'failed: %s\n' "${failures[@]}"
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
