@@ -202,6 +202,7 @@ rt_client_env()
 			preload=${preload:+$preload:}$(gcc -print-file-name=lib$rt.so)
 		fi
 	done
+	RT_LD_PATH=$path
 	RT_ENV=(env -u DISPLAY -u WAYLAND_SOCKET XDG_RUNTIME_DIR="$RT_XDG" WAYLAND_DISPLAY="$RT_SOCKET"
 		LD_LIBRARY_PATH="$path" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}")
 	[ -n "$preload" ] && RT_ENV+=(LD_PRELOAD="$preload")
@@ -236,6 +237,7 @@ rt_check_maps()
 			fi
 		done
 	done
-	rt_log "$what (pid $pid) runs on $(awk '$6 ~ /\/libwayland-client\.so/ { print $6; exit }' <<<"$maps")"
+	rt_log "$what (pid $pid) runs on $(awk '$6 ~ /\/libwayland-(client|cursor|egl)\.so/ { print $6 }' <<<"$maps" |
+		sort -u | paste -sd' ')"
 	return 0
 }

@@ -152,7 +152,8 @@ save_failure()
 }
 
 # The clipboard: wl-copy --foreground offers a few MiB, wl-paste reads them,
-# both on LIBDIR; the bytes must arrive unchanged.
+# both on LIBDIR, then once more on the system library; the bytes must arrive
+# unchanged.
 run_clipboard()
 {
 	local data=$RT_WORK/clip.bin out=$RT_WORK/clip.out copy_pid paste_pid n=0
@@ -183,8 +184,13 @@ run_clipboard()
 	done
 	sed 's/^/    /' "$RT_WORK/wl-paste.log" "$RT_WORK/wl-copy.log" | tail -n 5 >&2
 	if ! cmp "$data" "$out"; then
-		rt_die "wl-paste delivered $(stat -c %s "$out") bytes, not the $(stat -c %s "$data") wl-copy offered"
+		rt_die "wl-paste delivered $(stat -c %s "$out" 2>/dev/null || echo no) bytes, not the $(stat -c %s "$data") wl-copy offered"
 	fi
+	# The other side of the pipe on the system library: the two interoperate.
+	"${rt_infra_env[@]}" XDG_RUNTIME_DIR="$RT_XDG" WAYLAND_DISPLAY="$RT_SOCKET" "${CLIENT_ENV[@]}" \
+		timeout 60 wl-paste --no-newline --type application/octet-stream >"$out.system" 2>>"$RT_WORK/wl-paste.log"
+	cmp "$data" "$out.system" ||
+		rt_die "wl-paste on the system library got $(stat -c %s "$out.system") bytes from our wl-copy"
 	[ -z "$MAPS_FAILED" ] || rt_die "library check failed"
 	rt_log "PASS: $(stat -c %s "$out") bytes moved through the clipboard unchanged"
 }
