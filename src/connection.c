@@ -67,7 +67,7 @@ buffer_reserve(struct byte_buffer *b, size_t need, size_t max)
 		return -1;
 	}
 
-	capacity = b->capacity ? b->capacity : 256;
+	capacity = b->capacity ? b->capacity : 4096;
 	while (capacity < b->tail + need)
 		capacity *= 2;
 	if (max != 0 && capacity > max + 3)
@@ -186,9 +186,12 @@ wl_connection_queue_closure(struct wl_connection *connection,
 			return -1;
 	}
 
-	if (out->capacity - buffer_used(out) < size) {
-		/* Try to make room by sending; a full socket is fine as
-		 * long as the buffer may still grow. */
+	if (connection->max_size != 0 &&
+	    buffer_used(out) + size > connection->max_size) {
+		/* Only a full buffer is sent early (as upstream): one
+		 * sendmsg per 4096 bytes, not one per small message. A full
+		 * socket is fine as long as the buffer can take the
+		 * message. */
 		if (wl_connection_flush(connection) < 0 && errno != EAGAIN)
 			return -1;
 	}
