@@ -44,6 +44,14 @@ case "$mapped" in
 "$ours"/libwayland-egl.so*) ;;
 *) echo "FAIL: weston-simple-egl did not load our libwayland-egl from $ours"; exit 1 ;;
 esac
+if [ -n "${2:-}" ]; then
+	client=$(grep -o '/[^ ]*libwayland-client\.so[^ ]*' /proc/$client_pid/maps | sort -u)
+	echo "weston-simple-egl maps: $client"
+	case "$client" in
+	"$2"/libwayland-client.so*) ;;
+	*) echo "FAIL: weston-simple-egl did not load our libwayland-client from $2"; exit 1 ;;
+	esac
+fi
 
 # The triangle spins and is sometimes seen edge-on: take three shots.
 mkdir "$dir/shots"
