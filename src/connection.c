@@ -63,6 +63,8 @@ buffer_reserve(struct byte_buffer *b, size_t need, size_t max)
 	}
 
 	if (max != 0 && used + need > max) {
+		wl_log("Data too big for buffer (%zu + %zu > %zu).\n",
+		       used, need, max);
 		errno = E2BIG;
 		return -1;
 	}
@@ -124,7 +126,17 @@ void
 wl_connection_set_max_buffer_size(struct wl_connection *connection,
 				  size_t max_buffer_size)
 {
-	connection->max_size = max_buffer_size;
+	size_t size = 1;
+
+	if (max_buffer_size == 0) {
+		connection->max_size = 0;
+		return;
+	}
+
+	/* The limit is a power of two, rounded up (as upstream). */
+	while (size < max_buffer_size && size < ((size_t) 1 << 62))
+		size <<= 1;
+	connection->max_size = size;
 }
 
 int
@@ -174,8 +186,9 @@ wl_connection_queue_closure(struct wl_connection *connection,
 	int i, nfds;
 
 	size = wire_closure_size(closure);
-	if (size > 0xffff ||
-	    (connection->max_size != 0 && size > connection->max_size)) {
+	if (size > 0xffff) {
+		/* The header's size field has 16 bits. */
+		wl_log("Data too big for a message (%zu > 65535).\n", size);
 		errno = E2BIG;
 		return -1;
 	}
@@ -229,6 +242,8 @@ wl_connection_read(struct wl_connection *connection)
 		if (buffer_used(in) >= connection->max_size) {
 			/* A message larger than the buffer can never
 			 * complete. */
+			wl_log("Data too big for buffer (%zu + 1 > %zu).\n",
+			       buffer_used(in), connection->max_size);
 			errno = E2BIG;
 			return -1;
 		}

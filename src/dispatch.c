@@ -109,7 +109,7 @@ queue_event(struct wl_display *display, size_t len)
 	if (size < WIRE_HEADER_SIZE || size % 4 != 0) {
 		wl_log("error: invalid message size %u from the compositor "
 		       "(object %u, opcode %u)\n", size, id, opcode);
-		errno = EPROTO;
+		errno = EINVAL;
 		return -1;
 	}
 	if (len < size)

@@ -226,8 +226,9 @@ display_create(struct wl_transport *transport)
 	display->proxy.version = 0;
 	wl_list_init(&display->proxy.queue_link);
 
-	display->connection = wl_connection_create(transport,
-						   WL_BUFFER_DEFAULT_MAX_SIZE);
+	/* Client buffers are unbounded unless the client sets a limit
+	 * (upstream since 1.22.90). */
+	display->connection = wl_connection_create(transport, 0);
 	if (display->connection == NULL || display->proxy.object.id != 1) {
 		free(display->connection);
 		wl_map_release(&display->objects);

@@ -273,12 +273,13 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 	}
 
 	if (wl_debug_client)
-		wire_closure_print(closure, &proxy->object, true, false, NULL);
+		wire_closure_print(closure, &proxy->object, true, false,
+				   proxy->queue ? proxy->queue->name : NULL);
 
 	if (wl_connection_queue_closure(display->connection, closure) < 0) {
 		int err = errno;
 
-		wl_log("Error sending request %s.%s: %s\n",
+		wl_log("Error sending request for %s.%s: %s\n",
 		       proxy->object.interface->name, message->name,
 		       strerror(err));
 		wire_closure_close_fds(closure);

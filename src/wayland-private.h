@@ -18,7 +18,6 @@
 #define WL_SERVER_ID_START 0xff000000
 #define WL_MAP_MAX_OBJECTS 0x00f00000
 #define WL_CLOSURE_MAX_ARGS 20
-#define WL_BUFFER_DEFAULT_MAX_SIZE 4096
 /* At most this many fds travel in one sendmsg (as upstream). */
 #define WL_MAX_FDS_OUT 28
 

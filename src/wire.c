@@ -224,14 +224,14 @@ wire_closure_marshal(struct wl_object *sender, uint32_t opcode,
 	return closure;
 
 err_null:
+	wl_log("error marshalling arguments for %s (signature %s): "
+	       "null value passed for arg %i\n", message->name,
+	       message->signature, i);
 	/* Mark fds not yet duplicated so they are not closed. */
 	for (; i < count; i++)
 		closure->args[i].h = -1;
 	wire_closure_close_fds(closure);
 	free(closure);
-	wl_log("error marshalling arguments for %s (signature %s): "
-	       "null value passed for arg %i\n", message->name,
-	       message->signature, i);
 	errno = EINVAL;
 	return NULL;
 }
@@ -678,7 +678,13 @@ wire_closure_print(const struct wl_closure *closure, struct wl_object *target,
 			fprintf(f, "%d", a->i);
 			break;
 		case 'f':
-			fprintf(f, "%f", wl_fixed_to_double(a->f));
+			/* Eight exact decimals: 1/256 = 0.00390625. */
+			if (a->f >= 0)
+				fprintf(f, "%d.%08d", a->f / 256,
+					390625 * (a->f % 256));
+			else
+				fprintf(f, "-%d.%08d", a->f / -256,
+					-390625 * (a->f % 256));
 			break;
 		case 's':
 			if (a->s)
