@@ -18,8 +18,10 @@ packages=(
 	adwaita-icon-theme dmz-cursor-theme
 	# sanitizers and libFuzzer
 	libclang-rt-14-dev
+	# EGL/GLES headers for the EGL tests
+	libegl-dev libgles-dev
 	# tools the tests use
-	procps psmisc util-linux
+	procps psmisc util-linux valgrind python3 binutils strace
 )
 
 missing=()
