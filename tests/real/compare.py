@@ -27,6 +27,7 @@ import sys
 
 from PIL import Image, ImageChops
 
+POINTER_CORNER = 32      # bottom-right square ignored (see changed_mask)
 MIN_WINDOW = 24          # a window smaller than this in both sides is "missing"
 SIZE_TOL = {"exact": 0, "near": 2, "stats": 4}
 NEAR_FRAC = 0.02         # share of window pixels allowed to differ in "near"
@@ -42,17 +43,23 @@ def load(path):
 	return Image.open(path).convert("RGB")
 
 
-def changed_mask(img, desktop):
+def changed_mask(img, desktop, pointer_corner=False):
 	"""L-mode mask, 255 where img differs from the empty desktop."""
 	if img.size != desktop.size:
 		raise SystemExit(f"screenshot sizes differ: {img.size} vs {desktop.size}")
 	diff = ImageChops.difference(img, desktop).convert("L")
-	return diff.point(lambda v: 255 if v > 0 else 0)
+	mask = diff.point(lambda v: 255 if v > 0 else 0)
+	# The x11 runs park the pointer on the last pixel; its sprite may come
+	# and go there, and no window is placed that far.
+	if pointer_corner:
+		mask.paste(0, (mask.width - POINTER_CORNER, mask.height - POINTER_CORNER,
+		               mask.width, mask.height))
+	return mask
 
 
 def window_box(img, desktop):
 	"""Bounding box of the client's window, or None when nothing is shown."""
-	box = changed_mask(img, desktop).getbbox()
+	box = changed_mask(img, desktop, pointer_corner=True).getbbox()
 	if box is None:
 		return None
 	w, h = box[2] - box[0], box[3] - box[1]

@@ -48,7 +48,7 @@ rt_cleanup()
 		rt_wait_gone "$pid" 30 || kill -KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
-	if [ "$status" -ne 0 ] && [ -n "$RT_WORK" ]; then
+	if [ "$status" -ne 0 ] && [ "$status" -ne 77 ] && [ -n "$RT_WORK" ]; then
 		rt_log "logs kept in $RT_WORK"
 	elif [ -n "$RT_WORK" ] && [ -z "$RT_KEEP" ]; then
 		rm -rf "$RT_WORK"
@@ -100,6 +100,12 @@ rt_start_xvfb()
 		sleep 0.1
 	done
 	RT_XDISPLAY=:$(head -n1 "$fdfile")
+	# Xvfb starts its pointer mid-screen, where windows go, and weston's
+	# seat starts at (100,100): a cursor would show (or not) depending on
+	# timing. Park it on weston's last pixel, which no window reaches and
+	# where only a few pixels of the sprite are on screen.
+	"${rt_infra_env[@]}" "$RT_PYTHON" "$RT_DIR/x-pointer-away.py" "$RT_XDISPLAY" \
+		$((RT_WIDTH - 1)) $((RT_HEIGHT - 1)) || rt_die "cannot move the X pointer"
 	rt_log "Xvfb on $RT_XDISPLAY"
 }
 
@@ -188,6 +194,19 @@ rt_screenshot()
 	return 1
 }
 
+# rt_sanitizer_runtimes LIB: the sanitizer runtimes LIB needs, as an
+# LD_PRELOAD value (empty for an ordinary build).
+rt_sanitizer_runtimes()
+{
+	local rt preload=
+	for rt in asan ubsan; do
+		if readelf -d "$1" 2>/dev/null | grep -q "NEEDED.*lib$rt\.so"; then
+			preload=${preload:+$preload:}$(gcc -print-file-name=lib$rt.so)
+		fi
+	done
+	echo "$preload"
+}
+
 # rt_client_env LIBDIR...: the environment a client under test runs with.
 # LD_LIBRARY_PATH holds every given dir that exists; an ASan/UBSan build of the
 # library gets its runtime preloaded (the clients are not instrumented).
@@ -197,11 +216,7 @@ rt_client_env()
 	for d in "$@"; do
 		[ -d "$d" ] && path=${path:+$path:}$(cd "$d" && pwd)
 	done
-	for rt in asan ubsan; do
-		if readelf -d "$lib" 2>/dev/null | grep -q "NEEDED.*lib$rt\.so"; then
-			preload=${preload:+$preload:}$(gcc -print-file-name=lib$rt.so)
-		fi
-	done
+	preload=$(rt_sanitizer_runtimes "$lib")
 	RT_LD_PATH=$path
 	RT_ENV=(env -u DISPLAY -u WAYLAND_SOCKET XDG_RUNTIME_DIR="$RT_XDG" WAYLAND_DISPLAY="$RT_SOCKET"
 		LD_LIBRARY_PATH="$path" ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0}")
