@@ -1,0 +1,86 @@
+/*
+ * Internal interface of the fake guest kernel (an LD_PRELOAD library in the manner of Mesa's
+ * drm-shim): shim-core.c wraps libc and the DRM core, a driver file (shim-virtgpu.c, or the
+ * stand-in for a foreign GPU in shim-core.c) answers its node's ioctls.
+ */
+#ifndef SHIM_H
+#define SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define SHIM_EXPORT __attribute__((visibility("default")))
+#define SHIM_MAX_NODES 8
+#define SHIM_PAGE_SIZE 4096ull
+
+struct shim_file;
+
+/* One DRM driver behind a render node. */
+struct shim_driver {
+	const char *name;
+	const char *desc;
+	int version[3];
+	bool prime;
+	/* Opens a file: returns the fd the application sees, or -errno. */
+	int (*open)(struct shim_file *file, int flags);
+	/* Driver ioctl nr - DRM_COMMAND_BASE: the struct size, or 0 when there is none. */
+	size_t (*ioctl_size)(unsigned idx);
+	int (*ioctl)(struct shim_file *file, unsigned nr, void *kdata);
+	void *(*mmap)(struct shim_file *file, void *addr, size_t len, int prot, int flags,
+		      off_t offset, int *err);
+	void (*release)(struct shim_file *file);
+};
+
+struct shim_file {
+	int refs;		/* application fds naming this open file */
+	int node;		/* renderD(128 + node) */
+	int open_flags;
+	int app_fd;
+	const struct shim_driver *driver;
+	void *priv;
+};
+
+extern const struct shim_driver virtgpu_driver;
+
+/* The libc functions the shim wraps. */
+struct shim_real {
+	int (*open)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*close)(int);
+	int (*ioctl)(int, unsigned long, ...);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*write)(int, const void *, size_t);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*close_range)(unsigned, unsigned, int);
+	ssize_t (*readlink)(const char *, char *, size_t);
+	ssize_t (*readlinkat)(int, const char *, char *, size_t);
+};
+
+extern struct shim_real shim_real;
+
+void
+shim_init(void);
+/* copy_from_user / copy_to_user: -EFAULT on a bad address, never a crash. */
+int
+shim_copy_from_user(void *dst, uint64_t uptr, size_t size);
+int
+shim_copy_to_user(uint64_t uptr, const void *src, size_t size);
+/* The open DRM file behind an fd, or NULL. */
+struct shim_file *
+shim_file_of_fd(int fd);
+/* The path of a node when it exists: "/dev/dri/renderD128"... */
+const char *
+shim_node_path(int node, char *buf, size_t size);
+/* Remembers the inode of a dma-buf stand-in, for readlink of /proc/self/fd. */
+void
+shim_note_dmabuf(dev_t dev, ino_t ino);
+void
+shim_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

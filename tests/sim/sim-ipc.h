@@ -1,0 +1,138 @@
+/*
+ * The private link between the fake guest kernel (LD_PRELOAD) and the host device process:
+ * what a virtqueue carries in a real VM, framed as length-prefixed messages on a Unix
+ * stream socket with fds as SCM_RIGHTS.  Not part of any public interface.
+ */
+#ifndef SIM_IPC_H
+#define SIM_IPC_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define SIM_IPC_MAX_FDS		4
+#define SIM_IPC_MAX_PAYLOAD	(16u << 20)
+
+enum sim_ipc_op {
+	SIM_IPC_HELLO = 1,	/* fd: event socket end; reply sim_ipc_device */
+	SIM_IPC_JOIN,		/* another connection for the same DRM file */
+	SIM_IPC_CTX_CREATE,
+	SIM_IPC_BLOB_CREATE,	/* fd: guest pages (GUEST); reply fd: host memory (HOST3D) */
+	SIM_IPC_HANDLE_OPEN,
+	SIM_IPC_HANDLE_CLOSE,
+	SIM_IPC_SUBMIT,		/* reply fd: fence (FENCE_FD_OUT) */
+	SIM_IPC_WAIT,
+	SIM_IPC_IMPORT,		/* reply fd: backing memory */
+	SIM_IPC_EXPORT,
+	SIM_IPC_CTX_STATE,
+	SIM_IPC_GPU_BUFFER,	/* reply fd: the dma-buf stand-in */
+};
+
+struct sim_ipc_hdr {
+	uint32_t op;
+	int32_t status;		/* replies: 0 or -errno */
+	uint32_t size;		/* payload bytes after this header */
+	uint32_t num_fds;
+};
+
+#define SIM_DEV_3D		(1u << 0)
+#define SIM_DEV_BLOB		(1u << 1)
+#define SIM_DEV_HOST_VISIBLE	(1u << 2)
+#define SIM_DEV_CONTEXT_INIT	(1u << 3)
+#define SIM_DEV_RESOURCE_UUID	(1u << 4)
+
+struct sim_ipc_device {
+	uint32_t file_id;
+	uint32_t features;
+	uint64_t capset_mask;
+	uint32_t capset_max_version;
+	uint32_t capset_max_size;
+	uint8_t capset[16];
+};
+
+struct sim_ipc_join {
+	uint32_t file_id;
+};
+
+struct sim_ipc_ctx_create {
+	uint32_t capset_id;	/* 0: the default context */
+	uint32_t num_rings;
+	uint64_t poll_rings_mask;
+};
+
+enum sim_object_kind {
+	SIM_OBJECT_GUEST = 1,		/* guest pages (GUEST blob) */
+	SIM_OBJECT_HOST3D,		/* host memory from a blob_id */
+	SIM_OBJECT_GPU,			/* a guest GPU driver's buffer with a host handle */
+	SIM_OBJECT_GPU_NO_HANDLE,	/* like a 2D resource: no host handle (§4.1) */
+};
+
+struct sim_ipc_object {
+	uint32_t res_id;
+	uint32_t kind;
+	uint32_t blob_mem;
+	uint32_t blob_flags;
+	uint64_t size;
+	uint32_t map_ok;	/* the host mapped it (HOST3D) */
+	uint32_t stride;	/* GPU buffers */
+};
+
+struct sim_ipc_blob_create {
+	uint32_t blob_mem;
+	uint32_t blob_flags;
+	uint64_t size;		/* page aligned by the kernel */
+	uint64_t blob_id;
+	uint32_t cmd_size;	/* followed by cmd_size bytes */
+	uint32_t pad;
+};
+
+struct sim_ipc_res {
+	uint32_t res_id;
+	uint32_t pad;
+};
+
+struct sim_ipc_submit {
+	uint32_t flags;		/* VIRTGPU_EXECBUF_* as the kernel saw them */
+	uint32_t ring_idx;	/* 0 without RING_IDX */
+	uint32_t event;		/* the ring is in POLL_RINGS_MASK: queue a drm_event */
+	uint32_t num_res;	/* followed by num_res u32 resource ids, then size bytes */
+	uint32_t size;
+	uint32_t pad;
+};
+
+struct sim_ipc_submit_reply {
+	uint64_t fence_id;
+};
+
+struct sim_ipc_wait {
+	uint32_t res_id;
+	uint32_t nowait;
+	uint32_t timeout_ms;
+	uint32_t pad;
+};
+
+struct sim_ipc_import {
+	uint64_t dev;
+	uint64_t ino;
+};
+
+struct sim_ipc_ctx_state {
+	uint32_t exists;
+	uint32_t lost;
+	char reason[160];
+};
+
+struct sim_ipc_gpu_buffer {
+	uint32_t width;
+	uint32_t height;
+	uint32_t format;
+	uint32_t flags;		/* VIRTGPU_SIM_BUFFER_* */
+};
+
+int
+sim_ipc_send(int sock, uint32_t op, int32_t status, const void *a, size_t a_size,
+	     const void *b, size_t b_size, const int *fds, unsigned num_fds);
+/* Reads one message; *payload is malloc'd (or NULL when empty). Returns 0 or -errno. */
+int
+sim_ipc_recv(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds);
+
+#endif
