@@ -83,10 +83,6 @@ static const struct shim_driver shim_foreign_template = {
 static void
 shim_do_init(void)
 {
-	const char *nodes = getenv("VIRTGPU_SIM_NODES");
-	char list[256];
-	char *save = NULL;
-
 	SHIM_REAL(open);
 	SHIM_REAL(openat);
 	SHIM_REAL(close);
@@ -102,6 +98,26 @@ shim_do_init(void)
 	SHIM_REAL(readlink);
 	SHIM_REAL(readlinkat);
 
+}
+
+/* The node table, read from the environment on first use. A sanitizer runtime may call the
+ * wrappers before libc has set up the environment: nothing is cached then. */
+static void
+shim_nodes_init(void)
+{
+	static atomic_bool done;
+	const char *nodes;
+	char list[256];
+	char *save = NULL;
+
+	if (atomic_load(&done) || !environ || !environ[0])
+		return;
+	pthread_mutex_lock(&shim_lock);
+	if (atomic_load(&done)) {
+		pthread_mutex_unlock(&shim_lock);
+		return;
+	}
+	nodes = getenv("VIRTGPU_SIM_NODES");
 	/* VIRTGPU_SIM_NODES: driver names for renderD128, renderD129, ...; a virtio_gpu node
 	 * exists only while a host device is named by VIRTGPU_SIM_SOCKET. */
 	snprintf(list, sizeof list, "%s", nodes ? nodes : "virtio_gpu");
@@ -118,6 +134,8 @@ shim_do_init(void)
 		shim_foreign[i].name = shim_foreign_names[i];
 		shim_nodes[i] = &shim_foreign[i];
 	}
+	atomic_store(&done, true);
+	pthread_mutex_unlock(&shim_lock);
 }
 
 void
@@ -206,6 +224,7 @@ shim_path_node(const char *path)
 	if (!path || strncmp(path, "/dev/dri/renderD", 16) != 0)
 		return -1;
 	shim_init();
+	shim_nodes_init();
 	if (sscanf(path + 16, "%d%n", &minor, &len) != 1 || path[16 + len] != '\0' ||
 	    path[16] == '0' || minor < 128 || minor >= 128 + shim_num_nodes ||
 	    !shim_nodes[minor - 128])

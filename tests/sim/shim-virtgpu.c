@@ -62,6 +62,7 @@ struct vg_file {
 
 static pthread_mutex_t vg_objects_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct vg_object *vg_objects;
+static struct vg_object *vg_dead_objects;	/* kept: another thread may still hold one */
 static uint64_t vg_next_offset = VG_MMAP_OFFSET_START;
 static int vg_fence_fds[256];	/* out-fence fds this process was given, for FENCE_FD_IN */
 static int vg_num_fence_fds;
@@ -219,6 +220,8 @@ vg_object_unref(struct vg_object *obj)
 				break;
 			}
 		}
+		obj->next = vg_dead_objects;
+		vg_dead_objects = obj;
 	}
 	pthread_mutex_unlock(&vg_objects_lock);
 	if (last && obj->fd >= 0) {
