@@ -1185,6 +1185,26 @@ test_n4_layout(void)
 	chan_close(&c);
 }
 
+/* --list-nodes: what a probe of renderD128..191 finds (VIRTGPU_SIM_NODES). */
+static int
+list_nodes(void)
+{
+	for (int minor = 128; minor < 192; minor++) {
+		char path[64], name[32] = { 0 };
+		struct drm_version v = { .name = name, .name_len = sizeof name - 1 };
+		int fd;
+
+		snprintf(path, sizeof path, "/dev/dri/renderD%d", minor);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ioctl(fd, DRM_IOCTL_VERSION, &v) == 0)
+			printf("renderD%d %s\n", minor, name);
+		close(fd);
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -1217,6 +1237,8 @@ main(int argc, char *argv[])
 			profile = argv[++i];
 		else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc)
 			only = argv[++i];
+		else if (strcmp(argv[i], "--list-nodes") == 0)
+			return list_nodes();
 	}
 	prof_dmabuf = strcmp(profile, "rutabaga-dmabuf") == 0;
 	prof_writepipe_bug = strcmp(profile, "writepipe-bug") == 0;
