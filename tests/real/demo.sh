@@ -63,7 +63,11 @@ for _ in $(seq 1 100); do
 	kill -0 "$launcher" 2>/dev/null || break
 	sleep 0.1
 done
-[ -n "$pid" ] || { cat "$RT_WORK/client.log" >&2; rt_die "$name did not start"; }
+if [ -z "$pid" ]; then
+	sed 's/^/    /' "$RT_WORK/client.log" >&2
+	kill -0 "$launcher" 2>/dev/null || rt_die "${PREFIX[*]} $name exited at once (output above)"
+	rt_die "no process named $name among the descendants of ${PREFIX[*]:-the launcher} after 10 s"
+fi
 rt_track "$pid"
 
 shot=$RT_WORK/shot.png

@@ -5,7 +5,7 @@
 #
 # usage: run-client.sh CLIENT LIBDIR [EXTRA_LIBDIR...]
 #   CLIENT: simple-shm simple-egl terminal gtk4-demo gtk3-widget-factory
-#           qt5-analogclock foot testsprite2 wl-clipboard
+#           qt5-analogclock qt5-calculator foot testsprite2 wl-clipboard
 #   LIBDIR holds the libwayland-client.so.0 under test; EXTRA_LIBDIRs (e.g.
 #   build/cursor, build/egl) join LD_LIBRARY_PATH when they exist.
 # env: REAL_FAILURE_DIR  where screenshots of failures go (default ./real-failures)
@@ -60,6 +60,11 @@ qt5-analogclock)
 	MODE=near
 	CLIENT_ENV+=(QT_QPA_PLATFORM=wayland)
 	CMD=(/usr/lib/x86_64-linux-gnu/qt5/examples/gui/analogclock/analogclock)
+	;;
+qt5-calculator)
+	# Static Qt widgets: bit-exact.
+	CLIENT_ENV+=(QT_QPA_PLATFORM=wayland)
+	CMD=(/usr/lib/x86_64-linux-gnu/qt5/examples/widgets/widgets/calculator/calculator)
 	;;
 foot)
 	BACKEND=x11
