@@ -62,6 +62,9 @@ struct wl_display {
 	int reader_count;
 	uint32_t read_serial;
 	pthread_cond_t reader_cond;
+
+	struct wl_list live_link;
+	bool stats_printed;
 };
 
 extern int wl_debug_client;

@@ -32,6 +32,10 @@ struct wl_connection {
 	int fds_in_capacity;
 	int fds_out[WL_MAX_FDS_OUT];
 	int nfds_out;
+	/* The queued messages: where each ends and which fds are its. */
+	struct wl_transport_message *messages;
+	int nmessages;
+	int messages_capacity;
 	size_t max_size;	/* 0: unbounded */
 };
 
@@ -116,6 +120,7 @@ wl_connection_destroy(struct wl_connection *connection)
 	close_fds(connection->fds_in, connection->nfds_in);
 	close_fds(connection->fds_out, connection->nfds_out);
 	free(connection->fds_in);
+	free(connection->messages);
 	free(connection->in.data);
 	free(connection->out.data);
 	connection->transport->ops->destroy(connection->transport);
@@ -139,10 +144,66 @@ wl_connection_set_max_buffer_size(struct wl_connection *connection,
 	connection->max_size = size;
 }
 
+struct wl_transport *
+wl_connection_get_transport(struct wl_connection *connection)
+{
+	return connection->transport;
+}
+
 int
 wl_connection_get_fd(struct wl_connection *connection)
 {
 	return connection->transport->ops->get_fd(connection->transport);
+}
+
+/* Account for bytes and fds a send took: whole messages leave the list,
+ * a partly sent one (Unix sockets) keeps its remaining size. */
+static void
+messages_consume(struct wl_connection *connection, size_t bytes, int fds)
+{
+	struct wl_transport_message *m = connection->messages;
+	int i, done = 0;
+
+	for (i = 0; i < connection->nmessages && fds > 0; i++) {
+		uint32_t n = m[i].nfds < (uint32_t) fds ? m[i].nfds : (uint32_t) fds;
+
+		m[i].nfds -= n;
+		fds -= n;
+	}
+
+	while (done < connection->nmessages && bytes >= m[done].size) {
+		bytes -= m[done].size;
+		done++;
+	}
+	if (done < connection->nmessages)
+		m[done].size -= (uint32_t) bytes;
+
+	memmove(m, m + done, (connection->nmessages - done) * sizeof *m);
+	connection->nmessages -= done;
+}
+
+static int
+messages_append(struct wl_connection *connection, uint32_t size, int nfds)
+{
+	struct wl_transport_message *grown;
+
+	if (connection->nmessages == connection->messages_capacity) {
+		int capacity = connection->messages_capacity * 2 + 64;
+
+		grown = realloc(connection->messages, capacity * sizeof *grown);
+		if (grown == NULL) {
+			errno = ENOMEM;
+			return -1;
+		}
+		connection->messages = grown;
+		connection->messages_capacity = capacity;
+	}
+
+	connection->messages[connection->nmessages].size = size;
+	connection->messages[connection->nmessages].nfds = (uint32_t) nfds;
+	connection->nmessages++;
+
+	return 0;
 }
 
 int
@@ -158,7 +219,9 @@ wl_connection_flush(struct wl_connection *connection)
 		len = transport->ops->send(transport, out->data + out->head,
 					   buffer_used(out),
 					   connection->fds_out,
-					   connection->nfds_out, &taken);
+					   connection->nfds_out, &taken,
+					   connection->messages,
+					   connection->nmessages);
 		if (len < 0)
 			return -1;
 
@@ -166,6 +229,7 @@ wl_connection_flush(struct wl_connection *connection)
 		memmove(connection->fds_out, connection->fds_out + taken,
 			(connection->nfds_out - taken) * sizeof(int));
 		connection->nfds_out -= taken;
+		messages_consume(connection, (size_t) len, taken);
 
 		out->head += len;
 		total += len;
@@ -210,6 +274,8 @@ wl_connection_queue_closure(struct wl_connection *connection,
 	}
 
 	if (buffer_reserve(out, size, connection->max_size) < 0)
+		return -1;
+	if (messages_append(connection, (uint32_t) size, nfds) < 0)
 		return -1;
 
 	wire_closure_serialize(closure, (uint32_t *) (out->data + out->tail));

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "client-private.h"
+#include "transport.h"
 #include "wayland-client-protocol.h"
 
 /* Give proxies to the objects the compositor created in this event. */
@@ -94,6 +95,7 @@ queue_event(struct wl_display *display, size_t len)
 	const struct wl_message *message;
 	struct wl_event_queue *queue;
 	struct wl_closure *closure;
+	struct wl_transport *transport;
 	struct wl_proxy *proxy;
 	uint32_t header[2], id, opcode, size;
 	const uint8_t *data;
@@ -168,6 +170,16 @@ queue_event(struct wl_display *display, size_t len)
 	}
 
 	if (wire_closure_lookup_objects(closure, &display->objects) != 0) {
+		closure_abandon(closure, true);
+		return -1;
+	}
+
+	transport = wl_connection_get_transport(connection);
+	if (transport->ops->event &&
+	    transport->ops->event(transport, &proxy->object, opcode, message,
+				  closure->args) < 0) {
+		if (errno == 0)
+			errno = EPROTO;
 		closure_abandon(closure, true);
 		return -1;
 	}

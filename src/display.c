@@ -5,6 +5,7 @@
  * (error, delete_id), the error state, flushing and disconnecting.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,15 @@ static const struct wl_display_listener display_listener = {
 	display_handle_error,
 	display_handle_delete_id
 };
+
+/* The socket name as the user would recognise it, for error lines. */
+static const char *
+socket_name(const char *name)
+{
+	if (name == NULL)
+		name = getenv("WAYLAND_DISPLAY");
+	return name ? name : "wayland-0";
+}
 
 static int
 connect_to_socket(const char *name)
@@ -244,11 +254,99 @@ display_create(struct wl_transport *transport)
 	return display;
 }
 
+/* Displays alive, so the stats of those never disconnected are printed
+ * at exit. */
+static pthread_mutex_t live_displays_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct wl_list live_displays = { &live_displays, &live_displays };
+static bool stats_atexit_registered;
+
+static bool
+stats_enabled(void)
+{
+	const char *v = getenv("WAYLAND_VIRTGPU_STATS");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+static void
+display_print_stats(struct wl_display *display)
+{
+	struct wl_transport *t;
+	char *line = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	if (display->stats_printed)
+		return;
+	display->stats_printed = true;
+
+	t = wl_connection_get_transport(display->connection);
+	f = open_memstream(&line, &size);
+	if (f == NULL)
+		return;
+
+	fprintf(f, "wayland-virtgpu stats: transport=%s sent_bytes=%" PRIu64
+		" recv_bytes=%" PRIu64 " sends=%" PRIu64 " receives=%" PRIu64
+		" shm_pools=%" PRIu64 " zero_copy_pools=%" PRIu64
+		" shm_bytes_copied=%" PRIu64 " fds_sent=%" PRIu64
+		" fds_received=%" PRIu64, t->ops->name, t->stats.sent_bytes,
+		t->stats.recv_bytes, t->stats.sends, t->stats.receives,
+		t->stats.shm_pools, t->stats.zero_copy_pools,
+		t->stats.shm_bytes_copied, t->stats.fds_sent,
+		t->stats.fds_received);
+	if (t->ops->print_stats)
+		t->ops->print_stats(t, f);
+	fprintf(f, "\n");
+
+	if (fclose(f) == 0) {
+		/* One write, so lines of several processes do not mix. */
+		ssize_t ignored = write(STDERR_FILENO, line, size);
+
+		(void) ignored;
+	}
+	free(line);
+}
+
+static void
+print_stats_at_exit(void)
+{
+	struct wl_display *display;
+
+	pthread_mutex_lock(&live_displays_mutex);
+	wl_list_for_each(display, &live_displays, live_link)
+		display_print_stats(display);
+	pthread_mutex_unlock(&live_displays_mutex);
+}
+
+static struct wl_display *
+display_create_on(struct wl_transport *transport)
+{
+	struct wl_display *display;
+
+	display = display_create(transport);
+	if (display == NULL) {
+		int err = errno;
+
+		transport->ops->destroy(transport);
+		errno = err;
+		return NULL;
+	}
+
+	pthread_mutex_lock(&live_displays_mutex);
+	wl_list_insert(&live_displays, &display->live_link);
+	if (stats_enabled() && !stats_atexit_registered) {
+		stats_atexit_registered = true;
+		atexit(print_stats_at_exit);
+	}
+	pthread_mutex_unlock(&live_displays_mutex);
+
+	return display;
+}
+
 WL_EXPORT struct wl_display *
 wl_display_connect_to_fd(int fd)
 {
 	struct wl_transport *transport;
-	struct wl_display *display;
 
 	transport = wl_transport_unix_create(fd);
 	if (transport == NULL) {
@@ -257,16 +355,65 @@ wl_display_connect_to_fd(int fd)
 		return NULL;
 	}
 
-	display = display_create(transport);
-	if (display == NULL)
-		transport->ops->destroy(transport);
+	return display_create_on(transport);
+}
 
-	return display;
+/*
+ * Which way to the compositor (DESIGN.md, "Choosing the transport"):
+ * WAYLAND_SOCKET wins (handled by the caller); else a socket that accepts
+ * a connection; else a virtio-gpu node with the cross-domain Wayland
+ * channel. WAYLAND_VIRTGPU=0 never probes, =1 skips the socket.
+ */
+static struct wl_transport *
+connect_transport(const char *name)
+{
+	const char *mode = getenv("WAYLAND_VIRTGPU");
+	const char *device = getenv("WAYLAND_VIRTGPU_DEVICE");
+	struct wl_transport *transport;
+	char why[256] = "";
+	int fd, socket_errno = 0;
+	bool try_socket = !(mode && strcmp(mode, "1") == 0);
+	bool try_virtgpu = !(mode && strcmp(mode, "0") == 0);
+
+	if (try_socket) {
+		fd = connect_to_socket(name);
+		if (fd >= 0) {
+			transport = wl_transport_unix_create(fd);
+			if (transport == NULL) {
+				close(fd);
+				errno = ENOMEM;
+			}
+			return transport;
+		}
+		socket_errno = errno;
+		if (!try_virtgpu)
+			return NULL;
+	}
+
+	transport = wl_transport_virtgpu_create(device, why, sizeof why);
+	if (transport)
+		return transport;
+
+	if (try_socket) {
+		wl_log("wayland-virtgpu: no compositor: socket %s: %s; "
+		       "virtio-gpu: %s\n", socket_name(name),
+		       strerror(socket_errno), why);
+		errno = socket_errno;
+	} else {
+		int err = errno;
+
+		wl_log("wayland-virtgpu: no compositor: virtio-gpu: %s "
+		       "(WAYLAND_VIRTGPU=1 skips the socket)\n", why);
+		errno = err;
+	}
+
+	return NULL;
 }
 
 WL_EXPORT struct wl_display *
 wl_display_connect(const char *name)
 {
+	struct wl_transport *transport;
 	const char *connection;
 	char *end;
 	int flags, fd, prev_errno;
@@ -289,18 +436,26 @@ wl_display_connect(const char *name)
 		else if (flags != -1)
 			fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 		unsetenv("WAYLAND_SOCKET");
-	} else {
-		fd = connect_to_socket(name);
-		if (fd < 0)
-			return NULL;
+		return wl_display_connect_to_fd(fd);
 	}
 
-	return wl_display_connect_to_fd(fd);
+	transport = connect_transport(name);
+	if (transport == NULL)
+		return NULL;
+
+	return display_create_on(transport);
 }
 
 WL_EXPORT void
 wl_display_disconnect(struct wl_display *display)
 {
+	pthread_mutex_lock(&live_displays_mutex);
+	wl_list_remove(&display->live_link);
+	pthread_mutex_unlock(&live_displays_mutex);
+
+	if (stats_enabled())
+		display_print_stats(display);
+
 	wl_connection_destroy(display->connection);
 	/* Queued events still reference the map (their new objects). */
 	wl_event_queue_release(&display->default_queue);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "client-private.h"
+#include "transport.h"
 #include "wayland-client-protocol.h"
 
 static void
@@ -245,6 +246,7 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 	struct wl_closure *closure;
 	struct wl_proxy *new_proxy = NULL;
 	const struct wl_message *message;
+	struct wl_transport *transport;
 
 	pthread_mutex_lock(&display->mutex);
 
@@ -269,6 +271,18 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 		       proxy->object.interface->name, message->name,
 		       strerror(errno));
 		display_fatal_error(display, errno);
+		goto err_unlock;
+	}
+
+	transport = wl_connection_get_transport(display->connection);
+	if (transport->ops->request &&
+	    transport->ops->request(transport, &proxy->object, opcode,
+				    message, closure->args) < 0) {
+		int err = errno ? errno : EINVAL;
+
+		wire_closure_close_fds(closure);
+		wire_closure_destroy(closure);
+		display_fatal_error(display, err);
 		goto err_unlock;
 	}
 

@@ -23,7 +23,8 @@ struct unix_transport {
 
 static ssize_t
 unix_send(struct wl_transport *transport, const void *data, size_t len,
-	  const int *fds, int nfds, int *fds_taken)
+	  const int *fds, int nfds, int *fds_taken,
+	  const struct wl_transport_message *messages, int nmessages)
 {
 	struct unix_transport *t = (struct unix_transport *) transport;
 	char cmsg_buf[CMSG_SPACE(sizeof(int) * WL_MAX_FDS_OUT)];
@@ -54,6 +55,9 @@ unix_send(struct wl_transport *transport, const void *data, size_t len,
 		return -1;
 
 	*fds_taken = nfds;
+	t->base.stats.sends++;
+	t->base.stats.sent_bytes += ret;
+	t->base.stats.fds_sent += nfds;
 	return ret;
 }
 
@@ -102,6 +106,12 @@ unix_recv(struct wl_transport *transport, void *data, size_t len,
 		}
 	}
 	*nfds = n;
+
+	if (ret > 0 || n > 0) {
+		t->base.stats.receives++;
+		t->base.stats.recv_bytes += ret;
+		t->base.stats.fds_received += n;
+	}
 
 	if (msg.msg_flags & MSG_CTRUNC) {
 		/* fds were lost: the stream can no longer be trusted. */

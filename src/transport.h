@@ -10,9 +10,34 @@
 #define WAYLAND_TRANSPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 struct wl_transport;
+struct wl_object;
+struct wl_message;
+union wl_argument;
+
+/* One queued message as the connection hands it to send(): its size and
+ * how many of the fds belong to it. */
+struct wl_transport_message {
+	uint32_t size;
+	uint32_t nfds;
+};
+
+/* Counters every transport keeps; printed by WAYLAND_VIRTGPU_STATS=1. */
+struct wl_transport_stats {
+	uint64_t sent_bytes;
+	uint64_t recv_bytes;
+	uint64_t sends;
+	uint64_t receives;
+	uint64_t fds_sent;
+	uint64_t fds_received;
+	uint64_t shm_pools;
+	uint64_t zero_copy_pools;
+	uint64_t shm_bytes_copied;
+};
 
 struct wl_transport_ops {
 	const char *name;
@@ -23,7 +48,9 @@ struct wl_transport_ops {
 	 * *fds_taken; the caller closes the fds taken. -1 with errno
 	 * (EAGAIN when it would block). */
 	ssize_t (*send)(struct wl_transport *transport, const void *data,
-			size_t len, const int *fds, int nfds, int *fds_taken);
+			size_t len, const int *fds, int nfds, int *fds_taken,
+			const struct wl_transport_message *messages,
+			int nmessages);
 
 	/* Receive up to len bytes and up to max_fds fds (close-on-exec).
 	 * Returns bytes (0 at end of stream) or -1 with errno (EAGAIN when
@@ -37,14 +64,40 @@ struct wl_transport_ops {
 
 	/* Release everything, including the fd. */
 	void (*destroy)(struct wl_transport *transport);
+
+	/* Optional: a request about to be queued, its fds already
+	 * duplicated into args (the hook may replace them, closing the
+	 * old). Returns -1 (after one log line) if it cannot be sent. */
+	int (*request)(struct wl_transport *transport,
+		       struct wl_object *target, uint32_t opcode,
+		       const struct wl_message *message,
+		       union wl_argument *args);
+
+	/* Optional: an event just received, before it is queued; the hook
+	 * may replace its fds. Returns -1 on failure. */
+	int (*event)(struct wl_transport *transport,
+		     struct wl_object *target, uint32_t opcode,
+		     const struct wl_message *message,
+		     union wl_argument *args);
+
+	/* Optional: the stats line's transport-specific keys, appended to
+	 * the common ones (" key=value ..."). */
+	void (*print_stats)(struct wl_transport *transport, FILE *f);
 };
 
 struct wl_transport {
 	const struct wl_transport_ops *ops;
+	struct wl_transport_stats stats;
 };
 
 /* transport-unix.c: a connected stream socket; takes ownership of fd. */
 struct wl_transport *
 wl_transport_unix_create(int fd);
+
+/* virt-transport/: the virtio-gpu cross-domain channel on the render node
+ * `device` (NULL: probe renderD128..191). On failure returns NULL with
+ * errno set and a short reason in `why` for the connect error line. */
+struct wl_transport *
+wl_transport_virtgpu_create(const char *device, char *why, size_t why_size);
 
 #endif

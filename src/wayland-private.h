@@ -190,6 +190,9 @@ wl_connection_set_max_buffer_size(struct wl_connection *connection,
 int
 wl_connection_get_fd(struct wl_connection *connection);
 
+struct wl_transport *
+wl_connection_get_transport(struct wl_connection *connection);
+
 /* Queue a closure's bytes and fds for sending (flushing when full). */
 int
 wl_connection_queue_closure(struct wl_connection *connection,

@@ -475,7 +475,8 @@ wire_closure_demarshal(const void *data, uint32_t size,
 			}
 			array->size = length;
 			array->alloc = 0;
-			array->data = length ? (void *) p : NULL;
+			/* Never NULL, even when empty (memcpy of 0 bytes). */
+			array->data = (void *) p;
 			closure->args[i].a = array++;
 			p += length_in_u32;
 			break;

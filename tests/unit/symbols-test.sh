@@ -8,7 +8,7 @@ ours=$1
 system=/usr/lib/x86_64-linux-gnu/libwayland-client.so.0
 
 exports() {
-	nm -D --defined-only "$1" | awk '$2 ~ /^[TDBR]$/ { print $2 == "T" ? "func " $3 : "data " $3 }' | sort
+	nm -D --defined-only "$1" | awk '$2 ~ /^[TDBR]$/ && $3 !~ /^__/ { print $2 == "T" ? "func " $3 : "data " $3 }' | sort
 }
 
 added="func wl_display_create_queue_with_name

@@ -1,0 +1,231 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * The cross-domain channel on a virtio-gpu context: set-up (§2), and the
+ * guest-to-host commands (§3, §4). Host-to-guest messages are read by the
+ * transport's pump from the channel ring after each POLL fence.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cross-domain.h"
+
+static int
+ring_create(struct cross_domain *cd, uint32_t *bo, uint32_t *res, void **map)
+{
+	/* §2: one page, GUEST, MAPPABLE, after CONTEXT_INIT. */
+	if (virtgpu_blob_create(&cd->dev, VIRTGPU_BLOB_MEM_GUEST,
+				VIRTGPU_BLOB_FLAG_USE_MAPPABLE,
+				(uint64_t) cd->dev.page_size, 0, bo, res) < 0)
+		return -1;
+
+	*map = virtgpu_blob_map(&cd->dev, *bo, (size_t) cd->dev.page_size);
+	if (*map == NULL)
+		return -1;
+
+	return 0;
+}
+
+static int
+send_init(struct cross_domain *cd)
+{
+	const char *form = getenv("WAYLAND_VIRTGPU_INIT");
+	struct cross_domain_init init;
+	size_t size = 20;
+
+	/* §3.5: the 20-byte INIT works everywhere current; libkrun
+	 * 1.10-1.15 needs the 24-byte form (protocol_version 1) for 28
+	 * identifiers. */
+	if (form && strcmp(form, "24") == 0)
+		size = 24;
+
+	memset(&init, 0, sizeof init);
+	init.hdr.cmd = CROSS_DOMAIN_CMD_INIT;
+	init.hdr.cmd_size = (uint16_t) size;
+	init.query_ring_id = cd->query_res;
+	init.channel_ring_id = cd->channel_res;
+	init.channel_type = CROSS_DOMAIN_CHANNEL_WAYLAND;
+	init.protocol_version = 1;
+
+	/* Alone in its EXECBUFFER (libkrun sizes it by the bytes left). */
+	return virtgpu_submit(&cd->dev, &init, size, -1, NULL, 0);
+}
+
+int
+cross_domain_open(struct cross_domain *cd, const char *device, char *why,
+		  size_t why_size)
+{
+	const char *ids = getenv("WAYLAND_VIRTGPU_IDENTIFIERS");
+
+	memset(cd, 0, sizeof *cd);
+	cd->dev.fd = -1;
+	cd->max_ids = CROSS_DOMAIN_MAX_IDENTIFIERS;
+	if (ids && strcmp(ids, "4") == 0)
+		cd->max_ids = 4;
+	cd->read_pipe_counter = CROSS_DOMAIN_PIPE_READ_START;
+	pthread_mutex_init(&cd->query_lock, NULL);
+
+	if (virtgpu_device_open(&cd->dev, device, why, why_size) < 0)
+		return -1;
+
+	if (virtgpu_context_init(&cd->dev) < 0) {
+		snprintf(why, why_size, "%s: CONTEXT_INIT failed (%s)",
+			 cd->dev.path, strerror(errno));
+		goto err;
+	}
+
+	if (ring_create(cd, &cd->query_bo, &cd->query_res, &cd->query_ring) < 0 ||
+	    ring_create(cd, &cd->channel_bo, &cd->channel_res,
+			&cd->channel_ring) < 0) {
+		snprintf(why, why_size, "%s: cannot create the ring pages (%s)",
+			 cd->dev.path, strerror(errno));
+		goto err;
+	}
+
+	if (send_init(cd) < 0) {
+		snprintf(why, why_size, "%s: the host refused INIT (%s)",
+			 cd->dev.path, strerror(errno));
+		goto err;
+	}
+
+	if (cross_domain_poll(cd) < 0) {
+		snprintf(why, why_size, "%s: the host refused POLL (%s)",
+			 cd->dev.path, strerror(errno));
+		goto err;
+	}
+
+	return 0;
+
+err:
+	cross_domain_close(cd);
+	errno = ECONNREFUSED;
+	return -1;
+}
+
+void
+cross_domain_close(struct cross_domain *cd)
+{
+	size_t page = (size_t) cd->dev.page_size;
+
+	if (cd->query_ring)
+		munmap(cd->query_ring, page);
+	if (cd->channel_ring)
+		munmap(cd->channel_ring, page);
+	cd->query_ring = cd->channel_ring = NULL;
+	/* Closing the DRM file destroys the context and its handles. */
+	virtgpu_device_close(&cd->dev);
+	pthread_mutex_destroy(&cd->query_lock);
+}
+
+int
+cross_domain_poll(struct cross_domain *cd)
+{
+	struct cross_domain_poll poll_cmd;
+
+	memset(&poll_cmd, 0, sizeof poll_cmd);
+	poll_cmd.hdr.cmd = CROSS_DOMAIN_CMD_POLL;
+	poll_cmd.hdr.cmd_size = sizeof poll_cmd;
+
+	return virtgpu_submit(&cd->dev, &poll_cmd, sizeof poll_cmd,
+			      CROSS_DOMAIN_CHANNEL_RING, &cd->channel_bo, 1);
+}
+
+int
+cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
+		  const uint32_t *ids, const uint32_t *types, int nids,
+		  const uint32_t *bo_handles, int nbos)
+{
+	size_t head = CROSS_DOMAIN_SR_SIZE(cd->max_ids);
+	uint8_t buf[CROSS_DOMAIN_SR_SIZE(CROSS_DOMAIN_MAX_IDENTIFIERS) +
+		    CROSS_DOMAIN_MAX_SEND_DATA];
+	struct cross_domain_sr_head *sr = (struct cross_domain_sr_head *) buf;
+	uint32_t *id_array = (uint32_t *) (buf + CROSS_DOMAIN_SR_IDS_OFFSET);
+	int i;
+
+	if (size > CROSS_DOMAIN_MAX_SEND_DATA || nids > cd->max_ids) {
+		errno = EINVAL;
+		return -1;
+	}
+
+	memset(buf, 0, head);
+	sr->hdr.cmd = CROSS_DOMAIN_CMD_SEND;
+	sr->hdr.cmd_size = (uint16_t) (head + size);
+	sr->num_identifiers = (uint32_t) nids;
+	sr->opaque_data_size = size;
+	for (i = 0; i < nids; i++) {
+		id_array[i] = ids[i];
+		id_array[cd->max_ids + i] = types[i];
+	}
+	memcpy(buf + head, data, size);
+
+	return virtgpu_submit(&cd->dev, buf, head + size, -1, bo_handles,
+			      (uint32_t) nbos);
+}
+
+int
+cross_domain_write(struct cross_domain *cd, uint32_t id, bool hang_up,
+		   const void *data, uint32_t size)
+{
+	uint8_t buf[sizeof(struct cross_domain_read_write) +
+		    CROSS_DOMAIN_MAX_WRITE_DATA];
+	struct cross_domain_read_write *w = (struct cross_domain_read_write *) buf;
+
+	if (size > CROSS_DOMAIN_MAX_WRITE_DATA) {
+		errno = EINVAL;
+		return -1;
+	}
+
+	memset(w, 0, sizeof *w);
+	w->hdr.cmd = CROSS_DOMAIN_CMD_WRITE;
+	w->hdr.cmd_size = (uint16_t) (sizeof *w + size);
+	w->identifier = id;
+	w->hang_up = hang_up;
+	w->opaque_data_size = size;
+	if (size)
+		memcpy(buf + sizeof *w, data, size);
+
+	return virtgpu_submit(&cd->dev, buf, sizeof *w + size, -1, NULL, 0);
+}
+
+uint32_t
+cross_domain_next_read_pipe_id(struct cross_domain *cd)
+{
+	/* §4.3: pre-incremented, and never below the start on wrap. */
+	cd->read_pipe_counter++;
+	if (cd->read_pipe_counter < CROSS_DOMAIN_PIPE_READ_START)
+		cd->read_pipe_counter = CROSS_DOMAIN_PIPE_READ_START;
+	return cd->read_pipe_counter;
+}
+
+int
+cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
+				uint32_t height, uint32_t drm_format,
+				uint32_t flags,
+				struct cross_domain_image_requirements *reply)
+{
+	struct cross_domain_image_requirements_cmd cmd;
+	int ret;
+
+	memset(&cmd, 0, sizeof cmd);
+	cmd.hdr.cmd = CROSS_DOMAIN_CMD_GET_IMAGE_REQUIREMENTS;
+	cmd.hdr.cmd_size = sizeof cmd;
+	cmd.width = width;
+	cmd.height = height;
+	cmd.drm_format = drm_format;
+	cmd.flags = flags;
+
+	pthread_mutex_lock(&cd->query_lock);
+	/* §5.1: ring 0, then wait on the query ring and read offset 0. */
+	ret = virtgpu_submit(&cd->dev, &cmd, sizeof cmd,
+			     CROSS_DOMAIN_QUERY_RING, &cd->query_bo, 1);
+	if (ret == 0)
+		ret = virtgpu_wait(&cd->dev, cd->query_bo);
+	if (ret == 0)
+		memcpy(reply, cd->query_ring, sizeof *reply);
+	pthread_mutex_unlock(&cd->query_lock);
+
+	return ret;
+}

@@ -1,0 +1,59 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * The cross-domain channel (cross-domain.c): one virtio-gpu context with
+ * its query and channel rings, INIT, POLL, SEND, WRITE and image queries.
+ */
+#ifndef CROSS_DOMAIN_H
+#define CROSS_DOMAIN_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "virtgpu-device.h"
+
+struct cross_domain {
+	struct virtgpu_device dev;
+	uint32_t query_bo, query_res;
+	uint32_t channel_bo, channel_res;
+	void *query_ring;
+	void *channel_ring;
+	/* Identifiers per SEND/RECEIVE: 28, or 4 on old hosts (§3.5). */
+	int max_ids;
+	uint32_t read_pipe_counter;
+	/* One image query at a time (§5.1). */
+	pthread_mutex_t query_lock;
+};
+
+/* Probe (or open `device`), create the context and rings, send INIT and
+ * the first POLL. `why` explains a failure. */
+int
+cross_domain_open(struct cross_domain *cd, const char *device, char *why,
+		  size_t why_size);
+
+void
+cross_domain_close(struct cross_domain *cd);
+
+int
+cross_domain_poll(struct cross_domain *cd);
+
+/* One SEND: data (<= CROSS_DOMAIN_MAX_SEND_DATA) and identifiers. */
+int
+cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
+		  const uint32_t *ids, const uint32_t *types, int nids,
+		  const uint32_t *bo_handles, int nbos);
+
+int
+cross_domain_write(struct cross_domain *cd, uint32_t id, bool hang_up,
+		   const void *data, uint32_t size);
+
+/* §3.3/§4.3: the id the host will give the next read pipe. */
+uint32_t
+cross_domain_next_read_pipe_id(struct cross_domain *cd);
+
+int
+cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
+				uint32_t height, uint32_t drm_format,
+				uint32_t flags,
+				struct cross_domain_image_requirements *reply);
+
+#endif

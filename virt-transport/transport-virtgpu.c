@@ -1,0 +1,960 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * The virtgpu transport: the Wayland byte stream over a cross-domain
+ * channel (cross-domain-protocol.md §4). A pump thread owns the channel
+ * ring: it turns RECEIVEs into a local stream the core reads (through an
+ * eventfd that is the display fd), and moves pipe data both ways even
+ * while the client blocks elsewhere (wl-paste reads its pipe and
+ * dispatches nothing).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cross-domain.h"
+#include "shm.h"
+#include "transport.h"
+#include "wayland-private.h"
+
+/* The most one guest process keeps of pipe data the client has not read
+ * yet; beyond it the pump stops asking the host for more. */
+#define PIPE_PENDING_MAX (4u << 20)
+/* Small read-only tables (keymaps, format tables) are copied into
+ * sealed guest memory up to this size. */
+#define SEALED_COPY_MAX (16u << 20)
+
+struct read_pipe {
+	uint32_t id;
+	int fd;			/* the client's write end */
+	uint8_t *pending;
+	size_t pending_len;
+	bool hang_up;
+	struct read_pipe *next;
+};
+
+struct write_pipe {
+	uint32_t id;
+	int fd;			/* our read end; the client has the write end */
+	struct write_pipe *next;
+};
+
+struct virtgpu_transport {
+	struct wl_transport base;
+	struct cross_domain cd;
+	bool cd_open;
+	struct virt_shm *shm;
+
+	pthread_t pump;
+	bool pump_running;
+	int wake_fd;
+	int notify_fd;		/* the display fd */
+
+	pthread_mutex_t lock;	/* everything below */
+	bool quit;
+	uint8_t *rx;
+	size_t rx_len, rx_capacity;
+	int *rx_fds;
+	int rx_nfds, rx_fds_capacity;
+	bool rx_eof;
+	int rx_error;
+	bool received_any;
+	struct read_pipe *read_pipes;
+	struct write_pipe *write_pipes;
+	uint64_t pipe_bytes_in, pipe_bytes_out;
+};
+
+static void
+notify(struct virtgpu_transport *t)
+{
+	uint64_t one = 1;
+	ssize_t ignored = write(t->notify_fd, &one, sizeof one);
+
+	(void) ignored;
+}
+
+static void
+wake_pump(struct virtgpu_transport *t)
+{
+	uint64_t one = 1;
+	ssize_t ignored = write(t->wake_fd, &one, sizeof one);
+
+	(void) ignored;
+}
+
+/* With the lock held: the connection is over; readers see errno. */
+static void
+fail_locked(struct virtgpu_transport *t, int error)
+{
+	if (!t->rx_error)
+		t->rx_error = error;
+	notify(t);
+}
+
+static int
+rx_append(struct virtgpu_transport *t, const void *data, size_t len,
+	  const int *fds, int nfds)
+{
+	if (t->rx_len + len > t->rx_capacity) {
+		size_t capacity = t->rx_capacity ? t->rx_capacity : 8192;
+		uint8_t *grown;
+
+		while (capacity < t->rx_len + len)
+			capacity *= 2;
+		grown = realloc(t->rx, capacity);
+		if (grown == NULL)
+			return -1;
+		t->rx = grown;
+		t->rx_capacity = capacity;
+	}
+	if (t->rx_nfds + nfds > t->rx_fds_capacity) {
+		int capacity = t->rx_nfds + nfds + 32;
+		int *grown = realloc(t->rx_fds, capacity * sizeof(int));
+
+		if (grown == NULL)
+			return -1;
+		t->rx_fds = grown;
+		t->rx_fds_capacity = capacity;
+	}
+
+	memcpy(t->rx + t->rx_len, data, len);
+	t->rx_len += len;
+	memcpy(t->rx_fds + t->rx_nfds, fds, nfds * sizeof(int));
+	t->rx_nfds += nfds;
+	notify(t);
+
+	return 0;
+}
+
+/* §4.2 type 1: host memory becomes a HOST3D blob, handed on as its fd. */
+static int
+host_blob_fd(struct virtgpu_transport *t, uint32_t blob_id, uint32_t size)
+{
+	struct cross_domain *cd = &t->cd;
+	uint32_t bo;
+	int fd;
+
+	if (virtgpu_blob_create(&cd->dev, VIRTGPU_BLOB_MEM_HOST3D,
+				VIRTGPU_BLOB_FLAG_USE_MAPPABLE |
+				VIRTGPU_BLOB_FLAG_USE_SHAREABLE,
+				virtgpu_page_align(&cd->dev, size), blob_id,
+				&bo, NULL) < 0) {
+		wl_log("wayland-virtgpu: cannot create host memory of %u bytes "
+		       "the compositor sent (%s)\n", size, strerror(errno));
+		return -1;
+	}
+	fd = virtgpu_prime_export(&cd->dev, bo);
+	if (fd < 0)
+		wl_log("wayland-virtgpu: cannot export host memory (%s)\n",
+		       strerror(errno));
+	virtgpu_gem_close(&cd->dev, bo);
+
+	return fd;
+}
+
+/* §4.2 type 4: the compositor's write end becomes a local pipe whose
+ * write end the client gets; the pump forwards what it reads. */
+static int
+write_pipe_fd(struct virtgpu_transport *t, uint32_t id)
+{
+	struct write_pipe *wp;
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -1;
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+
+	wp = calloc(1, sizeof *wp);
+	if (wp == NULL) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	wp->id = id;
+	wp->fd = fds[0];
+	wp->next = t->write_pipes;
+	t->write_pipes = wp;
+
+	return fds[1];
+}
+
+static void
+handle_receive(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
+{
+	const struct cross_domain_sr_head *sr = (const void *) msg;
+	int max_ids = t->cd.max_ids;
+	size_t head = CROSS_DOMAIN_SR_SIZE(max_ids);
+	const uint32_t *ids = (const uint32_t *) (msg + CROSS_DOMAIN_SR_IDS_OFFSET);
+	const uint32_t *types = ids + max_ids, *sizes = ids + 2 * max_ids;
+	int fds[CROSS_DOMAIN_MAX_IDENTIFIERS];
+	uint32_t i, n = sr->num_identifiers, size = sr->opaque_data_size;
+
+	if (n > (uint32_t) max_ids || size > avail - head) {
+		wl_log("wayland-virtgpu: the host sent a malformed RECEIVE "
+		       "(%u identifiers, %u bytes)\n", n, size);
+		fail_locked(t, EPROTO);
+		return;
+	}
+
+	if (n == 0 && size == 0) {
+		/* §4.2: an empty RECEIVE is the compositor hanging up. */
+		t->rx_eof = true;
+		notify(t);
+		return;
+	}
+
+	for (i = 0; i < n; i++) {
+		switch (types[i]) {
+		case CROSS_DOMAIN_ID_TYPE_VIRTGPU_BLOB:
+			/* §3.5: some hosts tag write pipes as blobs of
+			 * size 0; memory of size 0 means nothing else. */
+			if (sizes[i] == 0)
+				fds[i] = write_pipe_fd(t, ids[i]);
+			else
+				fds[i] = host_blob_fd(t, ids[i], sizes[i]);
+			break;
+		case CROSS_DOMAIN_ID_TYPE_WRITE_PIPE:
+			fds[i] = write_pipe_fd(t, ids[i]);
+			break;
+		default:
+			wl_log("wayland-virtgpu: the compositor sent an fd the "
+			       "host passes as type %u (an eventfd or socket), "
+			       "which cannot reach this client\n", types[i]);
+			fds[i] = -1;
+			break;
+		}
+		if (fds[i] < 0) {
+			while (i-- > 0)
+				close(fds[i]);
+			fail_locked(t, EPROTO);
+			return;
+		}
+	}
+
+	t->base.stats.receives++;
+	t->base.stats.recv_bytes += size;
+	t->base.stats.fds_received += n;
+	t->received_any = true;
+	if (rx_append(t, msg + head, size, fds, (int) n) < 0) {
+		for (i = 0; i < n; i++)
+			close(fds[i]);
+		fail_locked(t, ENOMEM);
+	}
+}
+
+static void
+read_pipe_free(struct virtgpu_transport *t, struct read_pipe *rp)
+{
+	struct read_pipe **p = &t->read_pipes;
+
+	while (*p && *p != rp)
+		p = &(*p)->next;
+	if (*p)
+		*p = rp->next;
+	close(rp->fd);
+	free(rp->pending);
+	free(rp);
+}
+
+/* Write what is pending to the client's pipe, without blocking. */
+static void
+read_pipe_flush(struct virtgpu_transport *t, struct read_pipe *rp)
+{
+	ssize_t n;
+
+	while (rp->pending_len > 0) {
+		n = write(rp->fd, rp->pending, rp->pending_len);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			/* The client closed its end: drop the data. */
+			rp->pending_len = 0;
+			rp->hang_up = true;
+			break;
+		}
+		memmove(rp->pending, rp->pending + n, rp->pending_len - (size_t) n);
+		rp->pending_len -= (size_t) n;
+		t->pipe_bytes_in += (uint64_t) n;
+	}
+
+	if (rp->hang_up)
+		read_pipe_free(t, rp);
+}
+
+static void
+handle_read(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
+{
+	const struct cross_domain_read_write *r = (const void *) msg;
+	struct read_pipe *rp;
+	uint8_t *grown;
+
+	if (r->opaque_data_size > avail - sizeof *r) {
+		wl_log("wayland-virtgpu: the host sent a malformed READ "
+		       "(%u bytes)\n", r->opaque_data_size);
+		fail_locked(t, EPROTO);
+		return;
+	}
+
+	for (rp = t->read_pipes; rp && rp->id != r->identifier; rp = rp->next)
+		;
+	if (rp == NULL) {
+		wl_log("wayland-virtgpu: the host sent data for unknown pipe "
+		       "0x%x; dropped\n", r->identifier);
+		return;
+	}
+
+	if (r->opaque_data_size > 0) {
+		grown = realloc(rp->pending, rp->pending_len + r->opaque_data_size);
+		if (grown == NULL) {
+			fail_locked(t, ENOMEM);
+			return;
+		}
+		rp->pending = grown;
+		memcpy(rp->pending + rp->pending_len, msg + sizeof *r,
+		       r->opaque_data_size);
+		rp->pending_len += r->opaque_data_size;
+	}
+	if (r->hang_up)
+		rp->hang_up = true;
+
+	read_pipe_flush(t, rp);
+}
+
+/* One message at the channel ring, after a POLL fence (§2). */
+static void
+handle_channel_message(struct virtgpu_transport *t, const uint8_t *msg,
+		       size_t page)
+{
+	const struct cross_domain_header *hdr = (const void *) msg;
+
+	switch (hdr->cmd) {
+	case CROSS_DOMAIN_CMD_RECEIVE:
+		handle_receive(t, msg, page);
+		break;
+	case CROSS_DOMAIN_CMD_READ:
+		handle_read(t, msg, page);
+		break;
+	default:
+		wl_log("wayland-virtgpu: the host sent unknown command %u on "
+		       "the channel ring\n", hdr->cmd);
+		fail_locked(t, EPROTO);
+		break;
+	}
+}
+
+static size_t
+pending_pipe_bytes(struct virtgpu_transport *t)
+{
+	struct read_pipe *rp;
+	size_t total = 0;
+
+	for (rp = t->read_pipes; rp; rp = rp->next)
+		total += rp->pending_len;
+	return total;
+}
+
+/* A readable write-pipe end: forward up to one WRITE (§4.3); EOF only
+ * hangs up. */
+static void
+write_pipe_pump(struct virtgpu_transport *t, struct write_pipe *wp)
+{
+	uint8_t buf[CROSS_DOMAIN_MAX_WRITE_DATA];
+	struct write_pipe **p;
+	ssize_t n;
+
+	n = read(wp->fd, buf, sizeof buf);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+
+	if (n > 0) {
+		if (cross_domain_write(&t->cd, wp->id, false, buf, (uint32_t) n) < 0)
+			fail_locked(t, EPIPE);
+		t->pipe_bytes_out += (uint64_t) n;
+		return;
+	}
+
+	cross_domain_write(&t->cd, wp->id, true, NULL, 0);
+	for (p = &t->write_pipes; *p && *p != wp; p = &(*p)->next)
+		;
+	if (*p)
+		*p = wp->next;
+	close(wp->fd);
+	free(wp);
+}
+
+static void *
+pump_main(void *data)
+{
+	struct virtgpu_transport *t = data;
+	size_t page = (size_t) t->cd.dev.page_size;
+	struct pollfd *pfds = NULL;
+	void **owners = NULL;
+	uint8_t *msg = malloc(page);
+	bool poll_outstanding = true;
+	int capacity = 0;
+
+	pthread_mutex_lock(&t->lock);
+	while (!t->quit && msg) {
+		struct write_pipe *wp;
+		struct read_pipe *rp;
+		int n = 2, i, ret;
+
+		for (wp = t->write_pipes; wp; wp = wp->next)
+			n++;
+		for (rp = t->read_pipes; rp; rp = rp->next)
+			n++;
+		if (n > capacity) {
+			capacity = n * 2;
+			pfds = realloc(pfds, capacity * sizeof *pfds);
+			owners = realloc(owners, capacity * sizeof *owners);
+			if (!pfds || !owners) {
+				fail_locked(t, ENOMEM);
+				break;
+			}
+		}
+
+		/* Hold back the next POLL while the client has much pipe
+		 * data unread: the host then keeps it. */
+		if (!poll_outstanding && pending_pipe_bytes(t) < PIPE_PENDING_MAX &&
+		    !t->rx_error && !t->rx_eof) {
+			if (cross_domain_poll(&t->cd) < 0) {
+				wl_log("wayland-virtgpu: the host refused POLL "
+				       "(%s)\n", strerror(errno));
+				fail_locked(t, EPIPE);
+			} else {
+				poll_outstanding = true;
+			}
+		}
+
+		pfds[0] = (struct pollfd) { .fd = t->wake_fd, .events = POLLIN };
+		pfds[1] = (struct pollfd) {
+			.fd = t->cd.dev.fd,
+			.events = (t->rx_error || t->rx_eof) ? 0 : POLLIN,
+		};
+		n = 2;
+		for (wp = t->write_pipes; wp; wp = wp->next) {
+			pfds[n] = (struct pollfd) { .fd = wp->fd, .events = POLLIN };
+			owners[n++] = wp;
+		}
+		for (rp = t->read_pipes; rp; rp = rp->next) {
+			pfds[n] = (struct pollfd) {
+				.fd = rp->fd,
+				.events = rp->pending_len ? POLLOUT : 0,
+			};
+			owners[n++] = rp;
+		}
+
+		pthread_mutex_unlock(&t->lock);
+		ret = poll(pfds, (nfds_t) n, -1);
+		pthread_mutex_lock(&t->lock);
+		if (ret < 0)
+			continue;
+
+		if (pfds[0].revents & POLLIN) {
+			uint64_t v;
+			ssize_t ignored = read(t->wake_fd, &v, sizeof v);
+
+			(void) ignored;
+		}
+
+		if (pfds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			wl_log("wayland-virtgpu: the virtio-gpu device went "
+			       "away\n");
+			fail_locked(t, EPIPE);
+		} else if (pfds[1].revents & POLLIN) {
+			struct { uint32_t type, length; } events[16];
+			ssize_t len = read(t->cd.dev.fd, events, sizeof events);
+
+			for (i = 0; len > 0 && i < len / (ssize_t) sizeof events[0]; i++) {
+				if (events[i].type != VIRTGPU_EVENT_FENCE_SIGNALED)
+					continue;
+				/* Copy out: the next POLL reuses the page. */
+				memcpy(msg, t->cd.channel_ring, page);
+				poll_outstanding = false;
+				handle_channel_message(t, msg, page);
+			}
+		}
+
+		/* Owners may be freed while handled: look each up again. */
+		for (i = 2; i < n; i++) {
+			if (!pfds[i].revents)
+				continue;
+			for (wp = t->write_pipes; wp && (void *) wp != owners[i]; wp = wp->next)
+				;
+			if (wp && wp->fd == pfds[i].fd) {
+				write_pipe_pump(t, wp);
+				continue;
+			}
+			for (rp = t->read_pipes; rp && (void *) rp != owners[i]; rp = rp->next)
+				;
+			if (rp && rp->fd == pfds[i].fd) {
+				if (pfds[i].revents & (POLLERR | POLLHUP)) {
+					rp->pending_len = 0;
+					rp->hang_up = true;
+				}
+				read_pipe_flush(t, rp);
+			}
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	free(pfds);
+	free(owners);
+	free(msg);
+	return NULL;
+}
+
+/* What an fd the client sends is, for the error line and SEND. */
+enum fd_kind {
+	FD_DMABUF,
+	FD_READ_PIPE,		/* a pipe's write end: the client reads */
+	FD_UNSUPPORTED,
+};
+
+static enum fd_kind
+classify_fd(struct virtgpu_transport *t, int fd, uint32_t *bo, char *what,
+	    size_t what_size)
+{
+	struct stat st;
+	int flags;
+
+	if (virtgpu_prime_import(&t->cd.dev, fd, bo) == 0)
+		return FD_DMABUF;
+
+	if (fstat(fd, &st) < 0) {
+		snprintf(what, what_size, "not open");
+		return FD_UNSUPPORTED;
+	}
+
+	flags = fcntl(fd, F_GETFL);
+	if (S_ISFIFO(st.st_mode)) {
+		if ((flags & O_ACCMODE) == O_WRONLY)
+			return FD_READ_PIPE;
+		snprintf(what, what_size, "a pipe's read end");
+	} else if (S_ISREG(st.st_mode)) {
+		snprintf(what, what_size, "a file or memfd");
+	} else if (S_ISSOCK(st.st_mode)) {
+		snprintf(what, what_size, "a socket");
+	} else {
+		snprintf(what, what_size, "of file type 0%o",
+			 (unsigned) (st.st_mode & S_IFMT));
+	}
+
+	return FD_UNSUPPORTED;
+}
+
+static ssize_t
+virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
+	     const int *fds, int nfds, int *fds_taken,
+	     const struct wl_transport_message *messages, int nmessages)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+	struct cross_domain *cd = &t->cd;
+	uint32_t ids[CROSS_DOMAIN_MAX_IDENTIFIERS], types[CROSS_DOMAIN_MAX_IDENTIFIERS];
+	uint32_t bos[CROSS_DOMAIN_MAX_IDENTIFIERS];
+	const uint8_t *bytes = data;
+	size_t off = 0;
+	int m = 0, fd_index = 0, i;
+	char what[64];
+
+	while (m < nmessages && off < len) {
+		size_t chunk = 0;
+		int nids = 0, nbos = 0, read_pipes = 0, first = m, ret = 0;
+
+		/* Whole messages that fit one SEND with their fds (§3.4),
+		 * one read pipe per SEND (§4.3); a message larger than a
+		 * SEND goes alone, in pieces, its fds with the first. */
+		while (m < nmessages) {
+			uint32_t k, pipes = 0;
+
+			if (messages[m].nfds > (uint32_t) cd->max_ids) {
+				wl_log("wayland-virtgpu: a message carries %u fds; "
+				       "the host takes %d\n", messages[m].nfds,
+				       cd->max_ids);
+				errno = EINVAL;
+				goto out;
+			}
+			for (k = 0; k < messages[m].nfds; k++) {
+				struct stat st;
+				int fd = fds[fd_index + nids + k];
+
+				if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode))
+					pipes++;
+			}
+			if (m > first &&
+			    (chunk + messages[m].size > CROSS_DOMAIN_MAX_SEND_DATA ||
+			     nids + (int) messages[m].nfds > cd->max_ids ||
+			     read_pipes + pipes > 1))
+				break;
+			chunk += messages[m].size;
+			nids += (int) messages[m].nfds;
+			read_pipes += (int) pipes;
+			m++;
+			if (chunk > CROSS_DOMAIN_MAX_SEND_DATA)
+				break;
+		}
+
+		for (i = 0; i < nids; i++) {
+			int fd = fds[fd_index + i];
+
+			switch (classify_fd(t, fd, &bos[nbos], what, sizeof what)) {
+			case FD_DMABUF:
+				if (virtgpu_resource_info(&cd->dev, bos[nbos],
+							  &ids[i]) < 0) {
+					wl_log("wayland-virtgpu: RESOURCE_INFO "
+					       "failed (%s)\n", strerror(errno));
+					virtgpu_gem_close(&cd->dev, bos[nbos]);
+					errno = EINVAL;
+					goto out_bos;
+				}
+				types[i] = CROSS_DOMAIN_ID_TYPE_VIRTGPU_BLOB;
+				nbos++;
+				break;
+			case FD_READ_PIPE: {
+				struct read_pipe *rp = calloc(1, sizeof *rp);
+				int dup_fd = wl_os_dupfd_cloexec(fd, 0);
+
+				if (rp == NULL || dup_fd < 0) {
+					free(rp);
+					if (dup_fd >= 0)
+						close(dup_fd);
+					errno = ENOMEM;
+					goto out_bos;
+				}
+				fcntl(dup_fd, F_SETFL, O_WRONLY | O_NONBLOCK);
+				ids[i] = cross_domain_next_read_pipe_id(cd);
+				types[i] = CROSS_DOMAIN_ID_TYPE_READ_PIPE;
+				rp->id = ids[i];
+				rp->fd = dup_fd;
+				pthread_mutex_lock(&t->lock);
+				rp->next = t->read_pipes;
+				t->read_pipes = rp;
+				pthread_mutex_unlock(&t->lock);
+				wake_pump(t);
+				break;
+			}
+			default:
+				wl_log("wayland-virtgpu: an fd that is %s cannot "
+				       "cross to the host\n", what);
+				errno = EINVAL;
+				goto out_bos;
+			}
+		}
+
+		if (chunk <= CROSS_DOMAIN_MAX_SEND_DATA) {
+			ret = cross_domain_send(cd, bytes + off, (uint32_t) chunk,
+						ids, types, nids, bos, nbos);
+			t->base.stats.sends += ret == 0;
+		} else {
+			size_t piece, done = 0;
+
+			while (ret == 0 && done < chunk) {
+				piece = chunk - done;
+				if (piece > CROSS_DOMAIN_MAX_SEND_DATA)
+					piece = CROSS_DOMAIN_MAX_SEND_DATA;
+				ret = cross_domain_send(cd, bytes + off + done,
+							(uint32_t) piece, ids, types,
+							done ? 0 : nids, bos,
+							done ? 0 : nbos);
+				t->base.stats.sends += ret == 0;
+				done += piece;
+			}
+		}
+
+		for (i = 0; i < nbos; i++)
+			virtgpu_gem_close(&cd->dev, bos[i]);
+
+		if (ret < 0) {
+			wl_log("wayland-virtgpu: SEND to the host failed (%s)\n",
+			       strerror(errno));
+			errno = EPIPE;
+			goto out;
+		}
+
+		off += chunk;
+		fd_index += nids;
+		t->base.stats.sent_bytes += chunk;
+		t->base.stats.fds_sent += (uint64_t) nids;
+		continue;
+
+out_bos:
+		for (i = 0; i < nbos; i++)
+			virtgpu_gem_close(&cd->dev, bos[i]);
+		goto out;
+	}
+
+out:
+	*fds_taken = fd_index;
+	if (off > 0)
+		return (ssize_t) off;
+	return -1;
+}
+
+static ssize_t
+virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
+	     int *fds, int *nfds, int max_fds)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+	ssize_t ret;
+	int n;
+
+	pthread_mutex_lock(&t->lock);
+
+	*nfds = 0;
+	if (t->rx_len > 0) {
+		/* fds go with bytes, never alone (0 bytes means EOF). */
+		if (len > t->rx_len)
+			len = t->rx_len;
+		memcpy(data, t->rx, len);
+		memmove(t->rx, t->rx + len, t->rx_len - len);
+		t->rx_len -= len;
+
+		n = t->rx_nfds < max_fds ? t->rx_nfds : max_fds;
+		memcpy(fds, t->rx_fds, n * sizeof(int));
+		memmove(t->rx_fds, t->rx_fds + n, (t->rx_nfds - n) * sizeof(int));
+		t->rx_nfds -= n;
+		*nfds = n;
+		ret = (ssize_t) len;
+	} else if (t->rx_error) {
+		errno = t->rx_error;
+		ret = -1;
+	} else if (t->rx_eof) {
+		if (!t->received_any)
+			wl_log("wayland-virtgpu: the host closed the connection "
+			       "before the compositor said anything; a host "
+			       "from before 2024 (crosvm, libkrun < 1.10) may "
+			       "need WAYLAND_VIRTGPU_IDENTIFIERS=4\n");
+		ret = 0;
+	} else {
+		errno = EAGAIN;
+		ret = -1;
+	}
+
+	if (t->rx_len == 0 && !t->rx_error && !t->rx_eof) {
+		uint64_t v;
+		ssize_t ignored = read(t->notify_fd, &v, sizeof v);
+
+		(void) ignored;
+	}
+
+	pthread_mutex_unlock(&t->lock);
+
+	return ret;
+}
+
+static int
+virtgpu_get_fd(struct wl_transport *transport)
+{
+	return ((struct virtgpu_transport *) transport)->notify_fd;
+}
+
+static void
+virtgpu_destroy(struct wl_transport *transport)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+	int i;
+
+	if (t->pump_running) {
+		pthread_mutex_lock(&t->lock);
+		t->quit = true;
+		pthread_mutex_unlock(&t->lock);
+		wake_pump(t);
+		pthread_join(t->pump, NULL);
+	}
+
+	while (t->read_pipes)
+		read_pipe_free(t, t->read_pipes);
+	while (t->write_pipes) {
+		struct write_pipe *wp = t->write_pipes;
+
+		t->write_pipes = wp->next;
+		close(wp->fd);
+		free(wp);
+	}
+	for (i = 0; i < t->rx_nfds; i++)
+		close(t->rx_fds[i]);
+	free(t->rx_fds);
+	free(t->rx);
+
+	if (t->shm)
+		virt_shm_destroy(t->shm);
+	if (t->cd_open)
+		cross_domain_close(&t->cd);
+	close(t->wake_fd);
+	close(t->notify_fd);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static int
+virtgpu_request(struct wl_transport *transport, struct wl_object *target,
+		uint32_t opcode, const struct wl_message *message,
+		union wl_argument *args)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+	const char *signature = message->signature;
+	struct argument_details arg;
+	char what[64];
+	uint32_t bo;
+	int i, ret;
+
+	ret = virt_shm_request(t->shm, target->interface->name, target->id,
+			       opcode, args);
+	if (ret < 0)
+		return -1;
+	if (ret > 0)
+		return 0;
+
+	/* Every other fd must be one the host can take: say which
+	 * request carried one that is not, rather than failing later. */
+	for (i = 0; (signature = wire_next_argument(signature, &arg)), arg.type; i++) {
+		if (arg.type != 'h')
+			continue;
+
+		switch (classify_fd(t, args[i].h, &bo, what, sizeof what)) {
+		case FD_DMABUF:
+			virtgpu_gem_close(&t->cd.dev, bo);
+			break;
+		case FD_READ_PIPE:
+			break;
+		default:
+			wl_log("wayland-virtgpu: %s.%s: fd %d is %s and cannot "
+			       "cross to the host\n", target->interface->name,
+			       message->name, args[i].h, what);
+			errno = EINVAL;
+			return -1;
+		}
+	}
+
+	return 0;
+}
+
+/* Keymaps and format tables are read-only and small; clients map them
+ * MAP_PRIVATE, which host memory may not allow, so give them a sealed
+ * guest copy (cross-domain-protocol.md §4.5). */
+static int
+seal_copy(int *fd, uint32_t size)
+{
+	void *src;
+	int copy;
+
+	if (size == 0 || size > SEALED_COPY_MAX)
+		return 0;
+
+	src = mmap(NULL, size, PROT_READ, MAP_SHARED, *fd, 0);
+	if (src == MAP_FAILED) {
+		wl_log("wayland-virtgpu: cannot map host memory of %u bytes "
+		       "(%s)\n", size, strerror(errno));
+		return -1;
+	}
+
+	copy = memfd_create("wayland-virtgpu-table", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (copy < 0 || ftruncate(copy, size) < 0 ||
+	    pwrite(copy, src, size, 0) != (ssize_t) size) {
+		munmap(src, size);
+		if (copy >= 0)
+			close(copy);
+		return -1;
+	}
+	munmap(src, size);
+	fcntl(copy, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+
+	close(*fd);
+	*fd = copy;
+
+	return 0;
+}
+
+static int
+virtgpu_event(struct wl_transport *transport, struct wl_object *target,
+	      uint32_t opcode, const struct wl_message *message,
+	      union wl_argument *args)
+{
+	const char *name = target->interface->name;
+
+	if (strcmp(name, "wl_keyboard") == 0 && opcode == 0)	/* keymap */
+		return seal_copy(&args[1].h, args[2].u);
+	if (strcmp(name, "zwp_linux_dmabuf_feedback_v1") == 0 && opcode == 1)
+		return seal_copy(&args[0].h, args[1].u);	/* format_table */
+
+	return 0;
+}
+
+static void
+virtgpu_print_stats(struct wl_transport *transport, FILE *f)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+
+	pthread_mutex_lock(&t->lock);
+	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d",
+		(unsigned long long) t->pipe_bytes_in,
+		(unsigned long long) t->pipe_bytes_out, t->cd.max_ids);
+	pthread_mutex_unlock(&t->lock);
+}
+
+static const struct wl_transport_ops virtgpu_ops = {
+	.name = "virtgpu",
+	.send = virtgpu_send,
+	.recv = virtgpu_recv,
+	.get_fd = virtgpu_get_fd,
+	.destroy = virtgpu_destroy,
+	.request = virtgpu_request,
+	.event = virtgpu_event,
+	.print_stats = virtgpu_print_stats,
+};
+
+struct wl_transport *
+wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
+{
+	struct virtgpu_transport *t;
+	int err;
+
+	t = calloc(1, sizeof *t);
+	if (t == NULL) {
+		snprintf(why, why_size, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->base.ops = &virtgpu_ops;
+	pthread_mutex_init(&t->lock, NULL);
+	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	t->cd.dev.fd = -1;
+
+	if (t->wake_fd < 0 || t->notify_fd < 0) {
+		snprintf(why, why_size, "eventfd: %s", strerror(errno));
+		goto err;
+	}
+
+	if (cross_domain_open(&t->cd, device, why, why_size) < 0)
+		goto err;
+	t->cd_open = true;
+
+	t->shm = virt_shm_create(&t->cd, &t->base.stats);
+	if (t->shm == NULL) {
+		snprintf(why, why_size, "out of memory");
+		errno = ENOMEM;
+		goto err;
+	}
+
+	if (pthread_create(&t->pump, NULL, pump_main, t) != 0) {
+		snprintf(why, why_size, "cannot start the pump thread");
+		errno = EAGAIN;
+		goto err;
+	}
+	t->pump_running = true;
+
+	return &t->base;
+
+err:
+	err = errno;
+	virtgpu_destroy(&t->base);
+	errno = err ? err : ENODEV;
+	return NULL;
+}

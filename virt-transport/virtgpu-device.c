@@ -1,0 +1,315 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * The guest kernel's virtio-gpu uAPI as the transport uses it: finding a
+ * virtio_gpu render node with the cross-domain capset, context init, blob
+ * resources, mapping, PRIME and command submission.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "virtgpu-device.h"
+
+static int
+drm_ioctl(int fd, unsigned long request, void *arg)
+{
+	int ret;
+
+	do {
+		ret = ioctl(fd, request, arg);
+	} while (ret == -1 && (errno == EINTR || errno == EAGAIN));
+
+	return ret;
+}
+
+static int
+get_param(int fd, uint64_t param, uint64_t *value)
+{
+	struct virtgpu_getparam gp;
+
+	/* The kernel writes only 4 bytes (§1). */
+	*value = 0;
+	gp.param = param;
+	gp.value = (uint64_t) (uintptr_t) value;
+
+	return drm_ioctl(fd, VIRTGPU_IOCTL_GETPARAM, &gp);
+}
+
+/* §1: is this node a virtio_gpu offering the Wayland channel? */
+static int
+device_check(struct virtgpu_device *dev, char *why, size_t why_size)
+{
+	static const struct {
+		uint64_t param;
+		const char *name;
+	} required[] = {
+		{ VIRTGPU_PARAM_3D_FEATURES, "3D_FEATURES" },
+		{ VIRTGPU_PARAM_RESOURCE_BLOB, "RESOURCE_BLOB" },
+		{ VIRTGPU_PARAM_HOST_VISIBLE, "HOST_VISIBLE" },
+		{ VIRTGPU_PARAM_CONTEXT_INIT, "CONTEXT_INIT" },
+	};
+	char name[64] = "";
+	struct drm_version version = {
+		.name_len = sizeof name - 1,
+		.name = name,
+	};
+	struct virtgpu_get_caps caps;
+	uint64_t value;
+	size_t i;
+
+	if (drm_ioctl(dev->fd, DRM_IOCTL_VERSION, &version) < 0) {
+		snprintf(why, why_size, "%s: not a DRM device (%s)", dev->path,
+			 strerror(errno));
+		return -1;
+	}
+	if (strcmp(name, "virtio_gpu") != 0) {
+		snprintf(why, why_size, "%s: not virtio_gpu (%s)", dev->path,
+			 name);
+		return -1;
+	}
+
+	for (i = 0; i < sizeof required / sizeof required[0]; i++) {
+		if (get_param(dev->fd, required[i].param, &value) < 0 ||
+		    value != 1) {
+			snprintf(why, why_size, "%s: the device lacks %s",
+				 dev->path, required[i].name);
+			return -1;
+		}
+	}
+
+	if (get_param(dev->fd, VIRTGPU_PARAM_SUPPORTED_CAPSET_IDs, &value) < 0 ||
+	    !(value & (1u << VIRTGPU_CAPSET_CROSS_DOMAIN))) {
+		snprintf(why, why_size, "%s: host offers no cross-domain "
+			 "context (capsets=0x%llx)", dev->path,
+			 (unsigned long long) value);
+		return -1;
+	}
+
+	memset(&caps, 0, sizeof caps);
+	caps.cap_set_id = VIRTGPU_CAPSET_CROSS_DOMAIN;
+	caps.cap_set_ver = 0;
+	caps.addr = (uint64_t) (uintptr_t) &dev->caps;
+	caps.size = sizeof dev->caps;
+	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_GET_CAPS, &caps) < 0) {
+		snprintf(why, why_size, "%s: GET_CAPS for the cross-domain "
+			 "capset failed (%s)", dev->path, strerror(errno));
+		return -1;
+	}
+
+	if (!(dev->caps.supported_channels & (1u << CROSS_DOMAIN_CHANNEL_WAYLAND))) {
+		snprintf(why, why_size, "%s: host offers no Wayland channel "
+			 "(channels=0x%x)", dev->path,
+			 dev->caps.supported_channels);
+		return -1;
+	}
+
+	return 0;
+}
+
+static int
+device_open_path(struct virtgpu_device *dev, const char *path, char *why,
+		 size_t why_size)
+{
+	memset(dev, 0, sizeof *dev);
+	snprintf(dev->path, sizeof dev->path, "%s", path);
+	dev->page_size = sysconf(_SC_PAGESIZE);
+
+	dev->fd = open(path, O_RDWR | O_CLOEXEC);
+	if (dev->fd < 0) {
+		snprintf(why, why_size, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+
+	if (device_check(dev, why, why_size) < 0) {
+		close(dev->fd);
+		dev->fd = -1;
+		errno = ENODEV;
+		return -1;
+	}
+
+	return 0;
+}
+
+int
+virtgpu_device_open(struct virtgpu_device *dev, const char *path, char *why,
+		    size_t why_size)
+{
+	char reason[160], node[32];
+	size_t used = 0;
+	int minor, found = 0;
+
+	if (path)
+		return device_open_path(dev, path, why, why_size);
+
+	/* DESIGN.md: probe /dev/dri/renderD128..191. */
+	why[0] = '\0';
+	for (minor = 128; minor <= 191; minor++) {
+		snprintf(node, sizeof node, "/dev/dri/renderD%d", minor);
+		if (access(node, F_OK) != 0 && errno == ENOENT)
+			continue;
+		found++;
+		if (device_open_path(dev, node, reason, sizeof reason) == 0)
+			return 0;
+		if (used < why_size)
+			used += snprintf(why + used, why_size - used, "%s%s",
+					 used ? "; " : "", reason);
+	}
+
+	if (!found)
+		snprintf(why, why_size, "no render node in /dev/dri "
+			 "(renderD128..191)");
+	errno = ENODEV;
+	return -1;
+}
+
+void
+virtgpu_device_close(struct virtgpu_device *dev)
+{
+	if (dev->fd >= 0)
+		close(dev->fd);
+	dev->fd = -1;
+}
+
+/* §2: must be the first context-creating ioctl on the fd. */
+int
+virtgpu_context_init(struct virtgpu_device *dev)
+{
+	struct virtgpu_context_set_param params[3] = {
+		{ VIRTGPU_CONTEXT_PARAM_CAPSET_ID, VIRTGPU_CAPSET_CROSS_DOMAIN },
+		{ VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 2 },
+		{ VIRTGPU_CONTEXT_PARAM_POLL_RINGS_MASK,
+		  1u << CROSS_DOMAIN_CHANNEL_RING },
+	};
+	struct virtgpu_context_init init = {
+		.num_params = 3,
+		.ctx_set_params = (uint64_t) (uintptr_t) params,
+	};
+
+	return drm_ioctl(dev->fd, VIRTGPU_IOCTL_CONTEXT_INIT, &init);
+}
+
+int
+virtgpu_blob_create(struct virtgpu_device *dev, uint32_t blob_mem,
+		    uint32_t blob_flags, uint64_t size, uint64_t blob_id,
+		    uint32_t *bo_handle, uint32_t *res_handle)
+{
+	struct virtgpu_resource_create_blob create;
+
+	memset(&create, 0, sizeof create);
+	create.blob_mem = blob_mem;
+	create.blob_flags = blob_flags;
+	create.size = size;
+	create.blob_id = blob_id;
+
+	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_RESOURCE_CREATE_BLOB, &create) < 0)
+		return -1;
+
+	*bo_handle = create.bo_handle;
+	if (res_handle)
+		*res_handle = create.res_handle;
+
+	return 0;
+}
+
+void *
+virtgpu_blob_map(struct virtgpu_device *dev, uint32_t bo_handle, size_t size)
+{
+	struct virtgpu_map map = { .handle = bo_handle };
+	void *ptr;
+
+	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_MAP, &map) < 0)
+		return NULL;
+
+	ptr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->fd,
+		   (off_t) map.offset);
+
+	return ptr == MAP_FAILED ? NULL : ptr;
+}
+
+int
+virtgpu_gem_close(struct virtgpu_device *dev, uint32_t bo_handle)
+{
+	struct drm_gem_close close_args = { .handle = bo_handle };
+
+	return drm_ioctl(dev->fd, DRM_IOCTL_GEM_CLOSE, &close_args);
+}
+
+int
+virtgpu_prime_export(struct virtgpu_device *dev, uint32_t bo_handle)
+{
+	struct drm_prime_handle prime = {
+		.handle = bo_handle,
+		.flags = DRM_CLOEXEC | DRM_RDWR,
+		.fd = -1,
+	};
+
+	if (drm_ioctl(dev->fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) < 0)
+		return -1;
+
+	return prime.fd;
+}
+
+int
+virtgpu_prime_import(struct virtgpu_device *dev, int fd, uint32_t *bo_handle)
+{
+	struct drm_prime_handle prime = { .fd = fd };
+
+	if (ioctl(dev->fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &prime) < 0)
+		return -1;
+
+	*bo_handle = prime.handle;
+	return 0;
+}
+
+int
+virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,
+		      uint32_t *res_handle)
+{
+	struct virtgpu_resource_info info = { .bo_handle = bo_handle };
+
+	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_RESOURCE_INFO, &info) < 0)
+		return -1;
+
+	*res_handle = info.res_handle;
+	return 0;
+}
+
+int
+virtgpu_submit(struct virtgpu_device *dev, const void *cmd, size_t size,
+	       int ring, const uint32_t *bo_handles, uint32_t num_bo_handles)
+{
+	struct virtgpu_execbuffer exec;
+
+	memset(&exec, 0, sizeof exec);
+	exec.command = (uint64_t) (uintptr_t) cmd;
+	exec.size = (uint32_t) size;
+	exec.bo_handles = (uint64_t) (uintptr_t) bo_handles;
+	exec.num_bo_handles = num_bo_handles;
+	exec.fence_fd = -1;
+	if (ring >= 0) {
+		exec.flags = VIRTGPU_EXECBUF_RING_IDX;
+		exec.ring_idx = (uint32_t) ring;
+	}
+
+	return drm_ioctl(dev->fd, VIRTGPU_IOCTL_EXECBUFFER, &exec);
+}
+
+int
+virtgpu_wait(struct virtgpu_device *dev, uint32_t bo_handle)
+{
+	struct virtgpu_wait wait = { .handle = bo_handle };
+	int ret;
+
+	/* EBUSY: not idle yet; the kernel waits a while per call. */
+	do {
+		ret = ioctl(dev->fd, VIRTGPU_IOCTL_WAIT, &wait);
+	} while (ret == -1 && (errno == EBUSY || errno == EINTR ||
+			       errno == EAGAIN));
+
+	return ret;
+}

@@ -1,0 +1,69 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * The virtio-gpu render node as the transport sees it (virtgpu-device.c).
+ */
+#ifndef VIRTGPU_DEVICE_H
+#define VIRTGPU_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "virtgpu-uapi.h"
+
+struct virtgpu_device {
+	int fd;
+	char path[64];
+	long page_size;
+	struct cross_domain_caps caps;
+};
+
+/* Open `path`, or probe renderD128..191 when NULL; on failure `why` says
+ * what was tried. */
+int
+virtgpu_device_open(struct virtgpu_device *dev, const char *path, char *why,
+		    size_t why_size);
+
+void
+virtgpu_device_close(struct virtgpu_device *dev);
+
+int
+virtgpu_context_init(struct virtgpu_device *dev);
+
+int
+virtgpu_blob_create(struct virtgpu_device *dev, uint32_t blob_mem,
+		    uint32_t blob_flags, uint64_t size, uint64_t blob_id,
+		    uint32_t *bo_handle, uint32_t *res_handle);
+
+void *
+virtgpu_blob_map(struct virtgpu_device *dev, uint32_t bo_handle, size_t size);
+
+int
+virtgpu_gem_close(struct virtgpu_device *dev, uint32_t bo_handle);
+
+int
+virtgpu_prime_export(struct virtgpu_device *dev, uint32_t bo_handle);
+
+int
+virtgpu_prime_import(struct virtgpu_device *dev, int fd, uint32_t *bo_handle);
+
+int
+virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,
+		      uint32_t *res_handle);
+
+/* One EXECBUFFER; ring < 0 submits without a ring (INIT, SEND, WRITE). */
+int
+virtgpu_submit(struct virtgpu_device *dev, const void *cmd, size_t size,
+	       int ring, const uint32_t *bo_handles, uint32_t num_bo_handles);
+
+int
+virtgpu_wait(struct virtgpu_device *dev, uint32_t bo_handle);
+
+static inline uint64_t
+virtgpu_page_align(const struct virtgpu_device *dev, uint64_t size)
+{
+	uint64_t mask = (uint64_t) dev->page_size - 1;
+
+	return (size + mask) & ~mask;
+}
+
+#endif
