@@ -155,6 +155,31 @@ pool_capacity(size_t size)
 	return size + headroom;
 }
 
+/* Host memory of at least `size` bytes as an R8 image (§5.1). Rows of
+ * 4096 bytes rather than one row of `size`: image dimensions on real
+ * hosts are bounded (GPU allocators cap them), rows are not as tight. */
+static int
+host_memory_query(struct cross_domain *cd, size_t size,
+		  struct cross_domain_image_requirements *req)
+{
+	uint32_t width = 4096;
+	size_t rows = (size + width - 1) / width;
+
+	if (rows > 65536) {
+		width = 16384;
+		rows = (size + width - 1) / width;
+	}
+	if (rows > 65536) {
+		errno = E2BIG;
+		return -1;
+	}
+
+	return cross_domain_image_requirements(cd, width, (uint32_t) rows,
+					       FOURCC_R8,
+					       GRALLOC_LINEAR |
+					       GRALLOC_SW_WRITE_OFTEN, req);
+}
+
 /* wl_shm.create_pool(id, fd, size): host memory for the pool; the fd the
  * compositor gets is the host blob's. */
 static int
@@ -191,10 +216,7 @@ pool_create(struct virt_shm *shm, union wl_argument *args)
 		goto err_fd;
 	}
 
-	if (cross_domain_image_requirements(cd, (uint32_t) pool_capacity(pool->size),
-					    1, FOURCC_R8,
-					    GRALLOC_LINEAR | GRALLOC_SW_WRITE_OFTEN,
-					    &req) < 0 ||
+	if (host_memory_query(cd, pool_capacity(pool->size), &req) < 0 ||
 	    req.size < pool->size) {
 		wl_log("wayland-virtgpu: wl_shm.create_pool: the host cannot "
 		       "allocate %zu bytes (%s)\n", pool_capacity(pool->size),

@@ -87,4 +87,15 @@ rt_check_maps "$pid" "$name" "$LIBDIR" "${EXTRA[@]}" || rt_die "$name did not ru
 mkdir -p "$(dirname "$OUT")" && cp "$shot" "$OUT"
 [ -n "$shown" ] || { sed 's/^/    /' "$RT_WORK/client.log" >&2; rt_die "no window appeared; screenshot: $OUT"; }
 rt_log "$name window at $box (x0, y0, x1, y1)"
+
+# Let the client end the way a user ends it (SIGINT: weston's demo clients
+# then disconnect), so the library prints its transport stats line.
+kill -INT "$pid" 2>/dev/null
+for _ in $(seq 1 50); do
+	kill -0 "$launcher" 2>/dev/null || break
+	sleep 0.1
+done
+wait "$launcher" 2>/dev/null
+grep -h '^wayland-virtgpu stats:' "$RT_WORK/client.log" || true
+grep -h '^virtgpu-sim stats:' "$RT_WORK/client.log" || true
 echo "screenshot: $OUT"
