@@ -229,3 +229,48 @@ cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 
 	return ret;
 }
+
+int
+cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
+			   struct cross_domain_receive *out)
+{
+	const struct cross_domain_sr_head *sr = msg;
+	size_t head = CROSS_DOMAIN_SR_SIZE(max_ids);
+	const uint32_t *ids;
+
+	/* §3.2: the N-identifier layout; data follows the three arrays. */
+	if (len < head || sr->hdr.cmd != CROSS_DOMAIN_CMD_RECEIVE)
+		return -1;
+	if (sr->num_identifiers > (uint32_t) max_ids ||
+	    sr->opaque_data_size > len - head)
+		return -1;
+
+	ids = (const uint32_t *) ((const uint8_t *) msg + CROSS_DOMAIN_SR_IDS_OFFSET);
+	out->num_ids = sr->num_identifiers;
+	out->ids = ids;
+	out->types = ids + max_ids;
+	out->sizes = ids + 2 * max_ids;
+	out->data = (const uint8_t *) msg + head;
+	out->size = sr->opaque_data_size;
+
+	return 0;
+}
+
+int
+cross_domain_parse_read(const void *msg, size_t len,
+			struct cross_domain_read *out)
+{
+	const struct cross_domain_read_write *r = msg;
+
+	/* §3.2: READ is 24 bytes and the data after it. */
+	if (len < sizeof *r || r->hdr.cmd != CROSS_DOMAIN_CMD_READ ||
+	    r->opaque_data_size > len - sizeof *r)
+		return -1;
+
+	out->id = r->identifier;
+	out->hang_up = r->hang_up != 0;
+	out->data = (const uint8_t *) msg + sizeof *r;
+	out->size = r->opaque_data_size;
+
+	return 0;
+}

@@ -50,6 +50,34 @@ cross_domain_write(struct cross_domain *cd, uint32_t id, bool hang_up,
 uint32_t
 cross_domain_next_read_pipe_id(struct cross_domain *cd);
 
+/* A host-to-guest message from the channel ring, checked against the
+ * page it came in (nothing the host says is trusted). */
+struct cross_domain_receive {
+	uint32_t num_ids;
+	const uint32_t *ids;
+	const uint32_t *types;
+	const uint32_t *sizes;
+	const uint8_t *data;
+	uint32_t size;
+};
+
+struct cross_domain_read {
+	uint32_t id;
+	bool hang_up;
+	const uint8_t *data;
+	uint32_t size;
+};
+
+/* 0 when `msg` (len bytes) is a well-formed RECEIVE for a host with
+ * max_ids identifiers; -1 otherwise. */
+int
+cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
+			   struct cross_domain_receive *out);
+
+int
+cross_domain_parse_read(const void *msg, size_t len,
+			struct cross_domain_read *out);
+
 int
 cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 				uint32_t height, uint32_t drm_format,

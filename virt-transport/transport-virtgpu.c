@@ -187,22 +187,21 @@ write_pipe_fd(struct virtgpu_transport *t, uint32_t id)
 static void
 handle_receive(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
 {
-	const struct cross_domain_sr_head *sr = (const void *) msg;
-	int max_ids = t->cd.max_ids;
-	size_t head = CROSS_DOMAIN_SR_SIZE(max_ids);
-	const uint32_t *ids = (const uint32_t *) (msg + CROSS_DOMAIN_SR_IDS_OFFSET);
-	const uint32_t *types = ids + max_ids, *sizes = ids + 2 * max_ids;
+	struct cross_domain_receive rx;
 	int fds[CROSS_DOMAIN_MAX_IDENTIFIERS];
-	uint32_t i, n = sr->num_identifiers, size = sr->opaque_data_size;
+	uint32_t i, n;
 
-	if (n > (uint32_t) max_ids || size > avail - head) {
+	if (cross_domain_parse_receive(msg, avail, t->cd.max_ids, &rx) < 0) {
 		wl_log("wayland-virtgpu: the host sent a malformed RECEIVE "
-		       "(%u identifiers, %u bytes)\n", n, size);
+		       "(%u identifiers, %u bytes)\n",
+		       ((const struct cross_domain_sr_head *) msg)->num_identifiers,
+		       ((const struct cross_domain_sr_head *) msg)->opaque_data_size);
 		fail_locked(t, EPROTO);
 		return;
 	}
+	n = rx.num_ids;
 
-	if (n == 0 && size == 0) {
+	if (n == 0 && rx.size == 0) {
 		/* §4.2: an empty RECEIVE is the compositor hanging up. */
 		t->rx_eof = true;
 		notify(t);
@@ -210,22 +209,22 @@ handle_receive(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
 	}
 
 	for (i = 0; i < n; i++) {
-		switch (types[i]) {
+		switch (rx.types[i]) {
 		case CROSS_DOMAIN_ID_TYPE_VIRTGPU_BLOB:
 			/* §3.5: some hosts tag write pipes as blobs of
 			 * size 0; memory of size 0 means nothing else. */
-			if (sizes[i] == 0)
-				fds[i] = write_pipe_fd(t, ids[i]);
+			if (rx.sizes[i] == 0)
+				fds[i] = write_pipe_fd(t, rx.ids[i]);
 			else
-				fds[i] = host_blob_fd(t, ids[i], sizes[i]);
+				fds[i] = host_blob_fd(t, rx.ids[i], rx.sizes[i]);
 			break;
 		case CROSS_DOMAIN_ID_TYPE_WRITE_PIPE:
-			fds[i] = write_pipe_fd(t, ids[i]);
+			fds[i] = write_pipe_fd(t, rx.ids[i]);
 			break;
 		default:
 			wl_log("wayland-virtgpu: the compositor sent an fd the "
 			       "host passes as type %u (an eventfd or socket), "
-			       "which cannot reach this client\n", types[i]);
+			       "which cannot reach this client\n", rx.types[i]);
 			fds[i] = -1;
 			break;
 		}
@@ -238,10 +237,10 @@ handle_receive(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
 	}
 
 	t->base.stats.receives++;
-	t->base.stats.recv_bytes += size;
+	t->base.stats.recv_bytes += rx.size;
 	t->base.stats.fds_received += n;
 	t->received_any = true;
-	if (rx_append(t, msg + head, size, fds, (int) n) < 0) {
+	if (rx_append(t, rx.data, rx.size, fds, (int) n) < 0) {
 		for (i = 0; i < n; i++)
 			close(fds[i]);
 		fail_locked(t, ENOMEM);
@@ -290,37 +289,37 @@ read_pipe_flush(struct virtgpu_transport *t, struct read_pipe *rp)
 static void
 handle_read(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
 {
-	const struct cross_domain_read_write *r = (const void *) msg;
+	struct cross_domain_read r;
 	struct read_pipe *rp;
 	uint8_t *grown;
 
-	if (r->opaque_data_size > avail - sizeof *r) {
+	if (cross_domain_parse_read(msg, avail, &r) < 0) {
 		wl_log("wayland-virtgpu: the host sent a malformed READ "
-		       "(%u bytes)\n", r->opaque_data_size);
+		       "(%u bytes)\n",
+		       ((const struct cross_domain_read_write *) msg)->opaque_data_size);
 		fail_locked(t, EPROTO);
 		return;
 	}
 
-	for (rp = t->read_pipes; rp && rp->id != r->identifier; rp = rp->next)
+	for (rp = t->read_pipes; rp && rp->id != r.id; rp = rp->next)
 		;
 	if (rp == NULL) {
 		wl_log("wayland-virtgpu: the host sent data for unknown pipe "
-		       "0x%x; dropped\n", r->identifier);
+		       "0x%x; dropped\n", r.id);
 		return;
 	}
 
-	if (r->opaque_data_size > 0) {
-		grown = realloc(rp->pending, rp->pending_len + r->opaque_data_size);
+	if (r.size > 0) {
+		grown = realloc(rp->pending, rp->pending_len + r.size);
 		if (grown == NULL) {
 			fail_locked(t, ENOMEM);
 			return;
 		}
 		rp->pending = grown;
-		memcpy(rp->pending + rp->pending_len, msg + sizeof *r,
-		       r->opaque_data_size);
-		rp->pending_len += r->opaque_data_size;
+		memcpy(rp->pending + rp->pending_len, r.data, r.size);
+		rp->pending_len += r.size;
 	}
-	if (r->hang_up)
+	if (r.hang_up)
 		rp->hang_up = true;
 
 	read_pipe_flush(t, rp);
