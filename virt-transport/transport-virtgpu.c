@@ -68,7 +68,61 @@ struct virtgpu_transport {
 	struct read_pipe *read_pipes;
 	struct write_pipe *write_pipes;
 	uint64_t pipe_bytes_in, pipe_bytes_out;
+
+	struct wl_list link;	/* all_transports */
 };
+
+/* Every live transport, so a fork can give the child its own pumps: only
+ * the forking thread survives in the child, and clients such as wl-copy
+ * fork and go on using the display there. */
+static pthread_mutex_t all_transports_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wl_list all_transports = { &all_transports, &all_transports };
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void *
+pump_main(void *data);
+
+static void
+atfork_prepare(void)
+{
+	struct virtgpu_transport *t;
+
+	pthread_mutex_lock(&all_transports_lock);
+	wl_list_for_each(t, &all_transports, link)
+		pthread_mutex_lock(&t->lock);
+}
+
+static void
+atfork_parent(void)
+{
+	struct virtgpu_transport *t;
+
+	wl_list_for_each(t, &all_transports, link)
+		pthread_mutex_unlock(&t->lock);
+	pthread_mutex_unlock(&all_transports_lock);
+}
+
+static void
+atfork_child(void)
+{
+	struct virtgpu_transport *t;
+
+	wl_list_for_each(t, &all_transports, link) {
+		pthread_mutex_unlock(&t->lock);
+		/* The parent's pump is not in this process. The DRM file
+		 * (so the context and its POLL) is shared with the parent;
+		 * whichever process reads a fence event handles it. */
+		t->pump_running =
+			pthread_create(&t->pump, NULL, pump_main, t) == 0;
+	}
+	pthread_mutex_unlock(&all_transports_lock);
+}
+
+static void
+register_atfork(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
 
 static void
 notify(struct virtgpu_transport *t)
@@ -759,6 +813,12 @@ virtgpu_destroy(struct wl_transport *transport)
 	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
 	int i;
 
+	if (t->link.next) {
+		pthread_mutex_lock(&all_transports_lock);
+		wl_list_remove(&t->link);
+		pthread_mutex_unlock(&all_transports_lock);
+	}
+
 	if (t->pump_running) {
 		pthread_mutex_lock(&t->lock);
 		t->quit = true;
@@ -948,6 +1008,11 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 		goto err;
 	}
 	t->pump_running = true;
+
+	pthread_once(&atfork_once, register_atfork);
+	pthread_mutex_lock(&all_transports_lock);
+	wl_list_insert(&all_transports, &t->link);
+	pthread_mutex_unlock(&all_transports_lock);
 
 	return &t->base;
 
