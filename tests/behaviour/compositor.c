@@ -5,10 +5,12 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <wayland-server.h>
@@ -225,6 +227,244 @@ bind_test(struct wl_client *client, void *data, uint32_t version, uint32_t id)
 	wl_resource_set_implementation(resource, &test_impl, NULL, NULL);
 }
 
+/* beh_fd_test: the fd kinds a virtio-gpu host can move (memory, pipe write
+ * ends), inspected here on the compositor's side of the transport. */
+
+#define DESCRIBE_MAX 256
+
+static void
+describe_fd(struct wl_resource *resource, uint32_t index, int fd)
+{
+	struct wl_array bytes;
+	uint32_t kind = 0, size = 0;
+	struct stat st;
+	off_t end;
+	int flags;
+
+	wl_array_init(&bytes);
+	end = lseek(fd, 0, SEEK_END);
+	flags = fcntl(fd, F_GETFL);
+	if (end >= 0) {
+		size_t n = end < DESCRIBE_MAX ? (size_t) end : DESCRIBE_MAX;
+
+		kind = 1;
+		size = (uint32_t) end;
+		if (n > 0) {
+			void *map = mmap(NULL, n, PROT_READ, MAP_SHARED, fd, 0);
+
+			if (map == MAP_FAILED) {
+				kind = 3;	/* memory that does not map */
+			} else {
+				memcpy(wl_array_add(&bytes, n), map, n);
+				munmap(map, n);
+			}
+		}
+	} else if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) &&
+		   flags >= 0 && (flags & O_ACCMODE) == O_WRONLY) {
+		char text[64];
+		int len = snprintf(text, sizeof text, "written to fd %u", index);
+
+		kind = 2;
+		if (write(fd, text, len) == len)
+			memcpy(wl_array_add(&bytes, len), text, len);
+	}
+	close(fd);
+	beh_fd_test_send_described(resource, index, kind, size, &bytes);
+	wl_array_release(&bytes);
+}
+
+static void
+fdt_handle_inspect(struct wl_client *client, struct wl_resource *resource,
+		   int32_t fd)
+{
+	describe_fd(resource, 0, fd);
+}
+
+static void
+fdt_handle_inspect3(struct wl_client *client, struct wl_resource *resource,
+		    int32_t a, int32_t b, int32_t c)
+{
+	describe_fd(resource, 0, a);
+	describe_fd(resource, 1, b);
+	describe_fd(resource, 2, c);
+}
+
+static int
+memfd_of_size(const char *text, uint32_t size)
+{
+	size_t len = strlen(text) + 1;
+	unsigned char *map;
+	uint32_t k;
+	int fd;
+
+	fd = memfd_create("beh-compositor-memory", MFD_CLOEXEC);
+	if (fd < 0)
+		die("memfd_create");
+	if (size < len)
+		size = len;
+	if (ftruncate(fd, size) < 0)
+		die("ftruncate");
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		die("mmap");
+	for (k = 0; k < size; k++)
+		map[k] = (k * 31 + 7) & 0xff;
+	memcpy(map, text, len);
+	munmap(map, size);
+	return fd;
+}
+
+static void
+fdt_handle_get_memory(struct wl_client *client, struct wl_resource *resource,
+		      const char *text, uint32_t size)
+{
+	int fd = memfd_of_size(text, size);
+
+	beh_fd_test_send_memory(resource, fd, size);
+	close(fd);
+}
+
+/* The read end of a pipe whose write end went to the client. */
+struct pipe_reader {
+	struct wl_resource *resource;	/* NULL once destroyed */
+	struct wl_listener resource_destroy;
+	struct wl_event_source *source;
+	struct wl_array data;
+	int fd;
+};
+
+static void
+pipe_reader_free(struct pipe_reader *r)
+{
+	if (r->resource)
+		wl_list_remove(&r->resource_destroy.link);
+	wl_event_source_remove(r->source);
+	close(r->fd);
+	wl_array_release(&r->data);
+	free(r);
+}
+
+static int
+pipe_readable(int fd, uint32_t mask, void *data)
+{
+	struct pipe_reader *r = data;
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof buf);
+		if (n > 0) {
+			memcpy(wl_array_add(&r->data, n), buf, n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		break;	/* EOF or error */
+	}
+	if (r->resource)
+		beh_fd_test_send_pipe_data(r->resource, &r->data);
+	pipe_reader_free(r);
+	return 0;
+}
+
+static void
+pipe_reader_resource_destroyed(struct wl_listener *listener, void *data)
+{
+	struct pipe_reader *r = wl_container_of(listener, r, resource_destroy);
+
+	r->resource = NULL;
+}
+
+/* Returns the write end for the client; the read end is watched. */
+static int
+pipe_for_client(struct wl_resource *resource)
+{
+	struct wl_event_loop *loop =
+		wl_display_get_event_loop(compositor.display);
+	struct pipe_reader *r;
+	int fds[2];
+
+	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+		die("pipe2");
+	r = calloc(1, sizeof *r);
+	if (!r)
+		die("calloc");
+	r->fd = fds[0];
+	r->resource = resource;
+	wl_array_init(&r->data);
+	r->resource_destroy.notify = pipe_reader_resource_destroyed;
+	wl_resource_add_destroy_listener(resource, &r->resource_destroy);
+	r->source = wl_event_loop_add_fd(loop, fds[0], WL_EVENT_READABLE,
+					 pipe_readable, r);
+	if (!r->source)
+		die("wl_event_loop_add_fd");
+	return fds[1];
+}
+
+static void
+fdt_handle_get_pipe(struct wl_client *client, struct wl_resource *resource)
+{
+	int fd = pipe_for_client(resource);
+
+	beh_fd_test_send_pipe(resource, fd);
+	close(fd);
+}
+
+static void
+fdt_handle_get_mixed(struct wl_client *client, struct wl_resource *resource)
+{
+	int a = memfd_with_text("first");
+	int b = pipe_for_client(resource);
+	int c = memfd_with_text("third");
+
+	beh_fd_test_send_mixed(resource, a, b, c);
+	close(a);
+	close(b);
+	close(c);
+}
+
+static void
+fdt_handle_echo(struct wl_client *client, struct wl_resource *resource,
+		struct wl_array *data)
+{
+	beh_fd_test_send_array(resource, data);
+}
+
+static void
+fdt_handle_sleep(struct wl_client *client, struct wl_resource *resource,
+		 uint32_t ms)
+{
+	usleep(ms * 1000);
+}
+
+static const struct beh_fd_test_interface fd_test_impl = {
+	.destroy = obj_handle_destroy,
+	.inspect = fdt_handle_inspect,
+	.inspect3 = fdt_handle_inspect3,
+	.get_memory = fdt_handle_get_memory,
+	.get_pipe = fdt_handle_get_pipe,
+	.get_mixed = fdt_handle_get_mixed,
+	.echo = fdt_handle_echo,
+	.sleep = fdt_handle_sleep,
+};
+
+static void
+bind_fd_test(struct wl_client *client, void *data, uint32_t version,
+	     uint32_t id)
+{
+	struct wl_resource *resource;
+
+	resource = wl_resource_create(client, &beh_fd_test_interface, version,
+				      id);
+	if (!resource) {
+		wl_client_post_no_memory(client);
+		return;
+	}
+	wl_resource_set_implementation(resource, &fd_test_impl, NULL, NULL);
+}
+
 static void
 handle_client_destroy(struct wl_listener *listener, void *data)
 {
@@ -278,6 +518,9 @@ main(int argc, char *argv[])
 		die("wl_display_create");
 	if (!wl_global_create(compositor.display, &beh_test_interface, 3,
 			      NULL, bind_test))
+		die("wl_global_create");
+	if (!wl_global_create(compositor.display, &beh_fd_test_interface, 1,
+			      NULL, bind_fd_test))
 		die("wl_global_create");
 	wl_display_add_client_created_listener(compositor.display,
 					       &client_created);

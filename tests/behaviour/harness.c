@@ -17,6 +17,10 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "../sim/virtgpu-sim.h"
+
+/* DRM_FORMAT_XRGB8888 */
+#define BEH_FOURCC_XRGB8888 0x34325258u
 
 #define CASE_TIMEOUT_S 20
 
@@ -114,6 +118,12 @@ exec_compositor(char **argv)
 	/* The compositor's own libwayland-server reads WAYLAND_DEBUG too. */
 	unsetenv("WAYLAND_DEBUG");
 	unsetenv("WAYLAND_SOCKET");
+	if (beh_virtgpu()) {
+		/* It is a host program: no fake guest kernel. */
+		unsetenv("LD_PRELOAD");
+		unsetenv("VIRTGPU_SIM_SOCKET");
+		unsetenv("WAYLAND_VIRTGPU");
+	}
 	execv(BEH_COMPOSITOR_PATH, argv);
 	fprintf(stderr, "exec %s: %s\n", BEH_COMPOSITOR_PATH, strerror(errno));
 	_exit(127);
@@ -193,6 +203,10 @@ registry_handle_global(void *data, struct wl_registry *registry,
 		c->test = wl_registry_bind(registry, name, &beh_test_interface,
 					   c->test_version);
 		check(c->test != NULL);
+	} else if (strcmp(interface, beh_fd_test_interface.name) == 0) {
+		c->fd_test = wl_registry_bind(registry, name,
+					      &beh_fd_test_interface, 1);
+		check(c->fd_test != NULL);
 	}
 }
 
@@ -214,6 +228,7 @@ beh_client_bind(struct beh_client *c, struct wl_display *display,
 	c->display = display;
 	c->test_version = version;
 	c->test = NULL;
+	c->fd_test = NULL;
 	c->registry = wl_display_get_registry(display);
 	check(c->registry != NULL);
 	wl_registry_add_listener(c->registry, &registry_listener, c);
@@ -227,9 +242,24 @@ beh_client_connect(struct beh_client *c, uint32_t version)
 	struct wl_display *display;
 	int fd;
 
-	fd = beh_compositor_spawn(&c->compositor);
-	display = wl_display_connect_to_fd(fd);
-	check(display != NULL);
+	if (beh_virtgpu()) {
+		char path[256];
+		struct stat st;
+
+		beh_virtgpu_socket_path(path, sizeof path);
+		c->compositor = beh_compositor_spawn_socket(
+			getenv("BEH_VIRTGPU_HOST_DIR"), strrchr(path, '/') + 1);
+		beh_virtgpu_route(path);
+		/* The guest has no socket: only the device can connect. */
+		display = wl_display_connect(NULL);
+		check(display != NULL);
+		check(fstat(wl_display_get_fd(display), &st) == 0);
+		check(!S_ISSOCK(st.st_mode));
+	} else {
+		fd = beh_compositor_spawn(&c->compositor);
+		display = wl_display_connect_to_fd(fd);
+		check(display != NULL);
+	}
 	beh_client_bind(c, display, version);
 }
 
@@ -238,6 +268,8 @@ beh_client_disconnect(struct beh_client *c)
 {
 	if (c->test)
 		beh_test_destroy(c->test);
+	if (c->fd_test)
+		beh_fd_test_destroy(c->fd_test);
 	wl_registry_destroy(c->registry);
 	wl_display_disconnect(c->display);
 	if (c->compositor > 0)
@@ -304,6 +336,109 @@ beh_same_file(int a, int b)
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+bool
+beh_virtgpu(void)
+{
+	const char *v = getenv("BEH_VIRTGPU_HOST_SOCKET");
+
+	return v && *v;
+}
+
+void
+beh_virtgpu_socket_path(char *path, size_t size)
+{
+	static unsigned serial;
+	const char *dir = getenv("BEH_VIRTGPU_HOST_DIR");
+
+	check(beh_virtgpu() && dir != NULL);
+	check_int(snprintf(path, size, "%s/beh-%d-%u", dir, (int) getpid(),
+			   serial++), <, (long long) size);
+}
+
+const char *
+beh_virtgpu_route(const char *socket_path)
+{
+	const char *route = getenv("BEH_VIRTGPU_HOST_SOCKET");
+	char tmp[512];
+
+	check(beh_virtgpu());
+	snprintf(tmp, sizeof tmp, "%s.%d.tmp", route, (int) getpid());
+	unlink(tmp);
+	check(symlink(socket_path, tmp) == 0);
+	check(rename(tmp, route) == 0);
+	return route;
+}
+
+int
+beh_gpu_buffer(const char *text, size_t min_size, uint64_t *size)
+{
+	virtgpu_sim_gpu_buffer_create_t create;
+	size_t len = strlen(text) + 1;
+	uint32_t stride, height;
+	void *map;
+	int fd;
+
+	create = (virtgpu_sim_gpu_buffer_create_t)
+		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
+	check(create != NULL);
+	if (min_size < len)
+		min_size = len;
+	/* 64 XRGB8888 pixels = 256 bytes a row. */
+	height = (min_size + 255) / 256;
+	fd = create(64, height, BEH_FOURCC_XRGB8888, 0, &stride, size);
+	if (fd < 0)
+		beh_fail(__FILE__, __LINE__, "GPU buffer: %s", strerror(-fd));
+	check(*size >= min_size);
+	map = mmap(NULL, *size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	check(map != MAP_FAILED);
+	memcpy(map, text, len);
+	munmap(map, *size);
+	return fd;
+}
+
+int
+beh_sendable_fd(const char *text)
+{
+	uint64_t size;
+
+	if (beh_virtgpu())
+		return beh_gpu_buffer(text, 0, &size);
+	return beh_memfd(text);
+}
+
+void
+beh_fd_text(int fd, char *buf, size_t size)
+{
+	off_t end = lseek(fd, 0, SEEK_END);
+	size_t n;
+	void *map;
+
+	if (end <= 0) {
+		beh_read_fd(fd, buf, size);
+		return;
+	}
+	map = mmap(NULL, end, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED)
+		beh_fail(__FILE__, __LINE__, "mmap of fd %d (%lld bytes): %s",
+			 fd, (long long) end, strerror(errno));
+	n = (size_t) end < size - 1 ? (size_t) end : size - 1;
+	memcpy(buf, map, n);
+	buf[n] = '\0';
+	munmap(map, end);
+}
+
+bool
+beh_same_payload(int sent, int received)
+{
+	char a[4096], b[4096];
+
+	if (!beh_virtgpu())
+		return beh_same_file(sent, received);
+	beh_fd_text(sent, a, sizeof a);
+	beh_fd_text(received, b, sizeof b);
+	return strcmp(a, b) == 0;
+}
+
 static const char *
 loaded_library(void)
 {
@@ -360,9 +495,33 @@ main(int argc, char *argv[])
 	/* Our own children, not the harness, decide about SIGPIPE. */
 	signal(SIGPIPE, SIG_IGN);
 
+	if (beh_virtgpu()) {
+		/* Refuse to pass without the device: nothing would be tested. */
+		if (!dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE) ||
+		    !getenv("BEH_VIRTGPU_HOST_DIR")) {
+			printf("FAIL: BEH_VIRTGPU_HOST_SOCKET is set but this is "
+			       "not a guest of the simulated virtio-gpu (run "
+			       "through tests/behaviour/run-virtgpu)\n");
+			return 1;
+		}
+		printf("# transport: virtio-gpu (simulated device), host "
+		       "compositor path %s\n",
+		       getenv("BEH_VIRTGPU_HOST_SOCKET"));
+	}
+
 	for (c = __start_beh_cases; c < __stop_beh_cases; c++) {
 		if (argc > 1 && strcmp(argv[1], c->name) != 0)
 			continue;
+		if (beh_virtgpu() && c->socket_only) {
+			printf("# not run over virtio-gpu: %s (%s)\n", c->name,
+			       c->socket_only);
+			continue;
+		}
+		if (!beh_virtgpu() && c->virtgpu_only) {
+			printf("# not run on a socket: %s (needs the simulated "
+			       "virtio-gpu)\n", c->name);
+			continue;
+		}
 		failed += run_case(c);
 		ran++;
 	}

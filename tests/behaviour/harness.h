@@ -23,15 +23,27 @@
 struct beh_case {
 	const char *name;
 	void (*run)(void);
+	/* Why the case does not run over the virtio-gpu transport (it is
+	 * about the socket itself), or NULL. */
+	const char *socket_only;
+	/* The case needs the simulated virtio-gpu. */
+	bool virtgpu_only;
 };
 
 /* Registers a case; main() is in harness.c and runs every case in a fork. */
-#define BEH_TEST(fn)							\
+#define BEH_CASE_(fn, socket_only, virtgpu_only)			\
 	static void fn(void);						\
 	static const struct beh_case beh_case_##fn			\
 	__attribute__((used, section("beh_cases"),			\
-		       aligned(sizeof(void *)))) = { #fn, fn };		\
+		       aligned(sizeof(void *)))) =			\
+		{ #fn, fn, socket_only, virtgpu_only };			\
 	static void fn(void)
+
+#define BEH_TEST(fn) BEH_CASE_(fn, NULL, false)
+/* Listed, not run and not counted, over virtgpu; why says why. */
+#define BEH_TEST_SOCKET_ONLY(fn, why) BEH_CASE_(fn, why, false)
+/* Listed, not run and not counted, on a plain socket. */
+#define BEH_TEST_VIRTGPU_ONLY(fn) BEH_CASE_(fn, NULL, true)
 
 void
 beh_fail(const char *file, int line, const char *fmt, ...)
@@ -111,11 +123,12 @@ beh_compositor_reap(pid_t pid);
 void
 beh_compositor_reap_killed(pid_t pid);
 
-/* A connected client with beh_test bound. */
+/* A connected client with beh_test (and beh_fd_test) bound. */
 struct beh_client {
 	struct wl_display *display;
 	struct wl_registry *registry;
 	struct beh_test *test;
+	struct beh_fd_test *fd_test;
 	uint32_t test_version;
 	pid_t compositor;
 };
@@ -148,5 +161,46 @@ beh_read_fd(int fd, char *buf, size_t size);
 /* True when both fds refer to the same open file description's inode. */
 bool
 beh_same_file(int a, int b);
+
+/*
+ * The virtio-gpu mode (run-virtgpu, README.md): the program runs as a guest
+ * of the simulated device (tests/sim/virtgpu-run) and BEH_VIRTGPU_HOST_SOCKET
+ * names the host path the device connects to. There
+ * beh_client_connect starts the compositor on a fresh socket in that
+ * directory, points the host path at it and connects with
+ * wl_display_connect(NULL), which can only succeed through the device.
+ */
+bool
+beh_virtgpu(void);
+
+/* Points the host path the device connects to at socket_path (a socket
+ * this test made); returns the host path. Virtgpu mode only. */
+const char *
+beh_virtgpu_route(const char *socket_path);
+
+/* A fresh unique socket path in the host directory. Virtgpu mode only. */
+void
+beh_virtgpu_socket_path(char *path, size_t size);
+
+/* A simulated GPU buffer (virtio-gpu dma-buf) holding text and its NUL,
+ * at least min_size bytes; *size gets its size. Virtgpu mode only. */
+int
+beh_gpu_buffer(const char *text, size_t min_size, uint64_t *size);
+
+/* An fd holding text that the transport can send: a memfd on a socket,
+ * a GPU buffer over virtgpu. */
+int
+beh_sendable_fd(const char *text);
+
+/* The text at the start of the memory behind fd, read through mmap (what a
+ * dma-buf allows), or pread where the fd does not map (a 0-byte memfd). */
+void
+beh_fd_text(int fd, char *buf, size_t size);
+
+/* The fd the compositor echoed back is the one sent: the same file on a
+ * socket; over virtgpu (memory crosses as host memory, a new file) the
+ * same text. */
+bool
+beh_same_payload(int sent, int received);
 
 #endif

@@ -391,7 +391,7 @@ BEH_TEST(proxy_server_created_object)
 	beh_client_connect(&c, 3);
 	before = beh_fd_count();
 	wl_array_init(&array);
-	fd = beh_memfd("x");
+	fd = beh_sendable_fd("x");
 	created = beh_test_everything(c.test, 1, 2, 3, "s", NULL, NULL, &array,
 				      fd);
 	close(fd);
