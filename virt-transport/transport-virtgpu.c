@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -54,7 +55,12 @@ struct virtgpu_transport {
 	pthread_t pump;
 	bool pump_running;
 	int wake_fd;
-	int notify_fd;		/* the display fd */
+	int notify_fd;		/* readable while received bytes wait */
+	int display_fd;		/* epoll of notify_fd and the DRM fd */
+	uint8_t *msg;		/* a copy of the channel ring's page */
+	bool poll_outstanding;
+	bool notified;		/* notify_fd holds a count */
+	bool reader_draining;
 
 	pthread_mutex_t lock;	/* everything below */
 	bool quit;
@@ -124,12 +130,18 @@ register_atfork(void)
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 }
 
+/* With the lock held: make the display fd readable (once). */
 static void
 notify(struct virtgpu_transport *t)
 {
 	uint64_t one = 1;
-	ssize_t ignored = write(t->notify_fd, &one, sizeof one);
+	ssize_t ignored;
 
+	/* The reader draining the ring itself needs no wake-up. */
+	if (t->notified || t->reader_draining)
+		return;
+	t->notified = true;
+	ignored = write(t->notify_fd, &one, sizeof one);
 	(void) ignored;
 }
 
@@ -234,6 +246,7 @@ write_pipe_fd(struct virtgpu_transport *t, uint32_t id)
 	wp->fd = fds[0];
 	wp->next = t->write_pipes;
 	t->write_pipes = wp;
+	wake_pump(t);
 
 	return fds[1];
 }
@@ -441,21 +454,76 @@ write_pipe_pump(struct virtgpu_transport *t, struct write_pipe *wp)
 	free(wp);
 }
 
+/* With the lock held: keep one POLL outstanding (§2), except while the
+ * client leaves much pipe data unread (the host then keeps it). */
+static void
+ring_repoll_locked(struct virtgpu_transport *t)
+{
+	if (t->poll_outstanding || t->rx_error || t->rx_eof ||
+	    pending_pipe_bytes(t) >= PIPE_PENDING_MAX)
+		return;
+
+	if (cross_domain_poll(&t->cd) < 0) {
+		wl_log("wayland-virtgpu: the host refused POLL (%s)\n",
+		       strerror(errno));
+		fail_locked(t, EPIPE);
+		return;
+	}
+	t->poll_outstanding = true;
+}
+
+/* With the lock held: handle every fence event waiting on the DRM fd,
+ * without blocking. Whichever thread gets here first does the work: the
+ * client's reader (the display fd polls the DRM fd too) or the pump. */
+static void
+ring_drain_locked(struct virtgpu_transport *t)
+{
+	size_t page = (size_t) t->cd.dev.page_size;
+	struct { uint32_t type, length; } events[16];
+	struct pollfd pfd = { .fd = t->cd.dev.fd, .events = POLLIN };
+	ssize_t len;
+	int i;
+
+	while (!t->rx_error && poll(&pfd, 1, 0) > 0) {
+		if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			wl_log("wayland-virtgpu: the virtio-gpu device went "
+			       "away\n");
+			fail_locked(t, EPIPE);
+			return;
+		}
+
+		len = read(t->cd.dev.fd, events, sizeof events);
+		if (len <= 0)
+			return;
+
+		for (i = 0; i < len / (ssize_t) sizeof events[0]; i++) {
+			if (events[i].type != VIRTGPU_EVENT_FENCE_SIGNALED)
+				continue;
+			/* Copy out: the next POLL reuses the page. */
+			memcpy(t->msg, t->cd.channel_ring, page);
+			t->poll_outstanding = false;
+			handle_channel_message(t, t->msg, page);
+		}
+		ring_repoll_locked(t);
+	}
+}
+
+/* The pump: moves pipe data while transfers are open, whatever the client
+ * is doing; the rest of the time it sleeps and the client's own reads
+ * drain the ring, one thread hop less per message. */
 static void *
 pump_main(void *data)
 {
 	struct virtgpu_transport *t = data;
-	size_t page = (size_t) t->cd.dev.page_size;
 	struct pollfd *pfds = NULL;
 	void **owners = NULL;
-	uint8_t *msg = malloc(page);
-	bool poll_outstanding = true;
 	int capacity = 0;
 
 	pthread_mutex_lock(&t->lock);
-	while (!t->quit && msg) {
+	while (!t->quit) {
 		struct write_pipe *wp;
 		struct read_pipe *rp;
+		bool pipes_open = t->read_pipes || t->write_pipes;
 		int n = 2, i, ret;
 
 		for (wp = t->write_pipes; wp; wp = wp->next)
@@ -463,32 +531,28 @@ pump_main(void *data)
 		for (rp = t->read_pipes; rp; rp = rp->next)
 			n++;
 		if (n > capacity) {
+			void *grown_pfds, *grown_owners;
+
 			capacity = n * 2;
-			pfds = realloc(pfds, capacity * sizeof *pfds);
-			owners = realloc(owners, capacity * sizeof *owners);
-			if (!pfds || !owners) {
+			grown_pfds = realloc(pfds, capacity * sizeof *pfds);
+			if (grown_pfds)
+				pfds = grown_pfds;
+			grown_owners = realloc(owners, capacity * sizeof *owners);
+			if (grown_owners)
+				owners = grown_owners;
+			if (!grown_pfds || !grown_owners) {
 				fail_locked(t, ENOMEM);
 				break;
 			}
 		}
 
-		/* Hold back the next POLL while the client has much pipe
-		 * data unread: the host then keeps it. */
-		if (!poll_outstanding && pending_pipe_bytes(t) < PIPE_PENDING_MAX &&
-		    !t->rx_error && !t->rx_eof) {
-			if (cross_domain_poll(&t->cd) < 0) {
-				wl_log("wayland-virtgpu: the host refused POLL "
-				       "(%s)\n", strerror(errno));
-				fail_locked(t, EPIPE);
-			} else {
-				poll_outstanding = true;
-			}
-		}
+		ring_repoll_locked(t);
 
 		pfds[0] = (struct pollfd) { .fd = t->wake_fd, .events = POLLIN };
 		pfds[1] = (struct pollfd) {
 			.fd = t->cd.dev.fd,
-			.events = (t->rx_error || t->rx_eof) ? 0 : POLLIN,
+			.events = (pipes_open && !t->rx_error && !t->rx_eof) ?
+				POLLIN : 0,
 		};
 		n = 2;
 		for (wp = t->write_pipes; wp; wp = wp->next) {
@@ -516,23 +580,8 @@ pump_main(void *data)
 			(void) ignored;
 		}
 
-		if (pfds[1].revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			wl_log("wayland-virtgpu: the virtio-gpu device went "
-			       "away\n");
-			fail_locked(t, EPIPE);
-		} else if (pfds[1].revents & POLLIN) {
-			struct { uint32_t type, length; } events[16];
-			ssize_t len = read(t->cd.dev.fd, events, sizeof events);
-
-			for (i = 0; len > 0 && i < len / (ssize_t) sizeof events[0]; i++) {
-				if (events[i].type != VIRTGPU_EVENT_FENCE_SIGNALED)
-					continue;
-				/* Copy out: the next POLL reuses the page. */
-				memcpy(msg, t->cd.channel_ring, page);
-				poll_outstanding = false;
-				handle_channel_message(t, msg, page);
-			}
-		}
+		if (pfds[1].revents)
+			ring_drain_locked(t);
 
 		/* Owners may be freed while handled: look each up again. */
 		for (i = 2; i < n; i++) {
@@ -559,7 +608,6 @@ pump_main(void *data)
 
 	free(pfds);
 	free(owners);
-	free(msg);
 	return NULL;
 }
 
@@ -759,6 +807,12 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 
 	pthread_mutex_lock(&t->lock);
 
+	if (t->rx_len == 0) {
+		t->reader_draining = true;
+		ring_drain_locked(t);
+		t->reader_draining = false;
+	}
+
 	*nfds = 0;
 	if (t->rx_len > 0) {
 		/* fds go with bytes, never alone (0 bytes means EOF). */
@@ -789,11 +843,12 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 		ret = -1;
 	}
 
-	if (t->rx_len == 0 && !t->rx_error && !t->rx_eof) {
+	if (t->rx_len == 0 && !t->rx_error && !t->rx_eof && t->notified) {
 		uint64_t v;
 		ssize_t ignored = read(t->notify_fd, &v, sizeof v);
 
 		(void) ignored;
+		t->notified = false;
 	}
 
 	pthread_mutex_unlock(&t->lock);
@@ -804,7 +859,7 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 static int
 virtgpu_get_fd(struct wl_transport *transport)
 {
-	return ((struct virtgpu_transport *) transport)->notify_fd;
+	return ((struct virtgpu_transport *) transport)->display_fd;
 }
 
 static void
@@ -847,6 +902,9 @@ virtgpu_destroy(struct wl_transport *transport)
 		cross_domain_close(&t->cd);
 	close(t->wake_fd);
 	close(t->notify_fd);
+	if (t->display_fd >= 0)
+		close(t->display_fd);
+	free(t->msg);
 	pthread_mutex_destroy(&t->lock);
 	free(t);
 }
@@ -968,6 +1026,14 @@ static const struct wl_transport_ops virtgpu_ops = {
 	.print_stats = virtgpu_print_stats,
 };
 
+static int
+epoll_add(int epfd, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
 struct wl_transport *
 wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 {
@@ -984,6 +1050,7 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	pthread_mutex_init(&t->lock, NULL);
 	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	t->display_fd = -1;
 	t->cd.dev.fd = -1;
 
 	if (t->wake_fd < 0 || t->notify_fd < 0) {
@@ -994,6 +1061,17 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	if (cross_domain_open(&t->cd, device, why, why_size) < 0)
 		goto err;
 	t->cd_open = true;
+	t->poll_outstanding = true;	/* cross_domain_open sent the first */
+
+	t->msg = malloc((size_t) t->cd.dev.page_size);
+	t->display_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->msg == NULL || t->display_fd < 0 ||
+	    epoll_add(t->display_fd, t->notify_fd) < 0 ||
+	    epoll_add(t->display_fd, t->cd.dev.fd) < 0) {
+		snprintf(why, why_size, "cannot set up the display fd (%s)",
+			 strerror(errno));
+		goto err;
+	}
 
 	t->shm = virt_shm_create(&t->cd, &t->base.stats);
 	if (t->shm == NULL) {
