@@ -683,6 +683,52 @@ cd_classify(struct cd_context *ctx, int fd, struct cd_item **out, uint32_t *type
 	return -EBADF;
 }
 
+/* Fault close-mid-transfer: the host drops its compositor connection; what follows is EOF. */
+static void
+cd_fault_close_socket(struct cd_context *ctx)
+{
+	int pair[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+		return;
+	close(pair[1]);
+	close(ctx->socket);
+	ctx->socket = pair[0];
+}
+
+/* Faults that rewrite a RECEIVE the host has just put in the ring. */
+static void
+cd_fault_receive(struct cd_context *ctx, uint8_t *ring, size_t ring_size, uint32_t num_fds)
+{
+	const uint32_t n_max = ctx->num_ids;
+	uint32_t value;
+
+	if (host_fault_fires(HOST_FAULT_GARBAGE_RECEIVE)) {
+		host_fault_random(ring + 2, ring_size - 2, 0x5eed0000u + ctx->ctx_id);
+		ring[0] = CROSS_DOMAIN_CMD_RECEIVE;
+	}
+	if (host_fault_fires(HOST_FAULT_SIZE_PAST_RING)) {
+		value = ring_size - CROSS_DOMAIN_SR_DATA_OFF(n_max) + 512;
+		memcpy(ring + 12, &value, 4);
+		memcpy(ring + 2, &(uint16_t){ (uint16_t)(CROSS_DOMAIN_SR_DATA_OFF(n_max) + value) },
+		       2);
+	}
+	if (host_fault_fires(HOST_FAULT_TOO_MANY_IDS)) {
+		value = n_max + 1;
+		memcpy(ring + 8, &value, 4);
+	}
+	if (num_fds == 0)
+		return;
+	if (host_fault_fires(HOST_FAULT_UNKNOWN_ID_TYPE)) {
+		value = 99;
+		memcpy(ring + CROSS_DOMAIN_SR_TYPES_OFF(n_max), &value, 4);
+	}
+	if (host_fault_fires(HOST_FAULT_BAD_BLOB_ID)) {
+		value = 0x7ffffff0u;
+		memcpy(ring + CROSS_DOMAIN_SR_IDS_OFF(n_max), &value, 4);
+	}
+}
+
 static bool
 cd_service_socket(struct cd_context *ctx)
 {
@@ -718,6 +764,13 @@ cd_service_socket(struct cd_context *ctx)
 	}
 	if (n < 0)
 		n = 0;	/* a reset connection is a closed one */
+	if (n >= 2 && host_fault_fires(HOST_FAULT_CLOSE_MID_TRANSFER)) {
+		for (unsigned i = 0; i < num_fds; i++)
+			close(fds[i]);
+		num_fds = 0;
+		n /= 2;
+		cd_fault_close_socket(ctx);
+	}
 
 	if (n == 0 && num_fds == 0) {
 		ctx->socket_eof = true;
@@ -759,6 +812,8 @@ cd_service_socket(struct cd_context *ctx)
 	memcpy(ring + CROSS_DOMAIN_SR_TYPES_OFF(n_max), types, 4 * n_max);
 	memcpy(ring + CROSS_DOMAIN_SR_SIZES_OFF(n_max), sizes, 4 * n_max);
 	memcpy(ring + data_off, data, n);
+	if (n > 0 || num_fds > 0)
+		cd_fault_receive(ctx, ring, CD_HOST_BUFFER_SIZE, num_fds);	/* ring >= 1 page */
 	host_stats.receives++;
 	host_stats.receive_bytes += n;
 	host_stats.fds_from_compositor += num_fds;
@@ -790,6 +845,10 @@ cd_service_read_pipe(struct cd_context *ctx, struct cd_read_pipe *rp)
 	rd.opaque_data_size = n;
 	rd.hang_up = n == 0;
 	rd.hdr.cmd_size = sizeof rd + n;
+	if (n > 0 && host_fault_fires(HOST_FAULT_READ_PAST_RING)) {
+		rd.opaque_data_size = room + 256;
+		rd.hdr.cmd_size = sizeof rd + rd.opaque_data_size;
+	}
 	memcpy(ring, &rd, sizeof rd);
 	host_stats.reads++;
 	host_stats.read_bytes += n;
@@ -805,6 +864,29 @@ cd_service_read_pipe(struct cd_context *ctx, struct cd_read_pipe *rp)
 		ctx->num_read_pipes--;
 	}
 	return true;
+}
+
+/* Faults on the next channel message, whatever it is: true when the fence should signal. */
+static bool
+cd_fault_channel_message(struct cd_context *ctx)
+{
+	uint8_t *ring;
+
+	if (host_fault_fires(HOST_FAULT_HOST_EXIT)) {
+		host_log("fault host-exit: the host device exits");
+		_exit(3);
+	}
+	if (host_fault_fires(HOST_FAULT_SPURIOUS_FENCE))
+		return true;	/* the ring keeps the previous message */
+	if (host_fault_fires(HOST_FAULT_GARBAGE_CMD)) {
+		ring = cd_ring(ctx, ctx->channel_ring_id, CD_RING_MIN_SIZE, "channel");
+		if (!ring)
+			return false;
+		host_fault_random(ring, CD_RING_MIN_SIZE, 0xc0de0000u + ctx->ctx_id);
+		ring[0] = 0xee;
+		return true;
+	}
+	return false;
 }
 
 bool
@@ -825,6 +907,8 @@ cd_context_service(struct cd_context *ctx)
 
 		if (!pfds[i].revents)
 			continue;
+		if (cd_fault_channel_message(ctx))
+			return true;
 		if (pfds[i].fd == ctx->socket && !ctx->socket_eof)
 			return cd_service_socket(ctx);
 		for (struct cd_read_pipe *rp = ctx->read_pipes; rp; rp = rp->next)

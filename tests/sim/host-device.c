@@ -290,7 +290,15 @@ host_handle_blob_create(struct host_conn *conn, const uint8_t *payload, uint32_t
 			host_reply(conn, SIM_IPC_BLOB_CREATE, -ENOSPC, NULL, 0, -1);
 			return;
 		}
-		if (req.blob_mem == VIRTGPU_BLOB_MEM_HOST3D)
+		if (req.blob_mem == VIRTGPU_BLOB_MEM_HOST3D &&
+		    host_fault_fires(HOST_FAULT_BLOB_ALLOC_FAIL)) {
+			host_reply(conn, SIM_IPC_BLOB_CREATE, -ENOMEM, NULL, 0, -1);
+			return;
+		}
+		if (req.blob_mem == VIRTGPU_BLOB_MEM_HOST3D &&
+		    host_fault_fires(HOST_FAULT_BLOB_LOST))
+			fd = -ENOMEM;	/* the host failed it after the kernel said yes */
+		else if (req.blob_mem == VIRTGPU_BLOB_MEM_HOST3D)
 			fd = cd_context_create_blob(file->ctx, req.blob_id, req.size, &dmabuf);
 		else
 			fd = -EINVAL;
@@ -343,6 +351,11 @@ host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size
 	    req.size != size - sizeof req - 4ull * req.num_res || !file->ctx)
 		goto proto;
 	cmds = payload + sizeof req + 4ull * req.num_res;
+	if (req.size >= sizeof(struct cross_domain_header) && cmds[0] == CROSS_DOMAIN_CMD_SEND &&
+	    host_fault_fires(HOST_FAULT_FULL_RING)) {
+		host_reply(conn, SIM_IPC_SUBMIT, -ENOSPC, NULL, 0, -1);
+		return;
+	}
 
 	fence = calloc(1, sizeof *fence);
 	if (!fence || (req.num_res && !(fence->res = calloc(req.num_res, 4)))) {
@@ -606,6 +619,13 @@ host_service_contexts(void)
 					earlier = true;
 			if (!earlier && file && file->ctx && cd_context_service(file->ctx)) {
 				*link = fence->next;
+				if (fence->event && file->event_fd >= 0 &&
+				    host_fault_fires(HOST_FAULT_DUPLICATE_EVENT)) {
+					struct drm_event ev = { VIRTGPU_EVENT_FENCE_SIGNALED, sizeof ev };
+					if (send(file->event_fd, &ev, sizeof ev,
+						 MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof ev)
+						host_log("file %u: duplicate event dropped", file->id);
+				}
 				host_fence_signal(fence);
 				progress = true;
 				continue;
@@ -683,7 +703,8 @@ host_usage(FILE *out)
 	fprintf(out,
 		"usage: virtgpu-sim-host --socket PATH [--profile NAME] [--wayland PATH]\n"
 		"                        [--stats FILE|-] [--hostmem BYTES] [--no-uuid]\n"
-		"       virtgpu-sim-host --list-profiles\n"
+		"                        [--fault KIND[@N[+]],...]\n"
+		"       virtgpu-sim-host --list-profiles | --list-faults\n"
 		"The compositor socket defaults to $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY (wayland-0).\n"
 		"Profiles:\n");
 	host_profile_list(out);
@@ -700,12 +721,15 @@ main(int argc, char *argv[])
 		{ "hostmem", required_argument, NULL, 'm' },
 		{ "no-uuid", no_argument, NULL, 'u' },
 		{ "list-profiles", no_argument, NULL, 'l' },
+		{ "fault", required_argument, NULL, 'f' },
+		{ "list-faults", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	const char *profile_name = "rutabaga", *wayland = NULL;
+	const char *profile_name = "rutabaga", *wayland = NULL, *fault = NULL;
 	struct sigaction sa = { .sa_handler = host_handle_signal };
 	sigset_t block, empty;
+	bool list_faults = false;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -717,6 +741,8 @@ main(int argc, char *argv[])
 		case 'm': host.hostmem = strtoull(optarg, NULL, 0); break;
 		case 'u': host.no_uuid = true; break;
 		case 'l': host_profile_list(stdout); return 0;
+		case 'f': fault = optarg; break;
+		case 'F': list_faults = true; break;
 		case 'h': host_usage(stdout); return 0;
 		default: host_usage(stderr); return 2;
 		}
@@ -733,6 +759,15 @@ main(int argc, char *argv[])
 	}
 	if (!host.stats_path)
 		host.stats_path = getenv("VIRTGPU_SIM_STATS");
+	if (!fault)
+		fault = getenv("VIRTGPU_SIM_FAULT");
+	if (host_fault_parse(fault) < 0)
+		return 2;
+	if (list_faults) {
+		/* Also how the launcher checks a --fault before starting anything. */
+		host_fault_list(stdout);
+		return 0;
+	}
 	if (wayland) {
 		snprintf(host.wayland_path, sizeof host.wayland_path, "%s", wayland);
 	} else {

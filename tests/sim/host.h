@@ -45,6 +45,36 @@ host_profile_find(const char *name);
 void
 host_profile_list(FILE *out);
 
+/* --- faults: a broken or hostile host (host-fault.c, README.md "Faults") ---------------- */
+
+enum host_fault_kind {
+	HOST_FAULT_GARBAGE_RECEIVE,
+	HOST_FAULT_GARBAGE_CMD,
+	HOST_FAULT_SIZE_PAST_RING,
+	HOST_FAULT_READ_PAST_RING,
+	HOST_FAULT_TOO_MANY_IDS,
+	HOST_FAULT_UNKNOWN_ID_TYPE,
+	HOST_FAULT_BAD_BLOB_ID,
+	HOST_FAULT_CLOSE_MID_TRANSFER,
+	HOST_FAULT_HOST_EXIT,
+	HOST_FAULT_SPURIOUS_FENCE,
+	HOST_FAULT_DUPLICATE_EVENT,
+	HOST_FAULT_FULL_RING,
+	HOST_FAULT_BLOB_ALLOC_FAIL,
+	HOST_FAULT_BLOB_LOST,
+};
+
+/* "KIND[@N[+]],...": 0, or -1 with a message. */
+int
+host_fault_parse(const char *spec);
+void
+host_fault_list(FILE *out);
+/* Counts one occurrence of the event KIND hooks; true when a fault fires on it. */
+bool
+host_fault_fires(enum host_fault_kind kind);
+void
+host_fault_random(uint8_t *buf, size_t size, uint32_t seed);
+
 /* --- statistics ------------------------------------------------------------------------- */
 
 struct host_stats {
