@@ -124,9 +124,12 @@ pool_grow(struct cursor_pool *pool, size_t need)
 
 	if (pool_memory_grow(pool->fd, size) < 0)
 		return -1;
-	data = mremap(pool->data, pool->size, size, MREMAP_MAYMOVE);
+	/* A new view rather than mremap: under the virtio-gpu transport the
+	 * old view may be host memory, which cannot grow in place. */
+	data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, pool->fd, 0);
 	if (data == MAP_FAILED)
 		return -1;
+	munmap(pool->data, pool->size);
 	pool->data = data;
 	pool->size = size;
 	wl_shm_pool_resize(pool->pool, (int32_t)size);

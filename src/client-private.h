@@ -92,6 +92,9 @@ proxy_destroy(struct wl_proxy *proxy);
 void
 proxy_unref(struct wl_proxy *proxy);
 
+struct wl_transport_core;
+extern const struct wl_transport_core wl_proxy_transport_core;
+
 /* queue.c */
 void
 wl_event_queue_init(struct wl_event_queue *queue, struct wl_display *display,

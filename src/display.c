@@ -331,6 +331,8 @@ display_create_on(struct wl_transport *transport)
 		errno = err;
 		return NULL;
 	}
+	transport->core = &wl_proxy_transport_core;
+	transport->core_data = display;
 
 	pthread_mutex_lock(&live_displays_mutex);
 	wl_list_insert(&live_displays, &display->live_link);

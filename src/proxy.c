@@ -276,8 +276,9 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 
 	transport = wl_connection_get_transport(display->connection);
 	if (transport->ops->request &&
-	    transport->ops->request(transport, &proxy->object, opcode,
-				    message, closure->args) < 0) {
+	    transport->ops->request(transport, &proxy->object,
+				    &closure->sender_id, opcode, message,
+				    closure->args) < 0) {
 		int err = errno ? errno : EINVAL;
 
 		wire_closure_close_fds(closure);
@@ -523,3 +524,73 @@ wl_proxy_wrapper_destroy(void *proxy_wrapper)
 
 	free(wrapper);
 }
+
+/* The transport's requests to the core (transport.h), display locked. */
+static struct wl_proxy *
+live_proxy(struct wl_display *display, uint32_t id)
+{
+	struct wl_proxy *proxy = wl_map_lookup(&display->objects, id);
+
+	if (proxy == NULL ||
+	    (wl_map_lookup_flags(&display->objects, id) & WL_MAP_ENTRY_ZOMBIE) ||
+	    (proxy->flags & WL_PROXY_FLAG_DESTROYED))
+		return NULL;
+	return proxy;
+}
+
+static struct wl_object *
+core_create_object(void *core, uint32_t factory_id,
+		   const struct wl_interface *interface, uint32_t version)
+{
+	struct wl_proxy *factory = live_proxy(core, factory_id), *proxy;
+
+	if (factory == NULL)
+		return NULL;
+	proxy = proxy_create(factory, interface, version);
+	return proxy ? &proxy->object : NULL;
+}
+
+static int
+core_queue_request(void *core, uint32_t target_id, uint32_t opcode,
+		   union wl_argument *args)
+{
+	struct wl_display *display = core;
+	struct wl_proxy *proxy = live_proxy(display, target_id);
+	const struct wl_message *message;
+	struct wl_closure *closure;
+	int ret;
+
+	if (proxy == NULL ||
+	    (int) opcode >= proxy->object.interface->method_count) {
+		errno = EINVAL;
+		return -1;
+	}
+
+	message = &proxy->object.interface->methods[opcode];
+	closure = wire_closure_marshal(&proxy->object, opcode, args, message);
+	if (closure == NULL)
+		return -1;
+
+	if (wl_debug_client)
+		wire_closure_print(closure, &proxy->object, true, false,
+				   proxy->queue ? proxy->queue->name : NULL);
+
+	ret = wl_connection_queue_closure(display->connection, closure);
+	if (ret < 0)
+		wire_closure_close_fds(closure);
+	wire_closure_destroy(closure);
+
+	return ret;
+}
+
+static void
+core_destroy_object(void *core, struct wl_object *object)
+{
+	proxy_destroy((struct wl_proxy *) object);
+}
+
+const struct wl_transport_core wl_proxy_transport_core = {
+	.create_object = core_create_object,
+	.queue_request = core_queue_request,
+	.destroy_object = core_destroy_object,
+};

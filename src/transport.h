@@ -16,6 +16,7 @@
 
 struct wl_transport;
 struct wl_object;
+struct wl_interface;
 struct wl_message;
 union wl_argument;
 
@@ -67,10 +68,12 @@ struct wl_transport_ops {
 
 	/* Optional: a request about to be queued, its fds already
 	 * duplicated into args (the hook may replace them, closing the
-	 * old). Returns -1 (after one log line) if it cannot be sent. */
+	 * old, and may address it to another object of the same interface
+	 * through *sender_id). Returns -1 (after one log line) if it
+	 * cannot be sent. */
 	int (*request)(struct wl_transport *transport,
-		       struct wl_object *target, uint32_t opcode,
-		       const struct wl_message *message,
+		       struct wl_object *target, uint32_t *sender_id,
+		       uint32_t opcode, const struct wl_message *message,
 		       union wl_argument *args);
 
 	/* Optional: an event just received, before it is queued; the hook
@@ -85,9 +88,29 @@ struct wl_transport_ops {
 	void (*print_stats)(struct wl_transport *transport, FILE *f);
 };
 
+/* What a transport may ask of the core from inside its request hook,
+ * while the display is locked: objects of the library's own (a second
+ * wl_shm_pool behind the client's, say) and requests on them. */
+struct wl_transport_core {
+	/* A new object made by the object `factory_id` (same queue and
+	 * display); NULL when that object is gone. */
+	struct wl_object *(*create_object)(void *core, uint32_t factory_id,
+					   const struct wl_interface *interface,
+					   uint32_t version);
+	/* Queue a request on object `target_id` ahead of the hooked one; fd
+	 * arguments are duplicated. No hook sees it. */
+	int (*queue_request)(void *core, uint32_t target_id, uint32_t opcode,
+			     union wl_argument *args);
+	/* Forget an object made by create_object, after its destructor
+	 * request was queued. */
+	void (*destroy_object)(void *core, struct wl_object *object);
+};
+
 struct wl_transport {
 	const struct wl_transport_ops *ops;
 	struct wl_transport_stats stats;
+	const struct wl_transport_core *core;
+	void *core_data;
 };
 
 /* transport-unix.c: a connected stream socket; takes ownership of fd. */

@@ -1,57 +1,114 @@
 /*
  * SPDX-License-Identifier: MIT
- * wl_shm pools over the virtio-gpu transport. A guest memfd cannot reach
- * the host (cross-domain-protocol.md §4.1), so each pool gets host memory
- * (§5.1-5.2: GET_IMAGE_REQUIREMENTS R8, HOST3D blob) that the compositor
- * maps, and the client's pixels are copied into it when a surface commits
- * a buffer of the pool. (Zero copy by remapping is the next step.)
+ * wl_shm pools over the virtio-gpu transport, with zero copy for
+ * unmodified clients (DESIGN.md, "wl_shm with zero copy").
+ *
+ * A guest memfd cannot reach the host (cross-domain-protocol.md §4.1), so
+ * each pool gets host memory (§5.1-5.2) that the compositor maps. At
+ * create_pool the pool's bytes are copied there once and the client's own
+ * shared mappings of its fd are replaced, at the same addresses, by
+ * mappings of the host memory: from then on the client draws where the
+ * compositor reads. The client's fd is then emptied (holes punched), which
+ * frees the guest's copy and makes any later write that misses the host
+ * memory show up as data in the file: at each commit one lseek(SEEK_DATA)
+ * tells whether the pool is still fully remapped. When it is not (a
+ * mapping made later, a child process drawing, MAP_PRIVATE, ...) the
+ * library remaps what it can and copies the rest; pixels are always right.
+ *
+ * Host memory can only be mapped whole (virtio_gpu_vram_mmap), so each
+ * pool's host memory is exactly the page-rounded pool: a client view of
+ * the whole pool can be replaced by it. wl_shm_pool.resize beyond it cannot
+ * grow it either (and the compositor keeps the first fd it got), so the
+ * pool then gets new host memory behind a wl_shm_pool of the library's
+ * own; new buffers go there, buffers of the old memory stay correct.
+ *
+ * On a real kernel host memory mappings cannot grow (VM_DONTEXPAND): a
+ * client that mremap()s a remapped view larger gets an error.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "shm.h"
+#include "wayland-client-protocol.h"
 #include "wayland-private.h"
 
 #define FOURCC_R8 0x20203852u	/* 'R', '8', ' ', ' ' */
 #define GRALLOC_LINEAR (1u << 4)
 #define GRALLOC_SW_WRITE_OFTEN (1u << 11)
 
-/* Pools get room to grow in place: the compositor only ever grows its
- * mapping of the first fd it received (DESIGN.md). */
-#define POOL_HEADROOM_MIN (1u << 20)
-#define POOL_HEADROOM_MAX (64u << 20)
+#define MAX_HIDDEN_POOLS 64
 
 #define TABLE_BUCKETS 256
 
+enum pool_mode {
+	/* Every writer the library knows of draws into host memory. */
+	POOL_ZERO_COPY,
+	/* Some writer does not (another process, an unremappable mapping):
+	 * what lands in the client's file is copied on commit. */
+	POOL_MIXED,
+	/* Nothing remapped: buffers are copied on commit. */
+	POOL_COPY,
+};
+
+/* One host allocation. */
+struct shm_blob {
+	struct cross_domain *cd;
+	uint32_t bo;
+	uint64_t map_offset;	/* of the bo on the DRM fd */
+	void *map;		/* the library's own mapping */
+	size_t size;
+	dev_t map_dev;		/* how its mappings show in /proc/self/maps */
+	ino_t map_ino;
+	unsigned long map_pgoff;
+	int export_fd;
+	/* The client still has views of it (it kept them across a resize
+	 * that moved the pool), so it draws there itself. */
+	bool client_views;
+	int refs;
+};
+
 struct shm_pool {
-	uint32_t id;
-	int client_fd;
-	void *client_map;
-	size_t size;		/* the client's pool size */
-	void *host_map;
-	size_t capacity;	/* the host blob's size */
-	int refs;		/* the pool object and each buffer */
+	uint32_t id;		/* the client's wl_shm_pool */
 	struct shm_pool *next;
+	uint32_t shm_id;	/* the wl_shm it came from */
+	uint32_t version;
+	int client_fd;
+	dev_t dev;
+	ino_t ino;
+	size_t size;		/* as the client sees it */
+	int32_t compositor_size;	/* of the client's pool object */
+	enum pool_mode mode;
+	struct shm_blob *blob;	/* current: new buffers and remapped views */
+	uint32_t target_id;	/* where new buffers go */
+	struct wl_object *hidden[MAX_HIDDEN_POOLS];
+	int nhidden;
+	int refs;		/* the pool object and each buffer */
 };
 
 struct shm_buffer {
 	uint32_t id;
+	struct shm_buffer *next;
 	struct shm_pool *pool;
+	struct shm_blob *blob;	/* what the compositor reads */
 	size_t offset;
 	size_t bytes;
-	struct shm_buffer *next;
 };
 
 struct shm_surface {
 	uint32_t id;
+	struct shm_surface *next;
 	uint32_t buffer;	/* attached wl_buffer id, 0 for none */
 	bool attached;		/* since the last commit */
 	bool damaged;
-	struct shm_surface *next;
 };
 
 struct virt_shm {
@@ -62,30 +119,44 @@ struct virt_shm {
 	struct shm_surface *surfaces[TABLE_BUCKETS];
 };
 
-/* A lookup in one of the tables, each a hash of singly linked lists
- * keyed by object id (the struct's first field, with `next` after). */
-#define TABLE_FIND(table, key, type)					\
-	({								\
-		type *it_ = (table)[(key) % TABLE_BUCKETS];		\
-		while (it_ && it_->id != (key))				\
-			it_ = it_->next;				\
-		it_;							\
-	})
+/* Tables: hashes of singly linked lists keyed by object id (each struct
+ * starts with `id` and `next`). */
+struct table_item {
+	uint32_t id;
+	struct table_item *next;
+};
 
-#define TABLE_INSERT(table, item)					\
-	do {								\
-		(item)->next = (table)[(item)->id % TABLE_BUCKETS];	\
-		(table)[(item)->id % TABLE_BUCKETS] = (item);		\
-	} while (0)
+static void *
+table_find(void *table, uint32_t id)
+{
+	struct table_item *it = ((struct table_item **) table)[id % TABLE_BUCKETS];
 
-#define TABLE_REMOVE(table, item, type)					\
-	do {								\
-		type **p_ = &(table)[(item)->id % TABLE_BUCKETS];	\
-		while (*p_ && *p_ != (item))				\
-			p_ = &(*p_)->next;				\
-		if (*p_)						\
-			*p_ = (item)->next;				\
-	} while (0)
+	while (it && it->id != id)
+		it = it->next;
+	return it;
+}
+
+static void
+table_insert(void *table, void *item)
+{
+	struct table_item **bucket = table, *it = item;
+
+	bucket += it->id % TABLE_BUCKETS;
+	it->next = *bucket;
+	*bucket = it;
+}
+
+static void
+table_remove(void *table, void *item)
+{
+	struct table_item **p = table, *it = item;
+
+	p += it->id % TABLE_BUCKETS;
+	while (*p && *p != it)
+		p = &(*p)->next;
+	if (*p)
+		*p = it->next;
+}
 
 struct virt_shm *
 virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats)
@@ -99,65 +170,11 @@ virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats)
 	return shm;
 }
 
-static void
-pool_unref(struct virt_shm *shm, struct shm_pool *pool)
-{
-	if (--pool->refs > 0)
-		return;
-
-	if (pool->client_map)
-		munmap(pool->client_map, pool->size);
-	if (pool->host_map)
-		munmap(pool->host_map, pool->capacity);
-	close(pool->client_fd);
-	free(pool);
-}
-
-void
-virt_shm_destroy(struct virt_shm *shm)
-{
-	int i;
-
-	for (i = 0; i < TABLE_BUCKETS; i++) {
-		while (shm->buffers[i]) {
-			struct shm_buffer *b = shm->buffers[i];
-
-			shm->buffers[i] = b->next;
-			pool_unref(shm, b->pool);
-			free(b);
-		}
-		while (shm->pools[i]) {
-			struct shm_pool *p = shm->pools[i];
-
-			shm->pools[i] = p->next;
-			pool_unref(shm, p);
-		}
-		while (shm->surfaces[i]) {
-			struct shm_surface *s = shm->surfaces[i];
-
-			shm->surfaces[i] = s->next;
-			free(s);
-		}
-	}
-	free(shm);
-}
-
-static size_t
-pool_capacity(size_t size)
-{
-	size_t headroom = size;
-
-	if (headroom < POOL_HEADROOM_MIN)
-		headroom = POOL_HEADROOM_MIN;
-	if (headroom > POOL_HEADROOM_MAX)
-		headroom = POOL_HEADROOM_MAX;
-
-	return size + headroom;
-}
+/* ---- host memory ------------------------------------------------------ */
 
 /* Host memory of at least `size` bytes as an R8 image (§5.1). Rows of
  * 4096 bytes rather than one row of `size`: image dimensions on real
- * hosts are bounded (GPU allocators cap them), rows are not as tight. */
+ * hosts are bounded (GPU allocators cap them). */
 static int
 host_memory_query(struct cross_domain *cd, size_t size,
 		  struct cross_domain_image_requirements *req)
@@ -180,131 +197,468 @@ host_memory_query(struct cross_domain *cd, size_t size,
 					       GRALLOC_SW_WRITE_OFTEN, req);
 }
 
-/* wl_shm.create_pool(id, fd, size): host memory for the pool; the fd the
- * compositor gets is the host blob's. */
-static int
-pool_create(struct virt_shm *shm, union wl_argument *args)
+/* Where /proc/self/maps shows mappings of this blob: the line of the
+ * library's own mapping says. */
+static void
+blob_identify(struct shm_blob *blob)
 {
-	struct cross_domain *cd = shm->cd;
+	unsigned long start, end, pgoff, ino;
+	unsigned int major, minor;
+	char line[512];
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%lx-%lx %*4s %lx %x:%x %lu", &start, &end,
+			   &pgoff, &major, &minor, &ino) != 6)
+			continue;
+		if (start == (unsigned long) blob->map) {
+			blob->map_dev = makedev(major, minor);
+			blob->map_ino = (ino_t) ino;
+			blob->map_pgoff = pgoff;
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static struct shm_blob *
+blob_create(struct cross_domain *cd, size_t size)
+{
 	struct cross_domain_image_requirements req;
-	struct shm_pool *pool;
-	uint32_t bo, id = args[0].o ? args[0].o->id : 0;
-	int32_t size = args[2].i;
-	int blob_fd;
+	struct virtgpu_map map;
+	struct shm_blob *blob;
 
-	if (size <= 0) {
-		/* The compositor answers with invalid_stride/size. */
-		return 0;
-	}
+	blob = calloc(1, sizeof *blob);
+	if (blob == NULL)
+		return NULL;
+	blob->cd = cd;
+	blob->refs = 1;
+	blob->export_fd = -1;
 
-	pool = calloc(1, sizeof *pool);
-	if (pool == NULL)
-		return -1;
-	pool->id = id;
-	pool->size = (size_t) size;
-	pool->refs = 1;
-	pool->client_fd = wl_os_dupfd_cloexec(args[1].h, 0);
-	if (pool->client_fd < 0)
-		goto err_free;
-
-	pool->client_map = mmap(NULL, pool->size, PROT_READ, MAP_SHARED,
-				pool->client_fd, 0);
-	if (pool->client_map == MAP_FAILED) {
-		pool->client_map = NULL;
-		wl_log("wayland-virtgpu: wl_shm.create_pool: cannot map the "
-		       "client's pool (%s)\n", strerror(errno));
-		goto err_fd;
-	}
-
-	if (host_memory_query(cd, pool_capacity(pool->size), &req) < 0 ||
-	    req.size < pool->size) {
-		wl_log("wayland-virtgpu: wl_shm.create_pool: the host cannot "
-		       "allocate %zu bytes (%s)\n", pool_capacity(pool->size),
-		       strerror(errno));
-		goto err_map;
+	size = (size + (size_t) cd->dev.page_size - 1) &
+	       ~((size_t) cd->dev.page_size - 1);
+	if (host_memory_query(cd, size, &req) < 0 || req.size < size) {
+		wl_log("wayland-virtgpu: the host cannot allocate %zu bytes "
+		       "for a wl_shm pool (%s)\n", size, strerror(errno));
+		goto err;
 	}
 
 	if (virtgpu_blob_create(&cd->dev, VIRTGPU_BLOB_MEM_HOST3D,
 				VIRTGPU_BLOB_FLAG_USE_MAPPABLE |
 				VIRTGPU_BLOB_FLAG_USE_SHAREABLE,
-				req.size, req.blob_id, &bo, NULL) < 0) {
-		wl_log("wayland-virtgpu: wl_shm.create_pool: host memory of "
-		       "%llu bytes refused (%s)\n",
+				req.size, req.blob_id, &blob->bo, NULL) < 0) {
+		wl_log("wayland-virtgpu: host memory of %llu bytes for a "
+		       "wl_shm pool refused (%s)\n",
 		       (unsigned long long) req.size, strerror(errno));
-		goto err_map;
+		goto err;
 	}
-	pool->capacity = (size_t) req.size;
-	pool->host_map = virtgpu_blob_map(&cd->dev, bo, pool->capacity);
-	blob_fd = virtgpu_prime_export(&cd->dev, bo);
-	virtgpu_gem_close(&cd->dev, bo);
-	if (pool->host_map == NULL || blob_fd < 0) {
-		wl_log("wayland-virtgpu: wl_shm.create_pool: cannot map or "
-		       "export host memory (%s)\n", strerror(errno));
-		if (blob_fd >= 0)
-			close(blob_fd);
-		goto err_map;
+	blob->size = (size_t) req.size;
+
+	memset(&map, 0, sizeof map);
+	map.handle = blob->bo;
+	if (ioctl(cd->dev.fd, VIRTGPU_IOCTL_MAP, &map) < 0)
+		goto err_bo;
+	blob->map_offset = map.offset;
+	blob->map = mmap(NULL, blob->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 cd->dev.fd, (off_t) map.offset);
+	if (blob->map == MAP_FAILED) {
+		blob->map = NULL;
+		goto err_bo;
 	}
 
-	/* The one copy of what the pool holds now. */
-	memcpy(pool->host_map, pool->client_map, pool->size);
-	shm->stats->shm_bytes_copied += pool->size;
+	blob->export_fd = virtgpu_prime_export(&cd->dev, blob->bo);
+	if (blob->export_fd < 0)
+		goto err_bo;
+
+	blob_identify(blob);
+	return blob;
+
+err_bo:
+	wl_log("wayland-virtgpu: cannot map or export host memory (%s)\n",
+	       strerror(errno));
+	if (blob->map)
+		munmap(blob->map, blob->size);
+	virtgpu_gem_close(&cd->dev, blob->bo);
+err:
+	free(blob);
+	errno = ENOMEM;
+	return NULL;
+}
+
+static void
+blob_unref(struct shm_blob *blob)
+{
+	if (blob == NULL || --blob->refs > 0)
+		return;
+
+	munmap(blob->map, blob->size);
+	if (blob->export_fd >= 0)
+		close(blob->export_fd);
+	virtgpu_gem_close(&blob->cd->dev, blob->bo);
+	free(blob);
+}
+
+/* ---- the client's mappings --------------------------------------------- */
+
+struct mapping {
+	unsigned long start, end, pgoff;
+	bool shared, writable;
+};
+
+/* The process's mappings of (dev, ino) except the library's own. */
+static int
+mappings_of(dev_t dev, ino_t ino, unsigned long pgoff_filter, bool filter_pgoff,
+	    const void *skip, struct mapping **out)
+{
+	unsigned long start, end, pgoff, inode;
+	unsigned int major, minor;
+	struct mapping *list = NULL, *grown;
+	char line[512], perms[8];
+	int n = 0, capacity = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/maps", "re");
+	if (f == NULL)
+		return -1;
+
+	while (fgets(line, sizeof line, f)) {
+		if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu", &start, &end,
+			   perms, &pgoff, &major, &minor, &inode) != 7)
+			continue;
+		if (makedev(major, minor) != dev || (ino_t) inode != ino ||
+		    start == (unsigned long) skip)
+			continue;
+		if (filter_pgoff && pgoff != pgoff_filter)
+			continue;
+		if (n == capacity) {
+			capacity = capacity ? capacity * 2 : 8;
+			grown = realloc(list, capacity * sizeof *list);
+			if (grown == NULL) {
+				free(list);
+				fclose(f);
+				return -1;
+			}
+			list = grown;
+		}
+		list[n].start = start;
+		list[n].end = end;
+		list[n].pgoff = pgoff;
+		list[n].shared = perms[3] == 's';
+		list[n].writable = perms[1] == 'w';
+		n++;
+	}
+	fclose(f);
+
+	*out = list;
+	return n;
+}
+
+/* Put host memory where a client mapping was, same address and access. */
+static int
+remap_onto(const struct mapping *m, struct shm_blob *blob)
+{
+	size_t len = m->end - m->start;
+	int prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
+	void *p;
+
+	if (len != blob->size) {
+		errno = EINVAL;
+		return -1;
+	}
+
+	p = mmap((void *) m->start, len, prot, MAP_SHARED | MAP_FIXED,
+		 blob->cd->dev.fd, (off_t) blob->map_offset);
+	return p == (void *) m->start ? 0 : -1;
+}
+
+/* Copy what the client's file holds (its data extents, not its holes)
+ * within [from, to) into host memory at the same offsets. */
+static size_t
+copy_file_data(int fd, void *dst, size_t from, size_t to)
+{
+	size_t copied = 0;
+	off_t data, hole;
+
+	while (from < to) {
+		data = lseek(fd, (off_t) from, SEEK_DATA);
+		if (data < 0 || (size_t) data >= to)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (size_t) hole > to)
+			hole = (off_t) to;
+		if (pread(fd, (char *) dst + data, (size_t) (hole - data), data) < 0)
+			break;
+		copied += (size_t) (hole - data);
+		from = (size_t) hole;
+	}
+
+	return copied;
+}
+
+static bool
+file_has_data(int fd, size_t from, size_t to)
+{
+	off_t data = lseek(fd, (off_t) from, SEEK_DATA);
+
+	return data >= 0 && (size_t) data < to;
+}
+
+static int
+punch(int fd, size_t size)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			 (off_t) size);
+}
+
+/*
+ * Move every writer of the pool's file that can be moved onto the pool's
+ * host memory: what they hold goes to host memory first, then their
+ * mappings are replaced and the file emptied. Returns true when nothing
+ * is left writing to the file as far as this process can see.
+ */
+static bool
+pool_remap(struct virt_shm *shm, struct shm_pool *pool)
+{
+	struct mapping *maps = NULL;
+	bool complete = true;
+	int n, i, seals;
+
+	seals = fcntl(pool->client_fd, F_GET_SEALS);
+	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return false;	/* holes cannot be punched */
+
+	n = mappings_of(pool->dev, pool->ino, 0, false, NULL, &maps);
+	if (n < 0)
+		return false;
+
+	for (i = 0; i < n; i++) {
+		/* MAP_PRIVATE views would see the punched holes; views at
+		 * an offset cannot be mapped from host memory portably. */
+		if (!maps[i].shared || maps[i].pgoff != 0 ||
+		    maps[i].end - maps[i].start != pool->blob->size)
+			complete = false;
+	}
+	if (!complete) {
+		free(maps);
+		return false;
+	}
+
+	shm->stats->shm_bytes_copied +=
+		copy_file_data(pool->client_fd, pool->blob->map, 0, pool->size);
+	if (punch(pool->client_fd, pool->size) < 0) {
+		free(maps);
+		return false;
+	}
+	for (i = 0; i < n; i++) {
+		if (remap_onto(&maps[i], pool->blob) < 0) {
+			/* The view still shows the (now empty) file: put
+			 * the bytes back so the client sees what it drew. */
+			size_t len = maps[i].end - maps[i].start;
+
+			if (pwrite(pool->client_fd, pool->blob->map,
+				   len < pool->size ? len : pool->size, 0) < 0)
+				wl_log("wayland-virtgpu: wl_shm_pool#%u: "
+				       "cannot restore the pool (%s)\n",
+				       pool->id, strerror(errno));
+			complete = false;
+		}
+	}
+	free(maps);
+
+	return complete;
+}
+
+/* Does the client still have a view of this host memory? */
+static bool
+blob_has_client_views(struct shm_blob *blob)
+{
+	struct mapping *maps = NULL;
+	int n;
+
+	n = mappings_of(blob->map_dev, blob->map_ino, blob->map_pgoff, true,
+			blob->map, &maps);
+	free(maps);
+	return n > 0;
+}
+
+/* ---- pools ---------------------------------------------------------------- */
+
+static void
+pool_unref(struct shm_pool *pool)
+{
+	if (--pool->refs > 0)
+		return;
+
+	blob_unref(pool->blob);
+	close(pool->client_fd);
+	free(pool);
+}
+
+/* wl_shm.create_pool(id, fd, size): host memory for the pool, its bytes
+ * copied once, the client's views remapped; the compositor gets the host
+ * memory's fd. */
+static int
+pool_create(struct virt_shm *shm, struct wl_object *shm_object,
+	    union wl_argument *args)
+{
+	struct shm_pool *pool;
+	struct stat st;
+	int32_t size = args[2].i;
+	int fd;
+
+	if (size <= 0 || args[0].o == NULL)
+		return 0;	/* the compositor answers invalid_stride */
+
+	pool = calloc(1, sizeof *pool);
+	if (pool == NULL)
+		return -1;
+	pool->id = args[0].o->id;
+	pool->shm_id = shm_object->id;
+	pool->size = (size_t) size;
+	pool->compositor_size = size;
+	pool->target_id = pool->id;
+	pool->refs = 1;
+	pool->client_fd = wl_os_dupfd_cloexec(args[1].h, 0);
+	if (pool->client_fd < 0 || fstat(pool->client_fd, &st) < 0)
+		goto err;
+	pool->dev = st.st_dev;
+	pool->ino = st.st_ino;
+
+	pool->blob = blob_create(shm->cd, pool->size);
+	if (pool->blob == NULL)
+		goto err;
+
+	if (pool_remap(shm, pool)) {
+		pool->mode = POOL_ZERO_COPY;
+		shm->stats->zero_copy_pools++;
+	} else {
+		/* The one copy of what the pool holds now. */
+		pool->mode = POOL_COPY;
+		if (pread(pool->client_fd, pool->blob->map, pool->size, 0) > 0)
+			shm->stats->shm_bytes_copied += pool->size;
+	}
 	shm->stats->shm_pools++;
 
+	fd = wl_os_dupfd_cloexec(pool->blob->export_fd, 0);
+	if (fd < 0)
+		goto err;
 	close(args[1].h);
-	args[1].h = blob_fd;
-	TABLE_INSERT(shm->pools, pool);
+	args[1].h = fd;
+	table_insert(shm->pools, pool);
 
 	return 1;
 
-err_map:
-	if (pool->host_map)
-		munmap(pool->host_map, pool->capacity);
-	munmap(pool->client_map, pool->size);
-err_fd:
-	close(pool->client_fd);
-err_free:
+err:
+	wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes failed (%s)\n",
+	       size, strerror(errno));
+	blob_unref(pool->blob);
+	if (pool->client_fd >= 0)
+		close(pool->client_fd);
 	free(pool);
 	errno = ENOMEM;
 	return -1;
 }
 
+/* The trap of DESIGN.md: the compositor grows only its mapping of the
+ * first fd. New host memory goes behind a wl_shm_pool of the library's
+ * own, made now, ahead of the client's resize. */
 static int
-pool_resize(struct virt_shm *shm, struct shm_pool *pool, int32_t size)
+pool_move(struct virt_shm *shm, struct wl_transport *transport,
+	  struct shm_pool *pool, size_t size)
 {
-	void *map;
+	const struct wl_transport_core *core = transport->core;
+	struct shm_blob *blob, *old = pool->blob;
+	union wl_argument args[3];
+	struct wl_object *hidden;
 
-	if (size <= 0 || (size_t) size <= pool->size)
-		return 0;	/* the compositor refuses shrinking */
-
-	if ((size_t) size > pool->capacity) {
-		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%d): beyond the "
-		       "%zu bytes of host memory the pool has\n", pool->id,
-		       size, pool->capacity);
+	if (pool->nhidden == MAX_HIDDEN_POOLS) {
+		wl_log("wayland-virtgpu: wl_shm_pool#%u grew too many times\n",
+		       pool->id);
 		errno = ENOSPC;
 		return -1;
 	}
 
-	map = mmap(NULL, (size_t) size, PROT_READ, MAP_SHARED,
-		   pool->client_fd, 0);
-	if (map == MAP_FAILED) {
-		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%d): cannot map "
-		       "the client's pool (%s)\n", pool->id, size,
-		       strerror(errno));
+	blob = blob_create(shm->cd, size);
+	if (blob == NULL)
+		return -1;
+
+	hidden = core->create_object(transport->core_data, pool->shm_id,
+				     &wl_shm_pool_interface, 1);
+	if (hidden == NULL) {
+		blob_unref(blob);
+		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize: its wl_shm is "
+		       "gone\n", pool->id);
+		errno = EINVAL;
 		return -1;
 	}
-	munmap(pool->client_map, pool->size);
-	pool->client_map = map;
-	pool->size = (size_t) size;
+
+	memset(args, 0, sizeof args);
+	args[0].o = hidden;
+	args[1].h = blob->export_fd;
+	args[2].i = (int32_t) size;
+	if (core->queue_request(transport->core_data, pool->shm_id,
+				WL_SHM_CREATE_POOL, args) < 0) {
+		core->destroy_object(transport->core_data, hidden);
+		blob_unref(blob);
+		return -1;
+	}
+
+	/* The pool's bytes move with it. A client that kept its views of
+	 * the old memory draws old buffers there; one that made new views
+	 * (remapped below) draws everything into the new memory. */
+	memcpy(blob->map, old->map, pool->size < old->size ? pool->size : old->size);
+	old->client_views = pool->mode != POOL_COPY && blob_has_client_views(old);
+
+	pool->hidden[pool->nhidden++] = hidden;
+	pool->target_id = hidden->id;
+	pool->blob = blob;
+	blob_unref(old);	/* its buffers keep it */
 
 	return 0;
 }
 
 static int
+pool_resize(struct virt_shm *shm, struct wl_transport *transport,
+	    struct shm_pool *pool, union wl_argument *args)
+{
+	int32_t size = args[0].i;
+
+	if (size <= 0 || (size_t) size <= pool->size)
+		return 0;	/* the compositor refuses shrinking */
+
+	if ((size_t) size > pool->blob->size) {
+		if (pool_move(shm, transport, pool, (size_t) size) < 0)
+			return -1;
+		/* The client's pool object keeps its old size: nothing of
+		 * it lies beyond its first host memory. */
+		args[0].i = pool->compositor_size;
+	} else if (pool->target_id == pool->id) {
+		pool->compositor_size = size;
+	}
+
+	if (pool->mode != POOL_COPY) {
+		/* Views the client made for the new size. */
+		if (!pool_remap(shm, pool) && pool->mode == POOL_ZERO_COPY)
+			pool->mode = POOL_MIXED;
+	}
+	pool->size = (size_t) size;
+
+	return 0;
+}
+
+/* ---- buffers and surfaces ------------------------------------------------- */
+
+static int
 buffer_create(struct virt_shm *shm, struct shm_pool *pool,
-	      union wl_argument *args)
+	      uint32_t *sender_id, union wl_argument *args)
 {
 	struct shm_buffer *buffer;
 	int32_t offset = args[1].i, height = args[3].i, stride = args[4].i;
+
+	*sender_id = pool->target_id;
 
 	/* Let the compositor judge bad geometry; copy only what fits. */
 	if (offset < 0 || height <= 0 || stride <= 0 || args[0].o == NULL)
@@ -316,10 +670,12 @@ buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 
 	buffer->id = args[0].o->id;
 	buffer->pool = pool;
+	buffer->blob = pool->blob;
 	buffer->offset = (size_t) offset;
 	buffer->bytes = (size_t) stride * (size_t) height;
 	pool->refs++;
-	TABLE_INSERT(shm->buffers, buffer);
+	pool->blob->refs++;
+	table_insert(shm->buffers, buffer);
 
 	return 0;
 }
@@ -327,29 +683,71 @@ buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 static void
 buffer_destroy(struct virt_shm *shm, uint32_t id)
 {
-	struct shm_buffer *buffer = TABLE_FIND(shm->buffers, id, struct shm_buffer);
+	struct shm_buffer *buffer = table_find(shm->buffers, id);
 
 	if (buffer == NULL)
 		return;
 
-	TABLE_REMOVE(shm->buffers, buffer, struct shm_buffer);
-	pool_unref(shm, buffer->pool);
+	table_remove(shm->buffers, buffer);
+	blob_unref(buffer->blob);
+	pool_unref(buffer->pool);
 	free(buffer);
+}
+
+/* Make the host memory the compositor reads for this buffer hold what the
+ * client drew. Zero copy when the pool is fully remapped and the buffer
+ * lives in its current host memory. */
+static void
+buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer)
+{
+	struct shm_pool *pool = buffer->pool;
+	size_t from = buffer->offset, to = buffer->offset + buffer->bytes;
+
+	if (to > pool->size || to > buffer->blob->size)
+		return;	/* the compositor reports the bad buffer */
+
+	if (pool->mode == POOL_COPY) {
+		if (pread(pool->client_fd, (char *) buffer->blob->map + from,
+			  buffer->bytes, (off_t) from) > 0)
+			shm->stats->shm_bytes_copied += buffer->bytes;
+		return;
+	}
+
+	if (buffer->blob != pool->blob && !buffer->blob->client_views) {
+		/* A buffer of earlier host memory: the client draws into
+		 * the current one. */
+		memcpy((char *) buffer->blob->map + from,
+		       (char *) pool->blob->map + from, buffer->bytes);
+		shm->stats->shm_bytes_copied += buffer->bytes;
+	}
+
+	if (!file_has_data(pool->client_fd, from, to))
+		return;
+
+	/* Someone wrote to the file, not to host memory. */
+	if (pool->mode == POOL_ZERO_COPY && pool_remap(shm, pool)) {
+		if (buffer->blob != pool->blob && !buffer->blob->client_views)
+			memcpy((char *) buffer->blob->map + from,
+			       (char *) pool->blob->map + from, buffer->bytes);
+		return;
+	}
+	pool->mode = POOL_MIXED;
+	shm->stats->shm_bytes_copied +=
+		copy_file_data(pool->client_fd, buffer->blob->map, from, to);
 }
 
 static struct shm_surface *
 surface_get(struct virt_shm *shm, uint32_t id)
 {
-	struct shm_surface *surface;
+	struct shm_surface *surface = table_find(shm->surfaces, id);
 
-	surface = TABLE_FIND(shm->surfaces, id, struct shm_surface);
 	if (surface)
 		return surface;
 
 	surface = calloc(1, sizeof *surface);
 	if (surface) {
 		surface->id = id;
-		TABLE_INSERT(shm->surfaces, surface);
+		table_insert(shm->surfaces, surface);
 	}
 	return surface;
 }
@@ -360,90 +758,97 @@ static void
 surface_commit(struct virt_shm *shm, struct shm_surface *surface)
 {
 	struct shm_buffer *buffer;
-	struct shm_pool *pool;
-	size_t end;
 
 	if (!surface->attached && !surface->damaged)
 		return;
 	surface->attached = surface->damaged = false;
 
-	buffer = TABLE_FIND(shm->buffers, surface->buffer, struct shm_buffer);
-	if (buffer == NULL)
-		return;
+	buffer = table_find(shm->buffers, surface->buffer);
+	if (buffer)
+		buffer_sync(shm, buffer);
+}
 
-	pool = buffer->pool;
-	end = buffer->offset + buffer->bytes;
-	if (end > pool->size || end > pool->capacity)
-		return;	/* the compositor reports the bad buffer */
+static void
+pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
+	     struct shm_pool *pool)
+{
+	const struct wl_transport_core *core = transport->core;
+	union wl_argument none[1];
+	int i;
 
-	memcpy((char *) pool->host_map + buffer->offset,
-	       (char *) pool->client_map + buffer->offset, buffer->bytes);
-	shm->stats->shm_bytes_copied += buffer->bytes;
+	/* The library's own pools go with the client's. */
+	for (i = 0; i < pool->nhidden; i++) {
+		core->queue_request(transport->core_data, pool->hidden[i]->id,
+				    WL_SHM_POOL_DESTROY, none);
+		core->destroy_object(transport->core_data, pool->hidden[i]);
+	}
+	pool->nhidden = 0;
+
+	table_remove(shm->pools, pool);
+	pool_unref(pool);
 }
 
 int
-virt_shm_request(struct virt_shm *shm, const char *interface, uint32_t id,
+virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
+		 struct wl_object *target, uint32_t *sender_id,
 		 uint32_t opcode, union wl_argument *args)
 {
+	const char *interface = target->interface->name;
 	struct shm_surface *surface;
 	struct shm_pool *pool;
 
 	if (strcmp(interface, "wl_shm") == 0) {
-		if (opcode == 0)	/* create_pool */
-			return pool_create(shm, args);
+		if (opcode == WL_SHM_CREATE_POOL)
+			return pool_create(shm, target, args);
 		return 0;
 	}
 
 	if (strcmp(interface, "wl_shm_pool") == 0) {
-		pool = TABLE_FIND(shm->pools, id, struct shm_pool);
+		pool = table_find(shm->pools, target->id);
 		if (pool == NULL)
 			return 0;
 		switch (opcode) {
-		case 0:		/* create_buffer */
-			return buffer_create(shm, pool, args);
-		case 1:		/* destroy */
-			TABLE_REMOVE(shm->pools, pool, struct shm_pool);
-			pool_unref(shm, pool);
+		case WL_SHM_POOL_CREATE_BUFFER:
+			return buffer_create(shm, pool, sender_id, args);
+		case WL_SHM_POOL_DESTROY:
+			pool_destroy(shm, transport, pool);
 			return 0;
-		case 2:		/* resize */
-			return pool_resize(shm, pool, args[0].i);
+		case WL_SHM_POOL_RESIZE:
+			return pool_resize(shm, transport, pool, args);
 		}
 		return 0;
 	}
 
 	if (strcmp(interface, "wl_buffer") == 0) {
-		if (opcode == 0)	/* destroy */
-			buffer_destroy(shm, id);
+		if (opcode == WL_BUFFER_DESTROY)
+			buffer_destroy(shm, target->id);
 		return 0;
 	}
 
 	if (strcmp(interface, "wl_surface") == 0) {
 		switch (opcode) {
-		case 0:		/* destroy */
-			surface = TABLE_FIND(shm->surfaces, id,
-					     struct shm_surface);
+		case WL_SURFACE_DESTROY:
+			surface = table_find(shm->surfaces, target->id);
 			if (surface) {
-				TABLE_REMOVE(shm->surfaces, surface,
-					     struct shm_surface);
+				table_remove(shm->surfaces, surface);
 				free(surface);
 			}
 			return 0;
-		case 1:		/* attach(buffer, x, y) */
-			surface = surface_get(shm, id);
+		case WL_SURFACE_ATTACH:
+			surface = surface_get(shm, target->id);
 			if (surface) {
 				surface->buffer = args[0].o ? args[0].o->id : 0;
 				surface->attached = true;
 			}
 			return 0;
-		case 2:		/* damage */
-		case 9:		/* damage_buffer */
-			surface = surface_get(shm, id);
+		case WL_SURFACE_DAMAGE:
+		case WL_SURFACE_DAMAGE_BUFFER:
+			surface = surface_get(shm, target->id);
 			if (surface)
 				surface->damaged = true;
 			return 0;
-		case 6:		/* commit */
-			surface = TABLE_FIND(shm->surfaces, id,
-					     struct shm_surface);
+		case WL_SURFACE_COMMIT:
+			surface = table_find(shm->surfaces, target->id);
 			if (surface)
 				surface_commit(shm, surface);
 			return 0;
@@ -451,4 +856,34 @@ virt_shm_request(struct virt_shm *shm, const char *interface, uint32_t id,
 	}
 
 	return 0;
+}
+
+void
+virt_shm_destroy(struct virt_shm *shm)
+{
+	int i;
+
+	for (i = 0; i < TABLE_BUCKETS; i++) {
+		while (shm->buffers[i]) {
+			struct shm_buffer *b = shm->buffers[i];
+
+			shm->buffers[i] = b->next;
+			blob_unref(b->blob);
+			pool_unref(b->pool);
+			free(b);
+		}
+		while (shm->pools[i]) {
+			struct shm_pool *p = shm->pools[i];
+
+			shm->pools[i] = p->next;
+			pool_unref(p);
+		}
+		while (shm->surfaces[i]) {
+			struct shm_surface *s = shm->surfaces[i];
+
+			shm->surfaces[i] = s->next;
+			free(s);
+		}
+	}
+	free(shm);
 }

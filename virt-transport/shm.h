@@ -1,7 +1,7 @@
 /*
  * SPDX-License-Identifier: MIT
- * wl_shm over the virtio-gpu transport (shm.c): pools get host memory and
- * buffers are copied into it on wl_surface.commit.
+ * wl_shm over the virtio-gpu transport (shm.c): pools live in host
+ * memory, the client's own mappings remapped onto it where possible.
  */
 #ifndef VIRT_SHM_H
 #define VIRT_SHM_H
@@ -12,6 +12,7 @@
 #include "transport.h"
 
 struct virt_shm;
+struct wl_object;
 union wl_argument;
 
 struct virt_shm *
@@ -20,11 +21,12 @@ virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats);
 void
 virt_shm_destroy(struct virt_shm *shm);
 
-/* A request to one of wl_shm, wl_shm_pool, wl_buffer, wl_surface.
- * Returns 1 when it took care of the request's fds, 0 when it has
- * nothing to do with them, -1 (after a log line) on failure. */
+/* A request about to be sent. Returns 1 when it took care of the
+ * request's fds, 0 when it has nothing to do with them, -1 (after a log
+ * line) on failure. May redirect the request through *sender_id. */
 int
-virt_shm_request(struct virt_shm *shm, const char *interface, uint32_t id,
+virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
+		 struct wl_object *target, uint32_t *sender_id,
 		 uint32_t opcode, union wl_argument *args);
 
 #endif

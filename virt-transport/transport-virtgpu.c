@@ -911,8 +911,8 @@ virtgpu_destroy(struct wl_transport *transport)
 
 static int
 virtgpu_request(struct wl_transport *transport, struct wl_object *target,
-		uint32_t opcode, const struct wl_message *message,
-		union wl_argument *args)
+		uint32_t *sender_id, uint32_t opcode,
+		const struct wl_message *message, union wl_argument *args)
 {
 	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
 	const char *signature = message->signature;
@@ -921,8 +921,8 @@ virtgpu_request(struct wl_transport *transport, struct wl_object *target,
 	uint32_t bo;
 	int i, ret;
 
-	ret = virt_shm_request(t->shm, target->interface->name, target->id,
-			       opcode, args);
+	ret = virt_shm_request(t->shm, transport, target, sender_id, opcode,
+			       args);
 	if (ret < 0)
 		return -1;
 	if (ret > 0)
