@@ -363,8 +363,22 @@ pipe_readable(int fd, uint32_t mask, void *data)
 			return 0;
 		break;	/* EOF or error */
 	}
-	if (r->resource)
-		beh_fd_test_send_pipe_data(r->resource, &r->data);
+	if (r->resource) {
+		struct wl_array head;
+		uint32_t hash = 2166136261u;
+		size_t k, n = r->data.size < DESCRIBE_MAX ? r->data.size :
+			DESCRIBE_MAX;
+
+		for (k = 0; k < r->data.size; k++)
+			hash = (hash ^ ((unsigned char *) r->data.data)[k]) *
+				16777619u;
+		wl_array_init(&head);
+		if (n)
+			memcpy(wl_array_add(&head, n), r->data.data, n);
+		beh_fd_test_send_pipe_data(r->resource, r->data.size, hash,
+					   &head);
+		wl_array_release(&head);
+	}
 	pipe_reader_free(r);
 	return 0;
 }
