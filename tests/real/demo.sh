@@ -32,22 +32,6 @@ for d in "$(dirname "$LIBDIR")/cursor" "$(dirname "$LIBDIR")/egl"; do
 	[ -d "$d" ] && EXTRA+=("$d")
 done
 
-# find_client PID NAME: PID itself or its first descendant whose command is NAME.
-find_client()
-{
-	local pid=$1 name=${2:0:15} queue child
-	queue=("$pid")
-	while [ ${#queue[@]} -gt 0 ]; do
-		pid=${queue[0]}
-		queue=("${queue[@]:1}")
-		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] && { echo "$pid"; return 0; }
-		for child in $(pgrep -P "$pid"); do
-			queue+=("$child")
-		done
-	done
-	return 1
-}
-
 rt_init demo
 rt_start_weston headless demo
 rt_client_env "$LIBDIR" "${EXTRA[@]}"
@@ -59,7 +43,7 @@ rt_track "$launcher"
 name=$(basename "${CLIENT[0]}")
 pid=
 for _ in $(seq 1 100); do
-	pid=$(find_client "$launcher" "$name") && break
+	pid=$(rt_find_descendant "$launcher" "$name") && break
 	kill -0 "$launcher" 2>/dev/null || break
 	sleep 0.1
 done

@@ -256,3 +256,60 @@ rt_check_maps()
 		sort -u | paste -sd' ')"
 	return 0
 }
+
+# rt_find_descendant PID NAME: PID itself or its first descendant (breadth
+# first) whose command is NAME; for clients started under a launcher.
+rt_find_descendant()
+{
+	local pid=$1 name=${2:0:15} queue child
+	queue=("$pid")
+	while [ ${#queue[@]} -gt 0 ]; do
+		pid=${queue[0]}
+		queue=("${queue[@]:1}")
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$name" ] && { echo "$pid"; return 0; }
+		for child in $(pgrep -P "$pid"); do
+			queue+=("$child")
+		done
+	done
+	return 1
+}
+
+# rt_wait_descendant PID NAME TENTHS: rt_find_descendant, polled while PID lives.
+rt_wait_descendant()
+{
+	local n=0
+	while ! rt_find_descendant "$1" "$2"; do
+		kill -0 "$1" 2>/dev/null || return 1
+		((n++ >= $3)) && return 1
+		sleep 0.1
+	done
+}
+
+# rt_check_guest PID WHAT: PID runs on the simulated virtio-gpu's fake kernel
+# (tests/sim's LD_PRELOAD library), i.e. it is a guest.
+rt_check_guest()
+{
+	if ! grep -q '/libvirtgpu-sim-kernel\.so$' "/proc/$1/maps" 2>/dev/null; then
+		rt_log "$2 (pid $1) does not map libvirtgpu-sim-kernel.so: not a guest of the simulated device"
+		return 1
+	fi
+	return 0
+}
+
+# rt_check_stats LOG WHAT: LOG holds the library's stats line for the
+# virtgpu transport (WAYLAND_VIRTGPU_STATS=1); prints it.
+rt_check_stats()
+{
+	local line
+	line=$(grep -a '^wayland-virtgpu stats: ' "$1" | tail -n 1)
+	if [ -z "$line" ]; then
+		rt_log "$2: no 'wayland-virtgpu stats:' line in $1"
+		return 1
+	fi
+	rt_log "$2: $line"
+	case $line in
+	'wayland-virtgpu stats: transport=virtgpu '*) return 0 ;;
+	esac
+	rt_log "$2: the stats line does not say transport=virtgpu"
+	return 1
+}

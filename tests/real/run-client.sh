@@ -1,27 +1,56 @@
 #!/bin/bash
 # One real-compositor test: run an unmodified client on the system
-# libwayland-client and on the one in LIBDIR, each on a fresh weston, and
+# libwayland-client and on the one under test, each on a fresh weston, and
 # compare what a user sees (or, for the clipboard, the bytes received).
 #
 # usage: run-client.sh CLIENT LIBDIR [EXTRA_LIBDIR...]
+#        run-client.sh --virtgpu BUILD CLIENT
 #   CLIENT: simple-shm simple-egl terminal gtk4-demo gtk3-widget-factory
-#           qt5-analogclock qt5-calculator foot testsprite2 wl-clipboard
+#           qt5-analogclock qt5-calculator foot testsprite2 wl-clipboard;
+#           with --virtgpu also clipboard-64m keymap
 #   LIBDIR holds the libwayland-client.so.0 under test; EXTRA_LIBDIRs (e.g.
 #   build/cursor, build/egl) join LD_LIBRARY_PATH when they exist.
+#   --virtgpu: the client under test runs as a guest of the simulated
+#   virtio-gpu (tests/sim/virtgpu-run) on BUILD's libraries; it must also map
+#   the fake kernel and print the stats line with transport=virtgpu.
 # env: REAL_FAILURE_DIR  where screenshots of failures go (default ./real-failures)
 #      RT_KEEP=1         keep the work dir (logs, screenshots) after success
+#      RT_VIRTGPU_PROFILE  host profile of the simulated device (default rutabaga)
 
 source "$(dirname "$0")/lib.sh" || exit 1
 
-[ $# -ge 2 ] || { sed -n '2,14p' "$0" >&2; exit 2; }
-CLIENT=$1
-LIBDIR=$2
-shift 2
-EXTRA_DIRS=("$@")
+usage()
+{
+	sed -n '2,19p' "$0" >&2
+	exit 2
+}
+
+VIRTGPU_BUILD=
+if [ "$1" = --virtgpu ]; then
+	[ $# -eq 3 ] || usage
+	VIRTGPU_BUILD=$(cd "$2" 2>/dev/null && pwd) || { echo "no directory $2" >&2; exit 2; }
+	CLIENT=$3
+	LIBDIR=$VIRTGPU_BUILD/src
+	EXTRA_DIRS=("$VIRTGPU_BUILD/cursor" "$VIRTGPU_BUILD/egl")
+	TEST_NAME=virtgpu-$CLIENT
+	VIRTGPU_RUN=(env WAYLAND_VIRTGPU_BUILD="$VIRTGPU_BUILD" WAYLAND_VIRTGPU_STATS=1
+		VIRTGPU_SIM_STATS=- "$RT_DIR/../sim/virtgpu-run"
+		--profile "${RT_VIRTGPU_PROFILE:-rutabaga}" --)
+	# SIGTERM becomes exit(), so clients print the stats line when stopped.
+	EXIT_ON_TERM=$VIRTGPU_BUILD/tests/real/libexit-on-term.so
+	[ -e "$EXIT_ON_TERM" ] || { echo "no $EXIT_ON_TERM (ninja -C $2)" >&2; exit 2; }
+else
+	[ $# -ge 2 ] || usage
+	CLIENT=$1
+	LIBDIR=$2
+	shift 2
+	EXTRA_DIRS=("$@")
+	TEST_NAME=$CLIENT
+fi
 [ -e "$LIBDIR/libwayland-client.so.0" ] || { echo "no $LIBDIR/libwayland-client.so.0" >&2; exit 2; }
 FAILURE_DIR=${REAL_FAILURE_DIR:-$PWD/real-failures}
 
-rt_init "$CLIENT"
+rt_init "$TEST_NAME"
 CONFIG_HOME=$RT_WORK/config		# no user configuration reaches the clients
 mkdir -p "$CONFIG_HOME"
 
@@ -80,8 +109,24 @@ wl-clipboard)
 	BACKEND=x11
 	MODE=bytes
 	;;
+clipboard-64m)
+	# 64 MiB each way between a guest and a host client.
+	BACKEND=x11
+	MODE=bytes-virtgpu
+	;;
+keymap)
+	# wl_keyboard.keymap as a guest receives it, next to a direct run's.
+	BACKEND=x11
+	MODE=keymap
+	;;
 *)
 	rt_die "unknown client $CLIENT"
+	;;
+esac
+
+case $MODE in
+bytes-virtgpu|keymap)
+	[ -n "$VIRTGPU_BUILD" ] || rt_die "$CLIENT runs only with --virtgpu"
 	;;
 esac
 
@@ -90,16 +135,47 @@ if [ -n "$NOT_UNDER_SANITIZER" ] && [ -n "$(rt_sanitizer_runtimes "$LIBDIR/libwa
 	exit 77
 fi
 
-# start_client LABEL LIBDIR...: start CMD on the current weston; sets CLIENT_PID.
+# start_client LABEL LIBDIR...: start CMD on the current weston; sets
+# CLIENT_PID. The "test" run of --virtgpu goes through the launcher
+# (LAUNCHER_PID), and CLIENT_PID is the client among its descendants.
 start_client()
 {
-	local label=$1
+	local label=$1 prefix=()
 	shift
 	rt_client_env "$@"
-	(cd "$RT_WORK" && exec "${RT_ENV[@]}" "${CLIENT_ENV[@]}" "${CMD[@]}") \
+	LAUNCHER_PID=
+	if [ -n "$VIRTGPU_BUILD" ] && [ "$label" = test ]; then
+		# The launcher, a bash script, drops PS1 (bash unsets it when
+		# not interactive): the shells of terminals get it back here.
+		prefix=("${VIRTGPU_RUN[@]}" "$BASH" -c
+			'export LD_PRELOAD=$LD_PRELOAD:$0; exec "$@"' "$EXIT_ON_TERM"
+			env PS1='$ ')
+	fi
+	(cd "$RT_WORK" && exec "${RT_ENV[@]}" "${CLIENT_ENV[@]}" "${prefix[@]}" "${CMD[@]}") \
 		>"$RT_WORK/client-$label.log" 2>&1 &
 	CLIENT_PID=$!
 	rt_track "$CLIENT_PID"
+	[ ${#prefix[@]} -gt 0 ] || return 0
+	LAUNCHER_PID=$CLIENT_PID
+	if CLIENT_PID=$(rt_wait_descendant "$LAUNCHER_PID" "${CMD[0]##*/}" 100); then
+		rt_track "$CLIENT_PID"
+	else
+		# Exited at once, or never started: the comparison says what is missing.
+		rt_log "no ${CMD[0]##*/} among the descendants of tests/sim/virtgpu-run"
+		CLIENT_PID=$LAUNCHER_PID
+	fi
+}
+
+# stop_client: stop the client; a guest with SIGTERM (exit() through
+# exit-on-term, or its own handler), so it prints the stats line, then
+# its launcher.
+stop_client()
+{
+	rt_stop "$CLIENT_PID"
+	if [ -n "$LAUNCHER_PID" ]; then
+		rt_wait_gone "$LAUNCHER_PID" 50
+		rt_stop "$LAUNCHER_PID"
+	fi
 }
 
 # shoot_window LABEL: wait for the client's window and screenshot it into
@@ -150,14 +226,17 @@ run_shot()
 	shoot_window "$label"
 	shift
 	rt_check_maps "$CLIENT_PID" "$label: ${CMD[0]##*/}" "$@" || MAPS_FAILED=1
-	rt_stop "$CLIENT_PID"
+	if [ -n "$LAUNCHER_PID" ]; then
+		rt_check_guest "$CLIENT_PID" "$label: ${CMD[0]##*/}" || MAPS_FAILED=1
+	fi
+	stop_client
 	rt_stop_weston
 	sed 's/^/    /' "$RT_WORK/client-$label.log" | tail -n 5 >&2
 }
 
 save_failure()
 {
-	local f dest=$FAILURE_DIR/$CLIENT
+	local f dest=$FAILURE_DIR/$TEST_NAME
 	mkdir -p "$dest"
 	for f in "$@"; do
 		[ -e "$RT_WORK/$f" ] && cp "$RT_WORK/$f" "$dest/$f" && echo "  kept: $dest/$f" >&2
@@ -210,6 +289,159 @@ run_clipboard()
 	rt_log "PASS: $(stat -c %s "$out") bytes moved through the clipboard unchanged"
 }
 
+# report_library_errors LOG...: the library's and the simulated host's own
+# error lines, for the diagnosis of a failure.
+report_library_errors()
+{
+	grep -ah -e '^wayland-virtgpu: ' -e '^virtgpu-sim host: ' -e '^virtgpu-run: ' "$@" |
+		sort | uniq -c | sort -rn | head -n 10 | sed 's/^/    /' >&2
+	return 0
+}
+
+# guest ARGS...: run ARGS as a guest of the simulated virtio-gpu, on the
+# current weston, in the environment of a client under test.
+guest()
+{
+	rt_client_env "$LIBDIR" "${EXTRA_DIRS[@]}"
+	"${RT_ENV[@]}" "${CLIENT_ENV[@]}" "${VIRTGPU_RUN[@]}" "$@"
+}
+
+# host ARGS...: run ARGS directly on the current weston, on the system library.
+host()
+{
+	"${rt_infra_env[@]}" XDG_RUNTIME_DIR="$RT_XDG" WAYLAND_DISPLAY="$RT_SOCKET" \
+		"${CLIENT_ENV[@]}" "$@"
+}
+
+# 64 MiB of random bytes through the clipboard, both ways between a guest
+# and a host client (both on the same weston): guest wl-copy -> host
+# wl-paste, then host wl-copy -> guest wl-paste. Bytes compared with cmp.
+run_clipboard_virtgpu()
+{
+	local data=$RT_WORK/clip.bin out=$RT_WORK/clip.out copy_pid paste_pid pid n t0 status=0
+	local type=application/octet-stream
+	head -c $((64 * 1024 * 1024)) /dev/urandom >"$data"
+	rt_start_weston x11 test
+
+	# Guest copies, host pastes.
+	guest wl-copy --foreground --paste-once --type "$type" <"$data" >"$RT_WORK/guest-copy.log" 2>&1 &
+	copy_pid=$!
+	rt_track "$copy_pid"
+	pid=$(rt_wait_descendant "$copy_pid" wl-copy 100) || {
+		cat "$RT_WORK/guest-copy.log" >&2
+		rt_die "no wl-copy under tests/sim/virtgpu-run"
+	}
+	sleep 0.5
+	rt_check_maps "$pid" "guest wl-copy" "$LIBDIR" "${EXTRA_DIRS[@]}" || MAPS_FAILED=1
+	rt_check_guest "$pid" "guest wl-copy" || MAPS_FAILED=1
+	for n in 1 2 3 4 5; do
+		t0=$(date +%s.%N)
+		host timeout 60 wl-paste --no-newline --type "$type" >"$out" 2>>"$RT_WORK/host-paste.log"
+		[ -s "$out" ] && break
+		# wl-paste can miss the selection while wl-copy is still taking focus.
+		rt_log "host wl-paste got nothing, retrying"
+		sleep 0.5
+	done
+	rt_log "guest -> host: $(stat -c %s "$out") bytes in $(echo "$(date +%s.%N) - $t0" | bc) s"
+	rt_wait_gone "$copy_pid" 100 || rt_log "guest wl-copy --paste-once still running after the paste"
+	rt_stop "$copy_pid"
+	sed 's/^/    guest wl-copy: /' "$RT_WORK/guest-copy.log" | grep -v ' stats: ' | tail -n 5 >&2
+	report_library_errors "$RT_WORK/guest-copy.log"
+	if ! cmp "$data" "$out" >&2; then
+		rt_log "guest -> host: host wl-paste got $(stat -c %s "$out") bytes, not the $(stat -c %s "$data") the guest's wl-copy offered"
+		status=1
+	fi
+	# wl-copy closes its stderr before exit(), so the library's stats line
+	# cannot appear: the host device's line shows the 64 MiB went through it.
+	if ! grep -aq "^virtgpu-sim stats: .* contexts=1 .* write_bytes=$(stat -c %s "$data") " \
+		"$RT_WORK/guest-copy.log"; then
+		rt_log "guest wl-copy: the host device did not report one context writing $(stat -c %s "$data") bytes to the compositor's pipe:"
+		grep -a '^virtgpu-sim stats: ' "$RT_WORK/guest-copy.log" >&2
+		status=1
+	fi
+
+	# Host copies, guest pastes. The guest's wl-paste blocks on the full
+	# pipe until it is read, so its maps can be checked first.
+	host timeout 120 wl-copy --foreground --paste-once --type "$type" <"$data" \
+		>"$RT_WORK/host-copy.log" 2>&1 &
+	copy_pid=$!
+	rt_track "$copy_pid"
+	sleep 0.5
+	rm -f "$out"
+	for n in 1 2 3 4 5; do
+		t0=$(date +%s.%N)
+		coproc PASTE { guest timeout 60 wl-paste --no-newline --type "$type" \
+			2>"$RT_WORK/guest-paste.log"; }
+		paste_pid=$PASTE_PID
+		rt_track "$paste_pid"
+		if pid=$(rt_wait_descendant "$paste_pid" wl-paste 100); then
+			sleep 0.3
+			rt_check_maps "$pid" "guest wl-paste" "$LIBDIR" "${EXTRA_DIRS[@]}" || MAPS_FAILED=1
+			rt_check_guest "$pid" "guest wl-paste" || MAPS_FAILED=1
+		else
+			rt_log "no wl-paste under tests/sim/virtgpu-run"
+			MAPS_FAILED=1
+		fi
+		timeout 70 cat <&"${PASTE[0]}" >"$out"
+		wait "$paste_pid" 2>/dev/null
+		[ -s "$out" ] && break
+		rt_log "guest wl-paste got nothing, retrying"
+		sleep 0.5
+	done
+	rt_log "host -> guest: $(stat -c %s "$out") bytes in $(echo "$(date +%s.%N) - $t0" | bc) s"
+	rt_stop "$copy_pid"
+	sed 's/^/    guest wl-paste: /' "$RT_WORK/guest-paste.log" | grep -v ' stats: ' | tail -n 5 >&2
+	report_library_errors "$RT_WORK/guest-paste.log"
+	if ! cmp "$data" "$out" >&2; then
+		rt_log "host -> guest: the guest's wl-paste got $(stat -c %s "$out") bytes, not the $(stat -c %s "$data") the host's wl-copy offered"
+		status=1
+	fi
+	rt_check_stats "$RT_WORK/guest-paste.log" "guest wl-paste" || status=1
+
+	[ -z "$MAPS_FAILED" ] || { rt_log "the library under test was not the one loaded, or not as a guest"; status=1; }
+	[ $status -eq 0 ] || { save_failure guest-copy.log guest-paste.log host-paste.log host-copy.log; rt_die "clipboard through the simulated virtio-gpu"; }
+	rt_log "PASS: 64 MiB moved unchanged guest -> host and host -> guest"
+}
+
+# The keymap: keymap-dump (size, hash, head of wl_keyboard.keymap read
+# through a MAP_PRIVATE mapping) as a guest and directly on the system
+# library, on the same weston: the lines must be equal.
+run_keymap()
+{
+	local dump=$VIRTGPU_BUILD/tests/real/keymap-dump status=0 ref got got_maps want_maps
+	[ -x "$dump" ] || rt_die "no $dump (ninja -C $VIRTGPU_BUILD)"
+	rt_start_weston x11 test
+	host env LD_LIBRARY_PATH="$sysdir" timeout 20 "$dump" >"$RT_WORK/keymap-ref.out" 2>&1 ||
+		{ cat "$RT_WORK/keymap-ref.out" >&2; rt_die "keymap-dump failed on the system library"; }
+	guest timeout 20 "$dump" >"$RT_WORK/keymap-test.out" 2>&1 || status=1
+	sed 's/^/    direct: /' "$RT_WORK/keymap-ref.out" >&2
+	sed 's/^/    guest:  /' "$RT_WORK/keymap-test.out" >&2
+	ref=$(grep '^keymap ' "$RT_WORK/keymap-ref.out")
+	got=$(grep '^keymap ' "$RT_WORK/keymap-test.out")
+	grep -q "^maps: $(readlink -f "$RT_SYSTEM_LIB")\$" "$RT_WORK/keymap-ref.out" ||
+		rt_die "the direct run did not use the system library only"
+	case $ref in
+	*" tail_nul=1") ;;
+	*) rt_die "the direct run's keymap is not a NUL-terminated xkb keymap: $ref" ;;
+	esac
+	[ $status -eq 0 ] || rt_log "keymap-dump failed as a guest"
+	if [ "$got" != "$ref" ]; then
+		rt_log "the guest's keymap differs from the direct run's"
+		status=1
+	fi
+	got_maps=$(sed -n 's/^maps: //p' "$RT_WORK/keymap-test.out" | tr ' ' '\n' | sort | paste -sd' ')
+	want_maps=$(printf '%s\n' "$(readlink -f "$LIBDIR/libwayland-client.so.0")" \
+		"$(readlink -f "$VIRTGPU_BUILD/tests/sim/libvirtgpu-sim-kernel.so")" | sort | paste -sd' ')
+	if [ "$got_maps" != "$want_maps" ]; then
+		rt_log "the guest mapped '$got_maps', not '$want_maps'"
+		status=1
+	fi
+	report_library_errors "$RT_WORK/keymap-test.out"
+	rt_check_stats "$RT_WORK/keymap-test.out" "guest keymap-dump" || status=1
+	[ $status -eq 0 ] || rt_die "keymap through the simulated virtio-gpu"
+	rt_log "PASS: the guest received the keymap intact (${ref#keymap })"
+}
+
 STATS_FRAMES=6
 frames()
 {
@@ -221,14 +453,25 @@ frames()
 }
 
 MAPS_FAILED=
-if [ "$MODE" = bytes ]; then
-	run_clipboard
-	exit 0
-fi
-
 sysdir=$RT_WORK/system-lib
 mkdir -p "$sysdir"
 ln -s "$(readlink -f "$RT_SYSTEM_LIB")" "$sysdir/libwayland-client.so.0"
+
+case $MODE in
+bytes)
+	run_clipboard
+	exit 0
+	;;
+bytes-virtgpu)
+	run_clipboard_virtgpu
+	exit 0
+	;;
+keymap)
+	run_keymap
+	exit 0
+	;;
+esac
+
 RT_EXPECT_SYSTEM=1 run_shot ref "$sysdir"
 REF_MAPS_FAILED=$MAPS_FAILED
 MAPS_FAILED=
@@ -242,12 +485,16 @@ if ! "$RT_PYTHON" "$RT_DIR/compare.py" compare "$MODE" "$(frames ref)" "$RT_WORK
 fi
 [ -z "$MAPS_FAILED" ] || { rt_log "the library under test was not the one loaded"; status=1; }
 if grep -E 'ERROR: AddressSanitizer|runtime error:' "$RT_WORK/client-test.log" >&2; then
-	rt_log "sanitizer report from the client on the library under test: $FAILURE_DIR/$CLIENT/client-test.log"
+	rt_log "sanitizer report from the client on the library under test: $FAILURE_DIR/$TEST_NAME/client-test.log"
 	status=1
 fi
 [ -z "$REF_MAPS_FAILED" ] || { rt_log "reference run did not use the system library"; status=1; }
+if [ -n "$VIRTGPU_BUILD" ]; then
+	report_library_errors "$RT_WORK/client-test.log"
+	rt_check_stats "$RT_WORK/client-test.log" "test: ${CMD[0]##*/}" || status=1
+fi
 if [ $status -ne 0 ]; then
 	save_failure ref.png test.png diff.png client-test.log
 	exit 1
 fi
-rt_log "PASS ($MODE comparison with the system library)"
+rt_log "PASS ($MODE comparison with the system library${VIRTGPU_BUILD:+, the client a guest of the simulated virtio-gpu})"
