@@ -241,6 +241,17 @@ cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
 	/* §3.2: the N-identifier layout; data follows the three arrays. */
 	if (len < head || sr->hdr.cmd != CROSS_DOMAIN_CMD_RECEIVE)
 		return -1;
+
+	/* Hosts that fill in cmd_size reveal a layout mismatch (§3.5); one
+	 * that leaves it 0 cannot. */
+	if (sr->hdr.cmd_size != 0 &&
+	    sr->hdr.cmd_size != head + sr->opaque_data_size) {
+		int other = max_ids == 4 ? CROSS_DOMAIN_MAX_IDENTIFIERS : 4;
+
+		if (sr->hdr.cmd_size == CROSS_DOMAIN_SR_SIZE(other) +
+		    (size_t) sr->opaque_data_size)
+			return CROSS_DOMAIN_OTHER_LAYOUT;
+	}
 	if (sr->num_identifiers > (uint32_t) max_ids ||
 	    sr->opaque_data_size > len - head)
 		return -1;

@@ -68,8 +68,12 @@ struct cross_domain_read {
 	uint32_t size;
 };
 
+/* Returned when a RECEIVE says (by its cmd_size) that the host uses the
+ * other identifier count (§3.5). */
+#define CROSS_DOMAIN_OTHER_LAYOUT (-2)
+
 /* 0 when `msg` (len bytes) is a well-formed RECEIVE for a host with
- * max_ids identifiers; -1 otherwise. */
+ * max_ids identifiers; CROSS_DOMAIN_OTHER_LAYOUT or -1 otherwise. */
 int
 cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
 			   struct cross_domain_receive *out);

@@ -225,7 +225,7 @@ blob_identify(struct shm_blob *blob)
 }
 
 static struct shm_blob *
-blob_create(struct cross_domain *cd, size_t size)
+blob_create(struct cross_domain *cd, size_t size, char *why, size_t why_size)
 {
 	struct cross_domain_image_requirements req;
 	struct virtgpu_map map;
@@ -241,8 +241,8 @@ blob_create(struct cross_domain *cd, size_t size)
 	size = (size + (size_t) cd->dev.page_size - 1) &
 	       ~((size_t) cd->dev.page_size - 1);
 	if (host_memory_query(cd, size, &req) < 0 || req.size < size) {
-		wl_log("wayland-virtgpu: the host cannot allocate %zu bytes "
-		       "for a wl_shm pool (%s)\n", size, strerror(errno));
+		snprintf(why, why_size, "the host cannot allocate %zu bytes "
+			 "(%s)", size, strerror(errno));
 		goto err;
 	}
 
@@ -250,9 +250,8 @@ blob_create(struct cross_domain *cd, size_t size)
 				VIRTGPU_BLOB_FLAG_USE_MAPPABLE |
 				VIRTGPU_BLOB_FLAG_USE_SHAREABLE,
 				req.size, req.blob_id, &blob->bo, NULL) < 0) {
-		wl_log("wayland-virtgpu: host memory of %llu bytes for a "
-		       "wl_shm pool refused (%s)\n",
-		       (unsigned long long) req.size, strerror(errno));
+		snprintf(why, why_size, "host memory of %llu bytes refused "
+			 "(%s)", (unsigned long long) req.size, strerror(errno));
 		goto err;
 	}
 	blob->size = (size_t) req.size;
@@ -277,8 +276,8 @@ blob_create(struct cross_domain *cd, size_t size)
 	return blob;
 
 err_bo:
-	wl_log("wayland-virtgpu: cannot map or export host memory (%s)\n",
-	       strerror(errno));
+	snprintf(why, why_size, "cannot map or export host memory (%s)",
+		 strerror(errno));
 	if (blob->map)
 		munmap(blob->map, blob->size);
 	virtgpu_gem_close(&cd->dev, blob->bo);
@@ -507,6 +506,7 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	struct shm_pool *pool;
 	struct stat st;
 	int32_t size = args[2].i;
+	char why[160] = "";
 	int fd;
 
 	if (size <= 0 || args[0].o == NULL)
@@ -527,7 +527,7 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	pool->dev = st.st_dev;
 	pool->ino = st.st_ino;
 
-	pool->blob = blob_create(shm->cd, pool->size);
+	pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
 	if (pool->blob == NULL)
 		goto err;
 
@@ -552,8 +552,10 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	return 1;
 
 err:
-	wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes failed (%s)\n",
-	       size, strerror(errno));
+	if (!why[0])
+		snprintf(why, sizeof why, "%s", strerror(errno));
+	wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: %s\n",
+	       size, why);
 	blob_unref(pool->blob);
 	if (pool->client_fd >= 0)
 		close(pool->client_fd);
@@ -573,6 +575,7 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	struct shm_blob *blob, *old = pool->blob;
 	union wl_argument args[3];
 	struct wl_object *hidden;
+	char why[160];
 
 	if (pool->nhidden == MAX_HIDDEN_POOLS) {
 		wl_log("wayland-virtgpu: wl_shm_pool#%u grew too many times\n",
@@ -581,9 +584,12 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 		return -1;
 	}
 
-	blob = blob_create(shm->cd, size);
-	if (blob == NULL)
+	blob = blob_create(shm->cd, size, why, sizeof why);
+	if (blob == NULL) {
+		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): %s\n",
+		       pool->id, size, why);
 		return -1;
+	}
 
 	hidden = core->create_object(transport->core_data, pool->shm_id,
 				     &wl_shm_pool_interface, 1);

@@ -17,11 +17,13 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cross-domain.h"
 #include "shm.h"
 #include "transport.h"
+#include "wayland-client-protocol.h"
 #include "wayland-private.h"
 
 /* The most one guest process keeps of pipe data the client has not read
@@ -61,6 +63,10 @@ struct virtgpu_transport {
 	bool poll_outstanding;
 	bool notified;		/* notify_fd holds a count */
 	bool reader_draining;
+	/* Since when a wl_display.sync waits for any reply (0: none), and
+	 * how long to wait before giving up (0: forever). */
+	uint64_t awaiting_since_ms;
+	uint64_t reply_timeout_ms;
 
 	pthread_mutex_t lock;	/* everything below */
 	bool quit;
@@ -189,9 +195,11 @@ rx_append(struct virtgpu_transport *t, const void *data, size_t len,
 		t->rx_fds_capacity = capacity;
 	}
 
-	memcpy(t->rx + t->rx_len, data, len);
+	if (len)
+		memcpy(t->rx + t->rx_len, data, len);
 	t->rx_len += len;
-	memcpy(t->rx_fds + t->rx_nfds, fds, nfds * sizeof(int));
+	if (nfds)
+		memcpy(t->rx_fds + t->rx_nfds, fds, nfds * sizeof(int));
 	t->rx_nfds += nfds;
 	notify(t);
 
@@ -255,10 +263,23 @@ static void
 handle_receive(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
 {
 	struct cross_domain_receive rx;
-	int fds[CROSS_DOMAIN_MAX_IDENTIFIERS];
+	int fds[CROSS_DOMAIN_MAX_IDENTIFIERS], ret;
 	uint32_t i, n;
 
-	if (cross_domain_parse_receive(msg, avail, t->cd.max_ids, &rx) < 0) {
+	ret = cross_domain_parse_receive(msg, avail, t->cd.max_ids, &rx);
+	if (ret == CROSS_DOMAIN_OTHER_LAYOUT) {
+		wl_log("wayland-virtgpu: the host passes %d identifiers per "
+		       "message, not %d: an old host (crosvm before 2024, "
+		       "libkrun before 1.16) needs %s\n",
+		       t->cd.max_ids == 4 ? CROSS_DOMAIN_MAX_IDENTIFIERS : 4,
+		       t->cd.max_ids,
+		       t->cd.max_ids == 4 ? "WAYLAND_VIRTGPU_IDENTIFIERS unset" :
+		       "WAYLAND_VIRTGPU_IDENTIFIERS=4 (libkrun 1.10-1.15: "
+		       "WAYLAND_VIRTGPU_INIT=24)");
+		fail_locked(t, EPROTO);
+		return;
+	}
+	if (ret < 0) {
 		wl_log("wayland-virtgpu: the host sent a malformed RECEIVE "
 		       "(%u identifiers, %u bytes)\n",
 		       ((const struct cross_domain_sr_head *) msg)->num_identifiers,
@@ -303,6 +324,7 @@ handle_receive(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
 		}
 	}
 
+	t->awaiting_since_ms = 0;
 	t->base.stats.receives++;
 	t->base.stats.recv_bytes += rx.size;
 	t->base.stats.fds_received += n;
@@ -454,6 +476,42 @@ write_pipe_pump(struct virtgpu_transport *t, struct write_pipe *wp)
 	free(wp);
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* With the lock held: how long the pump may sleep (-1: no limit), and
+ * giving up when the compositor has not answered a sync in time. Some
+ * hosts never report a closed connection (cross-domain-protocol.md §4.2,
+ * crosvm up to rutabaga 0.1.71): without this a client whose compositor
+ * died would wait forever. */
+static int
+reply_watchdog_locked(struct virtgpu_transport *t)
+{
+	uint64_t now, deadline;
+
+	if (!t->awaiting_since_ms || !t->reply_timeout_ms || t->rx_error ||
+	    t->rx_eof)
+		return -1;
+
+	now = now_ms();
+	deadline = t->awaiting_since_ms + t->reply_timeout_ms;
+	if (now < deadline)
+		return (int) (deadline - now);
+
+	wl_log("wayland-virtgpu: no reply from the compositor for %llu s; "
+	       "taking it for gone (this host does not report a closed "
+	       "connection; WAYLAND_VIRTGPU_REPLY_TIMEOUT sets the wait)\n",
+	       (unsigned long long) t->reply_timeout_ms / 1000);
+	fail_locked(t, EPIPE);
+	return -1;
+}
+
 /* With the lock held: keep one POLL outstanding (§2), except while the
  * client leaves much pipe data unread (the host then keeps it). */
 static void
@@ -493,14 +551,35 @@ ring_drain_locked(struct virtgpu_transport *t)
 		}
 
 		len = read(t->cd.dev.fd, events, sizeof events);
-		if (len <= 0)
+		if (len < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
+		if (len <= 0) {
+			wl_log("wayland-virtgpu: the virtio-gpu device went "
+			       "away (%s)\n", len < 0 ? strerror(errno) :
+			       "end of file");
+			fail_locked(t, EPIPE);
+			return;
+		}
 
 		for (i = 0; i < len / (ssize_t) sizeof events[0]; i++) {
-			if (events[i].type != VIRTGPU_EVENT_FENCE_SIGNALED)
-				continue;
+			struct cross_domain_header *hdr = t->cd.channel_ring;
+
+			if (events[i].type != VIRTGPU_EVENT_FENCE_SIGNALED ||
+			    !t->poll_outstanding)
+				continue;	/* not the answer to a POLL */
+			/* The page is cleared after each message, so a
+			 * fence with nothing new in it (signalled twice, or
+			 * for nothing) shows. Reading the old message again
+			 * would deliver it twice. */
+			if (hdr->cmd == 0) {
+				wl_log("wayland-virtgpu: the host signalled the "
+				       "channel without a message\n");
+				fail_locked(t, EPROTO);
+				return;
+			}
 			/* Copy out: the next POLL reuses the page. */
 			memcpy(t->msg, t->cd.channel_ring, page);
+			hdr->cmd = 0;
 			t->poll_outstanding = false;
 			handle_channel_message(t, t->msg, page);
 		}
@@ -524,7 +603,7 @@ pump_main(void *data)
 		struct write_pipe *wp;
 		struct read_pipe *rp;
 		bool pipes_open = t->read_pipes || t->write_pipes;
-		int n = 2, i, ret;
+		int n = 2, i, ret, timeout;
 
 		for (wp = t->write_pipes; wp; wp = wp->next)
 			n++;
@@ -567,11 +646,14 @@ pump_main(void *data)
 			owners[n++] = rp;
 		}
 
+		timeout = reply_watchdog_locked(t);
 		pthread_mutex_unlock(&t->lock);
-		ret = poll(pfds, (nfds_t) n, -1);
+		ret = poll(pfds, (nfds_t) n, timeout);
 		pthread_mutex_lock(&t->lock);
-		if (ret < 0)
+		if (ret <= 0) {
+			reply_watchdog_locked(t);
 			continue;
+		}
 
 		if (pfds[0].revents & POLLIN) {
 			uint64_t v;
@@ -625,8 +707,20 @@ classify_fd(struct virtgpu_transport *t, int fd, uint32_t *bo, char *what,
 	struct stat st;
 	int flags;
 
-	if (virtgpu_prime_import(&t->cd.dev, fd, bo) == 0)
+	if (virtgpu_prime_import(&t->cd.dev, fd, bo) == 0) {
+		uint32_t res, blob_mem = 0;
+
+		/* §4.1: the host needs a host-side resource; memory only the
+		 * guest has (a GUEST blob) cannot be passed on. */
+		if (virtgpu_resource_info(&t->cd.dev, *bo, &res, &blob_mem) == 0 &&
+		    blob_mem == VIRTGPU_BLOB_MEM_GUEST) {
+			virtgpu_gem_close(&t->cd.dev, *bo);
+			snprintf(what, what_size, "a GPU buffer only the guest "
+				 "has (a GUEST blob)");
+			return FD_UNSUPPORTED;
+		}
 		return FD_DMABUF;
+	}
 
 	if (fstat(fd, &st) < 0) {
 		snprintf(what, what_size, "not open");
@@ -707,7 +801,7 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 			switch (classify_fd(t, fd, &bos[nbos], what, sizeof what)) {
 			case FD_DMABUF:
 				if (virtgpu_resource_info(&cd->dev, bos[nbos],
-							  &ids[i]) < 0) {
+							  &ids[i], NULL) < 0) {
 					wl_log("wayland-virtgpu: RESOURCE_INFO "
 					       "failed (%s)\n", strerror(errno));
 					virtgpu_gem_close(&cd->dev, bos[nbos]);
@@ -774,6 +868,11 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 		if (ret < 0) {
 			wl_log("wayland-virtgpu: SEND to the host failed (%s)\n",
 			       strerror(errno));
+			/* Nothing more can go either way: readers must
+			 * learn it too, not wait for a reply. */
+			pthread_mutex_lock(&t->lock);
+			fail_locked(t, EPIPE);
+			pthread_mutex_unlock(&t->lock);
 			errno = EPIPE;
 			goto out;
 		}
@@ -812,6 +911,7 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 		ring_drain_locked(t);
 		t->reader_draining = false;
 	}
+	/* A receive of an earlier reply: the compositor is alive. */
 
 	*nfds = 0;
 	if (t->rx_len > 0) {
@@ -823,9 +923,12 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 		t->rx_len -= len;
 
 		n = t->rx_nfds < max_fds ? t->rx_nfds : max_fds;
-		memcpy(fds, t->rx_fds, n * sizeof(int));
-		memmove(t->rx_fds, t->rx_fds + n, (t->rx_nfds - n) * sizeof(int));
-		t->rx_nfds -= n;
+		if (n > 0) {
+			memcpy(fds, t->rx_fds, n * sizeof(int));
+			memmove(t->rx_fds, t->rx_fds + n,
+				(t->rx_nfds - n) * sizeof(int));
+			t->rx_nfds -= n;
+		}
 		*nfds = n;
 		ret = (ssize_t) len;
 	} else if (t->rx_error) {
@@ -843,7 +946,11 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 		ret = -1;
 	}
 
-	if (t->rx_len == 0 && !t->rx_error && !t->rx_eof && t->notified) {
+	/* The display fd stays readable exactly while something waits:
+	 * bytes, or the end (left for the next read to report). */
+	if (t->rx_len > 0 || t->rx_error || t->rx_eof) {
+		notify(t);
+	} else if (t->notified) {
 		uint64_t v;
 		ssize_t ignored = read(t->notify_fd, &v, sizeof v);
 
@@ -920,6 +1027,16 @@ virtgpu_request(struct wl_transport *transport, struct wl_object *target,
 	char what[64];
 	uint32_t bo;
 	int i, ret;
+
+	if (opcode == WL_DISPLAY_SYNC && target->id == 1) {
+		/* A reply is due: the watchdog's starting point. */
+		pthread_mutex_lock(&t->lock);
+		if (!t->awaiting_since_ms && t->reply_timeout_ms) {
+			t->awaiting_since_ms = now_ms();
+			wake_pump(t);
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
 
 	ret = virt_shm_request(t->shm, transport, target, sender_id, opcode,
 			       args);
@@ -1052,6 +1169,10 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	t->display_fd = -1;
 	t->cd.dev.fd = -1;
+	t->reply_timeout_ms = 10000;
+	if (getenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT"))
+		t->reply_timeout_ms =
+			strtoull(getenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT"), NULL, 10) * 1000;
 
 	if (t->wake_fd < 0 || t->notify_fd < 0) {
 		snprintf(why, why_size, "eventfd: %s", strerror(errno));

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "virtgpu-device.h"
@@ -268,7 +269,7 @@ virtgpu_prime_import(struct virtgpu_device *dev, int fd, uint32_t *bo_handle)
 
 int
 virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,
-		      uint32_t *res_handle)
+		      uint32_t *res_handle, uint32_t *blob_mem)
 {
 	struct virtgpu_resource_info info = { .bo_handle = bo_handle };
 
@@ -276,6 +277,8 @@ virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,
 		return -1;
 
 	*res_handle = info.res_handle;
+	if (blob_mem)
+		*blob_mem = info.blob_mem;
 	return 0;
 }
 
@@ -283,7 +286,9 @@ int
 virtgpu_submit(struct virtgpu_device *dev, const void *cmd, size_t size,
 	       int ring, const uint32_t *bo_handles, uint32_t num_bo_handles)
 {
+	struct timespec pause = { 0, 1000000 };
 	struct virtgpu_execbuffer exec;
+	int ret, tries = 0;
 
 	memset(&exec, 0, sizeof exec);
 	exec.command = (uint64_t) (uintptr_t) cmd;
@@ -296,7 +301,12 @@ virtgpu_submit(struct virtgpu_device *dev, const void *cmd, size_t size,
 		exec.ring_idx = (uint32_t) ring;
 	}
 
-	return drm_ioctl(dev->fd, VIRTGPU_IOCTL_EXECBUFFER, &exec);
+	/* A full command ring drains as the host works: wait a little. */
+	while ((ret = drm_ioctl(dev->fd, VIRTGPU_IOCTL_EXECBUFFER, &exec)) < 0 &&
+	       errno == ENOSPC && ++tries < 100)
+		nanosleep(&pause, NULL);
+
+	return ret;
 }
 
 int

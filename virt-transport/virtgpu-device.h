@@ -48,7 +48,7 @@ virtgpu_prime_import(struct virtgpu_device *dev, int fd, uint32_t *bo_handle);
 
 int
 virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,
-		      uint32_t *res_handle);
+		      uint32_t *res_handle, uint32_t *blob_mem);
 
 /* One EXECBUFFER; ring < 0 submits without a ring (INIT, SEND, WRITE). */
 int

@@ -5,8 +5,9 @@
  * misbehaves, that the library fails cleanly: -1 with a sensible errno, one
  * 'wayland-virtgpu:' line on stderr, no fd left open after wl_display_disconnect.
  *   virt-client [--expect ok|error|any] [--errno E1,E2] [--filler N] [--clip-bytes N]
- *               [--no-clipboard] [--idle] [--error-lines N] [--timeout S]
+ *               [--no-clipboard] [--idle] [--idle-roundtrips] [--error-lines N] [--timeout S]
  * --idle: after the run, dispatch until the compositor goes away (the test kills it).
+ * --idle-roundtrips: the same, with a roundtrip every half second.
  * Prints one "virt-client: ..." result line; exit 0 when the expectations hold, else 1.
  */
 #include <errno.h>
@@ -41,6 +42,7 @@ static struct {
 	size_t clip_bytes;
 	bool clipboard;
 	bool idle;
+	bool idle_roundtrips;
 	int error_lines;	/* 'wayland-virtgpu:' lines wanted after an error */
 
 	/* state */
@@ -596,6 +598,15 @@ vt_run(void)
 
 	/* Until the compositor goes away (the test kills it). */
 	vt.phase = "idle";
+	if (vt.idle_roundtrips) {
+		/* A client that keeps talking (a roundtrip a second): on a
+		 * host that never reports the end, only the missing reply
+		 * can tell. */
+		while (wl_display_roundtrip(vt.display) >= 0)
+			usleep(500000);
+		vt_failed("wl_display_roundtrip");
+		return;
+	}
 	while (wl_display_dispatch(vt.display) >= 0)
 		;
 	vt_failed("wl_display_dispatch");
@@ -726,6 +737,9 @@ main(int argc, char *argv[])
 			i++;
 		} else if (strcmp(arg, "--idle") == 0) {
 			vt.idle = true;
+		} else if (strcmp(arg, "--idle-roundtrips") == 0) {
+			vt.idle = true;
+			vt.idle_roundtrips = true;
 		} else if (strcmp(arg, "--no-clipboard") == 0) {
 			vt.clipboard = false;
 		} else {
