@@ -164,34 +164,9 @@ wl_proxy_destroy(struct wl_proxy *proxy)
 	pthread_mutex_unlock(&display->mutex);
 }
 
-WL_EXPORT int
-wl_proxy_add_listener(struct wl_proxy *proxy,
-		      void (**implementation)(void), void *data)
-{
-	if (proxy->flags & WL_PROXY_FLAG_WRAPPER)
-		wl_abort("Proxy %p is a wrapper\n", (void *) proxy);
-
-	if (proxy->object.implementation || proxy->dispatcher) {
-		wl_log("proxy %p already has listener\n", (void *) proxy);
-		return -1;
-	}
-
-	proxy->object.implementation = implementation;
-	proxy->user_data = data;
-
-	return 0;
-}
-
-WL_EXPORT const void *
-wl_proxy_get_listener(struct wl_proxy *proxy)
-{
-	return proxy->object.implementation;
-}
-
-WL_EXPORT int
-wl_proxy_add_dispatcher(struct wl_proxy *proxy,
-			wl_dispatcher_func_t dispatcher,
-			const void *implementation, void *data)
+static int
+proxy_set_listener(struct wl_proxy *proxy, const void *implementation,
+		   wl_dispatcher_func_t dispatcher, void *data)
 {
 	if (proxy->flags & WL_PROXY_FLAG_WRAPPER)
 		wl_abort("Proxy %p is a wrapper\n", (void *) proxy);
@@ -206,6 +181,27 @@ wl_proxy_add_dispatcher(struct wl_proxy *proxy,
 	proxy->user_data = data;
 
 	return 0;
+}
+
+WL_EXPORT int
+wl_proxy_add_listener(struct wl_proxy *proxy,
+		      void (**implementation)(void), void *data)
+{
+	return proxy_set_listener(proxy, implementation, NULL, data);
+}
+
+WL_EXPORT const void *
+wl_proxy_get_listener(struct wl_proxy *proxy)
+{
+	return proxy->object.implementation;
+}
+
+WL_EXPORT int
+wl_proxy_add_dispatcher(struct wl_proxy *proxy,
+			wl_dispatcher_func_t dispatcher,
+			const void *implementation, void *data)
+{
+	return proxy_set_listener(proxy, implementation, dispatcher, data);
 }
 
 /* The proxy a request's new_id argument stands for, created before the

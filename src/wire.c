@@ -592,29 +592,22 @@ wire_closure_invoke(struct wl_closure *closure, struct wl_object *target,
 	for (i = 0; i < closure->count; i++) {
 		signature = wire_next_argument(signature, &arg);
 
+		/* Every member of the union starts at its start. */
+		values[i + 2] = &closure->args[i];
 		switch (arg.type) {
 		case 'i':
 		case 'f':
 		case 'h':
 			types[i + 2] = &ffi_type_sint32;
-			values[i + 2] = &closure->args[i].i;
 			break;
 		case 'u':
 			types[i + 2] = &ffi_type_uint32;
-			values[i + 2] = &closure->args[i].u;
 			break;
 		case 's':
-			types[i + 2] = &ffi_type_pointer;
-			values[i + 2] = &closure->args[i].s;
-			break;
 		case 'o':
 		case 'n':
-			types[i + 2] = &ffi_type_pointer;
-			values[i + 2] = &closure->args[i].o;
-			break;
 		case 'a':
 			types[i + 2] = &ffi_type_pointer;
-			values[i + 2] = &closure->args[i].a;
 			break;
 		default:
 			return;
