@@ -87,6 +87,7 @@ struct shm_pool {
 	size_t size;		/* as the client sees it */
 	int32_t compositor_size;	/* of the client's pool object */
 	enum pool_mode mode;
+	bool emptied;		/* the file was punched once */
 	struct shm_blob *blob;	/* current: new buffers and remapped views */
 	uint32_t target_id;	/* where new buffers go */
 	struct wl_object *hidden[MAX_HIDDEN_POOLS];
@@ -374,11 +375,17 @@ remap_onto(const struct mapping *m, struct shm_blob *blob)
 }
 
 /* Copy what the client's file holds (its data extents, not its holes)
- * within [from, to) into host memory at the same offsets. */
+ * within [from, to) into host memory at the same offsets. With
+ * skip_zero_pages, pages of zeros are left alone: after the file was
+ * emptied, fallocate() (which clients call to grow pools) fills it with
+ * zero pages that are nobody's pixels, and must not cover host memory the
+ * client drew into. */
 static size_t
-copy_file_data(int fd, void *dst, size_t from, size_t to)
+copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
 {
-	size_t copied = 0;
+	static const uint8_t zeros[4096];
+	uint8_t page[4096];
+	size_t copied = 0, at, n;
 	off_t data, hole;
 
 	while (from < to) {
@@ -388,9 +395,16 @@ copy_file_data(int fd, void *dst, size_t from, size_t to)
 		hole = lseek(fd, data, SEEK_HOLE);
 		if (hole < 0 || (size_t) hole > to)
 			hole = (off_t) to;
-		if (pread(fd, (char *) dst + data, (size_t) (hole - data), data) < 0)
-			break;
-		copied += (size_t) (hole - data);
+
+		for (at = (size_t) data; at < (size_t) hole; at += n) {
+			n = (size_t) hole - at < sizeof page ? (size_t) hole - at : sizeof page;
+			if (pread(fd, page, n, (off_t) at) != (ssize_t) n)
+				return copied;
+			if (skip_zero_pages && memcmp(page, zeros, n) == 0)
+				continue;
+			memcpy((char *) dst + at, page, n);
+			copied += n;
+		}
 		from = (size_t) hole;
 	}
 
@@ -445,8 +459,11 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 		return false;
 	}
 
+	/* The first time the file holds the pool; later only what writers
+	 * the library did not see put there. */
 	shm->stats->shm_bytes_copied +=
-		copy_file_data(pool->client_fd, pool->blob->map, 0, pool->size);
+		copy_file_data(pool->client_fd, pool->blob->map, 0, pool->size,
+			       pool->emptied);
 	if (punch(pool->client_fd, pool->size) < 0) {
 		free(maps);
 		return false;
@@ -466,6 +483,7 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 		}
 	}
 	free(maps);
+	pool->emptied = true;
 
 	return complete;
 }
@@ -739,7 +757,8 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer)
 	}
 	pool->mode = POOL_MIXED;
 	shm->stats->shm_bytes_copied +=
-		copy_file_data(pool->client_fd, buffer->blob->map, from, to);
+		copy_file_data(pool->client_fd, buffer->blob->map, from, to,
+			       false);
 }
 
 static struct shm_surface *
