@@ -318,7 +318,7 @@ host()
 # wl-paste, then host wl-copy -> guest wl-paste. Bytes compared with cmp.
 run_clipboard_virtgpu()
 {
-	local data=$RT_WORK/clip.bin out=$RT_WORK/clip.out copy_pid paste_pid pid n t0 status=0
+	local data=$RT_WORK/clip.bin out=$RT_WORK/clip.out copy_pid paste_pid pid n t0 rc status=0
 	local type=application/octet-stream
 	head -c $((64 * 1024 * 1024)) /dev/urandom >"$data"
 	rt_start_weston x11 test
@@ -336,12 +336,15 @@ run_clipboard_virtgpu()
 	rt_check_guest "$pid" "guest wl-copy" || MAPS_FAILED=1
 	for n in 1 2 3 4 5; do
 		t0=$(date +%s.%N)
-		host timeout 60 wl-paste --no-newline --type "$type" >"$out" 2>>"$RT_WORK/host-paste.log"
-		[ -s "$out" ] && break
+		host timeout 30 wl-paste --no-newline --type "$type" >"$out" 2>>"$RT_WORK/host-paste.log"
+		rc=$?
+		# A second is plenty for 64 MiB: a timeout is a stall, not a miss.
+		[ -s "$out" ] || [ $rc -eq 124 ] && break
 		# wl-paste can miss the selection while wl-copy is still taking focus.
 		rt_log "host wl-paste got nothing, retrying"
 		sleep 0.5
 	done
+	[ $rc -ne 124 ] || rt_log "guest -> host: the host's wl-paste was still running after 30 s"
 	rt_log "guest -> host: $(stat -c %s "$out") bytes in $(echo "$(date +%s.%N) - $t0" | bc) s"
 	rt_wait_gone "$copy_pid" 100 || rt_log "guest wl-copy --paste-once still running after the paste"
 	rt_stop "$copy_pid"
@@ -370,7 +373,7 @@ run_clipboard_virtgpu()
 	rm -f "$out"
 	for n in 1 2 3 4 5; do
 		t0=$(date +%s.%N)
-		coproc PASTE { guest timeout 60 wl-paste --no-newline --type "$type" \
+		coproc PASTE { guest timeout 30 wl-paste --no-newline --type "$type" \
 			2>"$RT_WORK/guest-paste.log"; }
 		paste_pid=$PASTE_PID
 		rt_track "$paste_pid"
@@ -382,12 +385,14 @@ run_clipboard_virtgpu()
 			rt_log "no wl-paste under tests/sim/virtgpu-run"
 			MAPS_FAILED=1
 		fi
-		timeout 70 cat <&"${PASTE[0]}" >"$out"
+		timeout 40 cat <&"${PASTE[0]}" >"$out"
 		wait "$paste_pid" 2>/dev/null
-		[ -s "$out" ] && break
+		rc=$?
+		[ -s "$out" ] || [ $rc -eq 124 ] && break
 		rt_log "guest wl-paste got nothing, retrying"
 		sleep 0.5
 	done
+	[ $rc -ne 124 ] || rt_log "host -> guest: the guest's wl-paste was still running after 30 s"
 	rt_log "host -> guest: $(stat -c %s "$out") bytes in $(echo "$(date +%s.%N) - $t0" | bc) s"
 	rt_stop "$copy_pid"
 	sed 's/^/    guest wl-paste: /' "$RT_WORK/guest-paste.log" | grep -v ' stats: ' | tail -n 5 >&2
