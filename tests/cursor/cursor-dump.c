@@ -3,10 +3,17 @@
  * per cursor its frames, hot spots, delays, animation timing, and (through
  * the test compositor) the pixels of each buffer. Run once with the system
  * library and once with ours; the outputs must be identical.
+ *
+ * COMPOSITOR "-" connects with wl_display_connect(NULL) instead of starting
+ * tests/cursor/shm-compositor on a socketpair: the compositor then runs on
+ * its own (shm-compositor --socket) and its "commit" lines go to its own
+ * output; here each committed buffer prints a line "  @commit" that
+ * compare-through-virtgpu.sh replaces, in order, with the compositor's line.
  */
 #include <dirent.h>
 #include <dlfcn.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +147,9 @@ main(int argc, char *argv[])
 	unsigned int i, present = 0, frames = 0;
 	const char *theme_name;
 	size_t n;
-	pid_t pid;
+	pid_t pid = -1;
 	int size, status;
+	bool by_name;
 	static const char *extra[] = {
 		"left_ptr", "xterm", "hand1", "watch", "grabbing",
 		"top_side", "bottom_side", "left_side", "right_side",
@@ -151,7 +159,7 @@ main(int argc, char *argv[])
 	};
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: %s COMPOSITOR EXPECT-LIB-DIR THEME|- SIZE [NAME-DIR...]\n",
+		fprintf(stderr, "usage: %s COMPOSITOR|- EXPECT-LIB-DIR THEME|- SIZE [NAME-DIR...]\n",
 			argv[0]);
 		return 2;
 	}
@@ -165,10 +173,20 @@ main(int argc, char *argv[])
 		add_name(extra[i]);
 	qsort(names, nnames, sizeof *names, compare_names);
 
-	display = compositor_launch(argv[1], "", &pid, NULL);
-	if (!display) {
-		fprintf(stderr, "cursor-dump: cannot start %s\n", argv[1]);
-		return 1;
+	by_name = strcmp(argv[1], "-") == 0;
+	if (by_name) {
+		display = wl_display_connect(NULL);
+		if (!display) {
+			fprintf(stderr, "cursor-dump: cannot connect to %s\n",
+				getenv("WAYLAND_DISPLAY") ? getenv("WAYLAND_DISPLAY") : "wayland-0");
+			return 1;
+		}
+	} else {
+		display = compositor_launch(argv[1], "", &pid, NULL);
+		if (!display) {
+			fprintf(stderr, "cursor-dump: cannot start %s\n", argv[1]);
+			return 1;
+		}
 	}
 	registry = wl_display_get_registry(display);
 	wl_registry_add_listener(registry, &registry_listener, NULL);
@@ -209,11 +227,15 @@ main(int argc, char *argv[])
 			}
 			fflush(stdout);
 			/* The compositor prints the pixels it sees on commit. */
-			printf("  ");
+			printf(by_name ? "  @commit\n" : "  ");
 			fflush(stdout);
 			wl_surface_attach(surface, buffer, 0, 0);
 			wl_surface_commit(surface);
-			wl_display_roundtrip(display);
+			if (wl_display_roundtrip(display) < 0) {
+				fprintf(stderr, "cursor-dump: connection lost at "
+					"cursor '%s' image %u\n", names[n], i);
+				return 1;
+			}
 			frames++;
 		}
 		dump_timing(cursor);
@@ -221,8 +243,17 @@ main(int argc, char *argv[])
 
 	wl_cursor_theme_destroy(theme);
 	wl_surface_destroy(surface);
-	wl_display_roundtrip(display);
-	status = compositor_finish(display, pid);
+	if (wl_display_roundtrip(display) < 0) {
+		fprintf(stderr, "cursor-dump: connection lost at the end\n");
+		return 1;
+	}
+	if (by_name) {
+		fflush(stdout);
+		wl_display_disconnect(display);
+		status = 0;
+	} else {
+		status = compositor_finish(display, pid);
+	}
 	printf("summary cursors=%u frames=%u\n", present, frames);
 	fprintf(stderr, "cursor-dump: theme %s size %d: %u cursors, %u frames\n",
 		argv[3], size, present, frames);

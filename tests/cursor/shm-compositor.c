@@ -2,6 +2,17 @@
  * A test compositor on the system's libwayland-server that offers its own
  * wl_shm and wl_compositor, checks every pool and buffer request, and prints
  * what each wl_surface.commit shows (size, format, pixel hash) for tests.
+ *
+ * Two ways to meet its one client:
+ *   shm-compositor CLIENT-FD [LINE-PREFIX]
+ *	the client's end of a socketpair (compositor-launch.c);
+ *   shm-compositor --socket NAME [LINE-PREFIX]
+ *	a listening socket NAME in $XDG_RUNTIME_DIR (wl_display_add_socket),
+ *	for clients that connect by name, e.g. guests of the simulated
+ *	virtio-gpu whose host device connects here. It prints
+ *	"compositor listening on NAME" once clients can connect, serves the
+ *	first client only (later ones are refused and counted) and exits when
+ *	that client is gone, or after 300 s without one.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -37,7 +48,20 @@ struct surface {
 
 static struct wl_display *display;
 static unsigned int n_pools, n_resizes, n_commits, n_surfaces;
+static unsigned int n_refused;
+static uint64_t pool_bytes;	/* sizes at create_pool plus growth */
+static uint64_t mapped_bytes, mapped_peak;	/* of pools alive */
+
+static void
+mapped_add(int64_t delta)
+{
+	mapped_bytes += delta;
+	if (mapped_bytes > mapped_peak)
+		mapped_peak = mapped_bytes;
+}
 static const char *prefix = "";
+static struct wl_client *the_client;
+static struct wl_event_source *no_client_timer;
 
 static void
 pool_unref(struct pool *pool)
@@ -45,6 +69,7 @@ pool_unref(struct pool *pool)
 	if (--pool->refs > 0)
 		return;
 	munmap(pool->data, pool->size);
+	mapped_add(-(int64_t)pool->size);
 	free(pool);
 }
 
@@ -125,6 +150,8 @@ handle_pool_resize(struct wl_client *client, struct wl_resource *resource,
 				       "mremap: %s", strerror(errno));
 		return;
 	}
+	pool_bytes += (size_t)size - pool->size;
+	mapped_add((int64_t)size - (int64_t)pool->size);
 	pool->data = data;
 	pool->size = (size_t)size;
 	n_resizes++;
@@ -164,6 +191,8 @@ handle_shm_create_pool(struct wl_client *client, struct wl_resource *resource,
 		return;
 	}
 	pool->size = (size_t)size;
+	pool_bytes += (size_t)size;
+	mapped_add(size);
 	pool->refs = 1;
 	pool->resource = wl_resource_create(client, &wl_shm_pool_interface, 1, id);
 	wl_resource_set_implementation(pool->resource, &pool_impl, pool,
@@ -198,20 +227,37 @@ fnv1a(uint64_t h, const void *data, size_t len)
 	return h;
 }
 
+/* SHM_COMPOSITOR_CORRUPT_COMMIT=N: the Nth commit is reported as if the
+ * first byte of its centre pixel differed (tests that must fail use it). */
+static unsigned int corrupt_commit;
+
 static void
 report_buffer(struct surface *surface, struct buffer *buffer)
 {
 	const char *base = (const char *)buffer->pool->data + buffer->offset;
+	size_t row = (size_t)buffer->width * 4;
+	size_t at = (size_t)(buffer->height / 2) * buffer->stride +
+		    (size_t)(buffer->width / 2) * 4;
 	uint64_t hash = 0xcbf29ce484222325ull;
+	char *copy = NULL;
 	uint32_t centre;
 	int32_t y;
 
+	if (corrupt_commit && n_commits == corrupt_commit) {
+		size_t len = (size_t)(buffer->height - 1) * buffer->stride + row;
+
+		copy = malloc(len);
+		memcpy(copy, base, len);
+		copy[at] ^= 0x01;
+		base = copy;
+		fprintf(stderr, "shm-compositor: commit %u reported with one byte "
+			"changed (SHM_COMPOSITOR_CORRUPT_COMMIT)\n", n_commits);
+	}
 	/* Hash only the visible bytes of each row, not the stride padding. */
 	for (y = 0; y < buffer->height; y++)
-		hash = fnv1a(hash, base + (size_t)y * buffer->stride,
-			     (size_t)buffer->width * 4);
-	memcpy(&centre, base + (size_t)(buffer->height / 2) * buffer->stride +
-			(size_t)(buffer->width / 2) * 4, 4);
+		hash = fnv1a(hash, base + (size_t)y * buffer->stride, row);
+	memcpy(&centre, base + at, 4);
+	free(copy);
 	printf("%scommit surface=%u %dx%d format=%s hash=%016llx centre=%08x\n",
 	       prefix, surface->id, buffer->width, buffer->height,
 	       buffer->format == WL_SHM_FORMAT_ARGB8888 ? "argb8888" : "xrgb8888",
@@ -371,42 +417,100 @@ bind_compositor(struct wl_client *client, void *data, uint32_t version,
 	wl_resource_set_implementation(resource, &compositor_impl, NULL, NULL);
 }
 
+static struct wl_listener client_destroyed;
+
 static void
 handle_client_destroyed(struct wl_listener *listener, void *data)
 {
 	wl_display_terminate(display);
 }
 
+/* --socket: the first client is the one; any other is refused. */
+static void
+handle_client_created(struct wl_listener *listener, void *data)
+{
+	struct wl_client *client = data;
+
+	if (the_client) {
+		n_refused++;
+		fprintf(stderr, "shm-compositor: refusing a second client\n");
+		wl_client_destroy(client);
+		return;
+	}
+	the_client = client;
+	wl_event_source_timer_update(no_client_timer, 0);
+	client_destroyed.notify = handle_client_destroyed;
+	wl_client_add_destroy_listener(client, &client_destroyed);
+}
+
+static int
+handle_no_client(void *data)
+{
+	fprintf(stderr, "shm-compositor: no client within %d s\n", *(int *)data);
+	wl_display_terminate(display);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
-	struct wl_listener client_destroyed = { .notify = handle_client_destroyed };
-	struct wl_client *client;
-	int fd;
+	struct wl_listener client_created = { .notify = handle_client_created };
+	const char *socket_name = NULL;
+	static int wait_s = 300;
+	int fd = -1, arg = 1;
 
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s CLIENT-FD [LINE-PREFIX]\n", argv[0]);
+	if (argc >= 3 && strcmp(argv[1], "--socket") == 0) {
+		socket_name = argv[2];
+		arg = 3;
+	} else if (argc >= 2 && argv[1][0] != '-') {
+		fd = atoi(argv[1]);
+		arg = 2;
+	} else {
+		fprintf(stderr, "usage: %s CLIENT-FD [LINE-PREFIX]\n"
+			"       %s --socket NAME [LINE-PREFIX]\n", argv[0], argv[0]);
 		return 2;
 	}
-	fd = atoi(argv[1]);
-	if (argc > 2)
-		prefix = argv[2];
+	if (argc > arg)
+		prefix = argv[arg];
+	if (getenv("SHM_COMPOSITOR_CORRUPT_COMMIT"))
+		corrupt_commit = (unsigned int)atoi(getenv("SHM_COMPOSITOR_CORRUPT_COMMIT"));
 
 	display = wl_display_create();
 	wl_global_create(display, &wl_compositor_interface, 4, NULL,
 			 bind_compositor);
 	wl_global_create(display, &wl_shm_interface, 1, NULL, bind_shm);
 
-	client = wl_client_create(display, fd);
-	if (!client) {
-		fprintf(stderr, "shm-compositor: fd %d: %s\n", fd, strerror(errno));
-		return 1;
+	if (socket_name) {
+		wl_display_add_client_created_listener(display, &client_created);
+		if (wl_display_add_socket(display, socket_name) < 0) {
+			fprintf(stderr, "shm-compositor: cannot listen on %s in "
+				"XDG_RUNTIME_DIR=%s: %s\n", socket_name,
+				getenv("XDG_RUNTIME_DIR") ? getenv("XDG_RUNTIME_DIR") : "(unset)",
+				strerror(errno));
+			return 1;
+		}
+		no_client_timer = wl_event_loop_add_timer(
+			wl_display_get_event_loop(display), handle_no_client, &wait_s);
+		wl_event_source_timer_update(no_client_timer, wait_s * 1000);
+		printf("%scompositor listening on %s\n", prefix, socket_name);
+		fflush(stdout);
+	} else {
+		the_client = wl_client_create(display, fd);
+		if (!the_client) {
+			fprintf(stderr, "shm-compositor: fd %d: %s\n", fd, strerror(errno));
+			return 1;
+		}
+		client_destroyed.notify = handle_client_destroyed;
+		wl_client_add_destroy_listener(the_client, &client_destroyed);
 	}
-	wl_client_add_destroy_listener(client, &client_destroyed);
 	wl_display_run(display);
+	if (no_client_timer)
+		wl_event_source_remove(no_client_timer);
 
-	printf("%scompositor pools=%u resizes=%u commits=%u\n", prefix,
-	       n_pools, n_resizes, n_commits);
+	printf("%scompositor pools=%u resizes=%u commits=%u pool_bytes=%llu "
+	       "mapped_peak=%llu refused_clients=%u\n", prefix, n_pools, n_resizes,
+	       n_commits, (unsigned long long)pool_bytes,
+	       (unsigned long long)mapped_peak, n_refused);
 	fflush(stdout);
 	wl_display_destroy(display);
 	return 0;

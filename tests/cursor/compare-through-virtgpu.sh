@@ -1,0 +1,213 @@
+#!/bin/bash
+# A cursor theme loaded by our libwayland-cursor + libwayland-client as a guest of
+# the simulated virtio-gpu must look exactly as the system libraries show it over
+# a plain socket: every cursor's images, sizes, hotspots, delays and the pixels
+# the compositor sees at each commit. And the theme's pool must be zero copy.
+#
+# usage: compare-through-virtgpu.sh [--expect-corrupt N] DUMPER COMPOSITOR BUILD
+#                                   SYSTEM-LIB-DIR THEME SIZE [NAME-DIR...]
+#   Both sides: shm-compositor --socket in a private XDG_RUNTIME_DIR, cursor-dump -
+#   connecting by name; the compositor's commit lines are merged into the dumper's
+#   output in order ("  @commit" placeholders) before comparing.
+#   system: cursor-dump on the system libraries, directly on the socket.
+#   ours:   XDG_RUNTIME_DIR=... WAYLAND_DISPLAY=... WAYLAND_VIRTGPU_STATS=1
+#           tests/sim/virtgpu-run -- cursor-dump ...  (BUILD's src/ and cursor/)
+# Checks of the guest's stats line ("wayland-virtgpu stats: ..."):
+#   transport=virtgpu, zero_copy_pools >= 1, and
+#   shm_bytes_copied <= total image bytes / COPY_DIVISOR (default 64, env
+#   CURSOR_VIRTGPU_COPY_DIVISOR): see the bound's comment below.
+# --expect-corrupt N: the harness's own test: ours' compositor reports its Nth
+#   commit as if one pixel byte differed (SHM_COMPOSITOR_CORRUPT_COMMIT); passes
+#   only if exactly that frame is reported as differing and every other check passes.
+# env: CURSOR_VIRTGPU_CORRUPT=N  the same corruption in a normal run: it must FAIL
+#      CURSOR_VIRTGPU_PROFILE    host profile (default rutabaga)
+#      CURSOR_VIRTGPU_KEEP=1     keep the work directory
+set -u
+expect_corrupt=0
+if [ "${1:-}" = --expect-corrupt ]; then
+	expect_corrupt=${2:-}
+	[[ "$expect_corrupt" =~ ^[1-9][0-9]*$ ]] || { sed -n '2,27p' "$0" >&2; exit 2; }
+	shift 2
+fi
+[ $# -ge 6 ] || { sed -n '2,27p' "$0" >&2; exit 2; }
+dumper=$1 compositor=$2 build=$3 system=$4 theme=$5 size=$6
+shift 6
+here=$(cd "$(dirname "$0")" && pwd)
+launcher=$here/../sim/virtgpu-run
+build=$(cd "$build" && pwd) || exit 2
+profile=${CURSOR_VIRTGPU_PROFILE:-rutabaga}
+divisor=${CURSOR_VIRTGPU_COPY_DIVISOR:-64}
+name="$theme-$size"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/cursor-virtgpu.XXXXXX") || exit 1
+comp_pid=
+cleanup() {
+	if [ -n "$comp_pid" ]; then
+		kill -TERM "$comp_pid" 2>/dev/null
+		wait "$comp_pid" 2>/dev/null
+	fi
+	if [ "${CURSOR_VIRTGPU_KEEP:-0}" = 1 ]; then
+		echo "work directory kept: $work"
+	else
+		rm -rf "$work"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+mkdir "$work/home"
+
+fail() {
+	echo "FAIL: $name: $*"
+	exit 1
+}
+
+# side LABEL CMD...: a fresh compositor on a named socket in a private
+# XDG_RUNTIME_DIR, CMD run against it with XDG_RUNTIME_DIR/WAYLAND_DISPLAY set;
+# writes LABEL.out (dumper, merged with the compositor's commit lines),
+# LABEL.comp (compositor), LABEL.err (stderr of all).
+side() {
+	local label=$1 xdg=$work/xdg-$1 sock=cursor-test-$1 n=0 rc rc_comp
+	shift
+	mkdir -m 700 "$xdg"
+	: >"$work/$label.comp"	# exists before the wait below reads it
+	XDG_RUNTIME_DIR=$xdg SHM_COMPOSITOR_CORRUPT_COMMIT=${CORRUPT:-0} \
+		"$compositor" --socket "$sock" >"$work/$label.comp" \
+		2>"$work/$label.comp-err" &
+	comp_pid=$!
+	until grep -q '^compositor listening on ' "$work/$label.comp"; do
+		if ! kill -0 "$comp_pid" 2>/dev/null || ((n++ >= 500)); then
+			cat "$work/$label.comp-err"
+			fail "$label: the compositor did not start listening"
+		fi
+		sleep 0.01
+	done
+	# An empty HOME keeps the user's own themes out; XCURSOR_PATH passes
+	# through when set, otherwise the default search path is used.
+	env -u XDG_DATA_HOME HOME="$work/home" XDG_RUNTIME_DIR="$xdg" \
+		WAYLAND_DISPLAY="$sock" "$@" >"$work/$label.raw" 2>"$work/$label.err"
+	rc=$?
+	# It exits when its one client is gone; give it 10 s.
+	for ((n = 0; n < 1000; n++)); do
+		kill -0 "$comp_pid" 2>/dev/null || break
+		sleep 0.01
+	done
+	if kill -0 "$comp_pid" 2>/dev/null; then
+		kill -TERM "$comp_pid"
+		echo "$label: the compositor did not exit after its client" >>"$work/$label.comp-err"
+	fi
+	wait "$comp_pid"
+	rc_comp=$?
+	comp_pid=
+	cat "$work/$label.comp-err" >>"$work/$label.err"
+	if [ $rc -ne 0 ] || [ $rc_comp -ne 0 ]; then
+		sed "s/^/$label: /" "$work/$label.err" | tail -20
+		tail -5 "$work/$label.raw" | sed "s/^/$label stdout: /"
+		fail "$label: dumper exit status $rc, compositor exit status $rc_comp"
+	fi
+	# The Nth "  @commit" becomes the compositor's Nth commit line.
+	awk -v comp="$work/$label.comp" '
+		$0 == "  @commit" {
+			do {
+				if ((getline line < comp) <= 0) {
+					print "  (no commit seen by the compositor)"
+					next
+				}
+			} while (line !~ /^commit /)
+			print "  " line
+			next
+		}
+		{ print }
+		END {
+			while ((getline line < comp) > 0)
+				if (line ~ /^commit /)
+					print "extra compositor " line
+		}' "$work/$label.raw" >"$work/$label.out"
+}
+
+CORRUPT=0 side system \
+	env -u LD_LIBRARY_PATH -u LD_PRELOAD -u WAYLAND_VIRTGPU_STATS \
+	"$dumper" - "$system" "$theme" "$size" "$@"
+corrupt=${CURSOR_VIRTGPU_CORRUPT:-0}
+[ "$expect_corrupt" -gt 0 ] && corrupt=$expect_corrupt
+CORRUPT=$corrupt side ours \
+	env -u LD_LIBRARY_PATH WAYLAND_VIRTGPU_BUILD="$build" WAYLAND_VIRTGPU_STATS=1 \
+	"$launcher" --profile "$profile" -- "$dumper" - "$build/cursor" "$theme" "$size" "$@"
+
+grep -v '^wayland-virtgpu stats: ' "$work/ours.err" | sed 's/^/ours: /'
+grep -v '^cursor-dump: libwayland-cursor is' "$work/system.err" | sed 's/^/system: /'
+for label in system ours; do
+	echo "$label: $(grep '^cursor-dump: libwayland-cursor is' "$work/$label.err")"
+	echo "$label: $(grep '^compositor pools=' "$work/$label.comp")"
+done
+
+if [ "$expect_corrupt" -gt 0 ]; then
+	# Exactly the corrupted frame, nothing else, must be reported.
+	diff -u "$work/system.out" "$work/ours.out" >"$work/diff"
+	head -20 "$work/diff"
+	nthcommit=$(grep '^  commit ' "$work/system.out" | sed -n "${expect_corrupt}p")
+	want=$(grep -n '^  commit ' "$work/ours.out" | sed -n "${expect_corrupt}p")
+	[ -n "$nthcommit" ] || fail "--expect-corrupt $expect_corrupt: fewer commits than that"
+	changed=$(grep -c '^[-+][^-+]' "$work/diff")
+	if [ "$changed" -ne 2 ] || ! grep -qxF -- "-$nthcommit" "$work/diff"; then
+		fail "--expect-corrupt $expect_corrupt: the comparison did not report exactly that frame ($changed lines changed)"
+	fi
+	echo "the comparison caught the corrupted frame $expect_corrupt (ours line ${want%%:*})"
+	cp "$work/system.out" "$work/ours.out"	# the remaining checks as usual
+fi
+if ! diff -u "$work/system.out" "$work/ours.out" >"$work/diff"; then
+	head -60 "$work/diff"
+	# Name the cursor and frame of the first difference.
+	first=$(cmp "$work/system.out" "$work/ours.out" 2>/dev/null | sed -n 's/.* line \([0-9]*\).*/\1/p')
+	[ -n "$first" ] && awk -v n="$first" 'NR <= n && /^cursor / { cur = $0; img = "" }
+		NR <= n && /^  image / { img = $0 } NR == n { print "first difference at line " n ": " cur (img == "" ? "" : "," img) }' \
+		"$work/system.out"
+	fail "differs from the system library over a socket ($(grep -c '^[-+] ' "$work/diff") lines)"
+fi
+
+summary=$(grep '^summary' "$work/ours.out")
+case "$summary" in
+*"cursors=0 "*|*"frames=0"|"")
+	fail "no cursor loaded ($summary)" ;;
+esac
+commits=$(grep -c '^  commit ' "$work/ours.out")
+frames=${summary##*frames=}
+[ "$commits" -eq "$frames" ] || fail "$frames frames committed but the compositor reported $commits"
+grep -q 'refused_clients=0' "$work/ours.comp" || fail "the compositor saw more than one client"
+
+# The guest's stats line: it went through the device, and zero copy.
+stats=$(grep '^wayland-virtgpu stats: ' "$work/ours.err" | tail -1)
+[ -n "$stats" ] || fail "ours printed no 'wayland-virtgpu stats:' line (not our libwayland-client?)"
+echo "ours: $stats"
+stat() {
+	sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$stats"
+}
+transport=$(stat transport)
+pools=$(stat shm_pools)
+zero_copy=$(stat zero_copy_pools)
+copied=$(stat shm_bytes_copied)
+case "$transport" in
+virtgpu*) ;;
+*) fail "transport=$transport: not through the virtio-gpu" ;;
+esac
+[[ "$zero_copy" =~ ^[0-9]+$ && "$copied" =~ ^[0-9]+$ ]] || fail "unreadable stats line"
+# Bytes of every image committed (width x height x 4), as the compositor saw them.
+image_bytes=$(awk '/^  commit / { split($3, d, "x"); n += d[1] * d[2] * 4 } END { printf "%d", n }' \
+	"$work/ours.out")
+# The bound: by design (virt-transport/shm.c) a zero-copy pool costs one copy of
+# what its file holds at create_pool (an empty memfd here: nothing) and copies on
+# commit only a buffer that lives in host memory the pool has since moved away
+# from. A theme commits each image once, so a copying library would copy
+# image_bytes; zero copy means a small fraction of it. 1/64 leaves room for the
+# few buffers created before the pool last grew and catches any per-commit copy.
+bound=$((image_bytes / divisor))
+echo "ours: stats: shm_pools=$pools zero_copy_pools=$zero_copy shm_bytes_copied=$copied" \
+	"image_bytes=$image_bytes bound=$bound (image_bytes/$divisor)"
+[ "$zero_copy" -ge 1 ] || fail "zero_copy_pools=$zero_copy: the cursor pool was not zero copy"
+[ "$copied" -le "$bound" ] ||
+	fail "shm_bytes_copied=$copied > $bound (1/$divisor of the $image_bytes image bytes committed)"
+
+[ "$expect_corrupt" -gt 0 ] && echo "PASS: a one-byte difference at frame $expect_corrupt fails the comparison"
+echo "PASS: $name through the simulated virtio-gpu ($profile) identical to the system library" \
+	"over a socket: $summary, $commits buffers compared by pixels;" \
+	"zero_copy_pools=$zero_copy shm_bytes_copied=$copied of $image_bytes image bytes"
