@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -81,6 +82,26 @@ collect_names(const char *path)
 		if (ent->d_name[0] != '.')
 			add_name(ent->d_name);
 	closedir(dir);
+}
+
+/* Why the connection is gone: errno, or the protocol error the compositor sent. */
+static void
+report_connection_lost(struct wl_display *display, const char *where,
+		       const char *what, unsigned int frame)
+{
+	const struct wl_interface *interface = NULL;
+	uint32_t id = 0, code;
+	int err = wl_display_get_error(display);
+
+	if (err == EPROTO) {
+		code = wl_display_get_protocol_error(display, &interface, &id);
+		fprintf(stderr, "cursor-dump: connection lost at %s '%s' image %u: "
+			"protocol error %u on %s#%u\n", where, what, frame, code,
+			interface ? interface->name : "?", id);
+	} else {
+		fprintf(stderr, "cursor-dump: connection lost at %s '%s' image %u: %s\n",
+			where, what, frame, strerror(err));
+	}
 }
 
 static int
@@ -232,8 +253,7 @@ main(int argc, char *argv[])
 			wl_surface_attach(surface, buffer, 0, 0);
 			wl_surface_commit(surface);
 			if (wl_display_roundtrip(display) < 0) {
-				fprintf(stderr, "cursor-dump: connection lost at "
-					"cursor '%s' image %u\n", names[n], i);
+				report_connection_lost(display, "cursor", names[n], i);
 				return 1;
 			}
 			frames++;
@@ -244,7 +264,7 @@ main(int argc, char *argv[])
 	wl_cursor_theme_destroy(theme);
 	wl_surface_destroy(surface);
 	if (wl_display_roundtrip(display) < 0) {
-		fprintf(stderr, "cursor-dump: connection lost at the end\n");
+		report_connection_lost(display, "the", "end", 0);
 		return 1;
 	}
 	if (by_name) {
