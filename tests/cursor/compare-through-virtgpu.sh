@@ -87,8 +87,9 @@ side() {
 	env -u XDG_DATA_HOME HOME="$work/home" XDG_RUNTIME_DIR="$xdg" \
 		WAYLAND_DISPLAY="$sock" "$@" >"$work/$label.raw" 2>"$work/$label.err"
 	rc=$?
-	# It exits when its one client is gone; give it 10 s.
-	for ((n = 0; n < 1000; n++)); do
+	# It exits when its one client is gone; give it 10 s (1 s when the
+	# dumper failed: it may never have connected).
+	for ((n = 0; n < (rc == 0 ? 1000 : 100); n++)); do
 		kill -0 "$comp_pid" 2>/dev/null || break
 		sleep 0.01
 	done
@@ -134,12 +135,24 @@ CORRUPT=$corrupt side ours \
 	env -u LD_LIBRARY_PATH WAYLAND_VIRTGPU_BUILD="$build" WAYLAND_VIRTGPU_STATS=1 \
 	"$launcher" --profile "$profile" -- "$dumper" - "$build/cursor" "$theme" "$size" "$@"
 
-grep -v '^wayland-virtgpu stats: ' "$work/ours.err" | sed 's/^/ours: /'
-grep -v '^cursor-dump: libwayland-cursor is' "$work/system.err" | sed 's/^/system: /'
+grep -v '^wayland-virtgpu stats: \|^cursor-dump: libwayland-' "$work/ours.err" | sed 's/^/ours: /'
+grep -v '^cursor-dump: libwayland-' "$work/system.err" | sed 's/^/system: /'
 for label in system ours; do
-	echo "$label: $(grep '^cursor-dump: libwayland-cursor is' "$work/$label.err")"
+	grep '^cursor-dump: libwayland-' "$work/$label.err" | sed "s/^/$label: /"
 	echo "$label: $(grep '^compositor pools=' "$work/$label.comp")"
 done
+# Each side on the libwayland-client it is meant to test.
+client_lib() {
+	sed -n 's/^cursor-dump: libwayland-client is //p' "$work/$1.err"
+}
+case "$(client_lib system)" in
+"$(realpath "$system")"/*) ;;
+*) fail "system: libwayland-client is '$(client_lib system)', not under $system" ;;
+esac
+case "$(client_lib ours)" in
+"$build"/src/*) ;;
+*) fail "ours: libwayland-client is '$(client_lib ours)', not under $build/src" ;;
+esac
 
 if [ "$expect_corrupt" -gt 0 ]; then
 	# Exactly the corrupted frame, nothing else, must be reported.

@@ -107,7 +107,7 @@ report_connection_lost(struct wl_display *display, const char *where,
 static int
 check_library(const char *expect)
 {
-	char real_lib[PATH_MAX], real_expect[PATH_MAX];
+	char real_lib[PATH_MAX], real_expect[PATH_MAX], real_client[PATH_MAX];
 	Dl_info info;
 
 	if (!dladdr((void *)wl_cursor_theme_load, &info) || !info.dli_fname ||
@@ -117,6 +117,10 @@ check_library(const char *expect)
 		return -1;
 	}
 	fprintf(stderr, "cursor-dump: libwayland-cursor is %s\n", real_lib);
+	/* Which client library carries it, for scripts to check. */
+	if (dladdr((void *)wl_display_connect, &info) && info.dli_fname &&
+	    realpath(info.dli_fname, real_client))
+		fprintf(stderr, "cursor-dump: libwayland-client is %s\n", real_client);
 	if (strncmp(real_lib, real_expect, strlen(real_expect)) != 0) {
 		fprintf(stderr, "cursor-dump: expected a library under %s\n",
 			real_expect);
