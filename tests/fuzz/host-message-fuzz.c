@@ -75,17 +75,17 @@ int
 main(void)
 {
 	static uint8_t page[1 + 4096];
-	struct cross_domain_sr_head *sr = (void *) (page + 1);
-	struct cross_domain_read_write *rw = (void *) (page + 1);
+	static uint32_t words[1024];	/* the message, built aligned */
+	struct cross_domain_sr_head *sr = (void *) words;
+	struct cross_domain_read_write *rw = (void *) words;
 	int runs = 0, i, variant;
 
 	for (i = 0; i < 20000; i++) {
 		size_t len = 1 + 4096;
 		int edits = (int) (rng() % 4);
 
-		memset(page, 0, sizeof page);
+		memset(words, 0, sizeof words);
 		variant = i % 3;
-		page[0] = (uint8_t) (variant == 1);
 		if (variant == 2) {
 			rw->hdr.cmd = CROSS_DOMAIN_CMD_READ;
 			rw->identifier = 0x80000001u;
@@ -95,6 +95,8 @@ main(void)
 			sr->num_identifiers = 2;
 			sr->opaque_data_size = 64;
 		}
+		page[0] = (uint8_t) (variant == 1);
+		memcpy(page + 1, words, sizeof words);
 
 		while (edits-- > 0) {
 			size_t at = 1 + rng() % 4096;
@@ -104,11 +106,11 @@ main(void)
 				page[at] ^= (uint8_t) (1 + rng() % 255);
 				break;
 			case 1: {
-				static const uint32_t words[] = {
+				static const uint32_t hostile[] = {
 					0, 28, 29, 4, 5, 3744, 3745, 4072,
 					4096, 0xffffffff, 0x80000000,
 				};
-				uint32_t w = words[rng() % 11];
+				uint32_t w = hostile[rng() % 11];
 
 				memcpy(page + 1 + ((at - 1) & ~3u) % 4092, &w, 4);
 				break;
