@@ -28,10 +28,10 @@ set -u
 expect_corrupt=0
 if [ "${1:-}" = --expect-corrupt ]; then
 	expect_corrupt=${2:-}
-	[[ "$expect_corrupt" =~ ^[1-9][0-9]*$ ]] || { sed -n '2,27p' "$0" >&2; exit 2; }
+	[[ "$expect_corrupt" =~ ^[1-9][0-9]*$ ]] || { sed -n '2,26p' "$0" >&2; exit 2; }
 	shift 2
 fi
-[ $# -ge 6 ] || { sed -n '2,27p' "$0" >&2; exit 2; }
+[ $# -ge 6 ] || { sed -n '2,26p' "$0" >&2; exit 2; }
 dumper=$1 compositor=$2 build=$3 system=$4 theme=$5 size=$6
 shift 6
 here=$(cd "$(dirname "$0")" && pwd)
