@@ -101,7 +101,7 @@ run()
 	rt_track "$pid"
 	STATUS=
 	HELD=
-	while ! HELD=$(grep -a -m1 '^zerocopy-client: held ' "$log"); do
+	while ! HELD=$(grep -a -m1 '^zerocopy-client: held ' "$log" 2>/dev/null); do
 		if ! kill -0 "$pid" 2>/dev/null; then
 			wait "$pid"
 			STATUS=$?
@@ -135,7 +135,7 @@ run()
 	wait "$pid"
 	STATUS=$?
 	grep -a '^zerocopy-client: \(memory\|grow\|punch\|thread\|seals\|private\)' "$log" |
-		sort | uniq -c | sed 's/^ */    /' >&2
+		sed "s/^/    $label: /" >&2
 	grep -a -v '^zerocopy-client: \|^wayland-virtgpu stats: \|^virtgpu-sim' "$log" |
 		sed "s/^/    $label: /" | head -n 20 >&2
 	if [ "$STATUS" -ne 0 ]; then
@@ -193,6 +193,12 @@ compare|mismatch)
 			--diff "$RT_WORK/diff.png" >"$RT_WORK/compare.log" 2>&1
 		COMPARED=$?
 		sed 's/^/    compare: /' "$RT_WORK/compare.log" >&2
+	fi
+	if [ "$MODE" = thread ]; then
+		# Lost writes can only show when some were made during create_pool.
+		RACED=$(sed -n 's/^zerocopy-client: thread: raced_bands=\([0-9]*\) .*/\1/p' "$RT_WORK/guest.log")
+		[ "${RACED:-0}" -ge 1 ] ||
+			fail "guest: no band was drawn during its create_pool: the race was not exercised"
 	fi
 	if [ "$CHECK" = compare ]; then
 		[ "${GUEST_EXPECTED:-1}" -eq 0 ] || fail "guest: the window is not the expected frame"

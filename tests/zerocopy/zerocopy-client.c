@@ -42,7 +42,9 @@
 #define GROW_EVERY 4		/* grow: frames between resizes */
 #define GROW_TIMES 6
 #define THREAD_SEED 500u
-#define THREAD_PACE_NS 400	/* thread: one pixel per this, about 20 ms a pass */
+#define THREAD_PACE_NS 200	/* thread: one pixel per this, 1.2 ms a pass */
+#define THREAD_BANDS 8
+#define THREAD_ATTEMPTS 6
 #define PARENT_SEED 1000u
 #define PRIVATE_MARK 0x5a
 
@@ -111,14 +113,24 @@ struct client {
 	struct wl_buffer *scroll_buffer, *scroll_old;
 
 	/* thread */
+	struct band {
+		int fd;
+		char *map;
+		struct wl_shm_pool *pool;
+		struct wl_buffer *buffers[2];
+		struct wl_surface *surface;
+		struct wl_subsurface *subsurface;
+	} bands[THREAD_BANDS];
+	struct wl_buffer *thread_parent;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	int thread_request;	/* frame to draw, -1 none, -2 quit */
 	int thread_slot;
 	int thread_done;
-	int static_rows;	/* set when the static pass is done */
 	atomic_int static_done;	/* pixels of the static pass written */
+	atomic_int static_ready;
+	atomic_int pool_creating;
 	atomic_int pool_created;
 	bool thread_running;
 
@@ -151,6 +163,15 @@ die(const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\n");
 	exit(1);
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
 }
 
 /* The pattern: 8x8 blocks whose colour hashes position, frame and seed,
@@ -549,7 +570,8 @@ finish_child(struct client *c)
 }
 
 /* ---- grow: ftruncate + mremap(MREMAP_MAYMOVE) + resize, new buffers at
- * the new end, as libwayland-cursor grows its pool ---- */
+ * the new end; grow-mmap: the same with munmap + a new mmap, as
+ * libwayland-cursor grows its pool ---- */
 
 /* A page right after the mapping, so the next mremap has to move it. */
 static void
@@ -591,9 +613,15 @@ grow_pool(struct client *c)
 
 	if (ftruncate(c->fd, (off_t) size) < 0)
 		die("ftruncate(%zu): %s", size, strerror(errno));
-	p = mremap(c->map, c->map_size, size, MREMAP_MAYMOVE);
+	if (strcmp(c->mode->name, "grow-mmap") == 0) {
+		/* A new view, as libwayland-cursor (upstream and ours) does. */
+		munmap(c->map, c->map_size);
+		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	} else {
+		p = mremap(c->map, c->map_size, size, MREMAP_MAYMOVE);
+	}
 	if (p == MAP_FAILED)
-		die("mremap(%zu): %s", size, strerror(errno));
+		die("growing the mapping to %zu: %s", size, strerror(errno));
 	c->map = p;
 	c->map_size = c->pool_size = size;
 	grow_guard(c);
@@ -724,130 +752,240 @@ frame_punch(struct client *c, int f)
 	return c->scroll_buffer;
 }
 
-/* ---- thread: a second thread draws while this one creates the pool ---- */
+/* ---- thread: a second thread draws while this one creates the pool ----
+ *
+ * The window is THREAD_BANDS bands, each a subsurface with its own pool, so the race is run once per band. The
+ * top half of a band is drawn once, pixel by pixel, in a paced pass that
+ * starts as that band's create_pool is called (it waits at 90 % until
+ * create_pool has returned); each frame then redraws only the bottom halves, so a write
+ * lost while a pool was created stays visible. */
+
+static int
+band_height(const struct client *c)
+{
+	return c->height / THREAD_BANDS;
+}
 
 static uint32_t
 expect_thread(const struct client *c, int x, int y, int f)
 {
-	return y < c->height / 2 ? pattern(x, y, 0, THREAD_SEED) : pattern(x, y, f, 0);
+	int h = band_height(c), k = y / h;
+
+	if (y % h < h / 2)
+		return pattern(x, y, 0, THREAD_SEED + (uint32_t) k);
+	return pattern(x, y, f, 0);
 }
 
-static uint64_t
-now_ns(void)
+static uint32_t *
+band_row(struct client *c, int k, int slot, int y)
 {
-	struct timespec ts;
+	size_t bytes = (size_t) c->width * 4 * (size_t) band_height(c);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
+	return (uint32_t *) (c->bands[k].map + (size_t) slot * bytes +
+			     (size_t) (y % band_height(c)) * c->width * 4);
 }
 
-/* The top half of both buffers is drawn once, pixel by pixel, in one paced
- * pass that spans create_pool: it waits at 90 % until create_pool has
- * returned. Each frame then redraws only the bottom half, so a write lost
- * while the pool was created stays visible. */
-static void *
-thread_main(void *data)
+static void
+thread_static_pass(struct client *c, int k)
 {
-	struct client *c = data;
-	int total = 2 * (c->height / 2) * c->width, i = 0, s, x, y;
-	uint64_t t0 = now_ns();
+	int h = band_height(c), total = 2 * (h / 2) * c->width, i = 0, s, x, y;
+	uint64_t t0;
 
-	for (y = 0; y < c->height / 2; y++) {
+	/* Spin until create_pool is about to be called: this thread is then
+	 * surely running while the library copies and remaps. */
+	atomic_store(&c->static_ready, 1);
+	while (!atomic_load(&c->pool_creating))
+		;
+	t0 = now_ns();
+
+	for (y = k * h; y < k * h + h / 2; y++) {
 		for (s = 0; s < 2; s++) {
-			volatile uint32_t *row = (uint32_t *) (c->map + c->slots[s].offset +
-							       (size_t) y * c->width * 4);
+			volatile uint32_t *row = band_row(c, k, s, y);
 
 			for (x = 0; x < c->width; x++) {
-				row[x] = pattern(x, y, 0, THREAD_SEED);
+				row[x] = pattern(x, y, 0, THREAD_SEED + (uint32_t) k);
 				atomic_store(&c->static_done, ++i);
+				/* Busy, not yielding: this thread must be
+				 * running when the library copies and remaps. */
 				while (!atomic_load(&c->pool_created) &&
-				       (i >= total * 9 / 10 ||
-					now_ns() - t0 < (uint64_t) i * THREAD_PACE_NS))
+				       now_ns() - t0 < (uint64_t) i * THREAD_PACE_NS)
+					;
+				while (!atomic_load(&c->pool_created) &&
+				       i >= total * 9 / 10)
 					sched_yield();
 			}
 		}
 	}
+}
+
+/* Requests: THREAD_STATIC - k: the static pass of band k; f >= 0: the
+ * bottom halves of frame f in slot thread_slot; THREAD_QUIT. */
+#define THREAD_IDLE (-1)
+#define THREAD_QUIT (-2)
+#define THREAD_STATIC (-100)
+
+static void *
+thread_main(void *data)
+{
+	struct client *c = data;
+	int req, k, y, h = band_height(c);
 
 	pthread_mutex_lock(&c->lock);
-	c->static_rows = c->height / 2;
-	pthread_cond_broadcast(&c->cond);
 	for (;;) {
-		while (c->thread_request == -1)
+		while (c->thread_request == THREAD_IDLE)
 			pthread_cond_wait(&c->cond, &c->lock);
-		if (c->thread_request == -2)
+		req = c->thread_request;
+		if (req == THREAD_QUIT)
 			break;
-		s = c->thread_slot;
-		y = c->thread_request;
 		pthread_mutex_unlock(&c->lock);
-		draw_rows((uint32_t *) (c->map + c->slots[s].offset), c->width * 4,
-			  c->width, c->height / 2, c->height, y, 0);
+		if (req <= THREAD_STATIC) {
+			thread_static_pass(c, THREAD_STATIC - req);
+		} else {
+			for (k = 0; k < THREAD_BANDS; k++) {
+				for (y = k * h + h / 2; y < (k + 1) * h; y++) {
+					uint32_t *row = band_row(c, k, c->thread_slot, y);
+					int x;
+
+					for (x = 0; x < c->width; x++)
+						row[x] = pattern(x, y, req, 0);
+				}
+			}
+		}
 		pthread_mutex_lock(&c->lock);
-		c->thread_done = y;
-		c->thread_request = -1;
+		c->thread_done = req;
+		c->thread_request = THREAD_IDLE;
 		pthread_cond_broadcast(&c->cond);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
 
+/* Hands the drawing thread a request and waits until it is done. */
+static void
+thread_run(struct client *c, int req)
+{
+	pthread_mutex_lock(&c->lock);
+	c->thread_request = req;
+	c->thread_done = THREAD_IDLE;
+	pthread_cond_broadcast(&c->cond);
+	while (c->thread_done != req)
+		pthread_cond_wait(&c->cond, &c->lock);
+	pthread_mutex_unlock(&c->lock);
+}
+
 static int
 setup_thread(struct client *c)
 {
-	int total = 2 * (c->height / 2) * c->width, before, after;
+	int h = band_height(c), total = 2 * (h / 2) * c->width, before, after, k, s;
+	int raced = 0;
+	size_t bytes = (size_t) c->width * 4 * (size_t) h;
 	uint64_t t;
 
-	c->pool_size = 2 * frame_bytes(c);
-	c->fd = pool_fd_create("zerocopy-pool", c->pool_size, 0);
-	c->map = map_shared(c->fd, c->pool_size);
-	c->map_size = c->pool_size;
-	c->slots[0].offset = 0;
-	c->slots[1].offset = frame_bytes(c);
+	if (c->subcompositor == NULL)
+		die("the compositor has no wl_subcompositor");
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->cond, NULL);
-	c->thread_request = -1;
-	c->thread_done = -1;
+	c->thread_request = THREAD_IDLE;
 	if (pthread_create(&c->thread, NULL, thread_main, c) != 0)
 		die("pthread_create failed");
 	c->thread_running = true;
 
-	/* create_pool when the pass is a quarter done. */
-	while (atomic_load(&c->static_done) < total / 4)
-		usleep(100);
-	before = atomic_load(&c->static_done);
-	t = now_ns();
-	c->pool = wl_shm_create_pool(c->shm, c->fd, (int32_t) c->pool_size);
-	wl_display_flush(c->display);
-	t = now_ns() - t;
-	after = atomic_load(&c->static_done);
-	atomic_store(&c->pool_created, 1);
-	printf("zerocopy-client: thread: create_pool took %llu us while the other "
-	       "thread wrote pixels %d..%d of %d\n", (unsigned long long) t / 1000,
-	       before, after, total);
-	pthread_mutex_lock(&c->lock);
-	while (c->static_rows < c->height / 2)
-		pthread_cond_wait(&c->cond, &c->lock);
-	pthread_mutex_unlock(&c->lock);
-	c->nslots = 0;
-	two_slots(c);
+	for (k = 0; k < THREAD_BANDS; k++) {
+		struct band *band = &c->bands[k];
+		int attempt;
+
+		/* Again (with a new pool) while the drawing thread did not get
+		 * to run during create_pool: the scheduler decides. */
+		for (attempt = 0; attempt < THREAD_ATTEMPTS; attempt++) {
+			if (attempt > 0) {
+				wl_shm_pool_destroy(band->pool);
+				munmap(band->map, 2 * bytes);
+				close(band->fd);
+				c->pool_size -= 2 * bytes;
+			}
+			band->fd = pool_fd_create("zerocopy-pool", 2 * bytes, 0);
+			band->map = map_shared(band->fd, 2 * bytes);
+			c->pool_size += 2 * bytes;
+			atomic_store(&c->static_done, 0);
+			atomic_store(&c->static_ready, 0);
+			atomic_store(&c->pool_creating, 0);
+			atomic_store(&c->pool_created, 0);
+			pthread_mutex_lock(&c->lock);
+			c->thread_request = THREAD_STATIC - k;
+			c->thread_done = THREAD_IDLE;
+			pthread_cond_broadcast(&c->cond);
+			pthread_mutex_unlock(&c->lock);
+
+			/* The pass starts as create_pool is called. */
+			while (!atomic_load(&c->static_ready))
+				;
+			atomic_store(&c->pool_creating, 1);
+			before = atomic_load(&c->static_done);
+			t = now_ns();
+			band->pool = wl_shm_create_pool(c->shm, band->fd,
+							(int32_t) (2 * bytes));
+			wl_display_flush(c->display);
+			t = now_ns() - t;
+			after = atomic_load(&c->static_done);
+			atomic_store(&c->pool_created, 1);
+			printf("zerocopy-client: thread: band %d: create_pool took %llu us "
+			       "while the other thread wrote pixels %d..%d of %d\n", k,
+			       (unsigned long long) t / 1000, before, after, total);
+			pthread_mutex_lock(&c->lock);
+			while (c->thread_done != THREAD_STATIC - k)
+				pthread_cond_wait(&c->cond, &c->lock);
+			pthread_mutex_unlock(&c->lock);
+			if (after > before) {
+				raced++;
+				break;
+			}
+		}
+
+		for (s = 0; s < 2; s++)
+			band->buffers[s] = wl_shm_pool_create_buffer(band->pool,
+								     (int32_t) (s * bytes),
+								     c->width, h,
+								     c->width * 4,
+								     WL_SHM_FORMAT_XRGB8888);
+		band->surface = wl_compositor_create_surface(c->compositor);
+		band->subsurface = wl_subcompositor_get_subsurface(c->subcompositor,
+								   band->surface,
+								   c->surface);
+		wl_subsurface_set_position(band->subsurface, 0, k * h);
+	}
+
+	printf("zerocopy-client: thread: raced_bands=%d of %d\n", raced, THREAD_BANDS);
+
+	/* The toplevel itself has the window's size (where weston places a
+	 * window depends on it) and is covered by the bands. */
+	c->fd = pool_fd_create("zerocopy-pool", frame_bytes(c), 0);
+	c->map = map_shared(c->fd, frame_bytes(c));
+	c->map_size = frame_bytes(c);
+	c->pool_size += frame_bytes(c);
+	draw_rows((uint32_t *) c->map, c->width * 4, c->width, 0, c->height, 0,
+		  PARENT_SEED);
+	c->pool = wl_shm_create_pool(c->shm, c->fd, (int32_t) frame_bytes(c));
+	c->thread_parent = wl_shm_pool_create_buffer(c->pool, 0, c->width, c->height,
+						     c->width * 4,
+						     WL_SHM_FORMAT_XRGB8888);
 	return 0;
 }
 
+/* Buffers alternate by frame: the compositor releases the one of frame
+ * f - 2 when frame f - 1 replaces it, before f - 1's frame callback. */
 static struct wl_buffer *
 frame_thread(struct client *c, int f)
 {
-	struct slot *slot = slot_free(c, 0);
+	int k, s = f % 2, h = band_height(c);
 
-	if (slot == NULL)
-		return NULL;
-	pthread_mutex_lock(&c->lock);
-	c->thread_slot = (int) (slot - c->slots);
-	c->thread_request = drawn_frame(c, f);
-	pthread_cond_broadcast(&c->cond);
-	while (c->thread_done != drawn_frame(c, f) || c->thread_request != -1)
-		pthread_cond_wait(&c->cond, &c->lock);
-	pthread_mutex_unlock(&c->lock);
-	slot->busy = true;
-	return slot->buffer;
+	c->thread_slot = s;
+	thread_run(c, drawn_frame(c, f));
+	for (k = 0; k < THREAD_BANDS; k++) {
+		wl_surface_attach(c->bands[k].surface, c->bands[k].buffers[s], 0, 0);
+		wl_surface_damage_buffer(c->bands[k].surface, 0, 0, c->width, h);
+		wl_surface_commit(c->bands[k].surface);
+	}
+	return c->thread_parent;
 }
 
 static int
@@ -856,7 +994,7 @@ finish_thread(struct client *c)
 	if (!c->thread_running)
 		return 0;
 	pthread_mutex_lock(&c->lock);
-	c->thread_request = -2;
+	c->thread_request = THREAD_QUIT;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
@@ -952,6 +1090,7 @@ static const struct mode modes[] = {
 	{ "map-after-create", setup_map_after_create, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "child-process", setup_child, frame_child, expect_plain, finish_child, 256, 192 },
 	{ "grow", setup_grow, frame_grow, expect_plain, NULL, 256, 192 },
+	{ "grow-mmap", setup_grow, frame_grow, expect_plain, NULL, 256, 192 },
 	{ "punch", setup_punch, frame_punch, expect_punch, NULL, 256, 192 },
 	{ "sealed", setup_sealed, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "shm-open", setup_shm_open, frame_plain, expect_plain, NULL, 256, 192 },
