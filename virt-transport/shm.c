@@ -45,7 +45,6 @@
 #define GRALLOC_LINEAR (1u << 4)
 #define GRALLOC_SW_WRITE_OFTEN (1u << 11)
 
-#define MAX_HIDDEN_POOLS 64
 
 #define TABLE_BUCKETS 256
 
@@ -57,7 +56,17 @@ enum pool_mode {
 	POOL_MIXED,
 	/* Nothing remapped: buffers are copied on commit. */
 	POOL_COPY,
+	/* No host memory for the whole pool (a huge, mostly unused pool, or
+	 * the host-visible window is full): each buffer gets host memory of
+	 * its own behind a wl_shm_pool of the library's, copied on commit,
+	 * as sommelier does. The client's pool object gets a placeholder. */
+	POOL_PER_BUFFER,
 };
+
+/* Pools larger than this are taken buffer by buffer: clients reserve huge
+ * pools (foot: 512 MiB) of which they use little, and the host-visible
+ * window is bounded. */
+#define POOL_PER_BUFFER_MIN (128u << 20)
 
 /* One host allocation. */
 struct shm_blob {
@@ -88,10 +97,10 @@ struct shm_pool {
 	int32_t compositor_size;	/* of the client's pool object */
 	enum pool_mode mode;
 	bool emptied;		/* the file was punched once */
+	bool counted;		/* in zero_copy_pools */
 	struct shm_blob *blob;	/* current: new buffers and remapped views */
 	uint32_t target_id;	/* where new buffers go */
-	struct wl_object *hidden[MAX_HIDDEN_POOLS];
-	int nhidden;
+	struct wl_object *hidden;	/* the library's pool behind it, if any */
 	int refs;		/* the pool object and each buffer */
 };
 
@@ -100,8 +109,11 @@ struct shm_buffer {
 	struct shm_buffer *next;
 	struct shm_pool *pool;
 	struct shm_blob *blob;	/* what the compositor reads */
-	size_t offset;
+	size_t offset;		/* in the client's pool */
 	size_t bytes;
+	/* POOL_PER_BUFFER: the library's pool holding just this buffer, at
+	 * offset 0 of blob. */
+	struct wl_object *own_pool;
 };
 
 struct shm_surface {
@@ -115,6 +127,9 @@ struct shm_surface {
 struct virt_shm {
 	struct cross_domain *cd;
 	struct wl_transport_stats *stats;
+	bool copy_only;		/* WAYLAND_VIRTGPU_SHM=copy */
+	struct shm_blob *placeholder;	/* a page for POOL_PER_BUFFER pools */
+	bool said_per_buffer;
 	struct shm_pool *pools[TABLE_BUCKETS];
 	struct shm_buffer *buffers[TABLE_BUCKETS];
 	struct shm_surface *surfaces[TABLE_BUCKETS];
@@ -165,8 +180,13 @@ virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats)
 	struct virt_shm *shm = calloc(1, sizeof *shm);
 
 	if (shm) {
+		const char *mode = getenv("WAYLAND_VIRTGPU_SHM");
+
 		shm->cd = cd;
 		shm->stats = stats;
+		/* For clients that grow pool mappings with mremap(), which
+		 * host memory mappings do not allow (README.md). */
+		shm->copy_only = mode && strcmp(mode, "copy") == 0;
 	}
 	return shm;
 }
@@ -432,16 +452,61 @@ punch(int fd, size_t size)
  * mappings are replaced and the file emptied. Returns true when nothing
  * is left writing to the file as far as this process can see.
  */
+/* Can holes be punched in the file? Sealed files and some filesystems
+ * refuse; ask with an empty punch past its end. */
+static bool
+punchable(int fd, size_t size)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return false;
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t) size, 4096) == 0;
+}
+
+/* Bytes another thread wrote through a view between the snapshot and the
+ * remap landed in the file; take those the host memory has not had newer
+ * writes to since (it still equals the snapshot there). */
+static size_t
+merge_racing_writes(int fd, const uint8_t *snapshot, uint8_t *host, size_t size)
+{
+	uint8_t chunk[4096];
+	size_t at, n, i, merged = 0;
+
+	for (at = 0; at < size; at += n) {
+		n = size - at < sizeof chunk ? size - at : sizeof chunk;
+		if (pread(fd, chunk, n, (off_t) at) != (ssize_t) n)
+			break;
+		if (memcmp(chunk, snapshot + at, n) == 0)
+			continue;
+		for (i = 0; i < n; i++) {
+			if (chunk[i] != snapshot[at + i] &&
+			    host[at + i] == snapshot[at + i]) {
+				host[at + i] = chunk[i];
+				merged++;
+			}
+		}
+	}
+	return merged;
+}
+
+/*
+ * Move every writer of the pool's file that can be moved onto the pool's
+ * host memory: what they hold goes to host memory first, then their
+ * mappings are replaced and the file emptied. Returns true when nothing
+ * is left writing to the file as far as this process can see.
+ */
 static bool
 pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 {
 	struct mapping *maps = NULL;
+	uint8_t *snapshot = NULL;
 	bool complete = true;
-	int n, i, seals;
+	int n, i;
 
-	seals = fcntl(pool->client_fd, F_GET_SEALS);
-	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-		return false;	/* holes cannot be punched */
+	if (!punchable(pool->client_fd, pool->size))
+		return false;
 
 	n = mappings_of(pool->dev, pool->ino, 0, false, NULL, &maps);
 	if (n < 0)
@@ -460,32 +525,45 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	}
 
 	/* The first time the file holds the pool; later only what writers
-	 * the library did not see put there. */
+	 * the library did not see put there. With views to move, keep what
+	 * was copied, to find writes racing the remap (a drawing thread). */
+	if (n > 0 && !pool->emptied)
+		snapshot = malloc(pool->size);
 	shm->stats->shm_bytes_copied +=
 		copy_file_data(pool->client_fd, pool->blob->map, 0, pool->size,
 			       pool->emptied);
-	if (punch(pool->client_fd, pool->size) < 0) {
-		free(maps);
-		return false;
-	}
+	if (snapshot)
+		memcpy(snapshot, pool->blob->map, pool->size);
+
 	for (i = 0; i < n; i++) {
 		if (remap_onto(&maps[i], pool->blob) < 0) {
-			/* The view still shows the (now empty) file: put
-			 * the bytes back so the client sees what it drew. */
-			size_t len = maps[i].end - maps[i].start;
-
-			if (pwrite(pool->client_fd, pool->blob->map,
-				   len < pool->size ? len : pool->size, 0) < 0)
-				wl_log("wayland-virtgpu: wl_shm_pool#%u: "
-				       "cannot restore the pool (%s)\n",
-				       pool->id, strerror(errno));
+			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot put host "
+			       "memory under a view of the pool (%s)\n",
+			       pool->id, strerror(errno));
 			complete = false;
 		}
 	}
 	free(maps);
-	pool->emptied = true;
 
-	return complete;
+	if (snapshot) {
+		shm->stats->shm_bytes_copied +=
+			merge_racing_writes(pool->client_fd, snapshot,
+					    pool->blob->map, pool->size);
+		free(snapshot);
+	}
+	if (!complete)
+		return false;	/* a view still shows the file: keep it */
+
+	if (punch(pool->client_fd, pool->size) < 0)
+		return false;
+	pool->emptied = true;
+	if (n > 0 && !pool->counted) {
+		/* Some view of the client's now shows host memory. */
+		pool->counted = true;
+		shm->stats->zero_copy_pools++;
+	}
+
+	return true;
 }
 
 /* Does the client still have a view of this host memory? */
@@ -545,19 +623,31 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	pool->dev = st.st_dev;
 	pool->ino = st.st_ino;
 
-	pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
-	if (pool->blob == NULL)
-		goto err;
-
-	if (pool_remap(shm, pool)) {
+	if (pool->size <= POOL_PER_BUFFER_MIN)
+		pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
+	if (pool->blob == NULL) {
+		/* Buffer by buffer, into host memory of their own. */
+		if (shm->placeholder == NULL)
+			shm->placeholder = blob_create(shm->cd, 1, why, sizeof why);
+		if (shm->placeholder == NULL)
+			goto err;
+		if (why[0] && !shm->said_per_buffer) {
+			wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: "
+			       "%s; copying its buffers instead\n", size, why);
+			shm->said_per_buffer = true;
+		}
+		pool->blob = shm->placeholder;
+		pool->blob->refs++;
+		pool->mode = POOL_PER_BUFFER;
+	} else if (!shm->copy_only && pool_remap(shm, pool)) {
 		pool->mode = POOL_ZERO_COPY;
-		shm->stats->zero_copy_pools++;
 	} else {
 		/* The one copy of what the pool holds now. */
 		pool->mode = POOL_COPY;
 		if (pread(pool->client_fd, pool->blob->map, pool->size, 0) > 0)
 			shm->stats->shm_bytes_copied += pool->size;
 	}
+	why[0] = '\0';
 	shm->stats->shm_pools++;
 
 	fd = wl_os_dupfd_cloexec(pool->blob->export_fd, 0);
@@ -585,22 +675,58 @@ err:
 /* The trap of DESIGN.md: the compositor grows only its mapping of the
  * first fd. New host memory goes behind a wl_shm_pool of the library's
  * own, made now, ahead of the client's resize. */
+/* A wl_shm_pool of the library's own over `blob`, made by the client's
+ * wl_shm ahead of the request being hooked. */
+static struct wl_object *
+own_pool_create(struct wl_transport *transport, uint32_t shm_id,
+		struct shm_blob *blob, size_t size)
+{
+	const struct wl_transport_core *core = transport->core;
+	union wl_argument args[3];
+	struct wl_object *object;
+
+	object = core->create_object(transport->core_data, shm_id,
+				     &wl_shm_pool_interface, 1);
+	if (object == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+
+	memset(args, 0, sizeof args);
+	args[0].o = object;
+	args[1].h = blob->export_fd;
+	args[2].i = (int32_t) size;
+	if (core->queue_request(transport->core_data, shm_id,
+				WL_SHM_CREATE_POOL, args) < 0) {
+		core->destroy_object(transport->core_data, object);
+		return NULL;
+	}
+
+	return object;
+}
+
+static void
+own_pool_destroy(struct wl_transport *transport, struct wl_object *object)
+{
+	const struct wl_transport_core *core = transport->core;
+	union wl_argument none[1];
+
+	/* Buffers made from it keep their memory on the compositor side. */
+	core->queue_request(transport->core_data, object->id,
+			    WL_SHM_POOL_DESTROY, none);
+	core->destroy_object(transport->core_data, object);
+}
+
+/* The trap of DESIGN.md: the compositor grows only its mapping of the
+ * first fd. New host memory goes behind a wl_shm_pool of the library's
+ * own, made now, ahead of the client's resize. */
 static int
 pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	  struct shm_pool *pool, size_t size)
 {
-	const struct wl_transport_core *core = transport->core;
 	struct shm_blob *blob, *old = pool->blob;
-	union wl_argument args[3];
 	struct wl_object *hidden;
 	char why[160];
-
-	if (pool->nhidden == MAX_HIDDEN_POOLS) {
-		wl_log("wayland-virtgpu: wl_shm_pool#%u grew too many times\n",
-		       pool->id);
-		errno = ENOSPC;
-		return -1;
-	}
 
 	blob = blob_create(shm->cd, size, why, sizeof why);
 	if (blob == NULL) {
@@ -609,26 +735,16 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 		return -1;
 	}
 
-	hidden = core->create_object(transport->core_data, pool->shm_id,
-				     &wl_shm_pool_interface, 1);
+	hidden = own_pool_create(transport, pool->shm_id, blob, size);
 	if (hidden == NULL) {
 		blob_unref(blob);
-		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize: its wl_shm is "
-		       "gone\n", pool->id);
-		errno = EINVAL;
+		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): cannot "
+		       "make a pool for new host memory (%s)\n", pool->id,
+		       size, strerror(errno));
 		return -1;
 	}
-
-	memset(args, 0, sizeof args);
-	args[0].o = hidden;
-	args[1].h = blob->export_fd;
-	args[2].i = (int32_t) size;
-	if (core->queue_request(transport->core_data, pool->shm_id,
-				WL_SHM_CREATE_POOL, args) < 0) {
-		core->destroy_object(transport->core_data, hidden);
-		blob_unref(blob);
-		return -1;
-	}
+	if (pool->hidden)
+		own_pool_destroy(transport, pool->hidden);
 
 	/* The pool's bytes move with it. A client that kept its views of
 	 * the old memory draws old buffers there; one that made new views
@@ -636,7 +752,7 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	memcpy(blob->map, old->map, pool->size < old->size ? pool->size : old->size);
 	old->client_views = pool->mode != POOL_COPY && blob_has_client_views(old);
 
-	pool->hidden[pool->nhidden++] = hidden;
+	pool->hidden = hidden;
 	pool->target_id = hidden->id;
 	pool->blob = blob;
 	blob_unref(old);	/* its buffers keep it */
@@ -652,6 +768,12 @@ pool_resize(struct virt_shm *shm, struct wl_transport *transport,
 
 	if (size <= 0 || (size_t) size <= pool->size)
 		return 0;	/* the compositor refuses shrinking */
+
+	if (pool->mode == POOL_PER_BUFFER) {
+		/* The placeholder never holds a buffer. */
+		pool->size = (size_t) size;
+		return 0;
+	}
 
 	if ((size_t) size > pool->blob->size) {
 		if (pool_move(shm, transport, pool, (size_t) size) < 0)
@@ -676,11 +798,13 @@ pool_resize(struct virt_shm *shm, struct wl_transport *transport,
 /* ---- buffers and surfaces ------------------------------------------------- */
 
 static int
-buffer_create(struct virt_shm *shm, struct shm_pool *pool,
-	      uint32_t *sender_id, union wl_argument *args)
+buffer_create(struct virt_shm *shm, struct wl_transport *transport,
+	      struct shm_pool *pool, uint32_t *sender_id,
+	      union wl_argument *args)
 {
 	struct shm_buffer *buffer;
 	int32_t offset = args[1].i, height = args[3].i, stride = args[4].i;
+	char why[160];
 
 	*sender_id = pool->target_id;
 
@@ -694,18 +818,42 @@ buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 
 	buffer->id = args[0].o->id;
 	buffer->pool = pool;
-	buffer->blob = pool->blob;
 	buffer->offset = (size_t) offset;
 	buffer->bytes = (size_t) stride * (size_t) height;
+
+	if (pool->mode == POOL_PER_BUFFER) {
+		buffer->blob = blob_create(shm->cd, buffer->bytes, why, sizeof why);
+		if (buffer->blob)
+			buffer->own_pool = own_pool_create(transport, pool->shm_id,
+							   buffer->blob,
+							   buffer->bytes);
+		if (buffer->own_pool == NULL) {
+			if (buffer->blob)
+				snprintf(why, sizeof why, "no pool for it (%s)",
+					 strerror(errno));
+			wl_log("wayland-virtgpu: wl_shm_pool#%u.create_buffer of "
+			       "%zu bytes: %s\n", pool->id, buffer->bytes, why);
+			blob_unref(buffer->blob);
+			free(buffer);
+			errno = ENOMEM;
+			return -1;
+		}
+		*sender_id = buffer->own_pool->id;
+		args[1].i = 0;
+	} else {
+		buffer->blob = pool->blob;
+		pool->blob->refs++;
+	}
+
 	pool->refs++;
-	pool->blob->refs++;
 	table_insert(shm->buffers, buffer);
 
 	return 0;
 }
 
 static void
-buffer_destroy(struct virt_shm *shm, uint32_t id)
+buffer_destroy(struct virt_shm *shm, struct wl_transport *transport,
+	       uint32_t id)
 {
 	struct shm_buffer *buffer = table_find(shm->buffers, id);
 
@@ -713,6 +861,8 @@ buffer_destroy(struct virt_shm *shm, uint32_t id)
 		return;
 
 	table_remove(shm->buffers, buffer);
+	if (buffer->own_pool)
+		own_pool_destroy(transport, buffer->own_pool);
 	blob_unref(buffer->blob);
 	pool_unref(buffer->pool);
 	free(buffer);
@@ -727,8 +877,17 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer)
 	struct shm_pool *pool = buffer->pool;
 	size_t from = buffer->offset, to = buffer->offset + buffer->bytes;
 
-	if (to > pool->size || to > buffer->blob->size)
+	if (to > pool->size ||
+	    (pool->mode != POOL_PER_BUFFER && to > buffer->blob->size))
 		return;	/* the compositor reports the bad buffer */
+
+	if (pool->mode == POOL_PER_BUFFER) {
+		if (buffer->bytes <= buffer->blob->size &&
+		    pread(pool->client_fd, buffer->blob->map, buffer->bytes,
+			  (off_t) from) > 0)
+			shm->stats->shm_bytes_copied += buffer->bytes;
+		return;
+	}
 
 	if (pool->mode == POOL_COPY) {
 		if (pread(pool->client_fd, (char *) buffer->blob->map + from,
@@ -797,17 +956,10 @@ static void
 pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
 	     struct shm_pool *pool)
 {
-	const struct wl_transport_core *core = transport->core;
-	union wl_argument none[1];
-	int i;
-
-	/* The library's own pools go with the client's. */
-	for (i = 0; i < pool->nhidden; i++) {
-		core->queue_request(transport->core_data, pool->hidden[i]->id,
-				    WL_SHM_POOL_DESTROY, none);
-		core->destroy_object(transport->core_data, pool->hidden[i]);
-	}
-	pool->nhidden = 0;
+	/* The library's own pool goes with the client's. */
+	if (pool->hidden)
+		own_pool_destroy(transport, pool->hidden);
+	pool->hidden = NULL;
 
 	table_remove(shm->pools, pool);
 	pool_unref(pool);
@@ -834,7 +986,8 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 			return 0;
 		switch (opcode) {
 		case WL_SHM_POOL_CREATE_BUFFER:
-			return buffer_create(shm, pool, sender_id, args);
+			return buffer_create(shm, transport, pool, sender_id,
+					     args);
 		case WL_SHM_POOL_DESTROY:
 			pool_destroy(shm, transport, pool);
 			return 0;
@@ -846,7 +999,7 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 
 	if (strcmp(interface, "wl_buffer") == 0) {
 		if (opcode == WL_BUFFER_DESTROY)
-			buffer_destroy(shm, target->id);
+			buffer_destroy(shm, transport, target->id);
 		return 0;
 	}
 
@@ -910,5 +1063,6 @@ virt_shm_destroy(struct virt_shm *shm)
 			free(s);
 		}
 	}
+	blob_unref(shm->placeholder);
 	free(shm);
 }

@@ -743,6 +743,56 @@ ioctl(int fd, unsigned long request, ...)
 
 /* --- mmap, read, write ---------------------------------------------------------------------- */
 
+/*
+ * GEM mappings cannot grow: drm_gem_mmap_obj sets VM_DONTEXPAND, and
+ * mremap's vma_to_resize answers -EFAULT when such a vma would grow. The
+ * shim maps plain memfds, so it keeps the ranges of DRM mappings to answer
+ * as the kernel does.
+ */
+#define SHIM_MAX_DRM_MAPS 4096
+
+static pthread_mutex_t drm_maps_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { uintptr_t start, end; } drm_maps[SHIM_MAX_DRM_MAPS];
+static int num_drm_maps;
+
+static void
+drm_maps_forget(uintptr_t start, uintptr_t end)
+{
+	pthread_mutex_lock(&drm_maps_lock);
+	for (int i = 0; i < num_drm_maps; i++) {
+		if (drm_maps[i].start < end && start < drm_maps[i].end)
+			drm_maps[i--] = drm_maps[--num_drm_maps];
+	}
+	pthread_mutex_unlock(&drm_maps_lock);
+}
+
+static void
+drm_maps_note(void *map, size_t len)
+{
+	uintptr_t start = (uintptr_t)map;
+
+	drm_maps_forget(start, start + len);
+	pthread_mutex_lock(&drm_maps_lock);
+	if (num_drm_maps < SHIM_MAX_DRM_MAPS) {
+		drm_maps[num_drm_maps].start = start;
+		drm_maps[num_drm_maps].end = start + len;
+		num_drm_maps++;
+	}
+	pthread_mutex_unlock(&drm_maps_lock);
+}
+
+static bool
+drm_maps_overlap(uintptr_t start, uintptr_t end)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&drm_maps_lock);
+	for (int i = 0; i < num_drm_maps && !found; i++)
+		found = drm_maps[i].start < end && start < drm_maps[i].end;
+	pthread_mutex_unlock(&drm_maps_lock);
+	return found;
+}
+
 SHIM_EXPORT void *
 mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 {
@@ -752,8 +802,12 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 
 	shim_init();
 	file = (flags & MAP_ANONYMOUS) ? NULL : shim_fd_file(fd);
-	if (!file)
-		return shim_real.mmap(addr, len, prot, flags, fd, offset);
+	if (!file) {
+		map = shim_real.mmap(addr, len, prot, flags, fd, offset);
+		if (map != MAP_FAILED && (flags & MAP_FIXED))
+			drm_maps_forget((uintptr_t)map, (uintptr_t)map + len);
+		return map;
+	}
 	if (!file->driver->mmap) {
 		errno = ENODEV;
 		return MAP_FAILED;
@@ -761,7 +815,55 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 	map = file->driver->mmap(file, addr, len, prot, flags, offset, &err);
 	if (map == MAP_FAILED)
 		errno = err;
+	else
+		drm_maps_note(map, len);
 	return map;
+}
+
+SHIM_EXPORT int
+munmap(void *addr, size_t len)
+{
+	static int (*real_munmap)(void *, size_t);
+	int ret;
+
+	if (!real_munmap)
+		*(void **)&real_munmap = dlsym(RTLD_NEXT, "munmap");
+	ret = real_munmap(addr, len);
+	if (ret == 0)
+		drm_maps_forget((uintptr_t)addr, (uintptr_t)addr + len);
+	return ret;
+}
+
+SHIM_EXPORT void *
+mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
+{
+	static void *(*real_mremap)(void *, size_t, size_t, int, ...);
+	void *new_address = NULL, *ret;
+	va_list ap;
+
+	if (!real_mremap)
+		*(void **)&real_mremap = dlsym(RTLD_NEXT, "mremap");
+	if (flags & MREMAP_FIXED) {
+		va_start(ap, flags);
+		new_address = va_arg(ap, void *);
+		va_end(ap);
+	}
+
+	/* vma_to_resize: a VM_DONTEXPAND vma never grows. */
+	if (new_size > old_size &&
+	    drm_maps_overlap((uintptr_t)old_address, (uintptr_t)old_address + old_size)) {
+		shim_log_once("mremap-drm", "mremap: a DRM mapping cannot grow (VM_DONTEXPAND): "
+			      "EFAULT, as the kernel answers");
+		errno = EFAULT;
+		return MAP_FAILED;
+	}
+
+	ret = (flags & MREMAP_FIXED) ?
+		real_mremap(old_address, old_size, new_size, flags, new_address) :
+		real_mremap(old_address, old_size, new_size, flags);
+	if (ret != MAP_FAILED)
+		drm_maps_forget((uintptr_t)old_address, (uintptr_t)old_address + old_size);
+	return ret;
 }
 
 SHIM_EXPORT void *
