@@ -7,6 +7,7 @@
 #define CLIENT_PRIVATE_H
 
 #include <pthread.h>
+#include <sys/types.h>
 
 #include "wayland-client-core.h"
 #include "wayland-private.h"
@@ -65,6 +66,7 @@ struct wl_display {
 
 	struct wl_list live_link;
 	bool stats_printed;
+	pid_t pid;		/* the process that connected */
 };
 
 extern int wl_debug_client;

@@ -313,8 +313,11 @@ print_stats_at_exit(void)
 	struct wl_display *display;
 
 	pthread_mutex_lock(&live_displays_mutex);
-	wl_list_for_each(display, &live_displays, live_link)
-		display_print_stats(display);
+	wl_list_for_each(display, &live_displays, live_link) {
+		/* Not in a forked child that merely exits. */
+		if (display->pid == getpid())
+			display_print_stats(display);
+	}
 	pthread_mutex_unlock(&live_displays_mutex);
 }
 
@@ -334,6 +337,7 @@ display_create_on(struct wl_transport *transport)
 	transport->core = &wl_proxy_transport_core;
 	transport->core_data = display;
 
+	display->pid = getpid();
 	pthread_mutex_lock(&live_displays_mutex);
 	wl_list_insert(&live_displays, &display->live_link);
 	if (stats_enabled() && !stats_atexit_registered) {

@@ -56,17 +56,7 @@ enum pool_mode {
 	POOL_MIXED,
 	/* Nothing remapped: buffers are copied on commit. */
 	POOL_COPY,
-	/* No host memory for the whole pool (a huge, mostly unused pool, or
-	 * the host-visible window is full): each buffer gets host memory of
-	 * its own behind a wl_shm_pool of the library's, copied on commit,
-	 * as sommelier does. The client's pool object gets a placeholder. */
-	POOL_PER_BUFFER,
 };
-
-/* Pools larger than this are taken buffer by buffer: clients reserve huge
- * pools (foot: 512 MiB) of which they use little, and the host-visible
- * window is bounded. */
-#define POOL_PER_BUFFER_MIN (128u << 20)
 
 /* One host allocation. */
 struct shm_blob {
@@ -111,9 +101,6 @@ struct shm_buffer {
 	struct shm_blob *blob;	/* what the compositor reads */
 	size_t offset;		/* in the client's pool */
 	size_t bytes;
-	/* POOL_PER_BUFFER: the library's pool holding just this buffer, at
-	 * offset 0 of blob. */
-	struct wl_object *own_pool;
 };
 
 struct shm_surface {
@@ -128,8 +115,6 @@ struct virt_shm {
 	struct cross_domain *cd;
 	struct wl_transport_stats *stats;
 	bool copy_only;		/* WAYLAND_VIRTGPU_SHM=copy */
-	struct shm_blob *placeholder;	/* a page for POOL_PER_BUFFER pools */
-	bool said_per_buffer;
 	struct shm_pool *pools[TABLE_BUCKETS];
 	struct shm_buffer *buffers[TABLE_BUCKETS];
 	struct shm_surface *surfaces[TABLE_BUCKETS];
@@ -623,23 +608,11 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	pool->dev = st.st_dev;
 	pool->ino = st.st_ino;
 
-	if (pool->size <= POOL_PER_BUFFER_MIN)
-		pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
-	if (pool->blob == NULL) {
-		/* Buffer by buffer, into host memory of their own. */
-		if (shm->placeholder == NULL)
-			shm->placeholder = blob_create(shm->cd, 1, why, sizeof why);
-		if (shm->placeholder == NULL)
-			goto err;
-		if (why[0] && !shm->said_per_buffer) {
-			wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: "
-			       "%s; copying its buffers instead\n", size, why);
-			shm->said_per_buffer = true;
-		}
-		pool->blob = shm->placeholder;
-		pool->blob->refs++;
-		pool->mode = POOL_PER_BUFFER;
-	} else if (!shm->copy_only && pool_remap(shm, pool)) {
+	pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
+	if (pool->blob == NULL)
+		goto err;
+
+	if (!shm->copy_only && pool_remap(shm, pool)) {
 		pool->mode = POOL_ZERO_COPY;
 	} else {
 		/* The one copy of what the pool holds now. */
@@ -647,7 +620,6 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 		if (pread(pool->client_fd, pool->blob->map, pool->size, 0) > 0)
 			shm->stats->shm_bytes_copied += pool->size;
 	}
-	why[0] = '\0';
 	shm->stats->shm_pools++;
 
 	fd = wl_os_dupfd_cloexec(pool->blob->export_fd, 0);
@@ -769,12 +741,6 @@ pool_resize(struct virt_shm *shm, struct wl_transport *transport,
 	if (size <= 0 || (size_t) size <= pool->size)
 		return 0;	/* the compositor refuses shrinking */
 
-	if (pool->mode == POOL_PER_BUFFER) {
-		/* The placeholder never holds a buffer. */
-		pool->size = (size_t) size;
-		return 0;
-	}
-
 	if ((size_t) size > pool->blob->size) {
 		if (pool_move(shm, transport, pool, (size_t) size) < 0)
 			return -1;
@@ -798,13 +764,11 @@ pool_resize(struct virt_shm *shm, struct wl_transport *transport,
 /* ---- buffers and surfaces ------------------------------------------------- */
 
 static int
-buffer_create(struct virt_shm *shm, struct wl_transport *transport,
-	      struct shm_pool *pool, uint32_t *sender_id,
-	      union wl_argument *args)
+buffer_create(struct virt_shm *shm, struct shm_pool *pool,
+	      uint32_t *sender_id, union wl_argument *args)
 {
 	struct shm_buffer *buffer;
 	int32_t offset = args[1].i, height = args[3].i, stride = args[4].i;
-	char why[160];
 
 	*sender_id = pool->target_id;
 
@@ -820,31 +784,8 @@ buffer_create(struct virt_shm *shm, struct wl_transport *transport,
 	buffer->pool = pool;
 	buffer->offset = (size_t) offset;
 	buffer->bytes = (size_t) stride * (size_t) height;
-
-	if (pool->mode == POOL_PER_BUFFER) {
-		buffer->blob = blob_create(shm->cd, buffer->bytes, why, sizeof why);
-		if (buffer->blob)
-			buffer->own_pool = own_pool_create(transport, pool->shm_id,
-							   buffer->blob,
-							   buffer->bytes);
-		if (buffer->own_pool == NULL) {
-			if (buffer->blob)
-				snprintf(why, sizeof why, "no pool for it (%s)",
-					 strerror(errno));
-			wl_log("wayland-virtgpu: wl_shm_pool#%u.create_buffer of "
-			       "%zu bytes: %s\n", pool->id, buffer->bytes, why);
-			blob_unref(buffer->blob);
-			free(buffer);
-			errno = ENOMEM;
-			return -1;
-		}
-		*sender_id = buffer->own_pool->id;
-		args[1].i = 0;
-	} else {
-		buffer->blob = pool->blob;
-		pool->blob->refs++;
-	}
-
+	buffer->blob = pool->blob;
+	pool->blob->refs++;
 	pool->refs++;
 	table_insert(shm->buffers, buffer);
 
@@ -852,8 +793,7 @@ buffer_create(struct virt_shm *shm, struct wl_transport *transport,
 }
 
 static void
-buffer_destroy(struct virt_shm *shm, struct wl_transport *transport,
-	       uint32_t id)
+buffer_destroy(struct virt_shm *shm, uint32_t id)
 {
 	struct shm_buffer *buffer = table_find(shm->buffers, id);
 
@@ -861,8 +801,6 @@ buffer_destroy(struct virt_shm *shm, struct wl_transport *transport,
 		return;
 
 	table_remove(shm->buffers, buffer);
-	if (buffer->own_pool)
-		own_pool_destroy(transport, buffer->own_pool);
 	blob_unref(buffer->blob);
 	pool_unref(buffer->pool);
 	free(buffer);
@@ -877,17 +815,8 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer)
 	struct shm_pool *pool = buffer->pool;
 	size_t from = buffer->offset, to = buffer->offset + buffer->bytes;
 
-	if (to > pool->size ||
-	    (pool->mode != POOL_PER_BUFFER && to > buffer->blob->size))
+	if (to > pool->size || to > buffer->blob->size)
 		return;	/* the compositor reports the bad buffer */
-
-	if (pool->mode == POOL_PER_BUFFER) {
-		if (buffer->bytes <= buffer->blob->size &&
-		    pread(pool->client_fd, buffer->blob->map, buffer->bytes,
-			  (off_t) from) > 0)
-			shm->stats->shm_bytes_copied += buffer->bytes;
-		return;
-	}
 
 	if (pool->mode == POOL_COPY) {
 		if (pread(pool->client_fd, (char *) buffer->blob->map + from,
@@ -986,8 +915,7 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 			return 0;
 		switch (opcode) {
 		case WL_SHM_POOL_CREATE_BUFFER:
-			return buffer_create(shm, transport, pool, sender_id,
-					     args);
+			return buffer_create(shm, pool, sender_id, args);
 		case WL_SHM_POOL_DESTROY:
 			pool_destroy(shm, transport, pool);
 			return 0;
@@ -999,7 +927,7 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 
 	if (strcmp(interface, "wl_buffer") == 0) {
 		if (opcode == WL_BUFFER_DESTROY)
-			buffer_destroy(shm, transport, target->id);
+			buffer_destroy(shm, target->id);
 		return 0;
 	}
 
@@ -1063,6 +991,5 @@ virt_shm_destroy(struct virt_shm *shm)
 			free(s);
 		}
 	}
-	blob_unref(shm->placeholder);
 	free(shm);
 }

@@ -45,6 +45,8 @@ struct read_pipe {
 struct write_pipe {
 	uint32_t id;
 	int fd;			/* our read end; the client has the write end */
+	int client_fd;		/* the number the client got for its end */
+	ino_t ino;		/* the pipe's, to recognise that fd */
 	struct write_pipe *next;
 };
 
@@ -82,6 +84,7 @@ struct virtgpu_transport {
 	uint64_t pipe_bytes_in, pipe_bytes_out;
 
 	struct wl_list link;	/* all_transports */
+	pid_t owner_pid;	/* the process using the display */
 };
 
 /* Every live transport, so a fork can give the child its own pumps: only
@@ -121,11 +124,74 @@ atfork_child(void)
 
 	wl_list_for_each(t, &all_transports, link) {
 		pthread_mutex_unlock(&t->lock);
-		/* The parent's pump is not in this process. The DRM file
-		 * (so the context and its POLL) is shared with the parent;
-		 * whichever process reads a fence event handles it. */
-		t->pump_running =
-			pthread_create(&t->pump, NULL, pump_main, t) == 0;
+		/* The parent's pump is not in this process, and the DRM file
+		 * (so the context and its one POLL) is shared with the
+		 * parent. A child that only execs must not take fence events
+		 * from the parent: it gets a pump of its own only when it
+		 * uses the display itself (adopt_after_fork). */
+		t->pump_running = false;
+	}
+	pthread_mutex_unlock(&all_transports_lock);
+}
+
+/* A forked child using the display: it is the owner now. */
+static void
+adopt_after_fork(struct virtgpu_transport *t)
+{
+	if (t->owner_pid == getpid())
+		return;
+	t->owner_pid = getpid();
+	t->pump_running = pthread_create(&t->pump, NULL, pump_main, t) == 0;
+}
+
+/* Before the process goes, what the client wrote into a write pipe and
+ * the pump has not forwarded yet must still reach the host, then the
+ * hang-up (wl-copy writes its data and exits at once). */
+static void
+write_pipes_drain(struct virtgpu_transport *t)
+{
+	uint8_t buf[CROSS_DOMAIN_MAX_WRITE_DATA];
+	struct write_pipe *wp;
+	struct pollfd pfd;
+	ssize_t n;
+
+	pthread_mutex_lock(&t->lock);
+	while ((wp = t->write_pipes)) {
+		struct stat st;
+		/* While this process still holds the write end, no end of
+		 * file can come: take what is there. Otherwise another
+		 * process (a forked writer) is still at it: wait for its
+		 * end, within bounds. */
+		bool held = fstat(wp->client_fd, &st) == 0 &&
+			    S_ISFIFO(st.st_mode) && st.st_ino == wp->ino;
+
+		pfd = (struct pollfd) { .fd = wp->fd, .events = POLLIN };
+		while (poll(&pfd, 1, held ? 100 : 30000) > 0) {
+			n = read(wp->fd, buf, sizeof buf);
+			if (n <= 0)
+				break;
+			if (cross_domain_write(&t->cd, wp->id, false, buf,
+					       (uint32_t) n) < 0)
+				break;
+			t->pipe_bytes_out += (uint64_t) n;
+		}
+		cross_domain_write(&t->cd, wp->id, true, NULL, 0);
+		t->write_pipes = wp->next;
+		close(wp->fd);
+		free(wp);
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+static void
+drain_at_exit(void)
+{
+	struct virtgpu_transport *t;
+
+	pthread_mutex_lock(&all_transports_lock);
+	wl_list_for_each(t, &all_transports, link) {
+		if (t->owner_pid == getpid())
+			write_pipes_drain(t);
 	}
 	pthread_mutex_unlock(&all_transports_lock);
 }
@@ -134,6 +200,7 @@ static void
 register_atfork(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	atexit(drain_at_exit);
 }
 
 /* With the lock held: make the display fd readable (once). */
@@ -238,6 +305,7 @@ static int
 write_pipe_fd(struct virtgpu_transport *t, uint32_t id)
 {
 	struct write_pipe *wp;
+	struct stat st;
 	int fds[2];
 
 	if (pipe2(fds, O_CLOEXEC) < 0)
@@ -252,6 +320,9 @@ write_pipe_fd(struct virtgpu_transport *t, uint32_t id)
 	}
 	wp->id = id;
 	wp->fd = fds[0];
+	wp->client_fd = fds[1];
+	if (fstat(fds[0], &st) == 0)
+		wp->ino = st.st_ino;
 	wp->next = t->write_pipes;
 	t->write_pipes = wp;
 	wake_pump(t);
@@ -461,8 +532,12 @@ write_pipe_pump(struct virtgpu_transport *t, struct write_pipe *wp)
 		return;
 
 	if (n > 0) {
-		if (cross_domain_write(&t->cd, wp->id, false, buf, (uint32_t) n) < 0)
+		if (cross_domain_write(&t->cd, wp->id, false, buf, (uint32_t) n) < 0) {
+			if (!t->rx_error)
+				wl_log("wayland-virtgpu: pipe data to the host "
+				       "failed (%s)\n", strerror(errno));
 			fail_locked(t, EPIPE);
+		}
 		t->pipe_bytes_out += (uint64_t) n;
 		return;
 	}
@@ -752,6 +827,8 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
 	struct cross_domain *cd = &t->cd;
 	uint32_t ids[CROSS_DOMAIN_MAX_IDENTIFIERS], types[CROSS_DOMAIN_MAX_IDENTIFIERS];
+
+	adopt_after_fork(t);
 	uint32_t bos[CROSS_DOMAIN_MAX_IDENTIFIERS];
 	const uint8_t *bytes = data;
 	size_t off = 0;
@@ -904,6 +981,7 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 	ssize_t ret;
 	int n;
 
+	adopt_after_fork(t);
 	pthread_mutex_lock(&t->lock);
 
 	if (t->rx_len == 0) {
@@ -976,6 +1054,8 @@ virtgpu_destroy(struct wl_transport *transport)
 	int i;
 
 	if (t->link.next) {
+		if (t->owner_pid == getpid())
+			write_pipes_drain(t);
 		pthread_mutex_lock(&all_transports_lock);
 		wl_list_remove(&t->link);
 		pthread_mutex_unlock(&all_transports_lock);
@@ -1207,6 +1287,7 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 		goto err;
 	}
 	t->pump_running = true;
+	t->owner_pid = getpid();
 
 	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&all_transports_lock);
