@@ -431,12 +431,6 @@ punch(int fd, size_t size)
 			 (off_t) size);
 }
 
-/*
- * Move every writer of the pool's file that can be moved onto the pool's
- * host memory: what they hold goes to host memory first, then their
- * mappings are replaced and the file emptied. Returns true when nothing
- * is left writing to the file as far as this process can see.
- */
 /* Can holes be punched in the file? Sealed files and some filesystems
  * refuse; ask with an empty punch past its end. */
 static bool
@@ -450,28 +444,118 @@ punchable(int fd, size_t size)
 			 (off_t) size, 4096) == 0;
 }
 
-/* Bytes another thread wrote through a view between the snapshot and the
- * remap landed in the file; take those the host memory has not had newer
- * writes to since (it still equals the snapshot there). */
+/* What the file held when it was copied to host memory: its data
+ * extents (its holes held zeros), to tell later which bytes changed. */
+struct snapshot {
+	struct extent {
+		size_t offset, len;
+		uint8_t *bytes;
+	} *extents;
+	int count;
+};
+
+static void
+snapshot_free(struct snapshot *snap)
+{
+	int i;
+
+	for (i = 0; i < snap->count; i++)
+		free(snap->extents[i].bytes);
+	free(snap->extents);
+}
+
+static bool
+snapshot_take(struct snapshot *snap, int fd, const uint8_t *host, size_t size)
+{
+	size_t from = 0, len;
+	off_t data, hole;
+
+	memset(snap, 0, sizeof *snap);
+	while (from < size) {
+		struct extent *grown;
+
+		data = lseek(fd, (off_t) from, SEEK_DATA);
+		if (data < 0 || (size_t) data >= size)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (size_t) hole > size)
+			hole = (off_t) size;
+		len = (size_t) (hole - data);
+
+		grown = realloc(snap->extents, (snap->count + 1) * sizeof *grown);
+		if (grown == NULL)
+			goto err;
+		snap->extents = grown;
+		grown[snap->count].offset = (size_t) data;
+		grown[snap->count].len = len;
+		grown[snap->count].bytes = malloc(len);
+		if (grown[snap->count].bytes == NULL)
+			goto err;
+		memcpy(grown[snap->count].bytes, host + data, len);
+		snap->count++;
+		from = (size_t) hole;
+	}
+	return true;
+
+err:
+	snapshot_free(snap);
+	return false;
+}
+
+/* The snapshot's byte at `at` (0 in its holes); extents are in order. */
+static uint8_t
+snapshot_byte(const struct snapshot *snap, int *hint, size_t at)
+{
+	int i;
+
+	for (i = *hint; i < snap->count; i++) {
+		const struct extent *e = &snap->extents[i];
+
+		if (at < e->offset)
+			break;
+		if (at < e->offset + e->len) {
+			*hint = i;
+			return e->bytes[at - e->offset];
+		}
+	}
+	return 0;
+}
+
+/* Bytes another thread wrote through a view between the copy and the
+ * remap landed in the file; take those host memory has had no newer
+ * write to since (it still holds the snapshot's byte there). */
 static size_t
-merge_racing_writes(int fd, const uint8_t *snapshot, uint8_t *host, size_t size)
+merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
+		    size_t size)
 {
 	uint8_t chunk[4096];
-	size_t at, n, i, merged = 0;
+	size_t from = 0, at, n, i, merged = 0;
+	off_t data, hole;
+	int hint = 0;
 
-	for (at = 0; at < size; at += n) {
-		n = size - at < sizeof chunk ? size - at : sizeof chunk;
-		if (pread(fd, chunk, n, (off_t) at) != (ssize_t) n)
+	while (from < size) {
+		data = lseek(fd, (off_t) from, SEEK_DATA);
+		if (data < 0 || (size_t) data >= size)
 			break;
-		if (memcmp(chunk, snapshot + at, n) == 0)
-			continue;
-		for (i = 0; i < n; i++) {
-			if (chunk[i] != snapshot[at + i] &&
-			    host[at + i] == snapshot[at + i]) {
-				host[at + i] = chunk[i];
-				merged++;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0 || (size_t) hole > size)
+			hole = (off_t) size;
+
+		for (at = (size_t) data; at < (size_t) hole; at += n) {
+			n = (size_t) hole - at < sizeof chunk ?
+				(size_t) hole - at : sizeof chunk;
+			if (pread(fd, chunk, n, (off_t) at) != (ssize_t) n)
+				return merged;
+			for (i = 0; i < n; i++) {
+				uint8_t old = snapshot_byte(snap, &hint, at + i);
+
+				if (chunk[i] != old && host[at + i] == old) {
+					host[at + i] = chunk[i];
+					merged++;
+				}
 			}
 		}
+		from = (size_t) hole;
 	}
 	return merged;
 }
@@ -486,8 +570,8 @@ static bool
 pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 {
 	struct mapping *maps = NULL;
-	uint8_t *snapshot = NULL;
-	bool complete = true;
+	struct snapshot snap;
+	bool complete = true, have_snapshot = false;
 	int n, i;
 
 	if (!punchable(pool->client_fd, pool->size))
@@ -512,13 +596,12 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	/* The first time the file holds the pool; later only what writers
 	 * the library did not see put there. With views to move, keep what
 	 * was copied, to find writes racing the remap (a drawing thread). */
-	if (n > 0 && !pool->emptied)
-		snapshot = malloc(pool->size);
 	shm->stats->shm_bytes_copied +=
 		copy_file_data(pool->client_fd, pool->blob->map, 0, pool->size,
 			       pool->emptied);
-	if (snapshot)
-		memcpy(snapshot, pool->blob->map, pool->size);
+	if (n > 0 && !pool->emptied)
+		have_snapshot = snapshot_take(&snap, pool->client_fd,
+					      pool->blob->map, pool->size);
 
 	for (i = 0; i < n; i++) {
 		if (remap_onto(&maps[i], pool->blob) < 0) {
@@ -530,11 +613,11 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	}
 	free(maps);
 
-	if (snapshot) {
+	if (have_snapshot) {
 		shm->stats->shm_bytes_copied +=
-			merge_racing_writes(pool->client_fd, snapshot,
+			merge_racing_writes(pool->client_fd, &snap,
 					    pool->blob->map, pool->size);
-		free(snapshot);
+		snapshot_free(&snap);
 	}
 	if (!complete)
 		return false;	/* a view still shows the file: keep it */

@@ -158,15 +158,23 @@ write_pipes_drain(struct virtgpu_transport *t)
 	pthread_mutex_lock(&t->lock);
 	while ((wp = t->write_pipes)) {
 		struct stat st;
+
+		if (t->rx_error) {
+			/* The channel is gone: nothing more can be sent. */
+			t->write_pipes = wp->next;
+			close(wp->fd);
+			free(wp);
+			continue;
+		}
 		/* While this process still holds the write end, no end of
 		 * file can come: take what is there. Otherwise another
-		 * process (a forked writer) is still at it: wait for its
-		 * end, within bounds. */
+		 * process (a forked writer) may still be at it: follow it
+		 * to its end while it keeps writing. */
 		bool held = fstat(wp->client_fd, &st) == 0 &&
 			    S_ISFIFO(st.st_mode) && st.st_ino == wp->ino;
 
 		pfd = (struct pollfd) { .fd = wp->fd, .events = POLLIN };
-		while (poll(&pfd, 1, held ? 100 : 30000) > 0) {
+		while (poll(&pfd, 1, held ? 100 : 2000) > 0) {
 			n = read(wp->fd, buf, sizeof buf);
 			if (n <= 0)
 				break;
