@@ -379,6 +379,25 @@ remap_onto(const struct mapping *m, struct shm_blob *blob)
 	return p == (void *) m->start ? 0 : -1;
 }
 
+/* The next run of data in the file within [from, to): false when only
+ * holes are left. */
+static bool
+next_data_extent(int fd, size_t from, size_t to, size_t *start, size_t *end)
+{
+	off_t data, hole;
+
+	data = lseek(fd, (off_t) from, SEEK_DATA);
+	if (data < 0 || (size_t) data >= to)
+		return false;
+	hole = lseek(fd, data, SEEK_HOLE);
+	if (hole < 0 || (size_t) hole > to)
+		hole = (off_t) to;
+
+	*start = (size_t) data;
+	*end = (size_t) hole;
+	return true;
+}
+
 /* Copy what the client's file holds (its data extents, not its holes)
  * within [from, to) into host memory at the same offsets. With
  * skip_zero_pages, pages of zeros are left alone: after the file was
@@ -390,19 +409,11 @@ copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
 {
 	static const uint8_t zeros[4096];
 	uint8_t page[4096];
-	size_t copied = 0, at, n;
-	off_t data, hole;
+	size_t copied = 0, at, n, data, hole;
 
-	while (from < to) {
-		data = lseek(fd, (off_t) from, SEEK_DATA);
-		if (data < 0 || (size_t) data >= to)
-			break;
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0 || (size_t) hole > to)
-			hole = (off_t) to;
-
-		for (at = (size_t) data; at < (size_t) hole; at += n) {
-			n = (size_t) hole - at < sizeof page ? (size_t) hole - at : sizeof page;
+	while (next_data_extent(fd, from, to, &data, &hole)) {
+		for (at = data; at < hole; at += n) {
+			n = hole - at < sizeof page ? hole - at : sizeof page;
 			if (pread(fd, page, n, (off_t) at) != (ssize_t) n)
 				return copied;
 			if (skip_zero_pages && memcmp(page, zeros, n) == 0)
@@ -410,7 +421,7 @@ copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
 			memcpy((char *) dst + at, page, n);
 			copied += n;
 		}
-		from = (size_t) hole;
+		from = hole;
 	}
 
 	return copied;
@@ -419,9 +430,9 @@ copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
 static bool
 file_has_data(int fd, size_t from, size_t to)
 {
-	off_t data = lseek(fd, (off_t) from, SEEK_DATA);
+	size_t data, hole;
 
-	return data >= 0 && (size_t) data < to;
+	return next_data_extent(fd, from, to, &data, &hole);
 }
 
 static int
@@ -467,33 +478,26 @@ snapshot_free(struct snapshot *snap)
 static bool
 snapshot_take(struct snapshot *snap, int fd, const uint8_t *host, size_t size)
 {
-	size_t from = 0, len;
-	off_t data, hole;
+	size_t from = 0, len, data, hole;
 
 	memset(snap, 0, sizeof *snap);
-	while (from < size) {
+	while (next_data_extent(fd, from, size, &data, &hole)) {
 		struct extent *grown;
 
-		data = lseek(fd, (off_t) from, SEEK_DATA);
-		if (data < 0 || (size_t) data >= size)
-			break;
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0 || (size_t) hole > size)
-			hole = (off_t) size;
-		len = (size_t) (hole - data);
+		len = hole - data;
 
 		grown = realloc(snap->extents, (snap->count + 1) * sizeof *grown);
 		if (grown == NULL)
 			goto err;
 		snap->extents = grown;
-		grown[snap->count].offset = (size_t) data;
+		grown[snap->count].offset = data;
 		grown[snap->count].len = len;
 		grown[snap->count].bytes = malloc(len);
 		if (grown[snap->count].bytes == NULL)
 			goto err;
 		memcpy(grown[snap->count].bytes, host + data, len);
 		snap->count++;
-		from = (size_t) hole;
+		from = hole;
 	}
 	return true;
 
@@ -529,21 +533,12 @@ merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
 		    size_t size)
 {
 	uint8_t chunk[4096];
-	size_t from = 0, at, n, i, merged = 0;
-	off_t data, hole;
+	size_t from = 0, at, n, i, merged = 0, data, hole;
 	int hint = 0;
 
-	while (from < size) {
-		data = lseek(fd, (off_t) from, SEEK_DATA);
-		if (data < 0 || (size_t) data >= size)
-			break;
-		hole = lseek(fd, data, SEEK_HOLE);
-		if (hole < 0 || (size_t) hole > size)
-			hole = (off_t) size;
-
-		for (at = (size_t) data; at < (size_t) hole; at += n) {
-			n = (size_t) hole - at < sizeof chunk ?
-				(size_t) hole - at : sizeof chunk;
+	while (next_data_extent(fd, from, size, &data, &hole)) {
+		for (at = data; at < hole; at += n) {
+			n = hole - at < sizeof chunk ? hole - at : sizeof chunk;
 			if (pread(fd, chunk, n, (off_t) at) != (ssize_t) n)
 				return merged;
 			for (i = 0; i < n; i++) {
@@ -555,7 +550,7 @@ merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
 				}
 			}
 		}
-		from = (size_t) hole;
+		from = hole;
 	}
 	return merged;
 }
