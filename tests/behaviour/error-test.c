@@ -181,6 +181,9 @@ BEH_TEST_SOCKET_ONLY(error_flush_eagain_then_completes,
 	beh_test_stall(c.test, wake[0]);
 	close(wake[0]);
 	check_int(wl_display_flush(c.display), >, 0);
+	/* Let the compositor reach the stall: until then it still reads,
+	 * and the socket it drains takes more after an EAGAIN. */
+	usleep(200000);
 
 	wl_array_init(&payload);
 	memset(wl_array_add(&payload, 200), 0x5a, 200);

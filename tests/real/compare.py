@@ -50,10 +50,13 @@ def changed_mask(img, desktop, pointer_corner=False):
 	diff = ImageChops.difference(img, desktop).convert("L")
 	mask = diff.point(lambda v: 255 if v > 0 else 0)
 	# The x11 runs park the pointer on the last pixel; its sprite may come
-	# and go there, and no window is placed that far.
+	# and go there, and no window is placed that far. Weston sometimes
+	# shows it at the origin instead before the park takes: blanking that
+	# corner too cannot shrink a window's box (its other pixels remain).
 	if pointer_corner:
 		mask.paste(0, (mask.width - POINTER_CORNER, mask.height - POINTER_CORNER,
 		               mask.width, mask.height))
+		mask.paste(0, (0, 0, POINTER_CORNER, POINTER_CORNER))
 	return mask
 
 
