@@ -98,6 +98,9 @@ static void *
 pump_main(void *data);
 
 static void
+wake_pump(struct virtgpu_transport *t);
+
+static void
 atfork_prepare(void)
 {
 	struct virtgpu_transport *t;
@@ -192,14 +195,31 @@ write_pipes_drain(struct virtgpu_transport *t)
 }
 
 static void
+pump_stop(struct virtgpu_transport *t)
+{
+	if (!t->pump_running)
+		return;
+
+	pthread_mutex_lock(&t->lock);
+	t->quit = true;
+	pthread_mutex_unlock(&t->lock);
+	wake_pump(t);
+	pthread_join(t->pump, NULL);
+	t->pump_running = false;
+}
+
+static void
 drain_at_exit(void)
 {
 	struct virtgpu_transport *t;
 
 	pthread_mutex_lock(&all_transports_lock);
 	wl_list_for_each(t, &all_transports, link) {
-		if (t->owner_pid == getpid())
+		if (t->owner_pid == getpid()) {
+			/* The drain alone moves pipe data from here on. */
+			pump_stop(t);
 			write_pipes_drain(t);
+		}
 	}
 	pthread_mutex_unlock(&all_transports_lock);
 }
@@ -532,31 +552,43 @@ static void
 write_pipe_pump(struct virtgpu_transport *t, struct write_pipe *wp)
 {
 	uint8_t buf[CROSS_DOMAIN_MAX_WRITE_DATA];
+	uint32_t id = wp->id;
 	struct write_pipe **p;
 	ssize_t n;
+	int ret;
 
 	n = read(wp->fd, buf, sizeof buf);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 
-	if (n > 0) {
-		if (cross_domain_write(&t->cd, wp->id, false, buf, (uint32_t) n) < 0) {
-			if (!t->rx_error)
-				wl_log("wayland-virtgpu: pipe data to the host "
-				       "failed (%s)\n", strerror(errno));
-			fail_locked(t, EPIPE);
-		}
-		t->pipe_bytes_out += (uint64_t) n;
-		return;
+	if (n <= 0) {
+		for (p = &t->write_pipes; *p && *p != wp; p = &(*p)->next)
+			;
+		if (*p)
+			*p = wp->next;
+		close(wp->fd);
+		free(wp);
 	}
 
-	cross_domain_write(&t->cd, wp->id, true, NULL, 0);
-	for (p = &t->write_pipes; *p && *p != wp; p = &(*p)->next)
-		;
-	if (*p)
-		*p = wp->next;
-	close(wp->fd);
-	free(wp);
+	/* The host writes to the compositor's pipe with a blocking write
+	 * (§4.3): a compositor slow to read must not stall the client's
+	 * reader, so the lock is not held across it. Only the pump sends
+	 * pipe data while the display lives, so the order holds. */
+	pthread_mutex_unlock(&t->lock);
+	if (n > 0)
+		ret = cross_domain_write(&t->cd, id, false, buf, (uint32_t) n);
+	else
+		ret = cross_domain_write(&t->cd, id, true, NULL, 0);
+	pthread_mutex_lock(&t->lock);
+
+	if (n > 0 && ret < 0) {
+		if (!t->rx_error)
+			wl_log("wayland-virtgpu: pipe data to the host failed "
+			       "(%s)\n", strerror(errno));
+		fail_locked(t, EPIPE);
+	}
+	if (n > 0)
+		t->pipe_bytes_out += (uint64_t) n;
 }
 
 static uint64_t
@@ -1061,20 +1093,13 @@ virtgpu_destroy(struct wl_transport *transport)
 	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
 	int i;
 
+	pump_stop(t);
 	if (t->link.next) {
 		if (t->owner_pid == getpid())
 			write_pipes_drain(t);
 		pthread_mutex_lock(&all_transports_lock);
 		wl_list_remove(&t->link);
 		pthread_mutex_unlock(&all_transports_lock);
-	}
-
-	if (t->pump_running) {
-		pthread_mutex_lock(&t->lock);
-		t->quit = true;
-		pthread_mutex_unlock(&t->lock);
-		wake_pump(t);
-		pthread_join(t->pump, NULL);
 	}
 
 	while (t->read_pipes)
