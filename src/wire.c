@@ -332,6 +332,16 @@ wire_closure_serialize(const struct wl_closure *closure, uint32_t *buf)
 	buf[1] = (uint32_t) (size << 16) | (closure->opcode & 0xffff);
 }
 
+/* Bad input: the message ends before its arguments do. */
+static void
+log_too_short(const struct wl_closure *closure)
+{
+	wl_log("message too short, object (%u), message %s(%s)\n",
+	       closure->sender_id, closure->message->name,
+	       closure->message->signature);
+	errno = EINVAL;
+}
+
 struct wl_closure *
 wire_closure_demarshal(const void *data, uint32_t size,
 		       const int *fds, int nfds, int *fds_used,
@@ -381,10 +391,7 @@ wire_closure_demarshal(const void *data, uint32_t size,
 		signature = wire_next_argument(signature, &arg);
 
 		if (arg.type != 'h' && p + 1 > end) {
-			wl_log("message too short, object (%u), message %s(%s)\n",
-			       closure->sender_id, message->name,
-			       message->signature);
-			errno = EINVAL;
+			log_too_short(closure);
 			goto err;
 		}
 
@@ -413,10 +420,7 @@ wire_closure_demarshal(const void *data, uint32_t size,
 			}
 			length_in_u32 = div_roundup(length, sizeof *p);
 			if ((uint32_t) (end - p) < length_in_u32) {
-				wl_log("message too short, object (%u), message "
-				       "%s(%s)\n", closure->sender_id,
-				       message->name, message->signature);
-				errno = EINVAL;
+				log_too_short(closure);
 				goto err;
 			}
 			s = (char *) p;
@@ -467,10 +471,7 @@ wire_closure_demarshal(const void *data, uint32_t size,
 			length = *p++;
 			length_in_u32 = div_roundup(length, sizeof *p);
 			if ((uint32_t) (end - p) < length_in_u32) {
-				wl_log("message too short, object (%u), message "
-				       "%s(%s)\n", closure->sender_id,
-				       message->name, message->signature);
-				errno = EINVAL;
+				log_too_short(closure);
 				goto err;
 			}
 			array->size = length;
