@@ -203,13 +203,37 @@ host_memory_query(struct cross_domain *cd, size_t size,
 					       GRALLOC_SW_WRITE_OFTEN, req);
 }
 
+/* One line of /proc/self/maps. */
+struct mapping {
+	unsigned long start, end, pgoff;
+	dev_t dev;
+	ino_t ino;
+	bool shared, writable;
+};
+
+static bool
+mapping_parse(const char *line, struct mapping *m)
+{
+	unsigned long inode;
+	unsigned int major, minor;
+	char perms[8];
+
+	if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu", &m->start, &m->end,
+		   perms, &m->pgoff, &major, &minor, &inode) != 7)
+		return false;
+	m->dev = makedev(major, minor);
+	m->ino = (ino_t) inode;
+	m->shared = perms[3] == 's';
+	m->writable = perms[1] == 'w';
+	return true;
+}
+
 /* Where /proc/self/maps shows mappings of this blob: the line of the
  * library's own mapping says. */
 static void
 blob_identify(struct shm_blob *blob)
 {
-	unsigned long start, end, pgoff, ino;
-	unsigned int major, minor;
+	struct mapping m;
 	char line[512];
 	FILE *f;
 
@@ -217,13 +241,10 @@ blob_identify(struct shm_blob *blob)
 	if (f == NULL)
 		return;
 	while (fgets(line, sizeof line, f)) {
-		if (sscanf(line, "%lx-%lx %*4s %lx %x:%x %lu", &start, &end,
-			   &pgoff, &major, &minor, &ino) != 6)
-			continue;
-		if (start == (unsigned long) blob->map) {
-			blob->map_dev = makedev(major, minor);
-			blob->map_ino = (ino_t) ino;
-			blob->map_pgoff = pgoff;
+		if (mapping_parse(line, &m) && m.start == (unsigned long) blob->map) {
+			blob->map_dev = m.dev;
+			blob->map_ino = m.ino;
+			blob->map_pgoff = m.pgoff;
 			break;
 		}
 	}
@@ -308,20 +329,13 @@ blob_unref(struct shm_blob *blob)
 
 /* ---- the client's mappings --------------------------------------------- */
 
-struct mapping {
-	unsigned long start, end, pgoff;
-	bool shared, writable;
-};
-
 /* The process's mappings of (dev, ino) except the library's own. */
 static int
 mappings_of(dev_t dev, ino_t ino, unsigned long pgoff_filter, bool filter_pgoff,
 	    const void *skip, struct mapping **out)
 {
-	unsigned long start, end, pgoff, inode;
-	unsigned int major, minor;
-	struct mapping *list = NULL, *grown;
-	char line[512], perms[8];
+	struct mapping *list = NULL, *grown, m;
+	char line[512];
 	int n = 0, capacity = 0;
 	FILE *f;
 
@@ -330,13 +344,10 @@ mappings_of(dev_t dev, ino_t ino, unsigned long pgoff_filter, bool filter_pgoff,
 		return -1;
 
 	while (fgets(line, sizeof line, f)) {
-		if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu", &start, &end,
-			   perms, &pgoff, &major, &minor, &inode) != 7)
+		if (!mapping_parse(line, &m) || m.dev != dev || m.ino != ino ||
+		    m.start == (unsigned long) skip)
 			continue;
-		if (makedev(major, minor) != dev || (ino_t) inode != ino ||
-		    start == (unsigned long) skip)
-			continue;
-		if (filter_pgoff && pgoff != pgoff_filter)
+		if (filter_pgoff && m.pgoff != pgoff_filter)
 			continue;
 		if (n == capacity) {
 			capacity = capacity ? capacity * 2 : 8;
@@ -348,12 +359,7 @@ mappings_of(dev_t dev, ino_t ino, unsigned long pgoff_filter, bool filter_pgoff,
 			}
 			list = grown;
 		}
-		list[n].start = start;
-		list[n].end = end;
-		list[n].pgoff = pgoff;
-		list[n].shared = perms[3] == 's';
-		list[n].writable = perms[1] == 'w';
-		n++;
+		list[n++] = m;
 	}
 	fclose(f);
 
