@@ -206,6 +206,15 @@ messages_append(struct wl_connection *connection, uint32_t size, int nfds)
 	return 0;
 }
 
+void
+wl_connection_idle(struct wl_connection *connection)
+{
+	struct wl_transport *transport = connection->transport;
+
+	if (buffer_used(&connection->out) == 0 && transport->ops->idle)
+		transport->ops->idle(transport);
+}
+
 int
 wl_connection_flush(struct wl_connection *connection)
 {
@@ -235,6 +244,8 @@ wl_connection_flush(struct wl_connection *connection)
 		total += len;
 	}
 	out->head = out->tail = 0;
+	if (transport->ops->idle)
+		transport->ops->idle(transport);
 
 	return total;
 }

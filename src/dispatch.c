@@ -301,6 +301,7 @@ wl_display_prepare_read_queue(struct wl_display *display,
 		ret = -1;
 	} else {
 		display->reader_count++;
+		wl_connection_idle(display->connection);
 		ret = 0;
 	}
 

@@ -86,6 +86,12 @@ struct wl_transport_ops {
 	/* Optional: the stats line's transport-specific keys, appended to
 	 * the common ones (" key=value ..."). */
 	void (*print_stats)(struct wl_transport *transport, FILE *f);
+
+	/* Optional: everything queued has been sent and the client may
+	 * wait on the fd next (a flush emptied the buffer, or a reader
+	 * prepared to read with nothing to send). A transport that put off
+	 * work such a wait depends on does it now. */
+	void (*idle)(struct wl_transport *transport);
 };
 
 /* What a transport may ask of the core from inside its request hook,

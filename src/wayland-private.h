@@ -201,6 +201,11 @@ wl_connection_queue_closure(struct wl_connection *connection,
 int
 wl_connection_flush(struct wl_connection *connection);
 
+/* A reader is about to wait: tells the transport when nothing waits to be
+ * sent (else the flush that comes next does). */
+void
+wl_connection_idle(struct wl_connection *connection);
+
 /* Read what is available; returns bytes now buffered, 0 at end of
  * stream, -1 with errno. */
 int

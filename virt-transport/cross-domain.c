@@ -120,14 +120,20 @@ cross_domain_close(struct cross_domain *cd)
 	pthread_mutex_destroy(&cd->query_lock);
 }
 
+static void
+poll_command(struct cross_domain_poll *poll_cmd)
+{
+	memset(poll_cmd, 0, sizeof *poll_cmd);
+	poll_cmd->hdr.cmd = CROSS_DOMAIN_CMD_POLL;
+	poll_cmd->hdr.cmd_size = sizeof *poll_cmd;
+}
+
 int
 cross_domain_poll(struct cross_domain *cd)
 {
 	struct cross_domain_poll poll_cmd;
 
-	memset(&poll_cmd, 0, sizeof poll_cmd);
-	poll_cmd.hdr.cmd = CROSS_DOMAIN_CMD_POLL;
-	poll_cmd.hdr.cmd_size = sizeof poll_cmd;
+	poll_command(&poll_cmd);
 
 	return virtgpu_submit(&cd->dev, &poll_cmd, sizeof poll_cmd,
 			      CROSS_DOMAIN_CHANNEL_RING, &cd->channel_bo, 1);
@@ -136,16 +142,20 @@ cross_domain_poll(struct cross_domain *cd)
 int
 cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 		  const uint32_t *ids, const uint32_t *types, int nids,
-		  const uint32_t *bo_handles, int nbos)
+		  const uint32_t *bo_handles, int nbos, bool with_poll)
 {
 	size_t head = CROSS_DOMAIN_SR_SIZE(cd->max_ids);
 	uint8_t buf[CROSS_DOMAIN_SR_SIZE(CROSS_DOMAIN_MAX_IDENTIFIERS) +
-		    CROSS_DOMAIN_MAX_SEND_DATA];
+		    CROSS_DOMAIN_MAX_SEND_DATA +
+		    sizeof(struct cross_domain_poll)];
 	struct cross_domain_sr_head *sr = (struct cross_domain_sr_head *) buf;
 	uint32_t *id_array = (uint32_t *) (buf + CROSS_DOMAIN_SR_IDS_OFFSET);
 	int i;
 
-	if (size > CROSS_DOMAIN_MAX_SEND_DATA || nids > cd->max_ids) {
+	/* A fence on the channel ring would hold the bos' reservations
+	 * until the host's next message. */
+	if (size > CROSS_DOMAIN_MAX_SEND_DATA || nids > cd->max_ids ||
+	    (with_poll && nbos > 0)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -160,6 +170,20 @@ cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 		id_array[cd->max_ids + i] = types[i];
 	}
 	memcpy(buf + head, data, size);
+
+	/* Several commands may share one EXECBUFFER (§3.1); the host
+	 * handles the SEND first, and the channel-ring fence makes the
+	 * POLL. */
+	if (with_poll) {
+		struct cross_domain_poll poll_cmd;
+		size_t len = head + size;
+
+		poll_command(&poll_cmd);
+		memcpy(buf + len, &poll_cmd, sizeof poll_cmd);
+		return virtgpu_submit(&cd->dev, buf, len + sizeof poll_cmd,
+				      CROSS_DOMAIN_CHANNEL_RING,
+				      &cd->channel_bo, 1);
+	}
 
 	return virtgpu_submit(&cd->dev, buf, head + size, -1, bo_handles,
 			      (uint32_t) nbos);

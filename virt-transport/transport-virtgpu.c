@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/timerfd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -29,6 +30,8 @@
 /* The most one guest process keeps of pipe data the client has not read
  * yet; beyond it the pump stops asking the host for more. */
 #define PIPE_PENDING_MAX (4u << 20)
+/* How long a POLL may wait for a SEND to ride with (see poll_deferred). */
+#define POLL_DEFER_NS 1000000
 /* Small read-only tables (keymaps, format tables) are copied into
  * sealed guest memory up to this size. */
 #define SEALED_COPY_MAX (16u << 20)
@@ -63,12 +66,27 @@ struct virtgpu_transport {
 	int display_fd;		/* epoll of notify_fd and the DRM fd */
 	uint8_t *msg;		/* a copy of the channel ring's page */
 	bool poll_outstanding;
+	/* The client's reader took the last channel message and no pipe
+	 * needs the channel: the next POLL rides with the next SEND (one
+	 * EXECBUFFER less per roundtrip). It goes alone when the client
+	 * says it may wait (flush with nothing to send, prepare_read: the
+	 * idle hook), when a reader finds nothing, or when poll_timer_fd
+	 * fires in the pump (a client that polls the fd without either). */
+	bool poll_deferred;
+	int poll_timer_fd;
+	bool poll_timer_armed;
+	uint64_t poll_deferred_ns;	/* since when */
 	bool notified;		/* notify_fd holds a count */
 	bool reader_draining;
 	/* Since when a wl_display.sync waits for any reply (0: none), and
 	 * how long to wait before giving up (0: forever). */
 	uint64_t awaiting_since_ms;
 	uint64_t reply_timeout_ms;
+	/* The pump sleeps with no timeout: a new wait for a reply must wake
+	 * it. While it sleeps until some deadline, it looks at the newest
+	 * wait when it wakes, so a client doing roundtrips costs no thread
+	 * switch per sync (it used to: one wake of the pump per roundtrip). */
+	bool pump_sleeps_forever;
 
 	pthread_mutex_t lock;	/* everything below */
 	bool quit;
@@ -141,9 +159,18 @@ atfork_child(void)
 static void
 adopt_after_fork(struct virtgpu_transport *t)
 {
+	int fd;
+
 	if (t->owner_pid == getpid())
 		return;
 	t->owner_pid = getpid();
+	/* The timer is one file with the parent's: take one of our own. */
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (fd >= 0) {
+		close(t->poll_timer_fd);
+		t->poll_timer_fd = fd;
+		t->poll_timer_armed = false;
+	}
 	t->pump_running = pthread_create(&t->pump, NULL, pump_main, t) == 0;
 }
 
@@ -627,6 +654,27 @@ reply_watchdog_locked(struct virtgpu_transport *t)
 	return -1;
 }
 
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
+}
+
+static bool
+poll_timer_arm(struct virtgpu_transport *t, uint64_t ns)
+{
+	struct itimerspec later = {
+		.it_value = { (time_t) (ns / 1000000000), (long) (ns % 1000000000) },
+	};
+
+	t->poll_timer_armed =
+		timerfd_settime(t->poll_timer_fd, 0, &later, NULL) == 0;
+	return t->poll_timer_armed;
+}
+
 /* With the lock held: keep one POLL outstanding (§2), except while the
  * client leaves much pipe data unread (the host then keeps it). */
 static void
@@ -635,7 +683,16 @@ ring_repoll_locked(struct virtgpu_transport *t)
 	if (t->poll_outstanding || t->rx_error || t->rx_eof ||
 	    pending_pipe_bytes(t) >= PIPE_PENDING_MAX)
 		return;
+	if (t->reader_draining && !t->read_pipes && !t->write_pipes &&
+	    (t->poll_timer_armed || poll_timer_arm(t, POLL_DEFER_NS))) {
+		/* An armed timer that fires early looks at this time and
+		 * sleeps again: no system call per deferral. */
+		t->poll_deferred = true;
+		t->poll_deferred_ns = now_ns();
+		return;
+	}
 
+	t->poll_deferred = false;
 	if (cross_domain_poll(&t->cd) < 0) {
 		wl_log("wayland-virtgpu: the host refused POLL (%s)\n",
 		       strerror(errno));
@@ -643,6 +700,25 @@ ring_repoll_locked(struct virtgpu_transport *t)
 		return;
 	}
 	t->poll_outstanding = true;
+}
+
+/* With the lock held, in the pump: the timer fired. A POLL deferred for
+ * long enough goes now; a younger one gets the rest of its time. */
+static void
+poll_timer_fired(struct virtgpu_transport *t)
+{
+	uint64_t expirations, waited;
+	ssize_t ignored = read(t->poll_timer_fd, &expirations,
+			       sizeof expirations);
+
+	(void) ignored;
+	t->poll_timer_armed = false;
+	if (!t->poll_deferred)
+		return;
+	waited = now_ns() - t->poll_deferred_ns;
+	if (waited < POLL_DEFER_NS && poll_timer_arm(t, POLL_DEFER_NS - waited))
+		return;
+	ring_repoll_locked(t);
 }
 
 /* With the lock held: handle every fence event waiting on the DRM fd,
@@ -718,7 +794,7 @@ pump_main(void *data)
 		struct write_pipe *wp;
 		struct read_pipe *rp;
 		bool pipes_open = t->read_pipes || t->write_pipes;
-		int n = 2, i, ret, timeout;
+		int n = 3, i, ret, timeout;
 
 		for (wp = t->write_pipes; wp; wp = wp->next)
 			n++;
@@ -748,7 +824,8 @@ pump_main(void *data)
 			.events = (pipes_open && !t->rx_error && !t->rx_eof) ?
 				POLLIN : 0,
 		};
-		n = 2;
+		pfds[2] = (struct pollfd) { .fd = t->poll_timer_fd, .events = POLLIN };
+		n = 3;
 		for (wp = t->write_pipes; wp; wp = wp->next) {
 			pfds[n] = (struct pollfd) { .fd = wp->fd, .events = POLLIN };
 			owners[n++] = wp;
@@ -762,9 +839,11 @@ pump_main(void *data)
 		}
 
 		timeout = reply_watchdog_locked(t);
+		t->pump_sleeps_forever = timeout < 0;
 		pthread_mutex_unlock(&t->lock);
 		ret = poll(pfds, (nfds_t) n, timeout);
 		pthread_mutex_lock(&t->lock);
+		t->pump_sleeps_forever = false;
 		if (ret <= 0) {
 			reply_watchdog_locked(t);
 			continue;
@@ -780,8 +859,11 @@ pump_main(void *data)
 		if (pfds[1].revents)
 			ring_drain_locked(t);
 
+		if (pfds[2].revents & POLLIN)
+			poll_timer_fired(t);
+
 		/* Owners may be freed while handled: look each up again. */
-		for (i = 2; i < n; i++) {
+		for (i = 3; i < n; i++) {
 			if (!pfds[i].revents)
 				continue;
 			for (wp = t->write_pipes; wp && (void *) wp != owners[i]; wp = wp->next)
@@ -806,6 +888,25 @@ pump_main(void *data)
 	free(pfds);
 	free(owners);
 	return NULL;
+}
+
+/* Whether the next SEND should carry the deferred POLL; if so, it counts
+ * as outstanding from now (a failed SEND fails the connection anyway). */
+static bool
+take_deferred_poll(struct virtgpu_transport *t)
+{
+	bool take;
+
+	pthread_mutex_lock(&t->lock);
+	take = t->poll_deferred && !t->poll_outstanding && !t->rx_error &&
+	       !t->rx_eof && pending_pipe_bytes(t) < PIPE_PENDING_MAX;
+	if (take) {
+		t->poll_deferred = false;
+		t->poll_outstanding = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+
+	return take;
 }
 
 /* What an fd the client sends is, for the error line and SEND. */
@@ -961,19 +1062,23 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 
 		if (chunk <= CROSS_DOMAIN_MAX_SEND_DATA) {
 			ret = cross_domain_send(cd, bytes + off, (uint32_t) chunk,
-						ids, types, nids, bos, nbos);
+						ids, types, nids, bos, nbos,
+						nbos == 0 && take_deferred_poll(t));
 			t->base.stats.sends += ret == 0;
 		} else {
 			size_t piece, done = 0;
 
 			while (ret == 0 && done < chunk) {
+				int piece_bos = done ? 0 : nbos;
+
 				piece = chunk - done;
 				if (piece > CROSS_DOMAIN_MAX_SEND_DATA)
 					piece = CROSS_DOMAIN_MAX_SEND_DATA;
 				ret = cross_domain_send(cd, bytes + off + done,
 							(uint32_t) piece, ids, types,
-							done ? 0 : nids, bos,
-							done ? 0 : nbos);
+							done ? 0 : nids, bos, piece_bos,
+							piece_bos == 0 &&
+							take_deferred_poll(t));
 				t->base.stats.sends += ret == 0;
 				done += piece;
 			}
@@ -1028,6 +1133,10 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 		t->reader_draining = true;
 		ring_drain_locked(t);
 		t->reader_draining = false;
+		/* Nothing for this reader: it will wait on the display fd,
+		 * which needs a POLL outstanding. */
+		if (t->rx_len == 0 && t->poll_deferred)
+			ring_repoll_locked(t);
 	}
 	/* A receive of an earlier reply: the compositor is alive. */
 
@@ -1081,6 +1190,19 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 	return ret;
 }
 
+/* The client has nothing left to send and may wait on the display fd. */
+static void
+virtgpu_idle(struct wl_transport *transport)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+
+	adopt_after_fork(t);
+	pthread_mutex_lock(&t->lock);
+	if (t->poll_deferred)
+		ring_repoll_locked(t);
+	pthread_mutex_unlock(&t->lock);
+}
+
 static int
 virtgpu_get_fd(struct wl_transport *transport)
 {
@@ -1122,6 +1244,7 @@ virtgpu_destroy(struct wl_transport *transport)
 		cross_domain_close(&t->cd);
 	close(t->wake_fd);
 	close(t->notify_fd);
+	close(t->poll_timer_fd);
 	if (t->display_fd >= 0)
 		close(t->display_fd);
 	free(t->msg);
@@ -1146,7 +1269,10 @@ virtgpu_request(struct wl_transport *transport, struct wl_object *target,
 		pthread_mutex_lock(&t->lock);
 		if (!t->awaiting_since_ms && t->reply_timeout_ms) {
 			t->awaiting_since_ms = now_ms();
-			wake_pump(t);
+			if (t->pump_sleeps_forever) {
+				t->pump_sleeps_forever = false;
+				wake_pump(t);
+			}
 		}
 		pthread_mutex_unlock(&t->lock);
 	}
@@ -1254,6 +1380,7 @@ static const struct wl_transport_ops virtgpu_ops = {
 	.request = virtgpu_request,
 	.event = virtgpu_event,
 	.print_stats = virtgpu_print_stats,
+	.idle = virtgpu_idle,
 };
 
 static int
@@ -1280,6 +1407,8 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	pthread_mutex_init(&t->lock, NULL);
 	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	t->poll_timer_fd = timerfd_create(CLOCK_MONOTONIC,
+					  TFD_CLOEXEC | TFD_NONBLOCK);
 	t->display_fd = -1;
 	t->cd.dev.fd = -1;
 	t->reply_timeout_ms = 10000;
@@ -1287,8 +1416,8 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 		t->reply_timeout_ms =
 			strtoull(getenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT"), NULL, 10) * 1000;
 
-	if (t->wake_fd < 0 || t->notify_fd < 0) {
-		snprintf(why, why_size, "eventfd: %s", strerror(errno));
+	if (t->wake_fd < 0 || t->notify_fd < 0 || t->poll_timer_fd < 0) {
+		snprintf(why, why_size, "eventfd/timerfd: %s", strerror(errno));
 		goto err;
 	}
 

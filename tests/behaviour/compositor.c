@@ -450,6 +450,8 @@ static void
 fdt_handle_sleep(struct wl_client *client, struct wl_resource *resource,
 		 uint32_t ms)
 {
+	/* Events queued before the sleep leave before it. */
+	wl_client_flush(client);
 	usleep(ms * 1000);
 }
 

@@ -519,6 +519,45 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_display_fd_pollable)
 	beh_client_disconnect(&c);
 }
 
+BEH_TEST_VIRTGPU_ONLY(virtgpu_display_fd_wakes_without_flush)
+{
+	/* After reading one event, a client that polls the display fd
+	 * again without flushing or preparing to read (an older style of
+	 * loop) still wakes for the next event: the library puts off its
+	 * next channel POLL hoping to send it with a request, but not for
+	 * ever. */
+	struct beh_client c;
+	struct fdt s;
+	struct pollfd pfd;
+	uint32_t pongs = 0;
+	double t0;
+
+	connect_fdt(&c, &s);
+	beh_test_add_listener(c.test, &pong_listener, &pongs);
+	pfd.fd = wl_display_get_fd(c.display);
+	pfd.events = POLLIN;
+
+	/* pong 1 at once, pong 2 a while later, with no request between. */
+	beh_test_ping(c.test, 1);
+	beh_fd_test_sleep(c.fd_test, 300);
+	beh_test_ping(c.test, 2);
+	check_int(wl_display_flush(c.display), >, 0);
+	while (pongs < 1) {
+		check_int(poll(&pfd, 1, 5000), ==, 1);
+		check_int(wl_display_prepare_read(c.display), ==, 0);
+		check_int(wl_display_read_events(c.display), ==, 0);
+		check_int(wl_display_dispatch_pending(c.display), >=, 0);
+	}
+	check_int(pongs, ==, 1);
+
+	t0 = now_ms();
+	check_int(poll(&pfd, 1, 5000), ==, 1);
+	check(now_ms() - t0 < 4000);
+	check_int(wl_display_dispatch(c.display), ==, 1);
+	check_int(pongs, ==, 2);
+	beh_client_disconnect(&c);
+}
+
 struct poll_thread {
 	struct wl_display *display;
 	double woke_at;
