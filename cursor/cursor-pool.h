@@ -1,6 +1,6 @@
 /*
- * cursor-pool.h: the one piece of shared memory a cursor theme's images live
- * in, and the wl_shm_pool the compositor sees it through.
+ * cursor-pool.h: the shared memory a cursor theme's images live in, and the
+ * wl_shm_pools the compositor sees it through.
  */
 #ifndef CURSOR_POOL_H
 #define CURSOR_POOL_H
@@ -20,8 +20,9 @@ void
 cursor_pool_destroy(struct cursor_pool *pool);
 
 /*
- * Reserves len bytes, growing the pool (wl_shm_pool.resize) when needed;
- * returns the offset, or -1. Earlier offsets stay valid, pointers do not.
+ * Reserves len bytes, growing the pool (wl_shm_pool.resize) or adding one
+ * when needed; returns the offset, or -1. Earlier offsets stay valid,
+ * pointers do not.
  */
 int64_t
 cursor_pool_alloc(struct cursor_pool *pool, size_t len);

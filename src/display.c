@@ -535,6 +535,31 @@ wl_display_flush(struct wl_display *display)
 	return ret;
 }
 
+WL_EXPORT int
+wayland_virtgpu_shm_memory_create(struct wl_shm *shm, size_t *size,
+				  void **data)
+{
+	struct wl_proxy *proxy = (struct wl_proxy *) shm;
+	struct wl_display *display = proxy->display;
+	struct wl_transport *t;
+	int fd;
+
+	pthread_mutex_lock(&display->mutex);
+	t = wl_connection_get_transport(display->connection);
+	if (display->last_error) {
+		errno = display->last_error;
+		fd = -1;
+	} else if (t->ops->shm_memory == NULL) {
+		errno = ENOTSUP;
+		fd = -1;
+	} else {
+		fd = t->ops->shm_memory(t, size, data);
+	}
+	pthread_mutex_unlock(&display->mutex);
+
+	return fd;
+}
+
 WL_EXPORT void
 wl_display_set_max_buffer_size(struct wl_display *display,
 			       size_t max_buffer_size)

@@ -38,6 +38,7 @@ struct wl_transport_stats {
 	uint64_t shm_pools;
 	uint64_t zero_copy_pools;
 	uint64_t shm_bytes_copied;
+	uint64_t shm_host_pools;	/* pools whose fd already was host memory */
 };
 
 struct wl_transport_ops {
@@ -92,6 +93,14 @@ struct wl_transport_ops {
 	 * prepared to read with nothing to send). A transport that put off
 	 * work such a wait depends on does it now. */
 	void (*idle)(struct wl_transport *transport);
+
+	/* Optional: memory for a wl_shm pool that the compositor reads
+	 * where the client writes (no copy, no remapping). Returns an fd
+	 * for wl_shm.create_pool and maps *size bytes or more at *data
+	 * (*size says how many); -1 with errno on failure. Without it:
+	 * ENOTSUP. */
+	int (*shm_memory)(struct wl_transport *transport, size_t *size,
+			  void **data);
 };
 
 /* What a transport may ask of the core from inside its request hook,

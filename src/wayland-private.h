@@ -201,6 +201,19 @@ wl_connection_queue_closure(struct wl_connection *connection,
 int
 wl_connection_flush(struct wl_connection *connection);
 
+/* Exported but not upstream API (README.md, "Libraries of this package
+ * only"): wl_shm pool memory from the transport, for our
+ * libwayland-cursor, which looks it up with dlsym() so that it also runs
+ * on another libwayland-client. Returns an fd for wl_shm.create_pool on
+ * `shm`'s connection with *size bytes or more (*size then says how many)
+ * mapped at *data; the caller munmaps and closes both. -1 with errno:
+ * ENOTSUP when the connection has no such memory (a Unix socket: use a
+ * memfd). */
+struct wl_shm;
+int
+wayland_virtgpu_shm_memory_create(struct wl_shm *shm, size_t *size,
+				  void **data);
+
 /* A reader is about to wait: tells the transport when nothing waits to be
  * sent (else the flush that comes next does). */
 void

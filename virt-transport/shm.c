@@ -314,6 +314,38 @@ err:
 	return NULL;
 }
 
+/* Memory for a pool that a library of ours fills (libwayland-cursor): the
+ * host memory's fd and the library's mapping go to the caller, who unmaps
+ * and closes them; the GEM handle is closed now (the mapping and the fd
+ * keep the memory). */
+int
+virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
+{
+	struct shm_blob *blob;
+	char why[160] = "";
+	int fd;
+
+	if (*size == 0 || *size > INT32_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	blob = blob_create(shm->cd, *size, why, sizeof why);
+	if (blob == NULL) {
+		wl_log("wayland-virtgpu: shared memory of %zu bytes: %s\n",
+		       *size, why);
+		errno = ENOMEM;
+		return -1;
+	}
+
+	fd = blob->export_fd;
+	*data = blob->map;
+	*size = blob->size;
+	virtgpu_gem_close(&shm->cd->dev, blob->bo);
+	free(blob);
+
+	return fd;
+}
+
 static void
 blob_unref(struct shm_blob *blob)
 {
@@ -672,10 +704,30 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	struct stat st;
 	int32_t size = args[2].i;
 	char why[160] = "";
+	uint32_t bo;
 	int fd;
 
 	if (size <= 0 || args[0].o == NULL)
 		return 0;	/* the compositor answers invalid_stride */
+
+	/* Host memory already (virt_shm_memory_create, a dma-buf of the
+	 * device): it goes as it is, the compositor reads what the client
+	 * writes. A GUEST blob is left to the request's fd check, which
+	 * refuses it with its reason. */
+	if (virtgpu_prime_import(&shm->cd->dev, args[1].h, &bo) == 0) {
+		uint32_t res, blob_mem = 0;
+		bool host = virtgpu_resource_info(&shm->cd->dev, bo, &res,
+						  &blob_mem) == 0 &&
+			    blob_mem != VIRTGPU_BLOB_MEM_GUEST;
+
+		virtgpu_gem_close(&shm->cd->dev, bo);
+		if (host) {
+			shm->stats->shm_pools++;
+			shm->stats->zero_copy_pools++;
+			shm->stats->shm_host_pools++;
+		}
+		return 0;
+	}
 
 	pool = calloc(1, sizeof *pool);
 	if (pool == NULL)

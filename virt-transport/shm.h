@@ -21,6 +21,10 @@ virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats);
 void
 virt_shm_destroy(struct virt_shm *shm);
 
+/* The transport's shm_memory op (transport.h). */
+int
+virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data);
+
 /* A request about to be sent. Returns 1 when it took care of the
  * request's fds, 0 when it has nothing to do with them, -1 (after a log
  * line) on failure. May redirect the request through *sender_id. */

@@ -1365,10 +1365,21 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
 
 	pthread_mutex_lock(&t->lock);
-	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d",
+	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d"
+		" shm_host_pools=%llu",
 		(unsigned long long) t->pipe_bytes_in,
-		(unsigned long long) t->pipe_bytes_out, t->cd.max_ids);
+		(unsigned long long) t->pipe_bytes_out, t->cd.max_ids,
+		(unsigned long long) t->base.stats.shm_host_pools);
 	pthread_mutex_unlock(&t->lock);
+}
+
+static int
+virtgpu_shm_memory(struct wl_transport *transport, size_t *size, void **data)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+
+	adopt_after_fork(t);
+	return virt_shm_memory_create(t->shm, size, data);
 }
 
 static const struct wl_transport_ops virtgpu_ops = {
@@ -1381,6 +1392,7 @@ static const struct wl_transport_ops virtgpu_ops = {
 	.event = virtgpu_event,
 	.print_stats = virtgpu_print_stats,
 	.idle = virtgpu_idle,
+	.shm_memory = virtgpu_shm_memory,
 };
 
 static int

@@ -13,9 +13,9 @@
 #   ours:   XDG_RUNTIME_DIR=... WAYLAND_DISPLAY=... WAYLAND_VIRTGPU_STATS=1
 #           tests/sim/virtgpu-run -- cursor-dump ...  (BUILD's src/ and cursor/)
 # Checks of the guest's stats line ("wayland-virtgpu stats: ..."):
-#   transport=virtgpu, zero_copy_pools >= 1, and
-#   shm_bytes_copied <= total image bytes / COPY_DIVISOR (default 64, env
-#   CURSOR_VIRTGPU_COPY_DIVISOR): see the bound's comment below.
+#   transport=virtgpu, zero_copy_pools >= 1, every pool host memory handed
+#   out by the transport (shm_host_pools = shm_pools: the cursor library
+#   cooperates with the transport, nothing is remapped), shm_bytes_copied=0.
 # --expect-corrupt N: the harness's own test: ours' compositor reports its Nth
 #   commit as if one pixel byte differed (SHM_COMPOSITOR_CORRUPT_COMMIT); passes
 #   only if exactly that frame is reported as differing and every other check passes.
@@ -38,7 +38,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 launcher=$here/../sim/virtgpu-run
 build=$(cd "$build" && pwd) || exit 2
 profile=${CURSOR_VIRTGPU_PROFILE:-rutabaga}
-divisor=${CURSOR_VIRTGPU_COPY_DIVISOR:-64}
 name="$theme-$size"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/cursor-virtgpu.XXXXXX") || exit 1
@@ -201,30 +200,25 @@ transport=$(stat transport)
 pools=$(stat shm_pools)
 zero_copy=$(stat zero_copy_pools)
 copied=$(stat shm_bytes_copied)
+host_pools=$(stat shm_host_pools)
 case "$transport" in
 virtgpu*) ;;
 *) fail "transport=$transport: not through the virtio-gpu" ;;
 esac
-[[ "$zero_copy" =~ ^[0-9]+$ && "$copied" =~ ^[0-9]+$ ]] || fail "unreadable stats line"
+[[ "$zero_copy" =~ ^[0-9]+$ && "$copied" =~ ^[0-9]+$ && "$host_pools" =~ ^[0-9]+$ &&
+   "$pools" =~ ^[0-9]+$ ]] || fail "unreadable stats line"
 # Bytes of every image committed (width x height x 4), as the compositor saw them.
 image_bytes=$(awk '/^  commit / { split($3, d, "x"); n += d[1] * d[2] * 4 } END { printf "%d", n }' \
 	"$work/ours.out")
-# The bound: by design (virt-transport/shm.c) a zero-copy pool costs one copy of
-# what its file holds at create_pool (an empty memfd here: nothing) and copies on
-# commit only a buffer that lives in host memory the pool has since moved away
-# from. A theme commits each image once and a commit that copies copies the
-# whole buffer (stride x height = the image's bytes), so any per-commit copy path
-# reaches image_bytes, 64 times the bound. 1/64 still leaves room for the copies
-# the design allows: the pool's bytes at create_pool (12 KiB for Adwaita 48, its
-# first pool; 0 today as the memfd is empty then) and a few buffers made before
-# the pool last grew (none today: a theme writes all images at load, before any
-# wl_buffer exists). Measured: 0 for every theme and size.
-bound=$((image_bytes / divisor))
-echo "ours: stats: shm_pools=$pools zero_copy_pools=$zero_copy shm_bytes_copied=$copied" \
-	"image_bytes=$image_bytes bound=$bound (image_bytes/$divisor)"
+# Our libwayland-cursor writes its images straight into host memory the
+# transport hands out (cursor/cursor-pool.c): no pool of it is a memfd the
+# transport would have to remap or copy, so nothing at all is copied.
+echo "ours: stats: shm_pools=$pools shm_host_pools=$host_pools" \
+	"zero_copy_pools=$zero_copy shm_bytes_copied=$copied image_bytes=$image_bytes"
 [ "$zero_copy" -ge 1 ] || fail "zero_copy_pools=$zero_copy: the cursor pool was not zero copy"
-[ "$copied" -le "$bound" ] ||
-	fail "shm_bytes_copied=$copied > $bound (1/$divisor of the $image_bytes image bytes committed)"
+[ "$host_pools" -eq "$pools" ] ||
+	fail "shm_host_pools=$host_pools of shm_pools=$pools: a cursor pool was not the transport's host memory"
+[ "$copied" -eq 0 ] || fail "shm_bytes_copied=$copied: the cursor pools are host memory, nothing should be copied"
 
 [ "$expect_corrupt" -gt 0 ] && echo "PASS: a one-byte difference at frame $expect_corrupt fails the comparison"
 echo "PASS: $name through the simulated virtio-gpu ($profile) identical to the system library" \

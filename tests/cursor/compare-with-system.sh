@@ -2,6 +2,9 @@
 # Runs cursor-dump once with the system libwayland-cursor and once with ours
 # (LD_LIBRARY_PATH), in the same clean environment, and fails on any difference.
 # usage: compare-with-system.sh DUMPER COMPOSITOR OUR-DIR SYSTEM-DIR THEME SIZE [NAME-DIR...]
+# env: CURSOR_CLIENT_DIR  ours runs on the libwayland-client in this directory
+#      (our own, over a socket: it has no host memory to give) instead of the
+#      system one; the run fails unless that library is the one loaded.
 set -u
 dumper=$1 compositor=$2 ours=$3 system=$4 theme=$5 size=$6
 shift 6
@@ -18,8 +21,17 @@ run() {
 
 run env -u LD_LIBRARY_PATH "$dumper" "$compositor" "$system" "$theme" "$size" "$@" >"$work/system.out" 2>"$work/system.err"
 rc_system=$?
-run env LD_LIBRARY_PATH="$ours" "$dumper" "$compositor" "$ours" "$theme" "$size" "$@" >"$work/ours.out" 2>"$work/ours.err"
+run env LD_LIBRARY_PATH="$ours${CURSOR_CLIENT_DIR:+:$CURSOR_CLIENT_DIR}" \
+	"$dumper" "$compositor" "$ours" "$theme" "$size" "$@" >"$work/ours.out" 2>"$work/ours.err"
 rc_ours=$?
+if [ -n "${CURSOR_CLIENT_DIR:-}" ]; then
+	client=$(sed -n 's/^cursor-dump: libwayland-client is //p' "$work/ours.err")
+	case "$client" in
+	"$(realpath "$CURSOR_CLIENT_DIR")"/*) ;;
+	*) echo "FAIL: ours ran on libwayland-client '$client', not under $CURSOR_CLIENT_DIR"
+	   exit 1 ;;
+	esac
+fi
 
 cat "$work/system.err" "$work/ours.err"
 if [ $rc_system -ne 0 ] || [ $rc_ours -ne 0 ]; then
