@@ -79,6 +79,10 @@ void
 display_protocol_error(struct wl_display *display, uint32_t code,
 		       uint32_t id, const struct wl_interface *intf);
 
+void
+display_protocol_error_locked(struct wl_display *display, uint32_t code,
+			      uint32_t id, const struct wl_interface *intf);
+
 /* proxy.c */
 struct wl_proxy *
 proxy_create(struct wl_proxy *factory, const struct wl_interface *interface,

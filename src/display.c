@@ -35,9 +35,10 @@ display_fatal_error(struct wl_display *display, int error)
 	pthread_cond_broadcast(&display->reader_cond);
 }
 
+/* With the display locked. */
 void
-display_protocol_error(struct wl_display *display, uint32_t code,
-		       uint32_t id, const struct wl_interface *intf)
+display_protocol_error_locked(struct wl_display *display, uint32_t code,
+			      uint32_t id, const struct wl_interface *intf)
 {
 	int err;
 
@@ -65,13 +66,20 @@ display_protocol_error(struct wl_display *display, uint32_t code,
 		err = EPROTO;
 	}
 
-	pthread_mutex_lock(&display->mutex);
 	display->last_error = err;
 	display->protocol_error.code = code;
 	display->protocol_error.id = id;
 	display->protocol_error.interface = intf;
 	display->read_serial++;
 	pthread_cond_broadcast(&display->reader_cond);
+}
+
+void
+display_protocol_error(struct wl_display *display, uint32_t code,
+		       uint32_t id, const struct wl_interface *intf)
+{
+	pthread_mutex_lock(&display->mutex);
+	display_protocol_error_locked(display, code, id, intf);
 	pthread_mutex_unlock(&display->mutex);
 }
 

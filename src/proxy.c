@@ -279,7 +279,15 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 
 		wire_closure_close_fds(closure);
 		wire_closure_destroy(closure);
-		display_fatal_error(display, err);
+		/* The host out of memory: what a compositor that is says
+		 * (wl_display.error no_memory), so clients see ENOMEM and
+		 * the protocol error alike. */
+		if (err == ENOMEM)
+			display_protocol_error_locked(display,
+						      WL_DISPLAY_ERROR_NO_MEMORY,
+						      1, &wl_display_interface);
+		else
+			display_fatal_error(display, err);
 		goto err_unlock;
 	}
 

@@ -71,7 +71,8 @@ struct wl_transport_ops {
 	 * duplicated into args (the hook may replace them, closing the
 	 * old, and may address it to another object of the same interface
 	 * through *sender_id). Returns -1 (after one log line) if it
-	 * cannot be sent. */
+	 * cannot be sent; with errno ENOMEM (the host is out of memory) the
+	 * display fails as on a compositor's wl_display.error no_memory. */
 	int (*request)(struct wl_transport *transport,
 		       struct wl_object *target, uint32_t *sender_id,
 		       uint32_t opcode, const struct wl_message *message,

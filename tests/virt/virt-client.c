@@ -6,8 +6,11 @@
  * 'wayland-virtgpu:' line on stderr, no fd left open after wl_display_disconnect.
  *   virt-client [--expect ok|error|any] [--errno E1,E2] [--filler N] [--clip-bytes N]
  *               [--no-clipboard] [--idle] [--idle-roundtrips] [--error-lines N] [--timeout S]
+ *               [--protocol-error CODE@INTERFACE#ID]
  * --idle: after the run, dispatch until the compositor goes away (the test kills it).
  * --idle-roundtrips: the same, with a roundtrip every half second.
+ * --protocol-error: after the error, wl_display_get_protocol_error must say this
+ *   (e.g. 2@wl_display#1, the no_memory error).
  * Prints one "virt-client: ..." result line; exit 0 when the expectations hold, else 1.
  */
 #include <errno.h>
@@ -38,12 +41,14 @@ static struct {
 	/* options */
 	enum vt_expect expect;
 	char errnos[256];
+	char got_protocol_error[64];	/* what wl_display_get_protocol_error said */
 	int filler;
 	size_t clip_bytes;
 	bool clipboard;
 	bool idle;
 	bool idle_roundtrips;
 	int error_lines;	/* 'wayland-virtgpu:' lines wanted after an error */
+	char protocol_error[64];	/* "CODE@INTERFACE" wanted after an error, or "" */
 
 	/* state */
 	const char *phase;
@@ -126,6 +131,14 @@ vt_failed(const char *call)
 	vt.error = errno;
 	vt.error_call = call;
 	vt.error_phase = vt.phase;
+	if (vt.display) {
+		const struct wl_interface *interface = NULL;
+		uint32_t id = 0;
+		uint32_t code = wl_display_get_protocol_error(vt.display, &interface, &id);
+
+		snprintf(vt.got_protocol_error, sizeof vt.got_protocol_error, "%u@%s#%u",
+			 code, interface ? interface->name : "-", id);
+	}
 }
 
 /* --- listeners ---------------------------------------------------------------------------- */
@@ -742,6 +755,9 @@ main(int argc, char *argv[])
 			vt.idle_roundtrips = true;
 		} else if (strcmp(arg, "--no-clipboard") == 0) {
 			vt.clipboard = false;
+		} else if (strcmp(arg, "--protocol-error") == 0 && next) {
+			snprintf(vt.protocol_error, sizeof vt.protocol_error, "%s", next);
+			i++;
 		} else {
 			fprintf(stderr, "virt-client: unknown argument %s\n", arg);
 			return 2;
@@ -801,6 +817,12 @@ main(int argc, char *argv[])
 			ok = false;
 			vt_check_fail("%d 'wayland-virtgpu:' lines on stderr, %d wanted", lines,
 				      vt.error_lines);
+		}
+		if (vt.protocol_error[0] &&
+		    strcmp(vt.got_protocol_error, vt.protocol_error) != 0) {
+			ok = false;
+			vt_check_fail("protocol error %s, %s wanted", vt.got_protocol_error,
+				      vt.protocol_error);
 		}
 	} else {
 		if (vt.expect == VT_EXPECT_ERROR) {
