@@ -100,6 +100,7 @@ struct virtgpu_transport {
 	struct read_pipe *read_pipes;
 	struct write_pipe *write_pipes;
 	uint64_t pipe_bytes_in, pipe_bytes_out;
+	uint64_t polls, polls_with_send;	/* POLLs submitted; of them, in a SEND's submit */
 
 	struct wl_list link;	/* all_transports */
 	pid_t owner_pid;	/* the process using the display */
@@ -693,6 +694,7 @@ ring_repoll_locked(struct virtgpu_transport *t)
 	}
 
 	t->poll_deferred = false;
+	t->polls++;
 	if (cross_domain_poll(&t->cd) < 0) {
 		wl_log("wayland-virtgpu: the host refused POLL (%s)\n",
 		       strerror(errno));
@@ -903,6 +905,8 @@ take_deferred_poll(struct virtgpu_transport *t)
 	if (take) {
 		t->poll_deferred = false;
 		t->poll_outstanding = true;
+		t->polls++;
+		t->polls_with_send++;
 	}
 	pthread_mutex_unlock(&t->lock);
 
@@ -1366,10 +1370,12 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 
 	pthread_mutex_lock(&t->lock);
 	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d"
-		" shm_host_pools=%llu",
+		" shm_host_pools=%llu polls=%llu polls_with_send=%llu",
 		(unsigned long long) t->pipe_bytes_in,
 		(unsigned long long) t->pipe_bytes_out, t->cd.max_ids,
-		(unsigned long long) t->base.stats.shm_host_pools);
+		(unsigned long long) t->base.stats.shm_host_pools,
+		(unsigned long long) t->polls,
+		(unsigned long long) t->polls_with_send);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -1437,6 +1443,7 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 		goto err;
 	t->cd_open = true;
 	t->poll_outstanding = true;	/* cross_domain_open sent the first */
+	t->polls = 1;
 
 	t->msg = malloc((size_t) t->cd.dev.page_size);
 	t->display_fd = epoll_create1(EPOLL_CLOEXEC);
