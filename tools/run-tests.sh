@@ -78,7 +78,9 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	meson_suites build-asan --suite unit --suite behaviour --suite fuzz --suite sim \
 		--suite virt --suite behaviour-virtgpu
 	meson_suites build-asan theme-tree-loops-broken-files-fallback-growth \
-		xcursor-parser-corpus-replay wl-egl-window-abi-and-callbacks
+		xcursor-parser-corpus-replay wl-egl-window-abi-and-callbacks \
+		theme-matches-system-through-virtgpu-Adwaita-48 \
+		theme-matches-system-on-our-client-Adwaita-24
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
