@@ -20,7 +20,9 @@
  * the whole pool can be replaced by it. wl_shm_pool.resize beyond it cannot
  * grow it either (and the compositor keeps the first fd it got), so the
  * pool then gets new host memory behind a wl_shm_pool of the library's
- * own; new buffers go there, buffers of the old memory stay correct.
+ * own; new buffers go there, buffers of the old memory stay correct. The
+ * emptied file is refilled then, so that the view the client maps for the
+ * new size shows the pool (upstream libwayland-cursor appends to it).
  *
  * On a real kernel host memory mappings cannot grow (VM_DONTEXPAND): a
  * client that mremap()s a remapped view larger gets an error.
@@ -456,6 +458,10 @@ copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
 				return copied;
 			if (skip_zero_pages && memcmp(page, zeros, n) == 0)
 				continue;
+			/* A page host memory holds already (a refilled
+			 * file) needs no copy. */
+			if (memcmp((char *) dst + at, page, n) == 0)
+				continue;
 			memcpy((char *) dst + at, page, n);
 			copied += n;
 		}
@@ -463,6 +469,45 @@ copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
 	}
 
 	return copied;
+}
+
+/* The reverse, after the file was emptied: give the file back what host
+ * memory holds, in [0, size), where the file has nothing of its own (holes,
+ * and pages of zeros a fallocate() put in them). A view the client maps
+ * later then shows the pool's bytes, not zeros, so what it writes next to
+ * them (an allocator appending in a page half used) merges in the file,
+ * and copying the file back later loses nothing. */
+static size_t
+refill_file(int fd, const void *src, size_t size)
+{
+	static const uint8_t zeros[4096];
+	uint8_t page[4096];
+	size_t written = 0, at, n;
+
+	for (at = 0; at < size; at += n) {
+		off_t data = lseek(fd, (off_t) at, SEEK_DATA);
+		bool fill;
+
+		n = size - at < sizeof page ? size - at : sizeof page;
+		if (data < 0 || (size_t) data >= at + n) {
+			fill = true;	/* a hole */
+		} else if ((size_t) data > at) {
+			n = (size_t) data - at;	/* a hole up to the data */
+			fill = true;
+		} else {
+			fill = pread(fd, page, n, (off_t) at) == (ssize_t) n &&
+			       memcmp(page, zeros, n) == 0;
+		}
+		/* Zeros in host memory: the file shows them already. */
+		if (fill && memcmp((const char *) src + at, zeros, n) != 0) {
+			if (pwrite(fd, (const char *) src + at, n, (off_t) at) !=
+			    (ssize_t) n)
+				break;
+			written += n;
+		}
+	}
+
+	return written;
 }
 
 static bool
@@ -667,6 +712,18 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	return true;
 }
 
+/* Does the client have views of the pool's file (not remapped)? */
+static bool
+pool_has_file_views(struct shm_pool *pool)
+{
+	struct mapping *maps = NULL;
+	int n;
+
+	n = mappings_of(pool->dev, pool->ino, 0, false, NULL, &maps);
+	free(maps);
+	return n != 0;
+}
+
 /* Does the client still have a view of this host memory? */
 static bool
 blob_has_client_views(struct shm_blob *blob)
@@ -856,9 +913,18 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 
 	/* The pool's bytes move with it. A client that kept its views of
 	 * the old memory draws old buffers there; one that made new views
-	 * (remapped below) draws everything into the new memory. */
+	 * (remapped below or later) draws everything into the new memory. */
 	memcpy(blob->map, old->map, pool->size < old->size ? pool->size : old->size);
 	old->client_views = pool->mode != POOL_COPY && blob_has_client_views(old);
+	/* The view the client maps for the new size (upstream
+	 * libwayland-cursor: fallocate, resize, munmap, mmap) must show the
+	 * pool, not the holes punched in it. Until the next remap the file
+	 * holds a copy again. */
+	if (pool->emptied) {
+		shm->stats->shm_bytes_copied +=
+			refill_file(pool->client_fd, blob->map, pool->size);
+		pool->emptied = false;
+	}
 
 	pool->hidden = hidden;
 	pool->target_id = hidden->id;
@@ -873,13 +939,24 @@ pool_resize(struct virt_shm *shm, struct wl_transport *transport,
 	    struct shm_pool *pool, union wl_argument *args)
 {
 	int32_t size = args[0].i;
+	bool moved = false;
 
 	if (size <= 0 || (size_t) size <= pool->size)
 		return 0;	/* the compositor refuses shrinking */
 
 	if ((size_t) size > pool->blob->size) {
+		/* Views made since the last remap that still fit the current
+		 * host memory go onto it first, so that what the client
+		 * wrote through them moves with the pool. Left in the file,
+		 * it would be indistinguishable from the zero pages the
+		 * client's fallocate for the new size just put in the holes
+		 * punched earlier (upstream libwayland-cursor grows this way:
+		 * fallocate, resize, then a new view). */
+		if (pool->mode == POOL_ZERO_COPY)
+			pool_remap(shm, pool);
 		if (pool_move(shm, transport, pool, (size_t) size) < 0)
 			return -1;
+		moved = true;
 		/* The client's pool object keeps its old size: nothing of
 		 * it lies beyond its first host memory. */
 		args[0].i = pool->compositor_size;
@@ -887,7 +964,10 @@ pool_resize(struct virt_shm *shm, struct wl_transport *transport,
 		pool->compositor_size = size;
 	}
 
-	if (pool->mode != POOL_COPY) {
+	/* After a move, only views already made for the new size: with
+	 * none, remapping would punch the file just refilled for the view
+	 * to come (the next commit or resize takes that one). */
+	if (pool->mode != POOL_COPY && (!moved || pool_has_file_views(pool))) {
 		/* Views the client made for the new size. */
 		if (!pool_remap(shm, pool) && pool->mode == POOL_ZERO_COPY)
 			pool->mode = POOL_MIXED;
