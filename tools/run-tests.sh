@@ -80,6 +80,7 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	meson_suites build-asan theme-tree-loops-broken-files-fallback-growth \
 		xcursor-parser-corpus-replay wl-egl-window-abi-and-callbacks \
 		theme-matches-system-through-virtgpu-Adwaita-48 \
+		theme-matches-system-through-virtgpu-system-cursor-Adwaita-48 \
 		theme-matches-system-on-our-client-Adwaita-24
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 fi

@@ -135,17 +135,18 @@ CORRUPT=0 side system \
 	"$dumper" - "$system" "$theme" "$size" "$@"
 corrupt=${CURSOR_VIRTGPU_CORRUPT:-0}
 [ "$expect_corrupt" -gt 0 ] && corrupt=$expect_corrupt
-# CURSOR_VIRTGPU_SYSTEM_CURSOR=1: ours runs Debian's libwayland-cursor (preloaded,
-# so it wins over the launcher's) on our libwayland-client.
-ours_cursor=$build/cursor ours_preload=
+# CURSOR_VIRTGPU_SYSTEM_CURSOR=1: ours runs Debian's libwayland-cursor on our
+# libwayland-client: preloaded into the guest program only (after the launcher's
+# fake kernel), so it wins over the launcher's LD_LIBRARY_PATH.
+ours_cursor=$build/cursor guest=()
 if [ "${CURSOR_VIRTGPU_SYSTEM_CURSOR:-0}" = 1 ]; then
 	ours_cursor=$system
-	ours_preload=$(realpath "$system/libwayland-cursor.so.0")
+	guest=(sh -c 'LD_PRELOAD="$LD_PRELOAD:$0" exec "$@"' \
+		"$(realpath "$system/libwayland-cursor.so.0")")
 fi
 CORRUPT=$corrupt side ours \
 	env -u LD_LIBRARY_PATH WAYLAND_VIRTGPU_BUILD="$build" WAYLAND_VIRTGPU_STATS=1 \
-	${ours_preload:+LD_PRELOAD="$ours_preload"} \
-	"$launcher" --profile "$profile" -- "$dumper" - "$ours_cursor" "$theme" "$size" "$@"
+	"$launcher" --profile "$profile" -- "${guest[@]}" "$dumper" - "$ours_cursor" "$theme" "$size" "$@"
 
 grep -v '^wayland-virtgpu stats: \|^cursor-dump: libwayland-' "$work/ours.err" | sed 's/^/ours: /'
 grep -v '^cursor-dump: libwayland-' "$work/system.err" | sed 's/^/system: /'
