@@ -117,13 +117,15 @@ close_fds(int *fds, int count)
 void
 wl_connection_destroy(struct wl_connection *connection)
 {
+	/* The transport first: its threads may still use the connection
+	 * (a keepalive flushes) until it has stopped them. */
+	connection->transport->ops->destroy(connection->transport);
 	close_fds(connection->fds_in, connection->nfds_in);
 	close_fds(connection->fds_out, connection->nfds_out);
 	free(connection->fds_in);
 	free(connection->messages);
 	free(connection->in.data);
 	free(connection->out.data);
-	connection->transport->ops->destroy(connection->transport);
 	free(connection);
 }
 

@@ -593,8 +593,23 @@ core_destroy_object(void *core, struct wl_object *object)
 	proxy_destroy((struct wl_proxy *) object);
 }
 
+static void
+core_keepalive(void *core)
+{
+	struct wl_display *display = core;
+	struct wl_callback *callback;
+
+	/* A zombie at once: the done event is dropped, delete_id frees the
+	 * id, whichever queue the client dispatches. */
+	callback = wl_display_sync(display);
+	if (callback)
+		wl_callback_destroy(callback);
+	wl_display_flush(display);
+}
+
 const struct wl_transport_core wl_proxy_transport_core = {
 	.create_object = core_create_object,
 	.queue_request = core_queue_request,
 	.destroy_object = core_destroy_object,
+	.keepalive = core_keepalive,
 };

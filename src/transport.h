@@ -120,6 +120,12 @@ struct wl_transport_core {
 	/* Forget an object made by create_object, after its destructor
 	 * request was queued. */
 	void (*destroy_object)(void *core, struct wl_object *object);
+	/* Not from a hook: from a thread of the transport's own, with none
+	 * of its locks held. Sends a wl_display.sync of the library's own
+	 * (its reply is dropped) and flushes: a host that never reports a
+	 * closed connection shows a dead compositor only by not answering.
+	 * The transport's destroy must stop such threads. */
+	void (*keepalive)(void *core);
 };
 
 struct wl_transport {

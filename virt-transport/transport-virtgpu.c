@@ -82,6 +82,12 @@ struct virtgpu_transport {
 	 * how long to wait before giving up (0: forever). */
 	uint64_t awaiting_since_ms;
 	uint64_t reply_timeout_ms;
+	/* With nothing received for keepalive_ms (0: never), the pump sends
+	 * a wl_display.sync of the library's own, so that the watchdog
+	 * notices a compositor that died behind a host that never says so,
+	 * even under a client that only waits. */
+	uint64_t keepalive_ms;
+	uint64_t last_receive_ms;
 	/* The pump sleeps with no timeout: a new wait for a reply must wake
 	 * it. While it sleeps until some deadline, it looks at the newest
 	 * wait when it wakes, so a client doing roundtrips costs no thread
@@ -118,6 +124,9 @@ pump_main(void *data);
 
 static void
 wake_pump(struct virtgpu_transport *t);
+
+static uint64_t
+now_ms(void);
 
 static void
 atfork_prepare(void)
@@ -452,6 +461,7 @@ handle_receive(struct virtgpu_transport *t, const uint8_t *msg, size_t avail)
 	}
 
 	t->awaiting_since_ms = 0;
+	t->last_receive_ms = now_ms();
 	t->base.stats.receives++;
 	t->base.stats.recv_bytes += rx.size;
 	t->base.stats.fds_received += n;
@@ -676,6 +686,33 @@ poll_timer_arm(struct virtgpu_transport *t, uint64_t ns)
 	return t->poll_timer_armed;
 }
 
+/* With the lock held, in the pump: whether to send a keepalive now; else
+ * shortens *timeout to when one will be due. Never longer than the reply
+ * timeout, so a sync sent meanwhile need not wake the pump (its deadline
+ * is later than the pump's). */
+static bool
+keepalive_due_locked(struct virtgpu_transport *t, int *timeout)
+{
+	uint64_t now, due, wait;
+
+	if (!t->keepalive_ms || !t->reply_timeout_ms || t->awaiting_since_ms ||
+	    t->rx_error || t->rx_eof || !t->base.core || !t->base.core->keepalive)
+		return false;
+
+	now = now_ms();
+	due = t->last_receive_ms + t->keepalive_ms;
+	if (now >= due) {
+		t->last_receive_ms = now;	/* one per quiet interval */
+		return true;
+	}
+	wait = due - now;
+	if (wait > t->reply_timeout_ms)
+		wait = t->reply_timeout_ms;
+	if (*timeout < 0 || (uint64_t) *timeout > wait)
+		*timeout = (int) wait;
+	return false;
+}
+
 /* With the lock held: keep one POLL outstanding (§2), except while the
  * client leaves much pipe data unread (the host then keeps it). */
 static void
@@ -841,6 +878,12 @@ pump_main(void *data)
 		}
 
 		timeout = reply_watchdog_locked(t);
+		if (keepalive_due_locked(t, &timeout)) {
+			pthread_mutex_unlock(&t->lock);
+			t->base.core->keepalive(t->base.core_data);
+			pthread_mutex_lock(&t->lock);
+			continue;
+		}
 		t->pump_sleeps_forever = timeout < 0;
 		pthread_mutex_unlock(&t->lock);
 		ret = poll(pfds, (nfds_t) n, timeout);
@@ -1433,6 +1476,11 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	if (getenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT"))
 		t->reply_timeout_ms =
 			strtoull(getenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT"), NULL, 10) * 1000;
+	t->keepalive_ms = 30000;
+	if (getenv("WAYLAND_VIRTGPU_KEEPALIVE"))
+		t->keepalive_ms =
+			strtoull(getenv("WAYLAND_VIRTGPU_KEEPALIVE"), NULL, 10) * 1000;
+	t->last_receive_ms = now_ms();
 
 	if (t->wake_fd < 0 || t->notify_fd < 0 || t->poll_timer_fd < 0) {
 		snprintf(why, why_size, "eventfd/timerfd: %s", strerror(errno));
