@@ -110,6 +110,10 @@ struct virtgpu_transport {
 
 	struct wl_list link;	/* all_transports */
 	pid_t owner_pid;	/* the process using the display */
+	/* Shared with forked processes (MAP_SHARED): which of them uses the
+	 * display last. A parent whose child took the connection over must
+	 * not send keepalives into it (its object ids are not the child's). */
+	_Atomic pid_t *user_pid;
 };
 
 /* Every live transport, so a fork can give the child its own pumps: only
@@ -171,9 +175,15 @@ adopt_after_fork(struct virtgpu_transport *t)
 {
 	int fd;
 
-	if (t->owner_pid == getpid())
+	if (t->owner_pid == getpid()) {
+		/* A parent using the display again after a child did. */
+		if (t->user_pid && *t->user_pid != t->owner_pid)
+			*t->user_pid = t->owner_pid;
 		return;
+	}
 	t->owner_pid = getpid();
+	if (t->user_pid)
+		*t->user_pid = t->owner_pid;
 	/* The timer is one file with the parent's: take one of our own. */
 	fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (fd >= 0) {
@@ -696,7 +706,8 @@ keepalive_due_locked(struct virtgpu_transport *t, int *timeout)
 	uint64_t now, due, wait;
 
 	if (!t->keepalive_ms || !t->reply_timeout_ms || t->awaiting_since_ms ||
-	    t->rx_error || t->rx_eof || !t->base.core || !t->base.core->keepalive)
+	    t->rx_error || t->rx_eof || !t->base.core || !t->base.core->keepalive ||
+	    !t->user_pid || *t->user_pid != t->owner_pid)
 		return false;
 
 	now = now_ms();
@@ -1292,6 +1303,8 @@ virtgpu_destroy(struct wl_transport *transport)
 	close(t->wake_fd);
 	close(t->notify_fd);
 	close(t->poll_timer_fd);
+	if (t->user_pid)
+		munmap((void *) t->user_pid, sizeof *t->user_pid);
 	if (t->display_fd >= 0)
 		close(t->display_fd);
 	free(t->msg);
@@ -1517,6 +1530,12 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	}
 	t->pump_running = true;
 	t->owner_pid = getpid();
+	t->user_pid = mmap(NULL, sizeof *t->user_pid, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (t->user_pid == MAP_FAILED)
+		t->user_pid = NULL;	/* then no keepalives */
+	else
+		*t->user_pid = t->owner_pid;
 
 	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&all_transports_lock);

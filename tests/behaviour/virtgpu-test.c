@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include "harness.h"
@@ -672,6 +673,42 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_many_roundtrips)
 		check_int(wl_display_roundtrip(c.display), >, 0);
 		check_int(pongs, ==, i + 1);
 	}
+	beh_client_disconnect(&c);
+}
+
+BEH_TEST_VIRTGPU_ONLY(virtgpu_forked_child_takes_over)
+{
+	/* A child goes on with the connection it inherited (wl-copy does)
+	 * while its parent stays alive and idle: the parent's library must
+	 * not send keepalives into it (its object ids are not the child's,
+	 * and the two would share the channel's one POLL). */
+	struct beh_client c;
+	struct fdt s;
+	int status;
+	pid_t pid;
+
+	setenv("WAYLAND_VIRTGPU_KEEPALIVE", "1", 1);
+	connect_fdt(&c, &s);
+	unsetenv("WAYLAND_VIRTGPU_KEEPALIVE");
+	pid = fork();
+	check(pid >= 0);
+	if (pid == 0) {
+		uint32_t pongs = 0, rounds = 0;
+		double end = now_ms() + 3000;
+
+		beh_test_add_listener(c.test, &pong_listener, &pongs);
+		while (now_ms() < end) {
+			beh_test_ping(c.test, rounds++);
+			if (wl_display_roundtrip(c.display) < 0 || pongs != rounds)
+				_exit(1);
+			usleep(50 * 1000);
+		}
+		_exit(0);
+	}
+	check(waitpid(pid, &status, 0) == pid);
+	check(WIFEXITED(status));
+	check_int(WEXITSTATUS(status), ==, 0);
+	/* The child's ids are not this process's: leave without a word. */
 	beh_client_disconnect(&c);
 }
 
