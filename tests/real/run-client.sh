@@ -6,7 +6,7 @@
 # usage: run-client.sh CLIENT LIBDIR [EXTRA_LIBDIR...]
 #        run-client.sh --virtgpu BUILD CLIENT
 #   CLIENT: simple-shm simple-egl terminal gtk4-demo gtk3-widget-factory
-#           qt5-analogclock qt5-calculator foot testsprite2 wl-clipboard;
+#           qt5-analogclock qt5-calculator foot testsprite2 mpv wl-clipboard;
 #           with --virtgpu also clipboard-64m keymap
 #   LIBDIR holds the libwayland-client.so.0 under test; EXTRA_LIBDIRs (e.g.
 #   build/cursor, build/egl) join LD_LIBRARY_PATH when they exist.
@@ -104,6 +104,11 @@ testsprite2)
 	MODE=stats
 	CLIENT_ENV+=(SDL_VIDEODRIVER=wayland)
 	CMD=(/usr/libexec/installed-tests/SDL2/testsprite2)
+	;;
+mpv)
+	# A paused test pattern through wl_shm (mpv's own buffer pools).
+	CMD=(mpv --no-config --vo=wlshm --pause --osd-level=0 --no-audio
+		--really-quiet "av://lavfi:testsrc2=size=320x240")
 	;;
 wl-clipboard)
 	BACKEND=x11
