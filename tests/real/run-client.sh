@@ -105,6 +105,17 @@ testsprite2)
 	CLIENT_ENV+=(SDL_VIDEODRIVER=wayland)
 	CMD=(/usr/libexec/installed-tests/SDL2/testsprite2)
 	;;
+xwayland)
+	# Rootful Xwayland (a Wayland client that makes a wl_shm pool per
+	# pixmap) showing an X client: Qt's calculator through xcb, static,
+	# no window manager. The X client itself runs the same in both runs.
+	XDISPLAY=:$((40 + $$ % 40))
+	CMD=(Xwayland "$XDISPLAY" -br -noreset -nolisten tcp)
+	X_CLIENT=(env -u WAYLAND_DISPLAY -u LD_LIBRARY_PATH -u LD_PRELOAD
+		QT_QPA_PLATFORM=xcb DISPLAY="$XDISPLAY"
+		/usr/lib/x86_64-linux-gnu/qt5/examples/widgets/widgets/calculator/calculator)
+	X_CLIENT_WINDOW=Calculator
+	;;
 mpv)
 	# A paused test pattern through wl_shm (mpv's own buffer pools).
 	CMD=(mpv --no-config --vo=wlshm --pause --osd-level=0 --no-audio
@@ -160,7 +171,7 @@ start_client()
 		>"$RT_WORK/client-$label.log" 2>&1 &
 	CLIENT_PID=$!
 	rt_track "$CLIENT_PID"
-	[ ${#prefix[@]} -gt 0 ] || return 0
+	[ ${#prefix[@]} -gt 0 ] || { start_x_client "$label"; return 0; }
 	LAUNCHER_PID=$CLIENT_PID
 	if CLIENT_PID=$(rt_wait_descendant "$LAUNCHER_PID" "${CMD[0]##*/}" 100); then
 		rt_track "$CLIENT_PID"
@@ -169,6 +180,32 @@ start_client()
 		rt_log "no ${CMD[0]##*/} among the descendants of tests/sim/virtgpu-run"
 		CLIENT_PID=$LAUNCHER_PID
 	fi
+	start_x_client "$label"
+}
+
+# start_x_client LABEL: for an X server under test (Xwayland), its X client,
+# once the server's socket is there.
+start_x_client()
+{
+	local n
+	X_CLIENT_PID=
+	[ ${#X_CLIENT[@]} -gt 0 ] || return 0
+	for n in $(seq 1 100); do
+		[ -S "/tmp/.X11-unix/X${XDISPLAY#:}" ] && break
+		sleep 0.1
+	done
+	(cd "$RT_WORK" && exec env "${CLIENT_ENV[@]}" "${X_CLIENT[@]}") \
+		>"$RT_WORK/x-client-$1.log" 2>&1 &
+	X_CLIENT_PID=$!
+	rt_track "$X_CLIENT_PID"
+	# The server's root settles at once: shoot only once the client's
+	# window is viewable (and give it a moment to draw).
+	for n in $(seq 1 100); do
+		xwininfo -display "$XDISPLAY" -name "$X_CLIENT_WINDOW" 2>/dev/null |
+			grep -q 'Map State: IsViewable' && { sleep 1; return 0; }
+		sleep 0.1
+	done
+	rt_log "no viewable '$X_CLIENT_WINDOW' window on $XDISPLAY"
 }
 
 # stop_client: stop the client; a guest with SIGTERM (exit() through
@@ -176,6 +213,15 @@ start_client()
 # its launcher.
 stop_client()
 {
+	if [ -n "${X_CLIENT_PID:-}" ]; then
+		# It must have been on screen all along, or the shot shows
+		# only the X server's empty root.
+		if ! kill -0 "$X_CLIENT_PID" 2>/dev/null; then
+			rt_log "the X client ${X_CLIENT[-1]##*/} was gone before the end"
+			MAPS_FAILED=1
+		fi
+		rt_stop "$X_CLIENT_PID"
+	fi
 	rt_stop "$CLIENT_PID"
 	if [ -n "$LAUNCHER_PID" ]; then
 		rt_wait_gone "$LAUNCHER_PID" 50
