@@ -158,6 +158,25 @@ wl_connection_get_fd(struct wl_connection *connection)
 	return connection->transport->ops->get_fd(connection->transport);
 }
 
+void
+wl_connection_reader_waiting(struct wl_connection *connection, bool waiting)
+{
+	struct wl_transport *transport = connection->transport;
+
+	if (transport->ops->reader_waiting)
+		transport->ops->reader_waiting(transport, waiting);
+}
+
+int
+wl_connection_get_wait_fd(struct wl_connection *connection)
+{
+	struct wl_transport *transport = connection->transport;
+
+	if (transport->ops->get_wait_fd)
+		return transport->ops->get_wait_fd(transport);
+	return transport->ops->get_fd(transport);
+}
+
 /* Account for bytes and fds a send took: whole messages leave the list,
  * a partly sent one (Unix sockets) keeps its remaining size. */
 static void

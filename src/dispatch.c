@@ -15,6 +15,19 @@
 #include "wayland-client-protocol.h"
 
 /* Give proxies to the objects the compositor created in this event. */
+/* The display this thread waits on in display_poll, until it reads or
+ * cancels (transport.h, reader_waiting). */
+static __thread struct wl_display *waiting_on;
+
+static void
+reader_wait_end(struct wl_display *display)
+{
+	if (waiting_on != display)
+		return;
+	waiting_on = NULL;
+	wl_connection_reader_waiting(display->connection, false);
+}
+
 static int
 create_proxies(struct wl_proxy *sender, struct wl_closure *closure)
 {
@@ -272,6 +285,7 @@ wl_display_read_events(struct wl_display *display)
 {
 	int ret;
 
+	reader_wait_end(display);
 	pthread_mutex_lock(&display->mutex);
 
 	if (display->last_error) {
@@ -319,6 +333,7 @@ wl_display_prepare_read(struct wl_display *display)
 WL_EXPORT void
 wl_display_cancel_read(struct wl_display *display)
 {
+	reader_wait_end(display);
 	pthread_mutex_lock(&display->mutex);
 	cancel_read(display);
 	pthread_mutex_unlock(&display->mutex);
@@ -483,12 +498,20 @@ display_poll(struct wl_display *display, short events,
 	     const struct timespec *deadline)
 {
 	struct pollfd pfd = {
-		.fd = wl_connection_get_fd(display->connection),
+		.fd = events & POLLOUT ?
+			wl_connection_get_fd(display->connection) :
+			wl_connection_get_wait_fd(display->connection),
 		.events = events,
 	};
 	struct timespec remaining;
 	int ret;
 
+	if ((events & POLLIN) && waiting_on != display) {
+		if (waiting_on)
+			reader_wait_end(waiting_on);
+		waiting_on = display;
+		wl_connection_reader_waiting(display->connection, true);
+	}
 	do {
 		if (deadline) {
 			timespec_sub_now(&remaining, deadline);

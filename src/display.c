@@ -485,6 +485,10 @@ wl_display_disconnect(struct wl_display *display)
 WL_EXPORT int
 wl_display_get_fd(struct wl_display *display)
 {
+	struct wl_transport *t = wl_connection_get_transport(display->connection);
+
+	if (t->ops->fd_exported)
+		t->ops->fd_exported(t);
 	return wl_connection_get_fd(display->connection);
 }
 

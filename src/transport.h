@@ -9,6 +9,7 @@
 #ifndef WAYLAND_TRANSPORT_H
 #define WAYLAND_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -63,6 +64,20 @@ struct wl_transport_ops {
 	/* The fd to poll: readable when recv has something to return,
 	 * writable when send may make progress. */
 	int (*get_fd)(struct wl_transport *transport);
+
+	/* Optional: an fd the library's own waits for readable poll instead
+	 * (readable at least whenever get_fd's is), when it is cheaper. */
+	int (*get_wait_fd)(struct wl_transport *transport);
+
+	/* Optional: a thread of the library starts (true) or ends (false)
+	 * a wait on get_wait_fd that ends in reading: the transport may
+	 * leave the reading to it. Every start is followed by one end, in
+	 * the same thread, before it waits for other readers. */
+	void (*reader_waiting)(struct wl_transport *transport, bool waiting);
+
+	/* Optional: the client asked for get_fd (wl_display_get_fd), so it
+	 * may poll it in a loop of its own. */
+	void (*fd_exported)(struct wl_transport *transport);
 
 	/* Release everything, including the fd. */
 	void (*destroy)(struct wl_transport *transport);

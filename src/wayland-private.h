@@ -190,6 +190,13 @@ wl_connection_set_max_buffer_size(struct wl_connection *connection,
 int
 wl_connection_get_fd(struct wl_connection *connection);
 
+/* What the library itself polls for readable (transport.h, get_wait_fd). */
+int
+wl_connection_get_wait_fd(struct wl_connection *connection);
+
+void
+wl_connection_reader_waiting(struct wl_connection *connection, bool waiting);
+
 struct wl_transport *
 wl_connection_get_transport(struct wl_connection *connection);
 

@@ -1,11 +1,12 @@
 /*
  * SPDX-License-Identifier: MIT
  * The virtgpu transport: the Wayland byte stream over a cross-domain
- * channel (cross-domain-protocol.md §4). A pump thread owns the channel
- * ring: it turns RECEIVEs into a local stream the core reads (through an
- * eventfd that is the display fd), and moves pipe data both ways even
- * while the client blocks elsewhere (wl-paste reads its pipe and
- * dispatches nothing).
+ * channel (cross-domain-protocol.md §4). RECEIVEs become a local stream
+ * the core reads; whichever thread sees a fence first takes the message:
+ * the client's reader (its own waits poll the DRM fd) or the pump thread,
+ * which also wakes clients that poll the display fd in their own loops
+ * and moves pipe data both ways while the client blocks elsewhere
+ * (wl-paste reads its pipe and dispatches nothing).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
@@ -30,6 +32,8 @@
 /* The most one guest process keeps of pipe data the client has not read
  * yet; beyond it the pump stops asking the host for more. */
 #define PIPE_PENDING_MAX (4u << 20)
+/* Received bytes the client has not read yet, beyond which no POLL. */
+#define RX_PENDING_MAX (4u << 20)
 /* How long a POLL may wait for a SEND to ride with (see poll_deferred). */
 #define POLL_DEFER_NS 1000000
 /* Small read-only tables (keymaps, format tables) are copied into
@@ -62,8 +66,16 @@ struct virtgpu_transport {
 	pthread_t pump;
 	bool pump_running;
 	int wake_fd;
-	int notify_fd;		/* readable while received bytes wait */
-	int display_fd;		/* epoll of notify_fd and the DRM fd */
+	/* wl_display_get_fd: one end of a socket pair, readable while
+	 * received bytes wait (a byte written to notify_tx), and writable:
+	 * clients such as Xwayland poll it for POLLOUT before each flush.
+	 * An epoll fd cannot say writable, so the library's own waits use
+	 * wait_fd (epoll of display_fd and the DRM fd: a fence wakes the
+	 * reader directly), and the pump watches the DRM fd for clients
+	 * that poll display_fd in their own loops. */
+	int display_fd;
+	int notify_tx;
+	int wait_fd;
 	uint8_t *msg;		/* a copy of the channel ring's page */
 	bool poll_outstanding;
 	/* The client's reader took the last channel message and no pipe
@@ -76,7 +88,7 @@ struct virtgpu_transport {
 	int poll_timer_fd;
 	bool poll_timer_armed;
 	uint64_t poll_deferred_ns;	/* since when */
-	bool notified;		/* notify_fd holds a count */
+	bool notified;		/* notify_tx has written a byte not read yet */
 	bool reader_draining;
 	/* Since when a wl_display.sync waits for any reply (0: none), and
 	 * how long to wait before giving up (0: forever). */
@@ -96,6 +108,15 @@ struct virtgpu_transport {
 
 	pthread_mutex_t lock;	/* everything below */
 	bool quit;
+	/* Threads of the library waiting on wait_fd to read: while there
+	 * are, the pump leaves fences to them (it would take the message
+	 * and the POLL batching from under them). */
+	int readers_waiting;
+	pthread_cond_t readers_done;
+	/* The client has the display fd: it may poll it in a loop of its
+	 * own, which only the pump can wake (the library's own waits poll
+	 * the DRM fd themselves). */
+	bool fd_exported;
 	uint8_t *rx;
 	size_t rx_len, rx_capacity;
 	int *rx_fds;
@@ -165,6 +186,11 @@ atfork_child(void)
 		 * from the parent: it gets a pump of its own only when it
 		 * uses the display itself (adopt_after_fork). */
 		t->pump_running = false;
+		/* The parent's pump may have been waiting on it: a copy
+		 * with a waiter that is not in this process blocks every
+		 * broadcast. No thread of ours waits here yet. */
+		pthread_cond_init(&t->readers_done, NULL);
+		t->readers_waiting = 0;
 	}
 	pthread_mutex_unlock(&all_transports_lock);
 }
@@ -249,6 +275,7 @@ pump_stop(struct virtgpu_transport *t)
 
 	pthread_mutex_lock(&t->lock);
 	t->quit = true;
+	pthread_cond_broadcast(&t->readers_done);
 	pthread_mutex_unlock(&t->lock);
 	wake_pump(t);
 	pthread_join(t->pump, NULL);
@@ -289,7 +316,7 @@ notify(struct virtgpu_transport *t)
 	if (t->notified || t->reader_draining)
 		return;
 	t->notified = true;
-	ignored = write(t->notify_fd, &one, sizeof one);
+	ignored = write(t->notify_tx, &one, 1);
 	(void) ignored;
 }
 
@@ -696,6 +723,23 @@ poll_timer_arm(struct virtgpu_transport *t, uint64_t ns)
 	return t->poll_timer_armed;
 }
 
+/* A fence event waits on the DRM fd. */
+static bool
+device_readable(struct virtgpu_transport *t)
+{
+	struct pollfd pfd = { .fd = t->cd.dev.fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) > 0;
+}
+
+/* Whether this process uses the display (not a parent whose forked child
+ * took it over). */
+static bool
+is_user(struct virtgpu_transport *t)
+{
+	return !t->user_pid || *t->user_pid == t->owner_pid;
+}
+
 /* With the lock held, in the pump: whether to send a keepalive now; else
  * shortens *timeout to when one will be due. Never longer than the reply
  * timeout, so a sync sent meanwhile need not wake the pump (its deadline
@@ -707,7 +751,7 @@ keepalive_due_locked(struct virtgpu_transport *t, int *timeout)
 
 	if (!t->keepalive_ms || !t->reply_timeout_ms || t->awaiting_since_ms ||
 	    t->rx_error || t->rx_eof || !t->base.core || !t->base.core->keepalive ||
-	    !t->user_pid || *t->user_pid != t->owner_pid)
+	    !t->user_pid || !is_user(t))
 		return false;
 
 	now = now_ms();
@@ -732,6 +776,12 @@ ring_repoll_locked(struct virtgpu_transport *t)
 	if (t->poll_outstanding || t->rx_error || t->rx_eof ||
 	    pending_pipe_bytes(t) >= PIPE_PENDING_MAX)
 		return;
+	/* A client that does not read: the host keeps the rest (a reader
+	 * that empties rx asks again, as for a deferred POLL). */
+	if (t->rx_len >= RX_PENDING_MAX) {
+		t->poll_deferred = true;
+		return;
+	}
 	if (t->reader_draining && !t->read_pipes && !t->write_pipes &&
 	    (t->poll_timer_armed || poll_timer_arm(t, POLL_DEFER_NS))) {
 		/* An armed timer that fires early looks at this time and
@@ -843,7 +893,6 @@ pump_main(void *data)
 	while (!t->quit) {
 		struct write_pipe *wp;
 		struct read_pipe *rp;
-		bool pipes_open = t->read_pipes || t->write_pipes;
 		int n = 3, i, ret, timeout;
 
 		for (wp = t->write_pipes; wp; wp = wp->next)
@@ -869,10 +918,14 @@ pump_main(void *data)
 		ring_repoll_locked(t);
 
 		pfds[0] = (struct pollfd) { .fd = t->wake_fd, .events = POLLIN };
+		/* Fences, for pipes and for clients polling display_fd;
+		 * not in a process whose forked child took the connection
+		 * over (they share the DRM file: the child's fences). */
 		pfds[1] = (struct pollfd) {
 			.fd = t->cd.dev.fd,
-			.events = (pipes_open && !t->rx_error && !t->rx_eof) ?
-				POLLIN : 0,
+			.events = ((t->fd_exported || t->read_pipes ||
+				    t->write_pipes) && !t->rx_error &&
+				   !t->rx_eof && is_user(t)) ? POLLIN : 0,
 		};
 		pfds[2] = (struct pollfd) { .fd = t->poll_timer_fd, .events = POLLIN };
 		n = 3;
@@ -912,8 +965,29 @@ pump_main(void *data)
 			(void) ignored;
 		}
 
-		if (pfds[1].revents)
+		if (pfds[1].revents && is_user(t)) {
+			/* A reader of the library's own is awake for this
+			 * fence too: let it read (it ends its wait within its
+			 * own loop). The fence may be gone already (read by
+			 * it before this thread ran): then nothing to wait
+			 * for; and never long, whatever happens. */
+			while (t->readers_waiting > 0 && !t->quit &&
+			       device_readable(t)) {
+				struct timespec until;
+
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_nsec += 10 * 1000 * 1000;
+				if (until.tv_nsec >= 1000000000L) {
+					until.tv_sec++;
+					until.tv_nsec -= 1000000000L;
+				}
+				if (pthread_cond_timedwait(&t->readers_done,
+							   &t->lock, &until) ==
+				    ETIMEDOUT)
+					break;
+			}
 			ring_drain_locked(t);
+		}
 
 		if (pfds[2].revents & POLLIN)
 			poll_timer_fired(t);
@@ -1237,7 +1311,7 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 		notify(t);
 	} else if (t->notified) {
 		uint64_t v;
-		ssize_t ignored = read(t->notify_fd, &v, sizeof v);
+		ssize_t ignored = read(t->display_fd, &v, sizeof v);
 
 		(void) ignored;
 		t->notified = false;
@@ -1265,6 +1339,40 @@ static int
 virtgpu_get_fd(struct wl_transport *transport)
 {
 	return ((struct virtgpu_transport *) transport)->display_fd;
+}
+
+static int
+virtgpu_get_wait_fd(struct wl_transport *transport)
+{
+	return ((struct virtgpu_transport *) transport)->wait_fd;
+}
+
+static void
+virtgpu_fd_exported(struct wl_transport *transport)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+	bool first;
+
+	pthread_mutex_lock(&t->lock);
+	first = !t->fd_exported;
+	t->fd_exported = true;
+	pthread_mutex_unlock(&t->lock);
+	if (first)
+		wake_pump(t);
+}
+
+static void
+virtgpu_reader_waiting(struct wl_transport *transport, bool waiting)
+{
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+
+	pthread_mutex_lock(&t->lock);
+	if (waiting) {
+		t->readers_waiting++;
+	} else if (t->readers_waiting > 0 && --t->readers_waiting == 0) {
+		pthread_cond_broadcast(&t->readers_done);
+	}
+	pthread_mutex_unlock(&t->lock);
 }
 
 static void
@@ -1301,7 +1409,10 @@ virtgpu_destroy(struct wl_transport *transport)
 	if (t->cd_open)
 		cross_domain_close(&t->cd);
 	close(t->wake_fd);
-	close(t->notify_fd);
+	if (t->notify_tx >= 0)
+		close(t->notify_tx);
+	if (t->wait_fd >= 0)
+		close(t->wait_fd);
 	close(t->poll_timer_fd);
 	if (t->user_pid)
 		munmap((void *) t->user_pid, sizeof *t->user_pid);
@@ -1309,6 +1420,7 @@ virtgpu_destroy(struct wl_transport *transport)
 		close(t->display_fd);
 	free(t->msg);
 	pthread_mutex_destroy(&t->lock);
+	pthread_cond_destroy(&t->readers_done);
 	free(t);
 }
 
@@ -1449,6 +1561,9 @@ static const struct wl_transport_ops virtgpu_ops = {
 	.send = virtgpu_send,
 	.recv = virtgpu_recv,
 	.get_fd = virtgpu_get_fd,
+	.get_wait_fd = virtgpu_get_wait_fd,
+	.reader_waiting = virtgpu_reader_waiting,
+	.fd_exported = virtgpu_fd_exported,
 	.destroy = virtgpu_destroy,
 	.request = virtgpu_request,
 	.event = virtgpu_event,
@@ -1469,7 +1584,7 @@ struct wl_transport *
 wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 {
 	struct virtgpu_transport *t;
-	int err;
+	int err, pair[2];
 
 	t = calloc(1, sizeof *t);
 	if (t == NULL) {
@@ -1479,11 +1594,16 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	}
 	t->base.ops = &virtgpu_ops;
 	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->readers_done, NULL);
 	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	t->notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	t->display_fd = t->notify_tx = t->wait_fd = -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
+		       pair) == 0) {
+		t->display_fd = pair[0];
+		t->notify_tx = pair[1];
+	}
 	t->poll_timer_fd = timerfd_create(CLOCK_MONOTONIC,
 					  TFD_CLOEXEC | TFD_NONBLOCK);
-	t->display_fd = -1;
 	t->cd.dev.fd = -1;
 	t->reply_timeout_ms = 10000;
 	if (getenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT"))
@@ -1495,8 +1615,9 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 			strtoull(getenv("WAYLAND_VIRTGPU_KEEPALIVE"), NULL, 10) * 1000;
 	t->last_receive_ms = now_ms();
 
-	if (t->wake_fd < 0 || t->notify_fd < 0 || t->poll_timer_fd < 0) {
-		snprintf(why, why_size, "eventfd/timerfd: %s", strerror(errno));
+	if (t->wake_fd < 0 || t->display_fd < 0 || t->poll_timer_fd < 0) {
+		snprintf(why, why_size, "eventfd/socketpair/timerfd: %s",
+			 strerror(errno));
 		goto err;
 	}
 
@@ -1507,10 +1628,10 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	t->polls = 1;
 
 	t->msg = malloc((size_t) t->cd.dev.page_size);
-	t->display_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (t->msg == NULL || t->display_fd < 0 ||
-	    epoll_add(t->display_fd, t->notify_fd) < 0 ||
-	    epoll_add(t->display_fd, t->cd.dev.fd) < 0) {
+	t->wait_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->msg == NULL || t->wait_fd < 0 ||
+	    epoll_add(t->wait_fd, t->display_fd) < 0 ||
+	    epoll_add(t->wait_fd, t->cd.dev.fd) < 0) {
 		snprintf(why, why_size, "cannot set up the display fd (%s)",
 			 strerror(errno));
 		goto err;

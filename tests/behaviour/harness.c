@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -250,11 +251,21 @@ beh_client_connect(struct beh_client *c, uint32_t version)
 		c->compositor = beh_compositor_spawn_socket(
 			getenv("BEH_VIRTGPU_HOST_DIR"), strrchr(path, '/') + 1);
 		beh_virtgpu_route(path);
-		/* The guest has no socket: only the device can connect. */
+		/* The guest has no socket: only the device can connect. Its
+		 * display fd is the library's own (a socket pair, so that it
+		 * can say writable), connected to no path. */
 		display = wl_display_connect(NULL);
 		check(display != NULL);
 		check(fstat(wl_display_get_fd(display), &st) == 0);
-		check(!S_ISSOCK(st.st_mode));
+		if (S_ISSOCK(st.st_mode)) {
+			struct sockaddr_un peer;
+			socklen_t len = sizeof peer;
+
+			memset(&peer, 0, sizeof peer);
+			check(getpeername(wl_display_get_fd(display),
+					  (struct sockaddr *) &peer, &len) == 0);
+			check(len <= sizeof(sa_family_t) || peer.sun_path[0] == 0);
+		}
 	} else {
 		fd = beh_compositor_spawn(&c->compositor);
 		display = wl_display_connect_to_fd(fd);
