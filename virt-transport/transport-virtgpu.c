@@ -151,7 +151,19 @@ static void
 wake_pump(struct virtgpu_transport *t);
 
 static uint64_t
-now_ms(void);
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
+}
+
+static uint64_t
+now_ms(void)
+{
+	return now_ns() / 1000000;
+}
 
 static void
 atfork_prepare(void)
@@ -666,15 +678,6 @@ write_pipe_pump(struct virtgpu_transport *t, struct write_pipe *wp)
 		t->pipe_bytes_out += (uint64_t) n;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* With the lock held: how long the pump may sleep (-1: no limit), and
  * giving up when the compositor has not answered a sync in time. Some
  * hosts never report a closed connection (cross-domain-protocol.md §4.2,
@@ -700,15 +703,6 @@ reply_watchdog_locked(struct virtgpu_transport *t)
 	       (unsigned long long) t->reply_timeout_ms / 1000);
 	fail_locked(t, EPIPE);
 	return -1;
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
 }
 
 static bool
@@ -768,13 +762,22 @@ keepalive_due_locked(struct virtgpu_transport *t, int *timeout)
 	return false;
 }
 
+/* With the lock held: whether a POLL may go at all: none outstanding
+ * (§2: exactly one), the channel alive, and the client not leaving much
+ * pipe data unread (the host then keeps it). The rx bound comes after. */
+static bool
+poll_possible_locked(struct virtgpu_transport *t)
+{
+	return !t->poll_outstanding && !t->rx_error && !t->rx_eof &&
+	       pending_pipe_bytes(t) < PIPE_PENDING_MAX;
+}
+
 /* With the lock held: keep one POLL outstanding (§2), except while the
  * client leaves much pipe data unread (the host then keeps it). */
 static void
 ring_repoll_locked(struct virtgpu_transport *t)
 {
-	if (t->poll_outstanding || t->rx_error || t->rx_eof ||
-	    pending_pipe_bytes(t) >= PIPE_PENDING_MAX)
+	if (!poll_possible_locked(t))
 		return;
 	/* A client that does not read: the host keeps the rest (a reader
 	 * that empties rx asks again, as for a deferred POLL). */
@@ -1028,8 +1031,8 @@ take_deferred_poll(struct virtgpu_transport *t)
 	bool take;
 
 	pthread_mutex_lock(&t->lock);
-	take = t->poll_deferred && !t->poll_outstanding && !t->rx_error &&
-	       !t->rx_eof && pending_pipe_bytes(t) < PIPE_PENDING_MAX;
+	take = t->poll_deferred && poll_possible_locked(t) &&
+	       t->rx_len < RX_PENDING_MAX;
 	if (take) {
 		t->poll_deferred = false;
 		t->poll_outstanding = true;
