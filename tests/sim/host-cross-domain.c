@@ -64,6 +64,19 @@ struct cd_context {
 	struct cd_item *items;
 	struct cd_read_pipe *read_pipes;
 	unsigned service_turn;
+	/* A SEND the compositor's socket did not take at once. rutabaga's sendmsg blocks its
+	 * worker until the compositor reads; the simulated device does not block, but keeps the
+	 * unsent bytes (and fds, when none went yet) and runs later commands only after them,
+	 * as a device queue behind a busy worker does. */
+	bool blocked;
+	uint8_t *tail;
+	size_t tail_size, tail_off;
+	int tail_fds[CROSS_DOMAIN_MAX_IDENTIFIERS];
+	unsigned tail_num_fds;
+	uint16_t tail_cmd_size;
+	uint8_t *held;			/* commands accepted behind the blocked SEND */
+	size_t held_size;
+	uint64_t accepted, completed;	/* command bytes, for the device's fences */
 };
 
 static void
@@ -84,6 +97,15 @@ cd_context_close_all(struct cd_context *ctx)
 	}
 	ctx->num_items = 0;
 	ctx->num_read_pipes = 0;
+	for (unsigned i = 0; i < ctx->tail_num_fds; i++)
+		close(ctx->tail_fds[i]);
+	ctx->tail_num_fds = 0;
+	free(ctx->tail);
+	free(ctx->held);
+	ctx->tail = ctx->held = NULL;
+	ctx->held_size = 0;
+	ctx->blocked = false;
+	ctx->completed = ctx->accepted;
 	if (ctx->socket >= 0)
 		close(ctx->socket);
 	ctx->socket = -1;
@@ -321,7 +343,9 @@ cd_handle_image_requirements(struct cd_context *ctx, const uint8_t *cmd, uint16_
 	return 0;
 }
 
-static int
+/* One sendmsg (§4.1) that does not wait: the bytes the socket took (the fds go with the
+ * first), or -errno. */
+static ssize_t
 cd_sendmsg(int sock, const uint8_t *data, size_t size, const int *fds, unsigned num_fds)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * CROSS_DOMAIN_MAX_IDENTIFIERS)];
@@ -341,20 +365,98 @@ cd_sendmsg(int sock, const uint8_t *data, size_t size, const int *fds, unsigned 
 		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * num_fds);
 		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * num_fds);
 	}
-	/* One sendmsg per SEND (§4.1); a stream may take it in several writes. */
 	do {
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	while ((size_t)n < size) {
-		ssize_t more = send(sock, data + n, size - n, MSG_NOSIGNAL);
-		if (more < 0 && errno == EINTR)
-			continue;
-		if (more < 0)
-			return -errno;
-		n += more;
+	if (n < 0 && errno == EAGAIN)
+		return 0;
+	return n < 0 ? -errno : n;
+}
+
+static void
+cd_send_failed(struct cd_context *ctx, int err)
+{
+	/* The compositor went away; the guest learns it from the EOF RECEIVE. */
+	if (!ctx->send_error_logged)
+		host_log("context %u: SEND to the compositor failed: %s", ctx->ctx_id,
+			 strerror(err));
+	ctx->send_error_logged = true;
+}
+
+/* Sends a SEND's data; 1 when the socket took only part and the rest is kept. */
+static int
+cd_send_data(struct cd_context *ctx, const uint8_t *data, size_t size, const int *fds,
+	     unsigned num_fds, uint16_t cmd_size)
+{
+	ssize_t n = cd_sendmsg(ctx->socket, data, size, fds, num_fds);
+
+	if (n < 0) {
+		cd_send_failed(ctx, (int)-n);
+		return 0;
 	}
+	host_stats.send_bytes += n;
+	if ((size_t)n == size) {
+		host_stats.sends++;
+		host_stats.fds_to_compositor += num_fds;
+		return 0;
+	}
+	ctx->tail = malloc(size - n + 1);
+	if (!ctx->tail)
+		return cd_context_lose(ctx, "SEND: no memory for %zu unsent bytes", size - n);
+	memcpy(ctx->tail, data + n, size - n);
+	ctx->tail_size = size - n;
+	ctx->tail_off = 0;
+	ctx->tail_cmd_size = cmd_size;
+	ctx->tail_num_fds = 0;
+	if (n == 0) {
+		/* Nothing went, so the fds did not either: keep them. */
+		for (unsigned i = 0; i < num_fds; i++) {
+			ctx->tail_fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 0);
+			if (ctx->tail_fds[i] < 0)
+				return cd_context_lose(ctx, "SEND: cannot keep an fd: %s",
+						       strerror(errno));
+			ctx->tail_num_fds++;
+		}
+	} else {
+		host_stats.fds_to_compositor += num_fds;
+	}
+	ctx->blocked = true;
+	return 1;
+}
+
+/* Writes what the socket takes of a kept SEND: 0 once it all went, 1 while some waits. */
+static int
+cd_send_tail(struct cd_context *ctx)
+{
+	ssize_t n;
+
+	if (!ctx->blocked)
+		return 0;
+	n = cd_sendmsg(ctx->socket, ctx->tail + ctx->tail_off, ctx->tail_size - ctx->tail_off,
+		       ctx->tail_fds, ctx->tail_num_fds);
+	if (n > 0 && ctx->tail_num_fds) {
+		host_stats.fds_to_compositor += ctx->tail_num_fds;
+		for (unsigned i = 0; i < ctx->tail_num_fds; i++)
+			close(ctx->tail_fds[i]);
+		ctx->tail_num_fds = 0;
+	}
+	if (n > 0) {
+		host_stats.send_bytes += n;
+		ctx->tail_off += n;
+	}
+	if (n >= 0 && ctx->tail_off < ctx->tail_size)
+		return 1;
+	if (n < 0)
+		cd_send_failed(ctx, (int)-n);
+	else
+		host_stats.sends++;
+	for (unsigned i = 0; i < ctx->tail_num_fds; i++)
+		close(ctx->tail_fds[i]);
+	ctx->tail_num_fds = 0;
+	free(ctx->tail);
+	ctx->tail = NULL;
+	ctx->blocked = false;
+	ctx->completed += ctx->tail_cmd_size;
 	return 0;
 }
 
@@ -450,23 +552,12 @@ cd_handle_send(struct cd_context *ctx, const uint8_t *cmd, uint16_t cmd_size)
 		close_fds[num_close++] = pfd[1];
 	}
 
-	if (ctx->socket >= 0) {
-		ret = cd_sendmsg(ctx->socket, cmd + data_off, data_size, fds, num_ids);
-		if (ret < 0 && !ctx->send_error_logged) {
-			/* The compositor went away; the guest learns it from the EOF RECEIVE. */
-			host_log("context %u: SEND to the compositor failed: %s", ctx->ctx_id,
-				 strerror(-ret));
-			ctx->send_error_logged = true;
-		}
-		if (ret == 0) {
-			host_stats.sends++;
-			host_stats.send_bytes += data_size;
-			host_stats.fds_to_compositor += num_ids;
-		}
-	}
+	ret = 0;
+	if (ctx->socket >= 0)
+		ret = cd_send_data(ctx, cmd + data_off, data_size, fds, num_ids, cmd_size);
 	for (unsigned j = 0; j < num_close; j++)
 		close(close_fds[j]);
-	return 0;
+	return ret;
 }
 
 static int
@@ -525,13 +616,13 @@ cd_handle_write(struct cd_context *ctx, const uint8_t *cmd, uint16_t cmd_size)
 	return 0;
 }
 
-int
-cd_context_submit(struct cd_context *ctx, const uint8_t *cmds, size_t size)
+/* Runs commands until one SEND's data waits: 0 when all ran (*used = size), 1 when a SEND
+ * waits (*used = the bytes up to and with it), -1 when the context is lost. */
+static int
+cd_run(struct cd_context *ctx, const uint8_t *cmds, size_t size, size_t *used)
 {
 	size_t off = 0;
 
-	if (ctx->lost)
-		return -1;
 	while (off < size) {
 		struct cross_domain_header hdr;
 		const uint8_t *cmd = cmds + off;
@@ -580,8 +671,107 @@ cd_context_submit(struct cd_context *ctx, const uint8_t *cmds, size_t size)
 		if (ret < 0)
 			return -1;
 		off += hdr.cmd_size;
+		if (ret == 1) {
+			*used = off;
+			return 1;
+		}
 	}
+	*used = size;
 	return 0;
+}
+
+/* Keeps commands to run after the waiting SEND. */
+static int
+cd_hold(struct cd_context *ctx, const uint8_t *cmds, size_t size)
+{
+	uint8_t *held;
+
+	if (size == 0)
+		return 1;
+	held = realloc(ctx->held, ctx->held_size + size);
+	if (!held)
+		return cd_context_lose(ctx, "no memory for %zu queued command bytes", size);
+	memcpy(held + ctx->held_size, cmds, size);
+	ctx->held = held;
+	ctx->held_size += size;
+	return 1;
+}
+
+int
+cd_context_submit(struct cd_context *ctx, const uint8_t *cmds, size_t size)
+{
+	size_t used = 0;
+	int ret;
+
+	if (ctx->lost)
+		return -1;
+	ctx->accepted += size;
+	if (ctx->blocked)
+		return cd_hold(ctx, cmds, size);
+	ret = cd_run(ctx, cmds, size, &used);
+	if (ret < 0)
+		return -1;
+	ctx->completed += used - (ret == 1 ? ctx->tail_cmd_size : 0);
+	return ret == 1 ? cd_hold(ctx, cmds + used, size - used) : 0;
+}
+
+int
+cd_context_resume(struct cd_context *ctx)
+{
+	size_t used = 0;
+	uint8_t *held;
+	int ret;
+
+	if (ctx->lost)
+		return -1;
+	if (cd_send_tail(ctx) == 1)
+		return 1;
+	if (ctx->held_size == 0)
+		return 0;
+	held = ctx->held;
+	ctx->held = NULL;
+	size_t size = ctx->held_size;
+	ctx->held_size = 0;
+	ret = cd_run(ctx, held, size, &used);
+	if (ret >= 0) {
+		ctx->completed += used - (ret == 1 ? ctx->tail_cmd_size : 0);
+		if (ret == 1)
+			ret = cd_hold(ctx, held + used, size - used);
+	}
+	free(held);
+	return ret;
+}
+
+int
+cd_context_submit_wait(struct cd_context *ctx, const uint8_t *cmds, size_t size)
+{
+	int ret = cd_context_submit(ctx, cmds, size);
+
+	while (ret == 1) {
+		struct pollfd pfd = { ctx->socket, POLLOUT, 0 };
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return cd_context_lose(ctx, "poll: %s", strerror(errno));
+		ret = cd_context_resume(ctx);
+	}
+	return ret;
+}
+
+uint64_t
+cd_context_accepted(const struct cd_context *ctx)
+{
+	return ctx->accepted;
+}
+
+uint64_t
+cd_context_completed(const struct cd_context *ctx)
+{
+	return ctx->completed;
+}
+
+int
+cd_context_send_fd(const struct cd_context *ctx)
+{
+	return ctx->blocked && !ctx->lost ? ctx->socket : -1;
 }
 
 int

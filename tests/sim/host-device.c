@@ -23,6 +23,9 @@
 
 #define HOST_WAIT_TIMEOUT_MS	15000	/* the kernel's WAIT gives up after 15 s */
 #define HOST_MAX_POLL		4096
+/* EXECBUFFERs a file may have queued behind a SEND the compositor has not taken before the
+ * next one waits in the ioctl: a virtqueue of 256 descriptors at about 4 per submit. */
+#define HOST_QUEUE_DEPTH	64
 
 struct host_conn {
 	int fd;
@@ -36,10 +39,22 @@ struct host_fence {
 	uint64_t id;
 	uint32_t file_id;
 	bool event;
+	bool channel;			/* ring 1: a poll job (§2) */
 	int eventfd;
 	uint32_t num_res;
 	uint32_t *res;
 	struct host_fence *next;
+};
+
+/* What waits for a file's queued commands to run (cd_context_submit returned 1): fences,
+ * and handle closes, which the kernel queues after the submits that name the handle. */
+struct host_deferred {
+	uint32_t file_id;
+	uint64_t ticket;		/* runs once the context completed this many bytes */
+	struct host_fence *fence;	/* NULL: a handle close of res_id */
+	uint32_t res_id;
+	struct host_conn *conn;		/* owed the SUBMIT reply: the queue was full */
+	struct host_deferred *next;
 };
 
 struct host_waiter {
@@ -60,6 +75,7 @@ static struct {
 	int listen_fd;
 	struct host_conn *conns;
 	struct host_fence *channel_fences;	/* pending ring-1 fences, in submit order */
+	struct host_deferred *deferred;		/* in submit order */
 	struct host_waiter *waiters;
 	uint64_t next_fence_id;
 } host = {
@@ -165,8 +181,82 @@ host_fence_signal(struct host_fence *fence)
 }
 
 static void
+host_fence_complete(struct host_fence *fence)
+{
+	/* §2: a channel-ring fence is a poll job; every other fence signals at once. */
+	if (fence->channel) {
+		struct host_fence **link = &host.channel_fences;
+		while (*link)
+			link = &(*link)->next;
+		*link = fence;
+	} else {
+		host_fence_signal(fence);
+		host_waiters_check();
+	}
+}
+
+static void
+host_reply_submit(struct host_conn *conn, const struct host_fence *fence)
+{
+	struct sim_ipc_submit_reply reply = { .fence_id = fence->id };
+
+	host_reply(conn, SIM_IPC_SUBMIT, 0, &reply, sizeof reply, fence->eventfd);
+}
+
+static bool
+host_file_has_deferred(const struct host_file *file, unsigned *num_fences)
+{
+	bool any = false;
+
+	if (num_fences)
+		*num_fences = 0;
+	for (struct host_deferred *d = host.deferred; d; d = d->next) {
+		if (d->file_id != file->id)
+			continue;
+		any = true;
+		if (num_fences && d->fence)
+			++*num_fences;
+	}
+	return any;
+}
+
+/* Lets queued commands run where the compositor took more, and completes in order what
+ * waited for them; with drop, completes a leaving file's at once. */
+static void
+host_run_deferred(const struct host_file *drop)
+{
+	for (struct host_deferred *d = host.deferred; d; d = d->next) {
+		struct host_file *file = host_file_lookup(d->file_id);
+		if (file && file != drop && file->ctx && (!d->next || d->next->file_id != d->file_id))
+			cd_context_resume(file->ctx);
+	}
+	for (struct host_deferred **link = &host.deferred; *link;) {
+		struct host_deferred *d = *link;
+		struct host_file *file = host_file_lookup(d->file_id);
+
+		if (file && file != drop && file->ctx &&
+		    cd_context_completed(file->ctx) < d->ticket) {
+			link = &d->next;
+			continue;
+		}
+		*link = d->next;
+		if (d->fence) {
+			if (d->conn)
+				host_reply_submit(d->conn, d->fence);
+			if (file == drop || !file)
+				d->fence->event = false;
+			host_fence_complete(d->fence);
+		} else if (file && file != drop) {
+			host_file_handle_close(file, d->res_id);
+		}
+		free(d);
+	}
+}
+
+static void
 host_file_drop(struct host_file *file)
 {
+	host_run_deferred(file);
 	for (struct host_fence **link = &host.channel_fences; *link;) {
 		struct host_fence *fence = *link;
 		if (fence->file_id == file->id) {
@@ -272,7 +362,7 @@ host_handle_blob_create(struct host_conn *conn, const uint8_t *payload, uint32_t
 		goto proto;
 	/* The optional cmd is submitted to the context first (LX create_blob). */
 	if (req.cmd_size > 0)
-		cd_context_submit(file->ctx, payload + sizeof req, req.cmd_size);
+		cd_context_submit_wait(file->ctx, payload + sizeof req, req.cmd_size);
 
 	if (req.blob_mem == VIRTGPU_BLOB_MEM_GUEST) {
 		if (num_fds != 1)
@@ -340,9 +430,10 @@ host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size
 {
 	struct host_file *file = conn->file;
 	struct sim_ipc_submit req;
-	struct sim_ipc_submit_reply reply;
 	struct host_fence *fence;
 	const uint8_t *cmds;
+	unsigned queued = 0;
+	int ret;
 
 	if (size < sizeof req)
 		goto proto;
@@ -380,22 +471,35 @@ host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size
 	}
 	if (req.flags & VIRTGPU_EXECBUF_FENCE_FD_OUT)
 		fence->eventfd = eventfd(0, EFD_CLOEXEC);
+	fence->channel = (req.flags & VIRTGPU_EXECBUF_RING_IDX) &&
+			 req.ring_idx == CROSS_DOMAIN_CHANNEL_RING;
 
-	cd_context_submit(file->ctx, cmds, req.size);
+	ret = cd_context_submit(file->ctx, cmds, req.size);
+	if (host_file_has_deferred(file, &queued) || ret == 1) {
+		/* Behind a SEND the compositor has not taken: the kernel returns once the
+		 * submit is queued, and waits only while the queue is full. */
+		struct host_deferred *d = calloc(1, sizeof *d), **link = &host.deferred;
 
-	reply.fence_id = fence->id;
-	host_reply(conn, SIM_IPC_SUBMIT, 0, &reply, sizeof reply, fence->eventfd);
-	/* §2: a channel-ring fence is a poll job; every other fence signals at once. */
-	if ((req.flags & VIRTGPU_EXECBUF_RING_IDX) &&
-	    req.ring_idx == CROSS_DOMAIN_CHANNEL_RING) {
-		struct host_fence **link = &host.channel_fences;
+		if (!d) {
+			host_reply_submit(conn, fence);
+			fence->event = false;
+			host_fence_complete(fence);
+			return;
+		}
+		d->file_id = file->id;
+		d->ticket = cd_context_accepted(file->ctx);
+		d->fence = fence;
+		if (queued >= HOST_QUEUE_DEPTH)
+			d->conn = conn;
+		else
+			host_reply_submit(conn, fence);
 		while (*link)
 			link = &(*link)->next;
-		*link = fence;
-	} else {
-		host_fence_signal(fence);
-		host_waiters_check();
+		*link = d;
+		return;
 	}
+	host_reply_submit(conn, fence);
+	host_fence_complete(fence);
 	return;
 
 proto:
@@ -532,6 +636,20 @@ host_handle_message(struct host_conn *conn)
 		break;
 	case SIM_IPC_HANDLE_CLOSE:
 		NEED(struct sim_ipc_res);
+		if (conn->file->ctx && host_file_has_deferred(conn->file, NULL)) {
+			/* The detach is queued after the submits that still name it. */
+			struct host_deferred *d = calloc(1, sizeof *d), **link = &host.deferred;
+			if (d) {
+				d->file_id = conn->file->id;
+				d->ticket = cd_context_accepted(conn->file->ctx);
+				d->res_id = ((struct sim_ipc_res *)payload)->res_id;
+				while (*link)
+					link = &(*link)->next;
+				*link = d;
+				host_reply(conn, hdr.op, 0, NULL, 0, -1);
+				break;
+			}
+		}
 		host_reply(conn, hdr.op,
 			   host_file_handle_close(conn->file, ((struct sim_ipc_res *)payload)->res_id),
 			   NULL, 0, -1);
@@ -585,6 +703,9 @@ out:
 static void
 host_conn_destroy(struct host_conn *conn)
 {
+	for (struct host_deferred *d = host.deferred; d; d = d->next)
+		if (d->conn == conn)
+			d->conn = NULL;
 	for (struct host_waiter **link = &host.waiters; *link;) {
 		struct host_waiter *w = *link;
 		if (w->conn == conn) {
@@ -811,6 +932,12 @@ main(int argc, char *argv[])
 			if (file && file->ctx)
 				n += cd_context_watch(file->ctx, pfds + n, HOST_MAX_POLL - n);
 		}
+		for (struct host_deferred *d = host.deferred; d && n < HOST_MAX_POLL; d = d->next) {
+			struct host_file *file = host_file_lookup(d->file_id);
+			int fd = file && file->ctx ? cd_context_send_fd(file->ctx) : -1;
+			if (fd >= 0 && (!d->next || d->next->file_id != d->file_id))
+				pfds[n++] = (struct pollfd){ fd, POLLOUT, 0 };
+		}
 		if (host.waiters) {
 			uint64_t now = host_now_ms(), next = UINT64_MAX;
 			for (struct host_waiter *w = host.waiters; w; w = w->next)
@@ -848,6 +975,7 @@ main(int argc, char *argv[])
 				link = &conn->next;
 			}
 		}
+		host_run_deferred(NULL);
 		host_service_contexts();
 		if (pfds[0].revents & POLLIN) {
 			int fd = accept4(host.listen_fd, NULL, NULL, SOCK_CLOEXEC);

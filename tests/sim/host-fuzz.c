@@ -180,7 +180,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		};
 		if (data[1] & 2)
 			init.hdr.cmd_size = 24;
-		cd_context_submit(file->ctx, (const uint8_t *)&init, init.hdr.cmd_size);
+		cd_context_submit_wait(file->ctx, (const uint8_t *)&init, init.hdr.cmd_size);
 	}
 
 	while (off + 3 <= size && file->ctx) {
@@ -216,6 +216,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		fuzz_drain_peer();
+		if (file->ctx)
+			cd_context_resume(file->ctx);
 	}
 
 	host_file_destroy(file);

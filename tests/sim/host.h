@@ -198,9 +198,25 @@ bool
 cd_context_lost(const struct cd_context *ctx);
 const char *
 cd_context_lost_reason(const struct cd_context *ctx);
-/* Runs one EXECBUFFER's commands (§3.1). Returns 0, or -1 when the context is lost. */
+/* Runs one EXECBUFFER's commands (§3.1). Returns 0, -1 when the context is lost, or 1 when
+ * a SEND's data waits for room in the compositor's socket: the rest of it and every later
+ * command run in cd_context_resume once cd_context_send_fd is writable. */
 int
 cd_context_submit(struct cd_context *ctx, const uint8_t *cmds, size_t size);
+int
+cd_context_resume(struct cd_context *ctx);
+/* Submit and wait until it all ran (for callers that cannot wait in the event loop). */
+int
+cd_context_submit_wait(struct cd_context *ctx, const uint8_t *cmds, size_t size);
+/* The socket to wait on for POLLOUT while commands wait, else -1. */
+int
+cd_context_send_fd(const struct cd_context *ctx);
+/* Command bytes submitted, and of them those that ran: a fence signals once its submit's
+ * last byte ran. */
+uint64_t
+cd_context_accepted(const struct cd_context *ctx);
+uint64_t
+cd_context_completed(const struct cd_context *ctx);
 /* HOST3D blob from a blob_id (§4.2, §5.1): the memory fd (a new fd), or -errno. */
 int
 cd_context_create_blob(struct cd_context *ctx, uint64_t blob_id, uint64_t size, bool *dmabuf);
