@@ -142,7 +142,8 @@ cross_domain_poll(struct cross_domain *cd)
 int
 cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 		  const uint32_t *ids, const uint32_t *types, int nids,
-		  const uint32_t *bo_handles, int nbos, bool with_poll)
+		  const uint32_t *bo_handles, int nbos, bool with_poll,
+		  int *fence_fd)
 {
 	size_t head = CROSS_DOMAIN_SR_SIZE(cd->max_ids);
 	uint8_t buf[CROSS_DOMAIN_SR_SIZE(CROSS_DOMAIN_MAX_IDENTIFIERS) +
@@ -155,7 +156,7 @@ cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 	/* A fence on the channel ring would hold the bos' reservations
 	 * until the host's next message. */
 	if (size > CROSS_DOMAIN_MAX_SEND_DATA || nids > cd->max_ids ||
-	    (with_poll && nbos > 0)) {
+	    (with_poll && (nbos > 0 || fence_fd))) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -185,8 +186,8 @@ cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 				      &cd->channel_bo, 1);
 	}
 
-	return virtgpu_submit(&cd->dev, buf, head + size, -1, bo_handles,
-			      (uint32_t) nbos);
+	return virtgpu_submit_fenced(&cd->dev, buf, head + size, -1, bo_handles,
+				     (uint32_t) nbos, fence_fd);
 }
 
 int

@@ -38,11 +38,14 @@ cross_domain_poll(struct cross_domain *cd);
 
 /* One SEND: data (<= CROSS_DOMAIN_MAX_SEND_DATA) and identifiers. With
  * with_poll (only without bo_handles), the next POLL goes in the same
- * submit, on the channel ring: one EXECBUFFER instead of two. */
+ * submit, on the channel ring: one EXECBUFFER instead of two. With
+ * fence_fd (never with with_poll: that fence is the POLL's), a sync_file
+ * that signals once the host ran this SEND and every command before it. */
 int
 cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 		  const uint32_t *ids, const uint32_t *types, int nids,
-		  const uint32_t *bo_handles, int nbos, bool with_poll);
+		  const uint32_t *bo_handles, int nbos, bool with_poll,
+		  int *fence_fd);
 
 int
 cross_domain_write(struct cross_domain *cd, uint32_t id, bool hang_up,

@@ -36,6 +36,17 @@
 #define RX_PENDING_MAX (4u << 20)
 /* How long a POLL may wait for a SEND to ride with (see poll_deferred). */
 #define POLL_DEFER_NS 1000000
+/* SENDs the host may not have run yet. A real kernel queues an
+ * EXECBUFFER and returns; it waits only while the device's queue is full
+ * (a host whose compositor does not read stops taking SENDs). Beyond
+ * these, flush says EAGAIN and the display fd stops saying writable until
+ * a fence says the host ran them, as a full socket would. */
+#define SEND_QUEUE_MAX 32
+#define SEND_QUEUE_MAX_BYTES (256u << 10)
+/* A SEND asks for a fence (FENCE_FD_OUT) only this often: the host runs
+ * submits in order, so one fence covers every SEND before it. */
+#define SEND_FENCE_EVERY 8
+#define SEND_FENCE_EVERY_BYTES (32u << 10)
 /* Small read-only tables (keymaps, format tables) are copied into
  * sealed guest memory up to this size. */
 #define SEALED_COPY_MAX (16u << 20)
@@ -90,6 +101,16 @@ struct virtgpu_transport {
 	uint64_t poll_deferred_ns;	/* since when */
 	bool notified;		/* notify_tx has written a byte not read yet */
 	bool reader_draining;
+	/* SENDs submitted since the last fence that signalled, and of them
+	 * those up to the outstanding fence (send_fence, -1: none). While
+	 * display_blocked, display_fd's own send buffer is full (a filler
+	 * nobody reads until notify_tx drains it), so it says not
+	 * writable; the pump waits for send_fence and empties it. */
+	int send_fence;
+	uint32_t unrun_sends, fenced_sends;
+	size_t unrun_bytes, fenced_bytes;
+	bool display_blocked;
+	uint64_t flush_eagain;
 	/* Since when a wl_display.sync waits for any reply (0: none), and
 	 * how long to wait before giving up (0: forever). */
 	uint64_t awaiting_since_ms;
@@ -341,6 +362,9 @@ wake_pump(struct virtgpu_transport *t)
 	(void) ignored;
 }
 
+static void
+display_unblock_locked(struct virtgpu_transport *t);
+
 /* With the lock held: the connection is over; readers see errno. */
 static void
 fail_locked(struct virtgpu_transport *t, int error)
@@ -348,6 +372,97 @@ fail_locked(struct virtgpu_transport *t, int error)
 	if (!t->rx_error)
 		t->rx_error = error;
 	notify(t);
+	/* A client waiting to write must wake and learn it too. */
+	display_unblock_locked(t);
+}
+
+/* --- how many SENDs the host has not run (SEND_QUEUE_MAX) ------------- */
+
+/* True when the outstanding fence signalled: what it covered has run. */
+static bool
+send_fence_retire_locked(struct virtgpu_transport *t)
+{
+	struct pollfd pfd = { .fd = t->send_fence, .events = POLLIN };
+
+	if (t->send_fence < 0 || poll(&pfd, 1, 0) != 1)
+		return false;
+	close(t->send_fence);
+	t->send_fence = -1;
+	t->unrun_sends -= t->fenced_sends;
+	t->unrun_bytes -= t->fenced_bytes;
+	t->fenced_sends = 0;
+	t->fenced_bytes = 0;
+	return true;
+}
+
+static bool
+send_queue_full_locked(struct virtgpu_transport *t)
+{
+	if (t->unrun_sends < SEND_QUEUE_MAX &&
+	    t->unrun_bytes < SEND_QUEUE_MAX_BYTES)
+		return false;
+	send_fence_retire_locked(t);
+	/* Without a fence to wait for (the kernel gave none), the kernel's
+	 * own wait in EXECBUFFER is all there is. */
+	return t->send_fence >= 0 &&
+	       (t->unrun_sends >= SEND_QUEUE_MAX ||
+		t->unrun_bytes >= SEND_QUEUE_MAX_BYTES);
+}
+
+/* Whether the next SEND of size bytes should carry a fence. */
+static bool
+send_wants_fence_locked(struct virtgpu_transport *t, size_t size)
+{
+	if (t->send_fence >= 0 &&
+	    (t->unrun_sends - t->fenced_sends < SEND_FENCE_EVERY &&
+	     t->unrun_bytes - t->fenced_bytes < SEND_FENCE_EVERY_BYTES))
+		return false;
+	if (t->send_fence >= 0 && !send_fence_retire_locked(t))
+		return false;
+	return t->unrun_sends + 1 >= SEND_FENCE_EVERY ||
+	       t->unrun_bytes + size >= SEND_FENCE_EVERY_BYTES;
+}
+
+static void
+send_submitted_locked(struct virtgpu_transport *t, size_t size, int fence)
+{
+	t->unrun_sends++;
+	t->unrun_bytes += size;
+	if (fence >= 0) {
+		if (t->send_fence >= 0)
+			close(t->send_fence);
+		t->send_fence = fence;
+		t->fenced_sends = t->unrun_sends;
+		t->fenced_bytes = t->unrun_bytes;
+	}
+}
+
+/* display_fd stops saying writable: its send buffer is filled with bytes
+ * that wait at notify_tx, which nobody reads until the unblock. */
+static void
+display_block_locked(struct virtgpu_transport *t)
+{
+	static const uint8_t filler[4096];
+
+	if (t->display_blocked)
+		return;
+	while (send(t->display_fd, filler, sizeof filler,
+		    MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+		;
+	t->display_blocked = true;
+	wake_pump(t);	/* to wait for send_fence */
+}
+
+static void
+display_unblock_locked(struct virtgpu_transport *t)
+{
+	uint8_t sink[4096];
+
+	if (!t->display_blocked)
+		return;
+	while (recv(t->notify_tx, sink, sizeof sink, MSG_DONTWAIT) > 0)
+		;
+	t->display_blocked = false;
 }
 
 static int
@@ -896,7 +1011,7 @@ pump_main(void *data)
 	while (!t->quit) {
 		struct write_pipe *wp;
 		struct read_pipe *rp;
-		int n = 3, i, ret, timeout;
+		int n = 4, i, ret, timeout;
 
 		for (wp = t->write_pipes; wp; wp = wp->next)
 			n++;
@@ -931,7 +1046,12 @@ pump_main(void *data)
 				   !t->rx_eof && is_user(t)) ? POLLIN : 0,
 		};
 		pfds[2] = (struct pollfd) { .fd = t->poll_timer_fd, .events = POLLIN };
-		n = 3;
+		/* A client told EAGAIN waits for display_fd to say writable. */
+		pfds[3] = (struct pollfd) {
+			.fd = t->display_blocked ? t->send_fence : -1,
+			.events = POLLIN,
+		};
+		n = 4;
 		for (wp = t->write_pipes; wp; wp = wp->next) {
 			pfds[n] = (struct pollfd) { .fd = wp->fd, .events = POLLIN };
 			owners[n++] = wp;
@@ -995,8 +1115,12 @@ pump_main(void *data)
 		if (pfds[2].revents & POLLIN)
 			poll_timer_fired(t);
 
+		if (pfds[3].revents && t->display_blocked &&
+		    !send_queue_full_locked(t))
+			display_unblock_locked(t);
+
 		/* Owners may be freed while handled: look each up again. */
-		for (i = 3; i < n; i++) {
+		for (i = 4; i < n; i++) {
 			if (!pfds[i].revents)
 				continue;
 			for (wp = t->write_pipes; wp && (void *) wp != owners[i]; wp = wp->next)
@@ -1114,6 +1238,8 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 	while (m < nmessages && off < len) {
 		size_t chunk = 0;
 		int nids = 0, nbos = 0, read_pipes = 0, first = m, ret = 0;
+		int fence = -1;
+		bool full, fenced;
 
 		/* Whole messages that fit one SEND with their fds (§3.4),
 		 * one read pipe per SEND (§4.3); a message larger than a
@@ -1146,6 +1272,22 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 			m++;
 			if (chunk > CROSS_DOMAIN_MAX_SEND_DATA)
 				break;
+		}
+
+		/* Before anything of these messages is made (read pipes). */
+		pthread_mutex_lock(&t->lock);
+		full = send_queue_full_locked(t);
+		if (full) {
+			display_block_locked(t);
+			t->flush_eagain++;
+		} else {
+			display_unblock_locked(t);
+		}
+		fenced = !full && send_wants_fence_locked(t, chunk);
+		pthread_mutex_unlock(&t->lock);
+		if (full) {
+			errno = EAGAIN;
+			goto out;
 		}
 
 		for (i = 0; i < nids; i++) {
@@ -1198,23 +1340,42 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 		if (chunk <= CROSS_DOMAIN_MAX_SEND_DATA) {
 			ret = cross_domain_send(cd, bytes + off, (uint32_t) chunk,
 						ids, types, nids, bos, nbos,
-						nbos == 0 && take_deferred_poll(t));
+						!fenced && nbos == 0 &&
+						take_deferred_poll(t),
+						fenced ? &fence : NULL);
 			t->base.stats.sends += ret == 0;
+			if (ret == 0) {
+				pthread_mutex_lock(&t->lock);
+				send_submitted_locked(t, chunk, fence);
+				pthread_mutex_unlock(&t->lock);
+			}
 		} else {
 			size_t piece, done = 0;
 
 			while (ret == 0 && done < chunk) {
 				int piece_bos = done ? 0 : nbos;
+				bool last;
 
 				piece = chunk - done;
 				if (piece > CROSS_DOMAIN_MAX_SEND_DATA)
 					piece = CROSS_DOMAIN_MAX_SEND_DATA;
+				/* A message is never cut by EAGAIN: its
+				 * pieces all go; the last one's fence covers
+				 * them. */
+				last = done + piece == chunk;
 				ret = cross_domain_send(cd, bytes + off + done,
 							(uint32_t) piece, ids, types,
 							done ? 0 : nids, bos, piece_bos,
+							!(fenced && last) &&
 							piece_bos == 0 &&
-							take_deferred_poll(t));
+							take_deferred_poll(t),
+							fenced && last ? &fence : NULL);
 				t->base.stats.sends += ret == 0;
+				if (ret == 0) {
+					pthread_mutex_lock(&t->lock);
+					send_submitted_locked(t, piece, fence);
+					pthread_mutex_unlock(&t->lock);
+				}
 				done += piece;
 			}
 		}
@@ -1417,6 +1578,8 @@ virtgpu_destroy(struct wl_transport *transport)
 	if (t->wait_fd >= 0)
 		close(t->wait_fd);
 	close(t->poll_timer_fd);
+	if (t->send_fence >= 0)
+		close(t->send_fence);
 	if (t->user_pid)
 		munmap((void *) t->user_pid, sizeof *t->user_pid);
 	if (t->display_fd >= 0)
@@ -1541,12 +1704,14 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 
 	pthread_mutex_lock(&t->lock);
 	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d"
-		" shm_host_pools=%llu polls=%llu polls_with_send=%llu",
+		" shm_host_pools=%llu polls=%llu polls_with_send=%llu"
+		" flush_eagain=%llu",
 		(unsigned long long) t->pipe_bytes_in,
 		(unsigned long long) t->pipe_bytes_out, t->cd.max_ids,
 		(unsigned long long) t->base.stats.shm_host_pools,
 		(unsigned long long) t->polls,
-		(unsigned long long) t->polls_with_send);
+		(unsigned long long) t->polls_with_send,
+		(unsigned long long) t->flush_eagain);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -1599,11 +1764,16 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->readers_done, NULL);
 	t->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	t->display_fd = t->notify_tx = t->wait_fd = -1;
+	t->display_fd = t->notify_tx = t->wait_fd = t->send_fence = -1;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0,
 		       pair) == 0) {
+		int least = 1;
+
 		t->display_fd = pair[0];
 		t->notify_tx = pair[1];
+		/* The kernel's least: display_block_locked fills a few KiB. */
+		setsockopt(t->display_fd, SOL_SOCKET, SO_SNDBUF, &least,
+			   sizeof least);
 	}
 	t->poll_timer_fd = timerfd_create(CLOCK_MONOTONIC,
 					  TFD_CLOEXEC | TFD_NONBLOCK);

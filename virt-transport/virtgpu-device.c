@@ -286,6 +286,15 @@ int
 virtgpu_submit(struct virtgpu_device *dev, const void *cmd, size_t size,
 	       int ring, const uint32_t *bo_handles, uint32_t num_bo_handles)
 {
+	return virtgpu_submit_fenced(dev, cmd, size, ring, bo_handles,
+				     num_bo_handles, NULL);
+}
+
+int
+virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
+		      size_t size, int ring, const uint32_t *bo_handles,
+		      uint32_t num_bo_handles, int *fence_fd)
+{
 	struct timespec pause = { 0, 1000000 };
 	struct virtgpu_execbuffer exec;
 	int ret, tries = 0;
@@ -300,11 +309,15 @@ virtgpu_submit(struct virtgpu_device *dev, const void *cmd, size_t size,
 		exec.flags = VIRTGPU_EXECBUF_RING_IDX;
 		exec.ring_idx = (uint32_t) ring;
 	}
+	if (fence_fd)
+		exec.flags |= VIRTGPU_EXECBUF_FENCE_FD_OUT;
 
 	/* A full command ring drains as the host works: wait a little. */
 	while ((ret = drm_ioctl(dev->fd, VIRTGPU_IOCTL_EXECBUFFER, &exec)) < 0 &&
 	       errno == ENOSPC && ++tries < 100)
 		nanosleep(&pause, NULL);
+	if (fence_fd)
+		*fence_fd = ret == 0 ? exec.fence_fd : -1;
 
 	return ret;
 }

@@ -55,6 +55,13 @@ int
 virtgpu_submit(struct virtgpu_device *dev, const void *cmd, size_t size,
 	       int ring, const uint32_t *bo_handles, uint32_t num_bo_handles);
 
+/* The same; with fence_fd, also a sync_file that signals once the host
+ * ran the commands (FENCE_FD_OUT), or -1 where the kernel gave none. */
+int
+virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
+		      size_t size, int ring, const uint32_t *bo_handles,
+		      uint32_t num_bo_handles, int *fence_fd);
+
 int
 virtgpu_wait(struct virtgpu_device *dev, uint32_t bo_handle);
 
