@@ -15,6 +15,7 @@ fi
 client=${1:-simple-shm}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/wl-real-broken.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
+chmod 711 "$tmp"	# sway runs as nobody inside it (RT_HOST_COMPOSITOR=sway)
 if [ -n "$build" ]; then
 	# A build dir whose simulator is BUILD's and whose library is broken.
 	mkdir -p "$tmp/build/tests/sim" "$tmp/build/tests/real"

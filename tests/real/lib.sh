@@ -109,15 +109,19 @@ rt_start_xvfb()
 	rt_log "Xvfb on $RT_XDISPLAY"
 }
 
-# rt_start_weston headless|x11 TAG: weston with desktop-shell on a solid
-# background, a private XDG_RUNTIME_DIR and a unique socket. Sets RT_XDG,
-# RT_SOCKET, RT_WESTON_PID and waits until the desktop is drawn.
+# rt_start_weston headless|x11|sway TAG: weston with desktop-shell on a solid
+# background (or, with sway, sway on its headless backend: another
+# compositor, wlroots', with windows floating on the same colour), a private
+# XDG_RUNTIME_DIR and a unique socket. Sets RT_XDG, RT_SOCKET, RT_WESTON_PID
+# and waits until the desktop is drawn.
 rt_start_weston()
 {
 	local backend=$1 tag=$2 n=0 args
 	RT_XDG=$RT_WORK/xdg-$tag
 	RT_SOCKET=wl-real-$RT_NAME-$tag-$$
+	RT_COMPOSITOR=weston
 	mkdir -p "$RT_XDG" && chmod 700 "$RT_XDG"
+	[ "$backend" = sway ] && { rt_start_sway "$tag"; return; }
 	cat >"$RT_WORK/weston.ini" <<-INI
 		[core]
 		idle-time=0
@@ -163,6 +167,45 @@ rt_start_weston()
 	rt_log "weston $backend on $RT_XDG/$RT_SOCKET (pid $RT_WESTON_PID)"
 }
 
+# rt_start_sway TAG (from rt_start_weston): sway refuses to run as root, so
+# it runs as nobody, in a runtime dir of nobody's; it names its socket itself.
+rt_start_sway()
+{
+	local tag=$1 n=0 bg=${RT_BG#0xff} sock
+	command -v sway >/dev/null && command -v grim >/dev/null ||
+		rt_die "sway and grim are needed (tools/install-deps.sh)"
+	RT_COMPOSITOR=sway
+	chmod 711 "$RT_WORK"
+	chown nobody "$RT_XDG" || rt_die "cannot give $RT_XDG to nobody"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups test -w "$RT_XDG" ||
+		rt_die "nobody cannot reach $RT_XDG (a parent directory is closed to others)"
+	cat >"$RT_XDG/sway.conf" <<-CONF
+		output HEADLESS-1 resolution ${RT_WIDTH}x${RT_HEIGHT} bg #$bg solid_color
+		default_border none
+		default_floating_border none
+		for_window [app_id=".*"] floating enable
+		for_window [class=".*"] floating enable
+		focus_follows_mouse no
+	CONF
+	chmod 644 "$RT_XDG/sway.conf"
+	"${rt_infra_env[@]}" setpriv --reuid=nobody --regid=nogroup --clear-groups \
+		env -u DISPLAY HOME="$RT_XDG" XDG_RUNTIME_DIR="$RT_XDG" WLR_BACKENDS=headless \
+		WLR_RENDERER=pixman WLR_HEADLESS_OUTPUTS=1 WLR_LIBINPUT_NO_DEVICES=1 \
+		sway -c "$RT_XDG/sway.conf" >"$RT_WORK/sway-$tag.log" 2>&1 &
+	RT_WESTON_PID=$!
+	rt_track "$RT_WESTON_PID"
+	while sock=$(ls "$RT_XDG" | grep -E '^wayland-[0-9]+$' | head -n1); [ -z "$sock" ]; do
+		kill -0 "$RT_WESTON_PID" 2>/dev/null ||
+			{ tail -n 20 "$RT_WORK/sway-$tag.log" >&2; rt_die "sway exited"; }
+		((n++ >= 200)) && rt_die "sway's socket did not appear within 20 s"
+		sleep 0.1
+	done
+	RT_SOCKET=$sock
+	rt_screenshot "$RT_WORK/desktop-$tag.png" background ||
+		rt_die "sway never drew its background"
+	rt_log "sway on $RT_XDG/$RT_SOCKET (pid $RT_WESTON_PID)"
+}
+
 # rt_stop_weston: stop the current compositor (and nothing else).
 rt_stop_weston()
 {
@@ -174,11 +217,16 @@ rt_stop_weston()
 # the desktop colour is showing (desktop-shell is ready).
 rt_screenshot()
 {
-	local out=$1 want=$2 dir=$RT_WORK/shot.$$ try f
+	local out=$1 want=$2 dir=$RT_WORK/shot.$$ try f shooter
 	for try in $(seq 1 40); do
 		rm -rf "$dir" && mkdir -p "$dir"
+		if [ "$RT_COMPOSITOR" = sway ]; then
+			shooter=(grim "$dir/wayland-screenshot-grim.png")
+		else
+			shooter=(weston-screenshooter)
+		fi
 		if (cd "$dir" && timeout 10 "${rt_infra_env[@]}" XDG_RUNTIME_DIR="$RT_XDG" \
-			WAYLAND_DISPLAY="$RT_SOCKET" weston-screenshooter) >"$RT_WORK/shooter.log" 2>&1; then
+			WAYLAND_DISPLAY="$RT_SOCKET" "${shooter[@]}") >"$RT_WORK/shooter.log" 2>&1; then
 			f=$(ls "$dir"/wayland-screenshot-*.png 2>/dev/null | head -n1)
 			if [ -n "$f" ] && { [ "$want" != background ] ||
 				"$RT_PYTHON" "$RT_DIR/compare.py" is-background "$f" "$RT_BG"; }; then

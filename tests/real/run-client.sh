@@ -16,12 +16,13 @@
 # env: REAL_FAILURE_DIR  where screenshots of failures go (default ./real-failures)
 #      RT_KEEP=1         keep the work dir (logs, screenshots) after success
 #      RT_VIRTGPU_PROFILE  host profile of the simulated device (default rutabaga)
+#      RT_HOST_COMPOSITOR  weston (default) or sway (headless, windows floating)
 
 source "$(dirname "$0")/lib.sh" || exit 1
 
 usage()
 {
-	sed -n '2,19p' "$0" >&2
+	sed -n '2,20p' "$0" >&2
 	exit 2
 }
 
@@ -49,6 +50,11 @@ else
 fi
 [ -e "$LIBDIR/libwayland-client.so.0" ] || { echo "no $LIBDIR/libwayland-client.so.0" >&2; exit 2; }
 FAILURE_DIR=${REAL_FAILURE_DIR:-$PWD/real-failures}
+case ${RT_HOST_COMPOSITOR:-weston} in
+weston) ;;
+sway) TEST_NAME=$TEST_NAME-sway ;;
+*) echo "RT_HOST_COMPOSITOR: weston or sway, not $RT_HOST_COMPOSITOR" >&2; exit 2 ;;
+esac
 
 rt_init "$TEST_NAME"
 CONFIG_HOME=$RT_WORK/config		# no user configuration reaches the clients
@@ -145,6 +151,12 @@ bytes-virtgpu|keymap)
 	[ -n "$VIRTGPU_BUILD" ] || rt_die "$CLIENT runs only with --virtgpu"
 	;;
 esac
+# On sway (wlroots) windows float on the background, and wl-clipboard uses
+# wlr-data-control, a protocol the library knows nothing of, with its fds.
+if [ "${RT_HOST_COMPOSITOR:-weston}" = sway ]; then
+	[ "$MODE" != keymap ] || rt_die "sway's seat has no keyboard here: no keymap to compare"
+	BACKEND=sway
+fi
 
 if [ -n "$NOT_UNDER_SANITIZER" ] && [ -n "$(rt_sanitizer_runtimes "$LIBDIR/libwayland-client.so.0")" ]; then
 	rt_log "SKIP: $CLIENT cannot run with sanitizer runtimes preloaded"
@@ -301,7 +313,7 @@ run_clipboard()
 {
 	local data=$RT_WORK/clip.bin out=$RT_WORK/clip.out copy_pid paste_pid n=0
 	head -c $((3 * 1024 * 1024 + 4321)) /dev/urandom >"$data"
-	rt_start_weston x11 test
+	rt_start_weston "$BACKEND" test
 	rt_client_env "$LIBDIR" "${EXTRA_DIRS[@]}"
 	"${RT_ENV[@]}" "${CLIENT_ENV[@]}" timeout 60 wl-copy --foreground \
 		--type application/octet-stream <"$data" >"$RT_WORK/wl-copy.log" 2>&1 &
@@ -372,7 +384,7 @@ run_clipboard_virtgpu()
 	local data=$RT_WORK/clip.bin out=$RT_WORK/clip.out copy_pid paste_pid pid n t0 rc status=0
 	local type=application/octet-stream
 	head -c $((64 * 1024 * 1024)) /dev/urandom >"$data"
-	rt_start_weston x11 test
+	rt_start_weston "$BACKEND" test
 
 	# Guest copies, host pastes. Not --paste-once: wl-copy then replaces
 	# itself with rm(1) the moment its writer is done, and what still sits
@@ -483,7 +495,7 @@ run_keymap()
 {
 	local dump=$VIRTGPU_BUILD/tests/real/keymap-dump status=0 ref got got_maps want_maps
 	[ -x "$dump" ] || rt_die "no $dump (ninja -C $VIRTGPU_BUILD)"
-	rt_start_weston x11 test
+	rt_start_weston "$BACKEND" test
 	host env LD_LIBRARY_PATH="$sysdir" timeout 20 "$dump" >"$RT_WORK/keymap-ref.out" 2>&1 ||
 		{ cat "$RT_WORK/keymap-ref.out" >&2; rt_die "keymap-dump failed on the system library"; }
 	guest timeout 20 "$dump" >"$RT_WORK/keymap-test.out" 2>&1 || status=1
