@@ -890,7 +890,7 @@ poll_possible_locked(struct virtgpu_transport *t)
 /* With the lock held: keep one POLL outstanding (§2), except while the
  * client leaves much pipe data unread (the host then keeps it). */
 static void
-ring_repoll_locked(struct virtgpu_transport *t)
+ring_repoll_locked(struct virtgpu_transport *t, bool may_defer)
 {
 	if (!poll_possible_locked(t))
 		return;
@@ -900,7 +900,8 @@ ring_repoll_locked(struct virtgpu_transport *t)
 		t->poll_deferred = true;
 		return;
 	}
-	if (t->reader_draining && !t->read_pipes && !t->write_pipes &&
+	if (may_defer && (t->reader_draining || t->fd_exported) &&
+	    !t->read_pipes && !t->write_pipes &&
 	    (t->poll_timer_armed || poll_timer_arm(t, POLL_DEFER_NS))) {
 		/* An armed timer that fires early looks at this time and
 		 * sleeps again: no system call per deferral. */
@@ -936,7 +937,7 @@ poll_timer_fired(struct virtgpu_transport *t)
 	waited = now_ns() - t->poll_deferred_ns;
 	if (waited < POLL_DEFER_NS && poll_timer_arm(t, POLL_DEFER_NS - waited))
 		return;
-	ring_repoll_locked(t);
+	ring_repoll_locked(t, false);
 }
 
 /* With the lock held: handle every fence event waiting on the DRM fd,
@@ -992,7 +993,7 @@ ring_drain_locked(struct virtgpu_transport *t)
 			t->poll_outstanding = false;
 			handle_channel_message(t, t->msg, page);
 		}
-		ring_repoll_locked(t);
+		ring_repoll_locked(t, true);
 	}
 }
 
@@ -1033,7 +1034,11 @@ pump_main(void *data)
 			}
 		}
 
-		ring_repoll_locked(t);
+		/* A POLL held back for the client's next SEND is left to
+		 * it, or to the timer, unless pipes need the channel now. */
+		if (!(t->poll_deferred && t->poll_timer_armed &&
+		      !t->read_pipes && !t->write_pipes))
+			ring_repoll_locked(t, false);
 
 		pfds[0] = (struct pollfd) { .fd = t->wake_fd, .events = POLLIN };
 		/* Fences, for pipes and for clients polling display_fd;
@@ -1432,7 +1437,7 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 		/* Nothing for this reader: it will wait on the display fd,
 		 * which needs a POLL outstanding. */
 		if (t->rx_len == 0 && t->poll_deferred)
-			ring_repoll_locked(t);
+			ring_repoll_locked(t, false);
 	}
 	/* A receive of an earlier reply: the compositor is alive. */
 
@@ -1495,7 +1500,7 @@ virtgpu_idle(struct wl_transport *transport)
 	adopt_after_fork(t);
 	pthread_mutex_lock(&t->lock);
 	if (t->poll_deferred)
-		ring_repoll_locked(t);
+		ring_repoll_locked(t, false);
 	pthread_mutex_unlock(&t->lock);
 }
 

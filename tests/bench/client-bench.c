@@ -41,6 +41,7 @@ struct bench_options {
 	int frames;
 	bool fill;
 	bool run_roundtrip;
+	bool run_loop;
 	bool run_marshal;
 	bool run_frame;
 	int sizes[8][2];
@@ -325,6 +326,85 @@ fail:
 	return -1;
 }
 
+static void
+loop_sync_done(void *data, struct wl_callback *callback, uint32_t serial)
+{
+	*(bool *)data = true;
+	wl_callback_destroy(callback);
+}
+
+static const struct wl_callback_listener loop_sync_listener = {
+	.done = loop_sync_done,
+};
+
+/* One roundtrip the way a toolkit's event loop makes it: the client polls the display fd
+ * itself (wl_display_get_fd) between prepare_read and read_events. */
+static int
+loop_roundtrip(struct wl_display *display, struct pollfd *pfd)
+{
+	struct wl_callback *callback = wl_display_sync(display);
+	bool done = false;
+
+	wl_callback_add_listener(callback, &loop_sync_listener, &done);
+	while (!done) {
+		if (wl_display_prepare_read(display) != 0) {
+			if (wl_display_dispatch_pending(display) < 0)
+				return -1;
+			continue;
+		}
+		if (wl_display_flush(display) < 0 && errno != EAGAIN) {
+			wl_display_cancel_read(display);
+			return -1;
+		}
+		while (poll(pfd, 1, -1) < 0) {
+			if (errno != EINTR) {
+				wl_display_cancel_read(display);
+				return -1;
+			}
+		}
+		if (wl_display_read_events(display) < 0 ||
+		    wl_display_dispatch_pending(display) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+bench_loop(struct bench_client *client, const struct bench_options *opts)
+{
+	struct pollfd pfd = { .fd = wl_display_get_fd(client->display), .events = POLLIN };
+	double *samples = calloc(opts->roundtrips, sizeof(*samples));
+	double start, cpu_start, cpu;
+	struct tree_cpu tree_start;
+	int i;
+
+	if (!samples)
+		return -1;
+	for (i = 0; i < opts->warmup; i++)
+		if (loop_roundtrip(client->display, &pfd) < 0)
+			goto fail;
+	tree_cpu_sample(&tree_start);
+	cpu_start = cpu_us();
+	for (i = 0; i < opts->roundtrips; i++) {
+		start = now_us();
+		if (loop_roundtrip(client->display, &pfd) < 0)
+			goto fail;
+		samples[i] = now_us() - start;
+	}
+	cpu = cpu_us() - cpu_start;
+	printf("loop n=%d", opts->roundtrips);
+	print_stats(samples, opts->roundtrips);
+	printf(" client_cpu_us=%.2f", cpu / opts->roundtrips);
+	print_tree_cpu(&tree_start, opts->roundtrips, 1, "us");
+	printf("\n");
+	free(samples);
+	return 0;
+fail:
+	free(samples);
+	check_display(client, "loop");
+	return -1;
+}
+
 /* Flushes everything queued, waiting for the socket to drain when the kernel buffer is full. */
 static int
 flush_all(struct wl_display *display)
@@ -600,7 +680,8 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"usage: client-bench [options]\n"
-		"  -b, --bench LIST      roundtrip,marshal,frame (default: all)\n"
+		"  -b, --bench LIST      roundtrip,loop,marshal,frame (default: all); loop: a\n"
+		"                        roundtrip with the client polling wl_display_get_fd\n"
 		"  -n, --roundtrips N    timed roundtrips (default 20000)\n"
 		"  -w, --warmup N        untimed roundtrips first (default 1000; frames: N/10+2)\n"
 		"  -m, --messages N      wl_region.add requests (default 2000000)\n"
@@ -634,16 +715,19 @@ parse_options(int argc, char **argv, struct bench_options *opts)
 	*opts = (struct bench_options) {
 		.roundtrips = 20000, .warmup = 1000, .marshal_messages = 2000000,
 		.marshal_batch = 64, .frames = 300, .fill = true,
-		.run_roundtrip = true, .run_marshal = true, .run_frame = true,
+		.run_roundtrip = true, .run_loop = true, .run_marshal = true, .run_frame = true,
 	};
 	while ((c = getopt_long(argc, argv, "b:n:w:m:B:f:s:qh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'b':
-			opts->run_roundtrip = opts->run_marshal = opts->run_frame = false;
+			opts->run_roundtrip = opts->run_loop = opts->run_marshal = false;
+			opts->run_frame = false;
 			list = optarg;
 			for (item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 				if (strcmp(item, "roundtrip") == 0)
 					opts->run_roundtrip = true;
+				else if (strcmp(item, "loop") == 0)
+					opts->run_loop = true;
 				else if (strcmp(item, "marshal") == 0)
 					opts->run_marshal = true;
 				else if (strcmp(item, "frame") == 0)
@@ -741,6 +825,9 @@ main(int argc, char **argv)
 	}
 
 	if (opts.run_roundtrip && bench_roundtrip(&client, &opts) < 0)
+		goto out;
+	/* After roundtrip: from wl_display_get_fd on, the client polls the fd itself. */
+	if (opts.run_loop && bench_loop(&client, &opts) < 0)
 		goto out;
 	if (opts.run_marshal && bench_marshal(&client, &opts) < 0)
 		goto out;

@@ -240,6 +240,13 @@ collect() {
 		emit("roundtrip.compositor_cpu_us", "compositor_cpu_us", 1)
 		emit("roundtrip.transport_cpu_us", "transport_cpu_us", 1)
 	}
+	$1 == "loop" {
+		emit("loop.median_us", "median_us", 1)
+		emit("loop.p90_us", "p90_us", 1)
+		emit("loop.client_cpu_us", "client_cpu_us", 1)
+		emit("loop.compositor_cpu_us", "compositor_cpu_us", 1)
+		emit("loop.transport_cpu_us", "transport_cpu_us", 1)
+	}
 	$1 == "marshal" {
 		emit("marshal.mmsgs_per_s", "msgs_per_s", 1e6)
 		emit("marshal.mb_per_s", "mb_per_s", 1)
@@ -259,7 +266,7 @@ collect() {
 
 # The invocations of one run: everything with fill, then frames without it.
 INVOCATIONS=("all" "nofill")
-[ $NO_FILL_ONLY = 1 ] && INVOCATIONS=("roundtrip,marshal" "nofill")
+[ $NO_FILL_ONLY = 1 ] && INVOCATIONS=("roundtrip,loop,marshal" "nofill")
 [ $SMOKE = 1 ] && INVOCATIONS=("all")
 
 FAILED=0
