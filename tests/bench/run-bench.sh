@@ -233,19 +233,12 @@ collect() {
 		if (field(name) != "")
 			print config, key, field(name) / div
 	}
-	$1 == "roundtrip" {
-		emit("roundtrip.median_us", "median_us", 1)
-		emit("roundtrip.p90_us", "p90_us", 1)
-		emit("roundtrip.client_cpu_us", "client_cpu_us", 1)
-		emit("roundtrip.compositor_cpu_us", "compositor_cpu_us", 1)
-		emit("roundtrip.transport_cpu_us", "transport_cpu_us", 1)
-	}
-	$1 == "loop" {
-		emit("loop.median_us", "median_us", 1)
-		emit("loop.p90_us", "p90_us", 1)
-		emit("loop.client_cpu_us", "client_cpu_us", 1)
-		emit("loop.compositor_cpu_us", "compositor_cpu_us", 1)
-		emit("loop.transport_cpu_us", "transport_cpu_us", 1)
+	$1 == "roundtrip" || $1 == "loop" {
+		emit($1 ".median_us", "median_us", 1)
+		emit($1 ".p90_us", "p90_us", 1)
+		emit($1 ".client_cpu_us", "client_cpu_us", 1)
+		emit($1 ".compositor_cpu_us", "compositor_cpu_us", 1)
+		emit($1 ".transport_cpu_us", "transport_cpu_us", 1)
 	}
 	$1 == "marshal" {
 		emit("marshal.mmsgs_per_s", "msgs_per_s", 1e6)
