@@ -1281,7 +1281,9 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 
 		/* Before anything of these messages is made (read pipes). */
 		pthread_mutex_lock(&t->lock);
-		full = send_queue_full_locked(t);
+		/* Once the connection failed no fence may come: the SEND
+		 * itself then says what became of the host. */
+		full = !t->rx_error && send_queue_full_locked(t);
 		if (full) {
 			display_block_locked(t);
 			t->flush_eagain++;
