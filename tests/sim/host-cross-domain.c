@@ -64,11 +64,14 @@ struct cd_context {
 	struct cd_item *items;
 	struct cd_read_pipe *read_pipes;
 	unsigned service_turn;
-	/* A SEND the compositor's socket did not take at once. rutabaga's sendmsg blocks its
-	 * worker until the compositor reads; the simulated device does not block, but keeps the
-	 * unsent bytes (and fds, when none went yet) and runs later commands only after them,
-	 * as a device queue behind a busy worker does. */
+	/* A SEND the compositor's socket did not take at once, or a WRITE to a pipe that is
+	 * full. rutabaga's sendmsg and write() block its command thread until the compositor
+	 * reads, while its worker thread goes on serving POLLs; the simulated device, one
+	 * thread, does not block, but keeps the unsent bytes (and fds, when none went yet) of a
+	 * SEND, or the WRITE itself, and runs later commands only after them, as a device
+	 * queue behind a busy command thread does. wait_fd is what must become writable. */
 	bool blocked;
+	int wait_fd;
 	uint8_t *tail;
 	size_t tail_size, tail_off;
 	int tail_fds[CROSS_DOMAIN_MAX_IDENTIFIERS];
@@ -408,6 +411,7 @@ cd_send_data(struct cd_context *ctx, const uint8_t *data, size_t size, const int
 	ctx->tail_off = 0;
 	ctx->tail_cmd_size = cmd_size;
 	ctx->tail_num_fds = 0;
+	ctx->wait_fd = ctx->socket;
 	if (n == 0) {
 		/* Nothing went, so the fds did not either: keep them. */
 		for (unsigned i = 0; i < num_fds; i++) {
@@ -432,6 +436,11 @@ cd_send_tail(struct cd_context *ctx)
 
 	if (!ctx->blocked)
 		return 0;
+	if (!ctx->tail) {
+		/* A WRITE waited: it runs again with the held commands. */
+		ctx->blocked = false;
+		return 0;
+	}
 	n = cd_sendmsg(ctx->socket, ctx->tail + ctx->tail_off, ctx->tail_size - ctx->tail_off,
 		       ctx->tail_fds, ctx->tail_num_fds);
 	if (n > 0 && ctx->tail_num_fds) {
@@ -598,7 +607,18 @@ cd_handle_write(struct cd_context *ctx, const uint8_t *cmd, uint16_t cmd_size)
 		return cd_context_lose(ctx, "WRITE: %u bytes to an eventfd, 8 needed (§4.4)",
 				       wr.opaque_data_size);
 
-	/* The host write is a blocking write() (§4.3). */
+	/* The host write is a blocking write() (§4.3), in rutabaga's command thread: a full
+	 * pipe holds the commands after it, not the worker (see cd_context.blocked). A write
+	 * of at most PIPE_BUF bytes fits once poll says writable. */
+	if (wr.opaque_data_size > 0) {
+		struct pollfd pfd = { item->fd, POLLOUT, 0 };
+		if (poll(&pfd, 1, 0) == 0) {
+			ctx->blocked = true;
+			ctx->wait_fd = item->fd;
+			ctx->tail_cmd_size = 0;
+			return 2;
+		}
+	}
 	ret = cd_write_all(item->fd, cmd + sizeof wr, wr.opaque_data_size);
 	if (ret < 0) {
 		host_log("context %u: write to pipe %u failed: %s", ctx->ctx_id, wr.identifier,
@@ -670,6 +690,11 @@ cd_run(struct cd_context *ctx, const uint8_t *cmds, size_t size, size_t *used)
 		}
 		if (ret < 0)
 			return -1;
+		if (ret == 2) {
+			/* A WRITE that must wait: it runs again, from the start. */
+			*used = off;
+			return 1;
+		}
 		off += hdr.cmd_size;
 		if (ret == 1) {
 			*used = off;
@@ -771,7 +796,7 @@ cd_context_completed(const struct cd_context *ctx)
 int
 cd_context_send_fd(const struct cd_context *ctx)
 {
-	return ctx->blocked && !ctx->lost ? ctx->socket : -1;
+	return ctx->blocked && !ctx->lost ? ctx->wait_fd : -1;
 }
 
 int

@@ -81,6 +81,9 @@ static const struct shim_driver shim_foreign_template = {
 	} while (0)
 
 static void
+shim_atfork_child(void);
+
+static void
 shim_do_init(void)
 {
 	SHIM_REAL(open);
@@ -97,7 +100,7 @@ shim_do_init(void)
 	SHIM_REAL(close_range);
 	SHIM_REAL(readlink);
 	SHIM_REAL(readlinkat);
-
+	pthread_atfork(NULL, NULL, shim_atfork_child);
 }
 
 /* The node table, read from the environment on first use. A sanitizer runtime may call the
@@ -136,6 +139,19 @@ shim_nodes_init(void)
 	}
 	atomic_store(&done, true);
 	pthread_mutex_unlock(&shim_lock);
+}
+
+/* A forked child may use the device at once (the library's pipe forwarder does): a
+ * lock another thread of the parent held must not stay held in it. */
+static void
+shim_atfork_child(void)
+{
+	pthread_mutex_init(&shim_lock, NULL);
+	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
+		struct shim_file *file = shim_fds[fd];
+		if (file && file->driver && file->driver->atfork_child)
+			file->driver->atfork_child(file);
+	}
 }
 
 void
@@ -568,8 +584,37 @@ close_range(unsigned first, unsigned last, int flags)
 {
 	int ret;
 
+	int keep[64], num_keep = 0;
+	unsigned lo = first;
+
 	shim_init();
-	ret = shim_real.close_range(first, last, flags);
+	/* The device's own connections are not the application's fds (a real kernel has
+	 * none): a process closing "all other fds" keeps its DRM files working. */
+	pthread_mutex_lock(&shim_lock);
+	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
+		struct shim_file *file = shim_fds[fd];
+		if (file && file->driver && file->driver->internal_fds)
+			num_keep += file->driver->internal_fds(file, keep + num_keep,
+							       (int)(sizeof keep / sizeof keep[0]) -
+							       num_keep);
+	}
+	pthread_mutex_unlock(&shim_lock);
+	ret = 0;
+	for (int k = 0; k < num_keep; k++) {
+		unsigned next = UINT_MAX;
+		for (int j = 0; j < num_keep; j++)	/* the smallest kept fd >= lo */
+			if (keep[j] >= 0 && (unsigned)keep[j] >= lo && (unsigned)keep[j] < next)
+				next = (unsigned)keep[j];
+		if (next == UINT_MAX || next > last)
+			break;
+		if (next > lo && shim_real.close_range(lo, next - 1, flags) < 0)
+			ret = -1;
+		lo = next + 1;
+		if (lo == 0)
+			break;	/* wrapped: nothing after UINT_MAX */
+	}
+	if (lo != 0 && lo >= first && lo <= last && shim_real.close_range(lo, last, flags) < 0)
+		ret = -1;
 	if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
 		for (unsigned fd = first; fd <= last && fd < SHIM_MAX_FD; fd++)
 			if (shim_fd_file(fd))

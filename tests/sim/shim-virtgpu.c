@@ -932,6 +932,31 @@ vg_mmap(struct shim_file *file, void *addr, size_t len, int prot, int flags, off
 	return map;
 }
 
+static void
+vg_atfork_child(struct shim_file *file)
+{
+	struct vg_file *vf = file->priv;
+
+	pthread_mutex_init(&vg_objects_lock, NULL);
+	if (vf)
+		pthread_mutex_init(&vf->lock, NULL);
+}
+
+static int
+vg_internal_fds(struct shim_file *file, int *fds, int max)
+{
+	struct vg_file *vf = file->priv;
+	int n = 0;
+
+	if (!vf)
+		return 0;
+	if (n < max && vf->primary >= 0)
+		fds[n++] = vf->primary;
+	for (int i = 0; i < vf->num_pool && n < max; i++)
+		fds[n++] = vf->pool[i];
+	return n;
+}
+
 const struct shim_driver virtgpu_driver = {
 	.name = "virtio_gpu",
 	.desc = "virtio GPU",
@@ -942,6 +967,8 @@ const struct shim_driver virtgpu_driver = {
 	.ioctl = vg_ioctl,
 	.mmap = vg_mmap,
 	.release = vg_release,
+	.atfork_child = vg_atfork_child,
+	.internal_fds = vg_internal_fds,
 };
 
 /* --- the test API (virtgpu-sim.h) -------------------------------------------------------------- */

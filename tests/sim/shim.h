@@ -31,6 +31,12 @@ struct shim_driver {
 	void *(*mmap)(struct shim_file *file, void *addr, size_t len, int prot, int flags,
 		      off_t offset, int *err);
 	void (*release)(struct shim_file *file);
+	/* In the child of a fork: locks another thread held are free again (only the
+	 * forking thread goes on, as in the kernel's view of the child). */
+	void (*atfork_child)(struct shim_file *file);
+	/* The file's own fds (connections to the host device), which the application cannot
+	 * see on a real kernel and close_range must leave open: how many were written. */
+	int (*internal_fds)(struct shim_file *file, int *fds, int max);
 };
 
 struct shim_file {
