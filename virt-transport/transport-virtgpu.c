@@ -1344,46 +1344,28 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 			}
 		}
 
-		if (chunk <= CROSS_DOMAIN_MAX_SEND_DATA) {
-			ret = cross_domain_send(cd, bytes + off, (uint32_t) chunk,
-						ids, types, nids, bos, nbos,
-						!fenced && nbos == 0 &&
+		/* One SEND, or a message larger than one in pieces, its fds
+		 * with the first. A message is never cut by EAGAIN: its
+		 * pieces all go, and the last one's fence covers them. */
+		for (size_t piece, done = 0; ret == 0 && done < chunk; done += piece) {
+			int piece_bos = done ? 0 : nbos;
+			bool last;
+
+			piece = chunk - done;
+			if (piece > CROSS_DOMAIN_MAX_SEND_DATA)
+				piece = CROSS_DOMAIN_MAX_SEND_DATA;
+			last = done + piece == chunk;
+			ret = cross_domain_send(cd, bytes + off + done,
+						(uint32_t) piece, ids, types,
+						done ? 0 : nids, bos, piece_bos,
+						!(fenced && last) && piece_bos == 0 &&
 						take_deferred_poll(t),
-						fenced ? &fence : NULL);
+						fenced && last ? &fence : NULL);
 			t->base.stats.sends += ret == 0;
 			if (ret == 0) {
 				pthread_mutex_lock(&t->lock);
-				send_submitted_locked(t, chunk, fence);
+				send_submitted_locked(t, piece, fence);
 				pthread_mutex_unlock(&t->lock);
-			}
-		} else {
-			size_t piece, done = 0;
-
-			while (ret == 0 && done < chunk) {
-				int piece_bos = done ? 0 : nbos;
-				bool last;
-
-				piece = chunk - done;
-				if (piece > CROSS_DOMAIN_MAX_SEND_DATA)
-					piece = CROSS_DOMAIN_MAX_SEND_DATA;
-				/* A message is never cut by EAGAIN: its
-				 * pieces all go; the last one's fence covers
-				 * them. */
-				last = done + piece == chunk;
-				ret = cross_domain_send(cd, bytes + off + done,
-							(uint32_t) piece, ids, types,
-							done ? 0 : nids, bos, piece_bos,
-							!(fenced && last) &&
-							piece_bos == 0 &&
-							take_deferred_poll(t),
-							fenced && last ? &fence : NULL);
-				t->base.stats.sends += ret == 0;
-				if (ret == 0) {
-					pthread_mutex_lock(&t->lock);
-					send_submitted_locked(t, piece, fence);
-					pthread_mutex_unlock(&t->lock);
-				}
-				done += piece;
 			}
 		}
 
@@ -1824,12 +1806,7 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 		goto err;
 	}
 
-	if (pthread_create(&t->pump, NULL, pump_main, t) != 0) {
-		snprintf(why, why_size, "cannot start the pump thread");
-		errno = EAGAIN;
-		goto err;
-	}
-	t->pump_running = true;
+	/* Before the pump starts: it reads both (is_user). */
 	t->owner_pid = getpid();
 	t->user_pid = mmap(NULL, sizeof *t->user_pid, PROT_READ | PROT_WRITE,
 			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -1837,6 +1814,13 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 		t->user_pid = NULL;	/* then no keepalives */
 	else
 		*t->user_pid = t->owner_pid;
+
+	if (pthread_create(&t->pump, NULL, pump_main, t) != 0) {
+		snprintf(why, why_size, "cannot start the pump thread");
+		errno = EAGAIN;
+		goto err;
+	}
+	t->pump_running = true;
 
 	pthread_once(&atfork_once, register_atfork);
 	pthread_mutex_lock(&all_transports_lock);
