@@ -636,8 +636,9 @@ cd_handle_write(struct cd_context *ctx, const uint8_t *cmd, uint16_t cmd_size)
 	return 0;
 }
 
-/* Runs commands until one SEND's data waits: 0 when all ran (*used = size), 1 when a SEND
- * waits (*used = the bytes up to and with it), -1 when the context is lost. */
+/* Runs commands until one must wait: 0 when all ran (*used = size), 1 when a SEND's data
+ * waits (*used = the bytes up to and with it) or a WRITE waits (*used = the bytes before
+ * it), -1 when the context is lost. */
 static int
 cd_run(struct cd_context *ctx, const uint8_t *cmds, size_t size, size_t *used)
 {
@@ -705,7 +706,7 @@ cd_run(struct cd_context *ctx, const uint8_t *cmds, size_t size, size_t *used)
 	return 0;
 }
 
-/* Keeps commands to run after the waiting SEND. */
+/* Keeps commands to run after the waiting SEND or WRITE. */
 static int
 cd_hold(struct cd_context *ctx, const uint8_t *cmds, size_t size)
 {
@@ -722,47 +723,47 @@ cd_hold(struct cd_context *ctx, const uint8_t *cmds, size_t size)
 	return 1;
 }
 
-int
-cd_context_submit(struct cd_context *ctx, const uint8_t *cmds, size_t size)
+/* Runs commands with nothing waiting before them; what must wait is held. */
+static int
+cd_run_or_hold(struct cd_context *ctx, const uint8_t *cmds, size_t size)
 {
 	size_t used = 0;
-	int ret;
+	int ret = cd_run(ctx, cmds, size, &used);
 
-	if (ctx->lost)
-		return -1;
-	ctx->accepted += size;
-	if (ctx->blocked)
-		return cd_hold(ctx, cmds, size);
-	ret = cd_run(ctx, cmds, size, &used);
 	if (ret < 0)
 		return -1;
+	/* A waiting SEND's command completes with its data (cd_send_tail). */
 	ctx->completed += used - (ret == 1 ? ctx->tail_cmd_size : 0);
 	return ret == 1 ? cd_hold(ctx, cmds + used, size - used) : 0;
 }
 
 int
+cd_context_submit(struct cd_context *ctx, const uint8_t *cmds, size_t size)
+{
+	if (ctx->lost)
+		return -1;
+	ctx->accepted += size;
+	if (ctx->blocked)
+		return cd_hold(ctx, cmds, size);
+	return cd_run_or_hold(ctx, cmds, size);
+}
+
+int
 cd_context_resume(struct cd_context *ctx)
 {
-	size_t used = 0;
-	uint8_t *held;
+	uint8_t *held = ctx->held;
+	size_t size = ctx->held_size;
 	int ret;
 
 	if (ctx->lost)
 		return -1;
 	if (cd_send_tail(ctx) == 1)
 		return 1;
-	if (ctx->held_size == 0)
+	if (size == 0)
 		return 0;
-	held = ctx->held;
 	ctx->held = NULL;
-	size_t size = ctx->held_size;
 	ctx->held_size = 0;
-	ret = cd_run(ctx, held, size, &used);
-	if (ret >= 0) {
-		ctx->completed += used - (ret == 1 ? ctx->tail_cmd_size : 0);
-		if (ret == 1)
-			ret = cd_hold(ctx, held + used, size - used);
-	}
+	ret = cd_run_or_hold(ctx, held, size);
 	free(held);
 	return ret;
 }
@@ -773,7 +774,7 @@ cd_context_submit_wait(struct cd_context *ctx, const uint8_t *cmds, size_t size)
 	int ret = cd_context_submit(ctx, cmds, size);
 
 	while (ret == 1) {
-		struct pollfd pfd = { ctx->socket, POLLOUT, 0 };
+		struct pollfd pfd = { cd_context_send_fd(ctx), POLLOUT, 0 };
 		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
 			return cd_context_lose(ctx, "poll: %s", strerror(errno));
 		ret = cd_context_resume(ctx);

@@ -203,6 +203,27 @@ host_reply_submit(struct host_conn *conn, const struct host_fence *fence)
 	host_reply(conn, SIM_IPC_SUBMIT, 0, &reply, sizeof reply, fence->eventfd);
 }
 
+/* Queues fence (or, without one, the handle close of res_id) behind the file's waiting
+ * commands; false without memory. */
+static bool
+host_defer(struct host_file *file, struct host_fence *fence, uint32_t res_id,
+	   struct host_conn *owed)
+{
+	struct host_deferred *d = calloc(1, sizeof *d), **link = &host.deferred;
+
+	if (!d)
+		return false;
+	d->file_id = file->id;
+	d->ticket = cd_context_accepted(file->ctx);
+	d->fence = fence;
+	d->res_id = res_id;
+	d->conn = owed;
+	while (*link)
+		link = &(*link)->next;
+	*link = d;
+	return true;
+}
+
 static bool
 host_file_has_deferred(const struct host_file *file, unsigned *num_fences)
 {
@@ -476,26 +497,18 @@ host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size
 
 	ret = cd_context_submit(file->ctx, cmds, req.size);
 	if (host_file_has_deferred(file, &queued) || ret == 1) {
-		/* Behind a SEND the compositor has not taken: the kernel returns once the
-		 * submit is queued, and waits only while the queue is full. */
-		struct host_deferred *d = calloc(1, sizeof *d), **link = &host.deferred;
+		/* Behind a SEND or WRITE the compositor has not taken: the kernel returns
+		 * once the submit is queued, and waits only while the queue is full. */
+		struct host_conn *owed = queued >= HOST_QUEUE_DEPTH ? conn : NULL;
 
-		if (!d) {
+		if (!host_defer(file, fence, 0, owed)) {
 			host_reply_submit(conn, fence);
 			fence->event = false;
 			host_fence_complete(fence);
 			return;
 		}
-		d->file_id = file->id;
-		d->ticket = cd_context_accepted(file->ctx);
-		d->fence = fence;
-		if (queued >= HOST_QUEUE_DEPTH)
-			d->conn = conn;
-		else
+		if (!owed)
 			host_reply_submit(conn, fence);
-		while (*link)
-			link = &(*link)->next;
-		*link = d;
 		return;
 	}
 	host_reply_submit(conn, fence);
@@ -636,19 +649,11 @@ host_handle_message(struct host_conn *conn)
 		break;
 	case SIM_IPC_HANDLE_CLOSE:
 		NEED(struct sim_ipc_res);
-		if (conn->file->ctx && host_file_has_deferred(conn->file, NULL)) {
-			/* The detach is queued after the submits that still name it. */
-			struct host_deferred *d = calloc(1, sizeof *d), **link = &host.deferred;
-			if (d) {
-				d->file_id = conn->file->id;
-				d->ticket = cd_context_accepted(conn->file->ctx);
-				d->res_id = ((struct sim_ipc_res *)payload)->res_id;
-				while (*link)
-					link = &(*link)->next;
-				*link = d;
-				host_reply(conn, hdr.op, 0, NULL, 0, -1);
-				break;
-			}
+		/* The detach is queued after the submits that still name it. */
+		if (conn->file->ctx && host_file_has_deferred(conn->file, NULL) &&
+		    host_defer(conn->file, NULL, ((struct sim_ipc_res *)payload)->res_id, NULL)) {
+			host_reply(conn, hdr.op, 0, NULL, 0, -1);
+			break;
 		}
 		host_reply(conn, hdr.op,
 			   host_file_handle_close(conn->file, ((struct sim_ipc_res *)payload)->res_id),

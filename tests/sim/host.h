@@ -200,8 +200,8 @@ const char *
 cd_context_lost_reason(const struct cd_context *ctx);
 /* Runs one EXECBUFFER's commands (§3.1). Returns 0, -1 when the context is lost, or 1 when
  * a SEND's data waits for room in the compositor's socket (or a WRITE for room in its pipe):
- * the rest of it and every later
- * command run in cd_context_resume once cd_context_send_fd is writable. */
+ * the rest of it and every later command run in cd_context_resume once cd_context_send_fd
+ * is writable. */
 int
 cd_context_submit(struct cd_context *ctx, const uint8_t *cmds, size_t size);
 int

@@ -141,8 +141,8 @@ shim_nodes_init(void)
 	pthread_mutex_unlock(&shim_lock);
 }
 
-/* A forked child may use the device at once (the library's pipe forwarder does): a
- * lock another thread of the parent held must not stay held in it. */
+/* A forked child may use the device at once: a lock another thread of the parent held
+ * must not stay held in it (the kernel's own locks are not inherited). */
 static void
 shim_atfork_child(void)
 {
@@ -582,9 +582,7 @@ fcntl64(int fd, int cmd, ...)
 SHIM_EXPORT int
 close_range(unsigned first, unsigned last, int flags)
 {
-	int ret;
-
-	int keep[64], num_keep = 0;
+	int keep[64], num_keep = 0, ret = 0;
 	unsigned lo = first;
 
 	shim_init();
@@ -599,7 +597,6 @@ close_range(unsigned first, unsigned last, int flags)
 							       num_keep);
 	}
 	pthread_mutex_unlock(&shim_lock);
-	ret = 0;
 	for (int k = 0; k < num_keep; k++) {
 		unsigned next = UINT_MAX;
 		for (int j = 0; j < num_keep; j++)	/* the smallest kept fd >= lo */
