@@ -14,7 +14,6 @@
 #include "transport.h"
 #include "wayland-client-protocol.h"
 
-/* Give proxies to the objects the compositor created in this event. */
 /* The display this thread waits on in display_poll, until it reads or
  * cancels (transport.h, reader_waiting). */
 static __thread struct wl_display *waiting_on;
@@ -28,6 +27,7 @@ reader_wait_end(struct wl_display *display)
 	wl_connection_reader_waiting(display->connection, false);
 }
 
+/* Give proxies to the objects the compositor created in this event. */
 static int
 create_proxies(struct wl_proxy *sender, struct wl_closure *closure)
 {
