@@ -36,10 +36,10 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "shm.h"
+#include "vma.h"
 #include "wayland-client-protocol.h"
 #include "wayland-private.h"
 
@@ -67,9 +67,9 @@ struct shm_blob {
 	uint64_t map_offset;	/* of the bo on the DRM fd */
 	void *map;		/* the library's own mapping */
 	size_t size;
-	dev_t map_dev;		/* how its mappings show in /proc/self/maps */
+	dev_t map_dev;		/* how its mappings show (vma.h) */
 	ino_t map_ino;
-	unsigned long map_pgoff;
+	uint64_t map_offset_in_file;
 	int export_fd;
 	/* The client still has views of it (it kept them across a resize
 	 * that moved the pool), so it draws there itself. */
@@ -205,52 +205,17 @@ host_memory_query(struct cross_domain *cd, size_t size,
 					       GRALLOC_SW_WRITE_OFTEN, req);
 }
 
-/* One line of /proc/self/maps. */
-struct mapping {
-	unsigned long start, end, pgoff;
-	dev_t dev;
-	ino_t ino;
-	bool shared, writable;
-};
-
-static bool
-mapping_parse(const char *line, struct mapping *m)
-{
-	unsigned long inode;
-	unsigned int major, minor;
-	char perms[8];
-
-	if (sscanf(line, "%lx-%lx %4s %lx %x:%x %lu", &m->start, &m->end,
-		   perms, &m->pgoff, &major, &minor, &inode) != 7)
-		return false;
-	m->dev = makedev(major, minor);
-	m->ino = (ino_t) inode;
-	m->shared = perms[3] == 's';
-	m->writable = perms[1] == 'w';
-	return true;
-}
-
-/* Where /proc/self/maps shows mappings of this blob: the line of the
- * library's own mapping says. */
+/* Where the process's mappings show this blob: as the library's own does. */
 static void
 blob_identify(struct shm_blob *blob)
 {
-	struct mapping m;
-	char line[512];
-	FILE *f;
+	struct vma m;
 
-	f = fopen("/proc/self/maps", "re");
-	if (f == NULL)
-		return;
-	while (fgets(line, sizeof line, f)) {
-		if (mapping_parse(line, &m) && m.start == (unsigned long) blob->map) {
-			blob->map_dev = m.dev;
-			blob->map_ino = m.ino;
-			blob->map_pgoff = m.pgoff;
-			break;
-		}
+	if (vma_at(blob->map, &m) == 0 && m.start == (uintptr_t) blob->map) {
+		blob->map_dev = m.dev;
+		blob->map_ino = m.ino;
+		blob->map_offset_in_file = m.offset;
 	}
-	fclose(f);
 }
 
 static struct shm_blob *
@@ -363,47 +328,9 @@ blob_unref(struct shm_blob *blob)
 
 /* ---- the client's mappings --------------------------------------------- */
 
-/* The process's mappings of (dev, ino) except the library's own. */
-static int
-mappings_of(dev_t dev, ino_t ino, unsigned long pgoff_filter, bool filter_pgoff,
-	    const void *skip, struct mapping **out)
-{
-	struct mapping *list = NULL, *grown, m;
-	char line[512];
-	int n = 0, capacity = 0;
-	FILE *f;
-
-	f = fopen("/proc/self/maps", "re");
-	if (f == NULL)
-		return -1;
-
-	while (fgets(line, sizeof line, f)) {
-		if (!mapping_parse(line, &m) || m.dev != dev || m.ino != ino ||
-		    m.start == (unsigned long) skip)
-			continue;
-		if (filter_pgoff && m.pgoff != pgoff_filter)
-			continue;
-		if (n == capacity) {
-			capacity = capacity ? capacity * 2 : 8;
-			grown = realloc(list, capacity * sizeof *list);
-			if (grown == NULL) {
-				free(list);
-				fclose(f);
-				return -1;
-			}
-			list = grown;
-		}
-		list[n++] = m;
-	}
-	fclose(f);
-
-	*out = list;
-	return n;
-}
-
 /* Put host memory where a client mapping was, same address and access. */
 static int
-remap_onto(const struct mapping *m, struct shm_blob *blob)
+remap_onto(const struct vma *m, struct shm_blob *blob)
 {
 	size_t len = m->end - m->start;
 	int prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
@@ -647,7 +574,7 @@ merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
 static bool
 pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 {
-	struct mapping *maps = NULL;
+	struct vma *maps = NULL;
 	struct snapshot snap;
 	bool complete = true, have_snapshot = false;
 	int n, i;
@@ -655,14 +582,14 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	if (!punchable(pool->client_fd, pool->size))
 		return false;
 
-	n = mappings_of(pool->dev, pool->ino, 0, false, NULL, &maps);
+	n = vma_of_file(pool->dev, pool->ino, &maps);
 	if (n < 0)
 		return false;
 
 	for (i = 0; i < n; i++) {
 		/* MAP_PRIVATE views would see the punched holes; views at
 		 * an offset cannot be mapped from host memory portably. */
-		if (!maps[i].shared || maps[i].pgoff != 0 ||
+		if (!maps[i].shared || maps[i].offset != 0 ||
 		    maps[i].end - maps[i].start != pool->blob->size)
 			complete = false;
 	}
@@ -716,10 +643,10 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 static bool
 pool_has_file_views(struct shm_pool *pool)
 {
-	struct mapping *maps = NULL;
+	struct vma *maps = NULL;
 	int n;
 
-	n = mappings_of(pool->dev, pool->ino, 0, false, NULL, &maps);
+	n = vma_of_file(pool->dev, pool->ino, &maps);
 	free(maps);
 	return n != 0;
 }
@@ -728,13 +655,16 @@ pool_has_file_views(struct shm_pool *pool)
 static bool
 blob_has_client_views(struct shm_blob *blob)
 {
-	struct mapping *maps = NULL;
+	struct vma *maps = NULL;
+	bool found = false;
 	int n;
 
-	n = mappings_of(blob->map_dev, blob->map_ino, blob->map_pgoff, true,
-			blob->map, &maps);
+	n = vma_of_file(blob->map_dev, blob->map_ino, &maps);
+	for (int i = 0; i < n && !found; i++)
+		found = maps[i].start != (uintptr_t) blob->map &&
+			maps[i].offset == blob->map_offset_in_file;
 	free(maps);
-	return n > 0;
+	return found;
 }
 
 /* ---- pools ---------------------------------------------------------------- */
