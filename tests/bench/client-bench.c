@@ -44,6 +44,9 @@ struct bench_options {
 	bool run_loop;
 	bool run_marshal;
 	bool run_frame;
+	bool run_pool;
+	int pools;
+	int pool_mappings;
 	int sizes[8][2];
 	int size_count;
 };
@@ -640,6 +643,85 @@ out:
 	return ret;
 }
 
+/*
+ * wl_shm.create_pool as programs that make a pool per buffer do it (Xwayland, Qt, SDL): a memfd
+ * mapped and drawn first, then the request and a flush. A transport that puts pools in other
+ * memory does its work here, and looking for the client's views of the fd costs more the more
+ * mappings the process has: the benchmark adds POOL_MAPPINGS pairs of them first (a desktop
+ * program has a few thousand). Runs last: the mappings stay.
+ */
+static int
+bench_pool(struct bench_client *client, const struct bench_options *opts)
+{
+	const size_t size = 65536;
+	long page = sysconf(_SC_PAGESIZE);
+	double *samples = calloc(opts->pools, sizeof(*samples));
+	double start, cpu_start = 0, cpu = 0;
+	struct tree_cpu tree_start;
+	int i, vmas = 0, warm = opts->pools / 10 + 1;
+	char line[512];
+	FILE *maps;
+
+	if (!samples || !client->shm)
+		goto fail;
+	for (i = 0; i < opts->pool_mappings; i++) {
+		char *p = mmap(NULL, page * 2, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		/* Two protections: two mappings the kernel cannot merge with the next pair. */
+		if (p == MAP_FAILED || mprotect(p, page, PROT_READ | PROT_WRITE) < 0)
+			goto fail;
+	}
+	if ((maps = fopen("/proc/self/maps", "re"))) {
+		while (fgets(line, sizeof line, maps))
+			vmas++;
+		fclose(maps);
+	}
+
+	for (i = -warm; i < opts->pools; i++) {
+		struct wl_shm_pool *pool;
+		int fd = memfd_create("client-bench-pool", MFD_CLOEXEC);
+		void *data;
+
+		if (fd < 0 || ftruncate(fd, size) < 0)
+			goto fail;
+		data = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (data == MAP_FAILED)
+			goto fail;
+		memset(data, 0x5a, size);
+		if (i == 0) {
+			tree_cpu_sample(&tree_start);
+			cpu_start = cpu_us();
+		}
+		start = now_us();
+		pool = wl_shm_create_pool(client->shm, fd, size);
+		if (flush_all(client->display) < 0)
+			goto fail;
+		if (i >= 0)
+			samples[i] = now_us() - start;
+		close(fd);
+		wl_shm_pool_destroy(pool);
+		munmap(data, size);
+		/* The compositor keeps up, as a program's next frame would wait for it. */
+		if (i % 16 == 15 && wl_display_roundtrip(client->display) < 0)
+			goto fail;
+	}
+	if (wl_display_roundtrip(client->display) < 0)
+		goto fail;
+	cpu = cpu_us() - cpu_start;
+
+	printf("pool n=%d bytes=%zu mappings=%d", opts->pools, size, vmas);
+	print_stats(samples, opts->pools);
+	printf(" client_cpu_us=%.2f", cpu / opts->pools);
+	print_tree_cpu(&tree_start, opts->pools, 1, "us");
+	printf("\n");
+	free(samples);
+	return 0;
+fail:
+	free(samples);
+	check_display(client, "pool");
+	return -1;
+}
+
 /* Which libwayland-client this process really runs on, so a table can't lie about it. */
 static void
 print_library(void)
@@ -657,7 +739,7 @@ usage(FILE *out)
 {
 	fprintf(out,
 		"usage: client-bench [options]\n"
-		"  -b, --bench LIST      roundtrip,loop,marshal,frame (default: all); loop: a\n"
+		"  -b, --bench LIST      roundtrip,loop,marshal,frame,pool (default: all); loop: a\n"
 		"                        roundtrip with the client polling wl_display_get_fd\n"
 		"  -n, --roundtrips N    timed roundtrips (default 20000)\n"
 		"  -w, --warmup N        untimed roundtrips first (default 1000; frames: N/10+2)\n"
@@ -666,6 +748,8 @@ usage(FILE *out)
 		"  -f, --frames N        timed frames per size (default 300)\n"
 		"  -s, --size WxH        frame size, repeatable (default 64x64 256x256 1920x1080)\n"
 		"      --no-fill         do not redraw the buffer each frame\n"
+		"  -p, --pools N         timed wl_shm.create_pool calls (default 300)\n"
+		"  -M, --mappings N      pairs of mappings the process makes first (default 2000)\n"
 		"  -q, --quick           few iterations: a smoke run\n");
 }
 
@@ -681,6 +765,8 @@ parse_options(int argc, char **argv, struct bench_options *opts)
 		{ "frames", required_argument, NULL, 'f' },
 		{ "size", required_argument, NULL, 's' },
 		{ "no-fill", no_argument, NULL, 'F' },
+		{ "pools", required_argument, NULL, 'p' },
+		{ "mappings", required_argument, NULL, 'M' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -693,12 +779,13 @@ parse_options(int argc, char **argv, struct bench_options *opts)
 		.roundtrips = 20000, .warmup = 1000, .marshal_messages = 2000000,
 		.marshal_batch = 64, .frames = 300, .fill = true,
 		.run_roundtrip = true, .run_loop = true, .run_marshal = true, .run_frame = true,
+		.run_pool = true, .pools = 300, .pool_mappings = 2000,
 	};
-	while ((c = getopt_long(argc, argv, "b:n:w:m:B:f:s:qh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "b:n:w:m:B:f:s:p:M:qh", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			opts->run_roundtrip = opts->run_loop = opts->run_marshal = false;
-			opts->run_frame = false;
+			opts->run_frame = opts->run_pool = false;
 			list = optarg;
 			for (item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
 				if (strcmp(item, "roundtrip") == 0)
@@ -709,6 +796,8 @@ parse_options(int argc, char **argv, struct bench_options *opts)
 					opts->run_marshal = true;
 				else if (strcmp(item, "frame") == 0)
 					opts->run_frame = true;
+				else if (strcmp(item, "pool") == 0)
+					opts->run_pool = true;
 				else {
 					fprintf(stderr, "client-bench: unknown benchmark '%s'\n", item);
 					return -1;
@@ -744,11 +833,18 @@ parse_options(int argc, char **argv, struct bench_options *opts)
 		case 'F':
 			opts->fill = false;
 			break;
+		case 'p':
+			opts->pools = atoi(optarg);
+			break;
+		case 'M':
+			opts->pool_mappings = atoi(optarg);
+			break;
 		case 'q':
 			opts->roundtrips = 300;
 			opts->warmup = 50;
 			opts->marshal_messages = 20000;
 			opts->frames = 20;
+			opts->pools = 20;
 			break;
 		case 'h':
 			usage(stdout);
@@ -760,6 +856,7 @@ parse_options(int argc, char **argv, struct bench_options *opts)
 	}
 	if (optind < argc || opts->roundtrips < 1 || opts->warmup < 0 ||
 	    opts->marshal_messages < 1 || opts->frames < 1 || opts->marshal_batch < 1 ||
+	    opts->pools < 1 || opts->pool_mappings < 0 ||
 	    opts->marshal_batch * REGION_ADD_SIZE > 4096) {
 		usage(stderr);
 		return -1;
@@ -812,6 +909,8 @@ main(int argc, char **argv)
 	for (i = 0; opts.run_frame && i < opts.size_count; i++)
 		if (bench_frame(&client, &opts, opts.sizes[i][0], opts.sizes[i][1]) < 0)
 			goto out;
+	if (opts.run_pool && bench_pool(&client, &opts) < 0)
+		goto out;
 	ret = 0;
 out:
 	if (client.wm_base)

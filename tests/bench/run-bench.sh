@@ -240,6 +240,12 @@ collect() {
 		emit($1 ".compositor_cpu_us", "compositor_cpu_us", 1)
 		emit($1 ".transport_cpu_us", "transport_cpu_us", 1)
 	}
+	$1 == "pool" {
+		emit("pool.median_us", "median_us", 1)
+		emit("pool.p90_us", "p90_us", 1)
+		emit("pool.client_cpu_us", "client_cpu_us", 1)
+		emit("pool.transport_cpu_us", "transport_cpu_us", 1)
+	}
 	$1 == "marshal" {
 		emit("marshal.mmsgs_per_s", "msgs_per_s", 1e6)
 		emit("marshal.mb_per_s", "mb_per_s", 1)
@@ -259,7 +265,7 @@ collect() {
 
 # The invocations of one run: everything with fill, then frames without it.
 INVOCATIONS=("all" "nofill")
-[ $NO_FILL_ONLY = 1 ] && INVOCATIONS=("roundtrip,loop,marshal" "nofill")
+[ $NO_FILL_ONLY = 1 ] && INVOCATIONS=("roundtrip,loop,marshal,pool" "nofill")
 [ $SMOKE = 1 ] && INVOCATIONS=("all")
 
 FAILED=0
