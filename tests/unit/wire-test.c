@@ -14,15 +14,7 @@
 #include "wayland-client-core.h"
 #include "wayland-private.h"
 
-static int failures;
-
-#define CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: check failed: %s\n",		\
-			__FILE__, __LINE__, #cond);			\
-		failures++;						\
-	}								\
-} while (0)
+#include "check.h"
 
 static const struct wl_interface thing_interface;
 
