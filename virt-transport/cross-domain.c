@@ -232,7 +232,19 @@ cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 				struct cross_domain_image_requirements *reply)
 {
 	struct cross_domain_image_requirements_cmd cmd;
-	int ret;
+	struct cross_domain_image_cache *entry;
+	int ret, i;
+
+	pthread_mutex_lock(&cd->query_lock);
+	for (i = 0; i < cd->image_cache_used; i++) {
+		entry = &cd->image_cache[i];
+		if (entry->width == width && entry->height == height &&
+		    entry->drm_format == drm_format && entry->flags == flags) {
+			*reply = entry->reply;
+			pthread_mutex_unlock(&cd->query_lock);
+			return 0;
+		}
+	}
 
 	memset(&cmd, 0, sizeof cmd);
 	cmd.hdr.cmd = CROSS_DOMAIN_CMD_GET_IMAGE_REQUIREMENTS;
@@ -242,14 +254,22 @@ cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 	cmd.drm_format = drm_format;
 	cmd.flags = flags;
 
-	pthread_mutex_lock(&cd->query_lock);
 	/* §5.1: ring 0, then wait on the query ring and read offset 0. */
 	ret = virtgpu_submit(&cd->dev, &cmd, sizeof cmd,
 			     CROSS_DOMAIN_QUERY_RING, &cd->query_bo, 1);
 	if (ret == 0)
 		ret = virtgpu_wait(&cd->dev, cd->query_bo);
-	if (ret == 0)
+	if (ret == 0) {
 		memcpy(reply, cd->query_ring, sizeof *reply);
+		entry = &cd->image_cache[cd->image_cache_next];
+		cd->image_cache_next = (cd->image_cache_next + 1) %
+				       CROSS_DOMAIN_IMAGE_CACHE;
+		if (cd->image_cache_used < CROSS_DOMAIN_IMAGE_CACHE)
+			cd->image_cache_used++;
+		*entry = (struct cross_domain_image_cache) {
+			width, height, drm_format, flags, *reply,
+		};
+	}
 	pthread_mutex_unlock(&cd->query_lock);
 
 	return ret;

@@ -11,6 +11,8 @@
 
 #include "virtgpu-device.h"
 
+#define CROSS_DOMAIN_IMAGE_CACHE 32
+
 struct cross_domain {
 	struct virtgpu_device dev;
 	uint32_t query_bo, query_res;
@@ -22,6 +24,14 @@ struct cross_domain {
 	uint32_t read_pipe_counter;
 	/* One image query at a time (§5.1). */
 	pthread_mutex_t query_lock;
+	/* Replies already had, under query_lock: a blob_id serves any
+	 * number of allocations (§5.1), and each query is a wait for the
+	 * host. Replaced round-robin. */
+	struct cross_domain_image_cache {
+		uint32_t width, height, drm_format, flags;
+		struct cross_domain_image_requirements reply;
+	} image_cache[CROSS_DOMAIN_IMAGE_CACHE];
+	int image_cache_used, image_cache_next;
 };
 
 /* Probe (or open `device`), create the context and rings, send INIT and
