@@ -535,6 +535,27 @@ snapshot_byte(const struct snapshot *snap, int *hint, size_t at)
 	return 0;
 }
 
+/* Does the snapshot hold exactly these n bytes at `at`? Only said where
+ * one extent covers them: elsewhere the byte-wise look decides. */
+static bool
+snapshot_holds(const struct snapshot *snap, int *hint, size_t at,
+	       const uint8_t *bytes, size_t n)
+{
+	int i;
+
+	for (i = *hint; i < snap->count; i++) {
+		const struct extent *e = &snap->extents[i];
+
+		if (at < e->offset)
+			break;
+		if (at + n <= e->offset + e->len) {
+			*hint = i;
+			return memcmp(e->bytes + (at - e->offset), bytes, n) == 0;
+		}
+	}
+	return false;
+}
+
 /* Bytes another thread wrote through a view between the copy and the
  * remap landed in the file; take those host memory has had no newer
  * write to since (it still holds the snapshot's byte there). */
@@ -551,6 +572,8 @@ merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
 			n = hole - at < sizeof chunk ? hole - at : sizeof chunk;
 			if (pread(fd, chunk, n, (off_t) at) != (ssize_t) n)
 				return merged;
+			if (snapshot_holds(snap, &hint, at, chunk, n))
+				continue;	/* nobody wrote here */
 			for (i = 0; i < n; i++) {
 				uint8_t old = snapshot_byte(snap, &hint, at + i);
 
