@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,6 +118,7 @@ device_open_path(struct virtgpu_device *dev, const char *path, char *why,
 		 size_t why_size)
 {
 	memset(dev, 0, sizeof *dev);
+	pthread_mutex_init(&dev->handles_lock, NULL);
 	snprintf(dev->path, sizeof dev->path, "%s", path);
 	dev->page_size = sysconf(_SC_PAGESIZE);
 
@@ -174,6 +176,52 @@ virtgpu_device_close(struct virtgpu_device *dev)
 	if (dev->fd >= 0)
 		close(dev->fd);
 	dev->fd = -1;
+	free(dev->handle_refs);
+	dev->handle_refs = NULL;
+	dev->handle_refs_size = 0;
+}
+
+/* One more user of a handle the kernel just gave. */
+static int
+handle_ref(struct virtgpu_device *dev, uint32_t handle)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&dev->handles_lock);
+	if (handle >= dev->handle_refs_size) {
+		uint32_t size = dev->handle_refs_size ? dev->handle_refs_size : 64;
+		uint32_t *grown;
+
+		while (size <= handle && size < UINT32_MAX / 2)
+			size *= 2;
+		grown = size > handle ?
+			realloc(dev->handle_refs, size * sizeof *grown) : NULL;
+		if (grown == NULL) {
+			ret = -1;
+			goto out;
+		}
+		memset(grown + dev->handle_refs_size, 0,
+		       (size - dev->handle_refs_size) * sizeof *grown);
+		dev->handle_refs = grown;
+		dev->handle_refs_size = size;
+	}
+	dev->handle_refs[handle]++;
+out:
+	pthread_mutex_unlock(&dev->handles_lock);
+	return ret;
+}
+
+/* True when this was the handle's last user (or one the table never saw). */
+static bool
+handle_unref(struct virtgpu_device *dev, uint32_t handle)
+{
+	bool last = true;
+
+	pthread_mutex_lock(&dev->handles_lock);
+	if (handle < dev->handle_refs_size && dev->handle_refs[handle] > 0)
+		last = --dev->handle_refs[handle] == 0;
+	pthread_mutex_unlock(&dev->handles_lock);
+	return last;
 }
 
 /* §2: must be the first context-creating ioctl on the fd. */
@@ -209,6 +257,13 @@ virtgpu_blob_create(struct virtgpu_device *dev, uint32_t blob_mem,
 
 	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_RESOURCE_CREATE_BLOB, &create) < 0)
 		return -1;
+	if (handle_ref(dev, create.bo_handle) < 0) {
+		struct drm_gem_close close_args = { .handle = create.bo_handle };
+
+		drm_ioctl(dev->fd, DRM_IOCTL_GEM_CLOSE, &close_args);
+		errno = ENOMEM;
+		return -1;
+	}
 
 	*bo_handle = create.bo_handle;
 	if (res_handle)
@@ -237,6 +292,8 @@ virtgpu_gem_close(struct virtgpu_device *dev, uint32_t bo_handle)
 {
 	struct drm_gem_close close_args = { .handle = bo_handle };
 
+	if (!handle_unref(dev, bo_handle))
+		return 0;	/* another part of the library still holds it */
 	return drm_ioctl(dev->fd, DRM_IOCTL_GEM_CLOSE, &close_args);
 }
 
@@ -262,6 +319,12 @@ virtgpu_prime_import(struct virtgpu_device *dev, int fd, uint32_t *bo_handle)
 
 	if (ioctl(dev->fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &prime) < 0)
 		return -1;
+	if (handle_ref(dev, prime.handle) < 0) {
+		/* Unknown to the table, it would be closed under its other
+		 * users: refuse instead. */
+		errno = ENOMEM;
+		return -1;
+	}
 
 	*bo_handle = prime.handle;
 	return 0;

@@ -5,6 +5,7 @@
 #ifndef VIRTGPU_DEVICE_H
 #define VIRTGPU_DEVICE_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,14 @@ struct virtgpu_device {
 	char path[64];
 	long page_size;
 	struct cross_domain_caps caps;
+	/* References per GEM handle: PRIME_FD_TO_HANDLE of a dma-buf the
+	 * file already has a handle for returns that same handle, and one
+	 * GEM_CLOSE ends it (and, with it, this file's right to mmap the
+	 * object). The library closes a handle only when its last user
+	 * does. Indexed by handle. */
+	pthread_mutex_t handles_lock;
+	uint32_t *handle_refs;
+	uint32_t handle_refs_size;
 };
 
 /* Open `path`, or probe renderD128..191 when NULL; on failure `why` says
@@ -37,12 +46,16 @@ virtgpu_blob_create(struct virtgpu_device *dev, uint32_t blob_mem,
 void *
 virtgpu_blob_map(struct virtgpu_device *dev, uint32_t bo_handle, size_t size);
 
+/* Drops one reference to a handle from virtgpu_blob_create or
+ * virtgpu_prime_import; the last one closes it. */
 int
 virtgpu_gem_close(struct virtgpu_device *dev, uint32_t bo_handle);
 
 int
 virtgpu_prime_export(struct virtgpu_device *dev, uint32_t bo_handle);
 
+/* A handle for a dma-buf, maybe one the library holds already: each
+ * import is closed on its own with virtgpu_gem_close. */
 int
 virtgpu_prime_import(struct virtgpu_device *dev, int fd, uint32_t *bo_handle);
 

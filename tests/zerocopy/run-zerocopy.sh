@@ -222,7 +222,7 @@ stats)
 		COPIED=$(stat_value shm_bytes_copied)
 		rt_log "stats: pool_size=$POOL zero_copy_pools=$ZC shm_bytes_copied=$COPIED"
 		[ -n "$ZC" ] && [ "$ZC" -ge 1 ] ||
-			fail "zero_copy_pools=$ZC: the map-before-create pool is not zero-copy"
+			fail "zero_copy_pools=$ZC: the $MODE pool is not zero-copy"
 		[ -n "$COPIED" ] && [ -n "$POOL" ] && [ "$COPIED" -le "$POOL" ] ||
 			fail "shm_bytes_copied=$COPIED is more than the pool's $POOL bytes"
 	}
