@@ -70,7 +70,6 @@ struct shm_blob {
 	dev_t map_dev;		/* how its mappings show (vma.h) */
 	ino_t map_ino;
 	uint64_t map_offset_in_file;
-	int export_fd;
 	/* The client still has views of it (it kept them across a resize
 	 * that moved the pool), so it draws there itself. */
 	bool client_views;
@@ -230,7 +229,6 @@ blob_create(struct cross_domain *cd, size_t size, char *why, size_t why_size)
 		return NULL;
 	blob->cd = cd;
 	blob->refs = 1;
-	blob->export_fd = -1;
 
 	size = (size + (size_t) cd->dev.page_size - 1) &
 	       ~((size_t) cd->dev.page_size - 1);
@@ -262,15 +260,11 @@ blob_create(struct cross_domain *cd, size_t size, char *why, size_t why_size)
 		goto err_bo;
 	}
 
-	blob->export_fd = virtgpu_prime_export(&cd->dev, blob->bo);
-	if (blob->export_fd < 0)
-		goto err_bo;
-
 	blob_identify(blob);
 	return blob;
 
 err_bo:
-	snprintf(why, why_size, "cannot map or export host memory (%s)",
+	snprintf(why, why_size, "cannot map host memory (%s)",
 		 strerror(errno));
 	if (blob->map)
 		munmap(blob->map, blob->size);
@@ -279,6 +273,17 @@ err:
 	free(blob);
 	errno = ENOMEM;
 	return NULL;
+}
+
+static void
+blob_unref(struct shm_blob *blob)
+{
+	if (blob == NULL || --blob->refs > 0)
+		return;
+
+	munmap(blob->map, blob->size);
+	virtgpu_gem_close(&blob->cd->dev, blob->bo);
+	free(blob);
 }
 
 /* Memory for a pool that a library of ours fills (libwayland-cursor): the
@@ -304,26 +309,20 @@ virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
 		return -1;
 	}
 
-	fd = blob->export_fd;
+	fd = virtgpu_prime_export(&shm->cd->dev, blob->bo);
+	if (fd < 0) {
+		wl_log("wayland-virtgpu: shared memory of %zu bytes: cannot "
+		       "export host memory (%s)\n", *size, strerror(errno));
+		blob_unref(blob);
+		errno = ENOMEM;
+		return -1;
+	}
 	*data = blob->map;
 	*size = blob->size;
 	virtgpu_gem_close(&shm->cd->dev, blob->bo);
 	free(blob);
 
 	return fd;
-}
-
-static void
-blob_unref(struct shm_blob *blob)
-{
-	if (blob == NULL || --blob->refs > 0)
-		return;
-
-	munmap(blob->map, blob->size);
-	if (blob->export_fd >= 0)
-		close(blob->export_fd);
-	virtgpu_gem_close(&blob->cd->dev, blob->bo);
-	free(blob);
 }
 
 /* ---- the client's mappings --------------------------------------------- */
@@ -768,9 +767,14 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	}
 	shm->stats->shm_pools++;
 
-	fd = wl_os_dupfd_cloexec(pool->blob->export_fd, 0);
-	if (fd < 0)
+	/* An fd of the host memory only for the request: a pool kept no
+	 * fd of it, so hundreds of pools stay within a process's fd limit. */
+	fd = virtgpu_prime_export(&shm->cd->dev, pool->blob->bo);
+	if (fd < 0) {
+		snprintf(why, sizeof why, "cannot export host memory (%s)",
+			 strerror(errno));
 		goto err;
+	}
 	close(args[1].h);
 	args[1].h = fd;
 	table_insert(shm->pools, pool);
@@ -790,9 +794,6 @@ err:
 	return -1;
 }
 
-/* The trap of DESIGN.md: the compositor grows only its mapping of the
- * first fd. New host memory goes behind a wl_shm_pool of the library's
- * own, made now, ahead of the client's resize. */
 /* A wl_shm_pool of the library's own over `blob`, made by the client's
  * wl_shm ahead of the request being hooked. */
 static struct wl_object *
@@ -812,13 +813,17 @@ own_pool_create(struct wl_transport *transport, uint32_t shm_id,
 
 	memset(args, 0, sizeof args);
 	args[0].o = object;
-	args[1].h = blob->export_fd;
+	args[1].h = virtgpu_prime_export(&blob->cd->dev, blob->bo);
 	args[2].i = (int32_t) size;
-	if (core->queue_request(transport->core_data, shm_id,
+	if (args[1].h < 0 ||
+	    core->queue_request(transport->core_data, shm_id,
 				WL_SHM_CREATE_POOL, args) < 0) {
+		if (args[1].h >= 0)
+			close(args[1].h);
 		core->destroy_object(transport->core_data, object);
 		return NULL;
 	}
+	close(args[1].h);	/* the request holds its own copy */
 
 	return object;
 }
