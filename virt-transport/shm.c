@@ -71,8 +71,10 @@ struct shm_blob {
 	ino_t map_ino;
 	uint64_t map_offset_in_file;
 	/* The client still has views of it (it kept them across a resize
-	 * that moved the pool), so it draws there itself. */
+	 * that moved the pool), so it draws there itself. Looked at again
+	 * when a remap may have replaced them (views_checked). */
 	bool client_views;
+	unsigned views_checked;
 	int refs;
 };
 
@@ -92,6 +94,12 @@ struct shm_pool {
 	struct shm_blob *blob;	/* current: new buffers and remapped views */
 	uint32_t target_id;	/* where new buffers go */
 	struct wl_object *hidden;	/* the library's pool behind it, if any */
+	/* A view larger than the pool (foot maps hundreds of MiB up front
+	 * and grows the pool inside it): its head shows host memory, its
+	 * tail still the file. What the head was remapped with, to know it
+	 * again when the pool grows into the tail. */
+	struct vma reserved_head;
+	bool reserved;
 	int refs;		/* the pool object and each buffer */
 };
 
@@ -119,6 +127,8 @@ struct virt_shm {
 	struct shm_pool *pools[TABLE_BUCKETS];
 	struct shm_buffer *buffers[TABLE_BUCKETS];
 	struct shm_surface *surfaces[TABLE_BUCKETS];
+	/* Counts remaps that put new host memory over a view of older. */
+	unsigned views_generation;
 };
 
 /* Tables: hashes of singly linked lists keyed by object id (each struct
@@ -327,22 +337,17 @@ virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
 
 /* ---- the client's mappings --------------------------------------------- */
 
-/* Put host memory where a client mapping was, same address and access. */
+/* Put host memory where the first blob->size bytes of a client view were,
+ * same address and access (host memory maps only whole). */
 static int
-remap_onto(const struct vma *m, struct shm_blob *blob)
+remap_onto(uintptr_t start, bool writable, struct shm_blob *blob)
 {
-	size_t len = m->end - m->start;
-	int prot = PROT_READ | (m->writable ? PROT_WRITE : 0);
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
 	void *p;
 
-	if (len != blob->size) {
-		errno = EINVAL;
-		return -1;
-	}
-
-	p = mmap((void *) m->start, len, prot, MAP_SHARED | MAP_FIXED,
+	p = mmap((void *) start, blob->size, prot, MAP_SHARED | MAP_FIXED,
 		 blob->cd->dev.fd, (off_t) blob->map_offset);
-	return p == (void *) m->start ? 0 : -1;
+	return p == (void *) start ? 0 : -1;
 }
 
 /* The next run of data in the file within [from, to): false when only
@@ -587,19 +592,57 @@ merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
 	return merged;
 }
 
+/* Is `m` the tail of the pool's reserved view, the part beyond the host
+ * memory its head was remapped with? Then the whole view can take the
+ * pool's (larger) host memory now. */
+static bool
+reserved_tail(struct shm_pool *pool, const struct vma *m, size_t size)
+{
+	struct vma head;
+
+	if (!pool->reserved || !m->shared || m->start < m->offset ||
+	    m->start - m->offset != pool->reserved_head.start ||
+	    m->end - pool->reserved_head.start < size)
+		return false;
+	/* Still what the library put there, up to where the tail starts. */
+	return vma_at((void *) pool->reserved_head.start, &head) == 0 &&
+	       head.start == pool->reserved_head.start && head.end == m->start &&
+	       head.dev == pool->reserved_head.dev &&
+	       head.ino == pool->reserved_head.ino &&
+	       head.offset == pool->reserved_head.offset;
+}
+
+/* Will host memory of `size` bytes fit the pool's reserved view? */
+static bool
+reserve_holds(struct shm_pool *pool, size_t size)
+{
+	struct vma *maps = NULL;
+	bool holds = false;
+	int n, i;
+
+	if (!pool->reserved)
+		return false;
+	n = vma_of_file(pool->dev, pool->ino, &maps);
+	for (i = 0; i < n && !holds; i++)
+		holds = reserved_tail(pool, &maps[i], size);
+	free(maps);
+	return holds;
+}
+
 /*
  * Move every writer of the pool's file that can be moved onto the pool's
  * host memory: what they hold goes to host memory first, then their
  * mappings are replaced and the file emptied. Returns true when nothing
- * is left writing to the file as far as this process can see.
+ * is left writing to the pool's bytes in the file as far as this process
+ * can see.
  */
 static bool
 pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 {
 	struct vma *maps = NULL;
 	struct snapshot snap;
-	bool complete = true, have_snapshot = false;
-	int n, i;
+	bool complete = true, have_snapshot = false, *moves;
+	int n, i, moving = 0;
 
 	if (!punchable(pool->client_fd, pool->size))
 		return false;
@@ -607,15 +650,28 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	n = vma_of_file(pool->dev, pool->ino, &maps);
 	if (n < 0)
 		return false;
+	moves = calloc((size_t) n + 1, sizeof *moves);
+	if (moves == NULL) {
+		free(maps);
+		return false;
+	}
 
 	for (i = 0; i < n; i++) {
-		/* MAP_PRIVATE views would see the punched holes; views at
-		 * an offset cannot be mapped from host memory portably. */
-		if (!maps[i].shared || maps[i].offset != 0 ||
-		    maps[i].end - maps[i].start != pool->blob->size)
-			complete = false;
+		const struct vma *m = &maps[i];
+
+		if (m->offset >= pool->blob->size)
+			continue;	/* none of the pool's bytes */
+		if (m->offset == 0 && m->shared &&
+		    m->end - m->start >= pool->blob->size)
+			moves[i] = true;	/* whole, or a reserved view */
+		else if (reserved_tail(pool, m, pool->blob->size))
+			moves[i] = true;
+		else
+			complete = false;	/* MAP_PRIVATE, or partial */
+		moving += moves[i];
 	}
 	if (!complete) {
+		free(moves);
 		free(maps);
 		return false;
 	}
@@ -626,18 +682,33 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	shm->stats->shm_bytes_copied +=
 		copy_file_data(pool->client_fd, pool->blob->map, 0, pool->size,
 			       pool->emptied);
-	if (n > 0 && !pool->emptied)
+	if (moving > 0 && !pool->emptied)
 		have_snapshot = snapshot_take(&snap, pool->client_fd,
 					      pool->blob->map, pool->size);
 
 	for (i = 0; i < n; i++) {
-		if (remap_onto(&maps[i], pool->blob) < 0) {
+		const struct vma *m = &maps[i];
+		uintptr_t start = m->start - (uintptr_t) m->offset;
+
+		if (!moves[i])
+			continue;
+		if (remap_onto(start, m->writable, pool->blob) < 0) {
 			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot put host "
 			       "memory under a view of the pool (%s)\n",
 			       pool->id, strerror(errno));
 			complete = false;
+			continue;
+		}
+		if (m->offset > 0)
+			shm->views_generation++;	/* older host memory went */
+		if (m->end - start > pool->blob->size || m->offset > 0) {
+			/* How the head shows now, to know it at the next
+			 * growth. */
+			pool->reserved = vma_at((void *) start,
+						&pool->reserved_head) == 0;
 		}
 	}
+	free(moves);
 	free(maps);
 
 	if (have_snapshot) {
@@ -652,7 +723,7 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	if (punch(pool->client_fd, pool->size) < 0)
 		return false;
 	pool->emptied = true;
-	if (n > 0 && !pool->counted) {
+	if (moving > 0 && !pool->counted) {
 		/* Some view of the client's now shows host memory. */
 		pool->counted = true;
 		shm->stats->zero_copy_pools++;
@@ -874,11 +945,13 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	 * (remapped below or later) draws everything into the new memory. */
 	memcpy(blob->map, old->map, pool->size < old->size ? pool->size : old->size);
 	old->client_views = pool->mode != POOL_COPY && blob_has_client_views(old);
+	old->views_checked = shm->views_generation;
 	/* The view the client maps for the new size (upstream
 	 * libwayland-cursor: fallocate, resize, munmap, mmap) must show the
 	 * pool, not the holes punched in it. Until the next remap the file
-	 * holds a copy again. */
-	if (pool->emptied) {
+	 * holds a copy again. A client that grows inside the view it
+	 * reserved maps none: that view takes the new memory instead. */
+	if (pool->emptied && !reserve_holds(pool, blob->size)) {
 		shm->stats->shm_bytes_copied +=
 			refill_file(pool->client_fd, blob->map, pool->size);
 		pool->emptied = false;
@@ -922,15 +995,18 @@ pool_resize(struct virt_shm *shm, struct wl_transport *transport,
 		pool->compositor_size = size;
 	}
 
-	/* After a move, only views already made for the new size: with
-	 * none, remapping would punch the file just refilled for the view
-	 * to come (the next commit or resize takes that one). */
+	/* From here the client's bytes up to the new size are the pool's:
+	 * what it wrote there through a view before resizing moves too. */
+	pool->size = (size_t) size;
+
+	/* After a move, only views already made for the new size (or a
+	 * reserved view the pool grew into): with none, remapping would
+	 * punch the file just refilled for the view to come (the next
+	 * commit or resize takes that one). */
 	if (pool->mode != POOL_COPY && (!moved || pool_has_file_views(pool))) {
-		/* Views the client made for the new size. */
 		if (!pool_remap(shm, pool) && pool->mode == POOL_ZERO_COPY)
 			pool->mode = POOL_MIXED;
 	}
-	pool->size = (size_t) size;
 
 	return 0;
 }
@@ -999,6 +1075,13 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer)
 		return;
 	}
 
+	if (buffer->blob != pool->blob &&
+	    buffer->blob->views_checked != shm->views_generation) {
+		/* A remap since may have put newer memory over its views. */
+		buffer->blob->client_views = buffer->blob->client_views &&
+					     blob_has_client_views(buffer->blob);
+		buffer->blob->views_checked = shm->views_generation;
+	}
 	if (buffer->blob != pool->blob && !buffer->blob->client_views) {
 		/* A buffer of earlier host memory: the client draws into
 		 * the current one. */
