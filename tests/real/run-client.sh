@@ -6,7 +6,8 @@
 # usage: run-client.sh CLIENT LIBDIR [EXTRA_LIBDIR...]
 #        run-client.sh --virtgpu BUILD CLIENT
 #   CLIENT: simple-shm simple-egl terminal gtk4-demo gtk3-widget-factory
-#           qt5-analogclock qt5-calculator foot testsprite2 mpv wl-clipboard;
+#           qt5-analogclock qt5-calculator foot foot-scroll testsprite2 mpv
+#           wl-clipboard;
 #           with --virtgpu also clipboard-64m keymap
 #   LIBDIR holds the libwayland-client.so.0 under test; EXTRA_LIBDIRs (e.g.
 #   build/cursor, build/egl) join LD_LIBRARY_PATH when they exist.
@@ -104,6 +105,18 @@ qt5-calculator)
 foot)
 	BACKEND=x11
 	CMD=(foot /bin/sh)
+	;;
+foot-scroll)
+	# 400 lines, a few milliseconds apart, so that foot draws many
+	# frames, each scrolling its buffer inside its wl_shm pools (foot's
+	# shm scrolling); then the prompt. Through virtio-gpu the pixels
+	# must come without copies.
+	# The shell says when the lines are out ($DONE_FILE), so the window
+	# is shot then and not while foot still waits for the first.
+	BACKEND=x11
+	ZERO_COPY=1
+	DONE_FILE=$RT_WORK/scrolled
+	CMD=(foot sh -c 'i=0; while [ $i -lt 400 ]; do i=$((i + 1)); echo "line $i"; sleep 0.004; done; : >"$HOME/scrolled"; exec sh')
 	;;
 testsprite2)
 	BACKEND=x11
@@ -285,7 +298,15 @@ run_shot()
 {
 	local label=$1
 	rt_start_weston "$BACKEND" "$label"
+	[ -z "${DONE_FILE:-}" ] || rm -f "$DONE_FILE"
 	start_client "$@"
+	if [ -n "${DONE_FILE:-}" ]; then
+		local n=0
+		until [ -e "$DONE_FILE" ]; do
+			((n++ < 300)) || rt_die "$label: the client did not finish its output within 60 s"
+			sleep 0.2
+		done
+	fi
 	shoot_window "$label"
 	shift
 	rt_check_maps "$CLIENT_PID" "$label: ${CMD[0]##*/}" "$@" || MAPS_FAILED=1
@@ -577,6 +598,16 @@ fi
 if [ -n "$VIRTGPU_BUILD" ]; then
 	report_library_errors "$RT_WORK/client-test.log"
 	rt_check_stats "$RT_WORK/client-test.log" "test: ${CMD[0]##*/}" || status=1
+	if [ -n "${ZERO_COPY:-}" ]; then
+		stats=$(grep -a '^wayland-virtgpu stats: ' "$RT_WORK/client-test.log" | tail -n 1)
+		pools=$(sed -n 's/.* shm_pools=\([0-9]*\).*/\1/p' <<<"$stats")
+		zero=$(sed -n 's/.* zero_copy_pools=\([0-9]*\).*/\1/p' <<<"$stats")
+		copied=$(sed -n 's/.* shm_bytes_copied=\([0-9]*\).*/\1/p' <<<"$stats")
+		if [ -z "$pools" ] || [ "$pools" -lt 1 ] || [ "$zero" != "$pools" ] || [ "$copied" != 0 ]; then
+			rt_log "not zero-copy: shm_pools=$pools zero_copy_pools=$zero shm_bytes_copied=$copied"
+			status=1
+		fi
+	fi
 fi
 if [ $status -ne 0 ]; then
 	save_failure ref.png test.png diff.png client-test.log
