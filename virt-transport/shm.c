@@ -94,12 +94,13 @@ struct shm_pool {
 	struct shm_blob *blob;	/* current: new buffers and remapped views */
 	uint32_t target_id;	/* where new buffers go */
 	struct wl_object *hidden;	/* the library's pool behind it, if any */
-	/* A view larger than the pool (foot maps hundreds of MiB up front
-	 * and grows the pool inside it): its head shows host memory, its
-	 * tail still the file. What the head was remapped with, to know it
-	 * again when the pool grows into the tail. */
-	struct vma reserved_head;
-	bool reserved;
+	/* A view larger than the pool (a client that maps address space up
+	 * front and grows the pool inside it): its head shows host memory,
+	 * its tail still the file. After a move, how the previous host
+	 * memory shows, to know such heads when the pool grows into the
+	 * tails. */
+	struct vma prev_blob;
+	bool moved;
 	int refs;		/* the pool object and each buffer */
 };
 
@@ -592,41 +593,61 @@ merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
 	return merged;
 }
 
-/* Is `m` the tail of the pool's reserved view, the part beyond the host
- * memory its head was remapped with? Then the whole view can take the
- * pool's (larger) host memory now. */
+/* Is `m` the tail of a view whose head shows the pool's previous host
+ * memory (the view was larger than the pool, and the pool grew into it)?
+ * *head_start says where the view starts. */
 static bool
-reserved_tail(struct shm_pool *pool, const struct vma *m, size_t size)
+reserved_tail(struct shm_pool *pool, const struct vma *m, uintptr_t *head_start)
 {
 	struct vma head;
 
-	if (!pool->reserved || !m->shared || m->start < m->offset ||
-	    m->start - m->offset != pool->reserved_head.start ||
-	    m->end - pool->reserved_head.start < size)
+	if (!pool->moved || !m->shared || m->offset == 0 ||
+	    m->start < m->offset)
 		return false;
-	/* Still what the library put there, up to where the tail starts. */
-	return vma_at((void *) pool->reserved_head.start, &head) == 0 &&
-	       head.start == pool->reserved_head.start && head.end == m->start &&
-	       head.dev == pool->reserved_head.dev &&
-	       head.ino == pool->reserved_head.ino &&
-	       head.offset == pool->reserved_head.offset;
+	*head_start = m->start - (uintptr_t) m->offset;
+	/* The head: one mapping of the previous memory, up to the tail. */
+	return vma_at((void *) *head_start, &head) == 0 &&
+	       head.start == *head_start && head.end == m->start &&
+	       head.dev == pool->prev_blob.dev &&
+	       head.ino == pool->prev_blob.ino &&
+	       head.offset == pool->prev_blob.offset;
 }
 
-/* Will host memory of `size` bytes fit the pool's reserved view? */
-static bool
-reserve_holds(struct shm_pool *pool, size_t size)
+/* After a move to `size` bytes of host memory: views whose tails can take
+ * it are left to the next remap; with `apply`, the heads of those too
+ * small for it show the file again (refilled first), so that everything
+ * the client draws through such a view lands in one place, copied from
+ * there. Says whether any view will take the new memory and whether any
+ * head goes back to the file. */
+static void
+reserved_views_move(struct shm_pool *pool, size_t size, bool apply,
+		    bool *take, bool *give_back)
 {
 	struct vma *maps = NULL;
-	bool holds = false;
+	uintptr_t head;
 	int n, i;
 
-	if (!pool->reserved)
-		return false;
+	*take = *give_back = false;
 	n = vma_of_file(pool->dev, pool->ino, &maps);
-	for (i = 0; i < n && !holds; i++)
-		holds = reserved_tail(pool, &maps[i], size);
+	for (i = 0; i < n; i++) {
+		const struct vma *m = &maps[i];
+
+		if (!reserved_tail(pool, m, &head))
+			continue;
+		if (m->end - head >= size) {
+			*take = true;
+			continue;
+		}
+		*give_back = true;
+		if (apply &&
+		    mmap((void *) head, m->start - head,
+			 PROT_READ | (m->writable ? PROT_WRITE : 0),
+			 MAP_SHARED | MAP_FIXED, pool->client_fd, 0) == MAP_FAILED)
+			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot give a "
+			       "view back its file (%s)\n", pool->id,
+			       strerror(errno));
+	}
 	free(maps);
-	return holds;
 }
 
 /*
@@ -642,6 +663,7 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	struct vma *maps = NULL;
 	struct snapshot snap;
 	bool complete = true, have_snapshot = false, *moves;
+	uintptr_t head;
 	int n, i, moving = 0;
 
 	if (!punchable(pool->client_fd, pool->size))
@@ -664,7 +686,8 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 		if (m->offset == 0 && m->shared &&
 		    m->end - m->start >= pool->blob->size)
 			moves[i] = true;	/* whole, or a reserved view */
-		else if (reserved_tail(pool, m, pool->blob->size))
+		else if (reserved_tail(pool, m, &head) &&
+			 m->end - head >= pool->blob->size)
 			moves[i] = true;
 		else
 			complete = false;	/* MAP_PRIVATE, or partial */
@@ -701,12 +724,6 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 		}
 		if (m->offset > 0)
 			shm->views_generation++;	/* older host memory went */
-		if (m->end - start > pool->blob->size || m->offset > 0) {
-			/* How the head shows now, to know it at the next
-			 * growth. */
-			pool->reserved = vma_at((void *) start,
-						&pool->reserved_head) == 0;
-		}
 	}
 	free(moves);
 	free(maps);
@@ -921,6 +938,7 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	struct shm_blob *blob, *old = pool->blob;
 	struct wl_object *hidden;
 	char why[160];
+	bool take, give_back;
 
 	blob = blob_create(shm->cd, size, why, sizeof why);
 	if (blob == NULL) {
@@ -951,10 +969,20 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	 * pool, not the holes punched in it. Until the next remap the file
 	 * holds a copy again. A client that grows inside the view it
 	 * reserved maps none: that view takes the new memory instead. */
-	if (pool->emptied && !reserve_holds(pool, blob->size)) {
+	pool->prev_blob = (struct vma) {
+		.dev = old->map_dev, .ino = old->map_ino,
+		.offset = old->map_offset_in_file,
+	};
+	pool->moved = true;
+	reserved_views_move(pool, blob->size, false, &take, &give_back);
+	if (pool->emptied && (!take || give_back)) {
 		shm->stats->shm_bytes_copied +=
 			refill_file(pool->client_fd, blob->map, pool->size);
 		pool->emptied = false;
+	}
+	if (give_back) {
+		reserved_views_move(pool, blob->size, true, &take, &give_back);
+		shm->views_generation++;
 	}
 
 	pool->hidden = hidden;

@@ -106,6 +106,7 @@ struct client {
 
 	/* grow */
 	void *guard;
+	void *second_view;	/* outgrow: the view made for the larger pool */
 
 	/* punch */
 	size_t scroll_offset;
@@ -650,6 +651,53 @@ frame_grow(struct client *c, int f)
 	return slot->buffer;
 }
 
+/* ---- outgrow: a view mapped larger than the pool, kept while the pool
+ * grows past it; a second, larger view is made for the new size, but the
+ * buffers at the old offsets are made anew and still drawn through the
+ * first view ---- */
+
+#define OUTGROW_AT 10		/* the frame at which the pool grows */
+
+static int
+setup_outgrow(struct client *c)
+{
+	c->pool_size = 2 * frame_bytes(c);
+	c->fd = pool_fd_create("zerocopy-pool", c->pool_size, 0);
+	/* One frame of room beyond the pool, not enough for the growth. */
+	c->map = map_shared(c->fd, 3 * frame_bytes(c));
+	c->map_size = 3 * frame_bytes(c);
+	c->pool = wl_shm_create_pool(c->shm, c->fd, (int32_t) c->pool_size);
+	two_slots(c);
+	return 0;
+}
+
+static struct wl_buffer *
+frame_outgrow(struct client *c, int f)
+{
+	struct slot *slot;
+
+	if (f == OUTGROW_AT && c->nslots == 2) {
+		size_t size = 6 * frame_bytes(c);
+
+		if (ftruncate(c->fd, (off_t) size) < 0)
+			die("ftruncate(%zu): %s", size, strerror(errno));
+		c->second_view = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+		if (c->second_view == MAP_FAILED)
+			die("mmap: %s", strerror(errno));
+		wl_shm_pool_resize(c->pool, (int32_t) size);
+		c->pool_size = size;
+		slot_add(c, 0, c->width * 4);
+		slot_add(c, frame_bytes(c), c->width * 4);
+	}
+	slot = slot_free(c, c->nslots - 2);
+	if (slot == NULL)
+		return NULL;
+	draw_rows(slot_pixels(c, slot), slot->stride, c->width, 0, c->height,
+		  drawn_frame(c, f), 0);
+	slot->busy = true;
+	return slot->buffer;
+}
+
 /* ---- punch: foot's scrolling; the buffer moves forward through the pool,
  * what scrolled out is punched out, the pool grows at its end ---- */
 
@@ -1092,6 +1140,7 @@ static const struct mode modes[] = {
 	{ "grow", setup_grow, frame_grow, expect_plain, NULL, 256, 192 },
 	{ "grow-mmap", setup_grow, frame_grow, expect_plain, NULL, 256, 192 },
 	{ "punch", setup_punch, frame_punch, expect_punch, NULL, 256, 192 },
+	{ "outgrow", setup_outgrow, frame_outgrow, expect_plain, NULL, 256, 192 },
 	{ "sealed", setup_sealed, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "shm-open", setup_shm_open, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "many-pools", setup_grid, frame_grid, expect_grid, NULL,
