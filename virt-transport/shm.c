@@ -24,6 +24,11 @@
  * emptied file is refilled then, so that the view the client maps for the
  * new size shows the pool (upstream libwayland-cursor appends to it).
  *
+ * A view larger than the pool (address space reserved up front, the pool
+ * grown inside it) gets host memory at its head; when the pool grows into
+ * the rest, the new host memory goes over the whole view. A pool that
+ * outgrows such a view gives the view back to the file and is copied.
+ *
  * On a real kernel host memory mappings cannot grow (VM_DONTEXPAND): a
  * client that mremap()s a remapped view larger gets an error.
  */
