@@ -109,6 +109,16 @@ struct shm_pool {
 	int refs;		/* the pool object and each buffer */
 };
 
+/* A rectangle [x1, x2) x [y1, y2); empty when x1 >= x2 or y1 >= y2. */
+struct shm_box {
+	int32_t x1, y1, x2, y2;
+};
+
+/* Commits of a surface whose damage is remembered, for buffers copied on
+ * commit: a buffer attached again after at most this many commits gets
+ * the union of their damage copied, one after more gets all of it. */
+#define DAMAGE_HISTORY 8
+
 struct shm_buffer {
 	uint32_t id;
 	struct shm_buffer *next;
@@ -116,14 +126,28 @@ struct shm_buffer {
 	struct shm_blob *blob;	/* what the compositor reads */
 	size_t offset;		/* in the client's pool */
 	size_t bytes;
+	int32_t width, height, stride;
+	int bpp;		/* bytes per pixel, 0 when not known */
+	/* Copied on commit: as of which commit of which surface. */
+	uint64_t synced_surface;	/* shm_surface.serial, 0 for never */
+	uint32_t synced_commit;
 };
 
 struct shm_surface {
 	uint32_t id;
 	struct shm_surface *next;
+	uint64_t serial;	/* tells surfaces apart across reused ids */
 	uint32_t buffer;	/* attached wl_buffer id, 0 for none */
 	bool attached;		/* since the last commit */
 	bool damaged;
+	/* Damage since the last commit, and the state it is read in. */
+	struct shm_box damage;		/* surface coordinates */
+	struct shm_box damage_buffer;	/* buffer coordinates */
+	int32_t scale, transform;
+	bool viewport;		/* wp_viewporter maps it: scale unknown */
+	/* Damage of the last commits, in buffer coordinates. */
+	uint32_t commits;
+	struct shm_box history[DAMAGE_HISTORY];
 };
 
 struct virt_shm {
@@ -135,6 +159,7 @@ struct virt_shm {
 	struct shm_surface *surfaces[TABLE_BUCKETS];
 	/* Counts remaps that put new host memory over a view of older. */
 	unsigned views_generation;
+	uint64_t surface_serial;
 };
 
 /* Tables: hashes of singly linked lists keyed by object id (each struct
@@ -853,10 +878,12 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	if (!shm->copy_only && pool_remap(shm, pool)) {
 		pool->mode = POOL_ZERO_COPY;
 	} else {
-		/* The one copy of what the pool holds now. */
+		/* The one copy of what the pool holds now: its data, not
+		 * its holes (foot's pools are 512 MiB of mostly holes). */
 		pool->mode = POOL_COPY;
-		if (pread(pool->client_fd, pool->blob->map, pool->size, 0) > 0)
-			shm->stats->shm_bytes_copied += pool->size;
+		shm->stats->shm_bytes_copied +=
+			copy_file_data(pool->client_fd, pool->blob->map, 0,
+				       pool->size, false);
 	}
 	shm->stats->shm_pools++;
 
@@ -1046,6 +1073,38 @@ pool_resize(struct virt_shm *shm, struct wl_transport *transport,
 
 /* ---- buffers and surfaces ------------------------------------------------- */
 
+/* Bytes per pixel of the wl_shm formats clients use; 0 for the others,
+ * whose buffers are copied whole. */
+static int
+format_bpp(uint32_t format)
+{
+	switch (format) {
+	case WL_SHM_FORMAT_ARGB8888:
+	case WL_SHM_FORMAT_XRGB8888:
+	case WL_SHM_FORMAT_ABGR8888:
+	case WL_SHM_FORMAT_XBGR8888:
+	case WL_SHM_FORMAT_RGBA8888:
+	case WL_SHM_FORMAT_RGBX8888:
+	case WL_SHM_FORMAT_BGRA8888:
+	case WL_SHM_FORMAT_BGRX8888:
+	case WL_SHM_FORMAT_ARGB2101010:
+	case WL_SHM_FORMAT_XRGB2101010:
+	case WL_SHM_FORMAT_ABGR2101010:
+	case WL_SHM_FORMAT_XBGR2101010:
+		return 4;
+	case WL_SHM_FORMAT_RGB888:
+	case WL_SHM_FORMAT_BGR888:
+		return 3;
+	case WL_SHM_FORMAT_RGB565:
+	case WL_SHM_FORMAT_BGR565:
+		return 2;
+	case WL_SHM_FORMAT_C8:
+	case WL_SHM_FORMAT_R8:
+		return 1;
+	}
+	return 0;
+}
+
 static int
 buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 	      uint32_t *sender_id, union wl_argument *args)
@@ -1067,6 +1126,13 @@ buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 	buffer->pool = pool;
 	buffer->offset = (size_t) offset;
 	buffer->bytes = (size_t) stride * (size_t) height;
+	buffer->width = args[2].i;
+	buffer->height = height;
+	buffer->stride = stride;
+	buffer->bpp = format_bpp(args[5].u);
+	if (buffer->width <= 0 ||
+	    (int64_t) buffer->width * buffer->bpp > (int64_t) stride)
+		buffer->bpp = 0;	/* rows as the compositor will judge */
 	buffer->blob = pool->blob;
 	pool->blob->refs++;
 	pool->refs++;
@@ -1092,8 +1158,116 @@ buffer_destroy(struct virt_shm *shm, uint32_t id)
 /* Make the host memory the compositor reads for this buffer hold what the
  * client drew. Zero copy when the pool is fully remapped and the buffer
  * lives in its current host memory. */
+static const struct shm_box box_everything = { 0, 0, INT32_MAX, INT32_MAX };
+
+static bool
+box_empty(const struct shm_box *b)
+{
+	return b->x1 >= b->x2 || b->y1 >= b->y2;
+}
+
 static void
-buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer)
+box_union(struct shm_box *a, const struct shm_box *b)
+{
+	if (box_empty(b))
+		return;
+	if (box_empty(a)) {
+		*a = *b;
+		return;
+	}
+	a->x1 = b->x1 < a->x1 ? b->x1 : a->x1;
+	a->y1 = b->y1 < a->y1 ? b->y1 : a->y1;
+	a->x2 = b->x2 > a->x2 ? b->x2 : a->x2;
+	a->y2 = b->y2 > a->y2 ? b->y2 : a->y2;
+}
+
+static int32_t
+clamp32(int64_t v)
+{
+	return v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t) v;
+}
+
+/* Adds the rectangle (x, y, w, h), scaled by `scale`, to `b`. */
+static void
+box_add(struct shm_box *b, int32_t x, int32_t y, int32_t w, int32_t h,
+	int32_t scale)
+{
+	struct shm_box r;
+
+	if (w <= 0 || h <= 0)
+		return;
+	r.x1 = clamp32((int64_t) x * scale);
+	r.y1 = clamp32((int64_t) y * scale);
+	r.x2 = clamp32(((int64_t) x + w) * scale);
+	r.y2 = clamp32(((int64_t) y + h) * scale);
+	box_union(b, &r);
+}
+
+/* What of a buffer copied on commit must be copied now: the damage of every
+ * commit of this surface since the buffer was last copied for it (the
+ * client drew the frames between into other buffers, and brings this one
+ * up to date within their damage), or all of it. */
+static struct shm_box
+buffer_damage(struct shm_buffer *buffer, const struct shm_surface *surface)
+{
+	struct shm_box region = { 0, 0, 0, 0 };
+	uint32_t c;
+
+	if (surface == NULL || buffer->bpp == 0 ||
+	    buffer->synced_surface != surface->serial ||
+	    surface->commits - buffer->synced_commit > DAMAGE_HISTORY) {
+		region = box_everything;
+	} else {
+		for (c = buffer->synced_commit + 1; c != surface->commits + 1; c++)
+			box_union(&region, &surface->history[c % DAMAGE_HISTORY]);
+	}
+	if (surface) {
+		buffer->synced_surface = surface->serial;
+		buffer->synced_commit = surface->commits;
+	}
+
+	region.x1 = region.x1 < 0 ? 0 : region.x1;
+	region.y1 = region.y1 < 0 ? 0 : region.y1;
+	region.x2 = region.x2 > buffer->width ? buffer->width : region.x2;
+	region.y2 = region.y2 > buffer->height ? buffer->height : region.y2;
+	return region;
+}
+
+/* Copies the damaged rows of a buffer from the client's file. */
+static void
+buffer_copy_damage(struct virt_shm *shm, struct shm_buffer *buffer,
+		   const struct shm_surface *surface)
+{
+	struct shm_box r = buffer_damage(buffer, surface);
+	int fd = buffer->pool->client_fd;
+	char *dst = buffer->blob->map;
+	size_t at, len;
+
+	if (box_empty(&r))
+		return;
+	if (buffer->bpp == 0 || (r.x1 == 0 && r.x2 == buffer->width)) {
+		/* Whole rows: one read. */
+		at = buffer->offset + (size_t) r.y1 * (size_t) buffer->stride;
+		len = (size_t) (r.y2 - r.y1) * (size_t) buffer->stride;
+		if (at + len > buffer->offset + buffer->bytes)
+			len = buffer->offset + buffer->bytes - at;
+		if (pread(fd, dst + at, len, (off_t) at) > 0)
+			shm->stats->shm_bytes_copied += len;
+		return;
+	}
+	len = (size_t) (r.x2 - r.x1) * (size_t) buffer->bpp;
+	for (int32_t y = r.y1; y < r.y2; y++) {
+		at = buffer->offset + (size_t) y * (size_t) buffer->stride +
+		     (size_t) r.x1 * (size_t) buffer->bpp;
+		if (pread(fd, dst + at, len, (off_t) at) != (ssize_t) len)
+			break;
+		shm->stats->shm_bytes_copied += len;
+	}
+}
+
+static void
+buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
+	    const struct shm_surface *surface)
 {
 	struct shm_pool *pool = buffer->pool;
 	size_t from = buffer->offset, to = buffer->offset + buffer->bytes;
@@ -1102,9 +1276,7 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer)
 		return;	/* the compositor reports the bad buffer */
 
 	if (pool->mode == POOL_COPY) {
-		if (pread(pool->client_fd, (char *) buffer->blob->map + from,
-			  buffer->bytes, (off_t) from) > 0)
-			shm->stats->shm_bytes_copied += buffer->bytes;
+		buffer_copy_damage(shm, buffer, surface);
 		return;
 	}
 
@@ -1150,6 +1322,9 @@ surface_get(struct virt_shm *shm, uint32_t id)
 	surface = calloc(1, sizeof *surface);
 	if (surface) {
 		surface->id = id;
+		surface->serial = ++shm->surface_serial;
+		surface->scale = 1;
+		surface->transform = WL_OUTPUT_TRANSFORM_NORMAL;
 		table_insert(shm->surfaces, surface);
 	}
 	return surface;
@@ -1161,6 +1336,23 @@ static void
 surface_commit(struct virt_shm *shm, struct shm_surface *surface)
 {
 	struct shm_buffer *buffer;
+	struct shm_box box = surface->damage_buffer;
+
+	/* This commit's damage in buffer coordinates: surface damage only
+	 * where the library knows how the surface maps to the buffer. */
+	if (!box_empty(&surface->damage)) {
+		if (surface->viewport || surface->scale < 1 ||
+		    surface->transform != WL_OUTPUT_TRANSFORM_NORMAL)
+			box = box_everything;
+		else
+			box_add(&box, surface->damage.x1, surface->damage.y1,
+				surface->damage.x2 - surface->damage.x1,
+				surface->damage.y2 - surface->damage.y1,
+				surface->scale);
+	}
+	surface->commits++;
+	surface->history[surface->commits % DAMAGE_HISTORY] = box;
+	surface->damage = surface->damage_buffer = (struct shm_box) { 0, 0, 0, 0 };
 
 	if (!surface->attached && !surface->damaged)
 		return;
@@ -1168,7 +1360,7 @@ surface_commit(struct virt_shm *shm, struct shm_surface *surface)
 
 	buffer = table_find(shm->buffers, surface->buffer);
 	if (buffer)
-		buffer_sync(shm, buffer);
+		buffer_sync(shm, buffer, surface);
 }
 
 static void
@@ -1221,6 +1413,17 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 		return 0;
 	}
 
+	/* A viewport maps surface to buffer coordinates in ways the library
+	 * does not follow: that surface's damage covers all of its buffer. */
+	if (strcmp(interface, "wp_viewporter") == 0) {
+		if (opcode == 1 && args[1].o != NULL) {	/* get_viewport */
+			surface = surface_get(shm, args[1].o->id);
+			if (surface)
+				surface->viewport = true;
+		}
+		return 0;
+	}
+
 	if (strcmp(interface, "wl_surface") == 0) {
 		switch (opcode) {
 		case WL_SURFACE_DESTROY:
@@ -1240,8 +1443,21 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 		case WL_SURFACE_DAMAGE:
 		case WL_SURFACE_DAMAGE_BUFFER:
 			surface = surface_get(shm, target->id);
-			if (surface)
-				surface->damaged = true;
+			if (surface == NULL)
+				return 0;
+			surface->damaged = true;
+			box_add(opcode == WL_SURFACE_DAMAGE ? &surface->damage :
+				&surface->damage_buffer, args[0].i, args[1].i,
+				args[2].i, args[3].i, 1);
+			return 0;
+		case WL_SURFACE_SET_BUFFER_SCALE:
+		case WL_SURFACE_SET_BUFFER_TRANSFORM:
+			/* Read with the damage they are committed with. */
+			surface = surface_get(shm, target->id);
+			if (surface && opcode == WL_SURFACE_SET_BUFFER_SCALE)
+				surface->scale = args[0].i;
+			else if (surface)
+				surface->transform = args[0].i;
 			return 0;
 		case WL_SURFACE_COMMIT:
 			surface = table_find(shm->surfaces, target->id);

@@ -107,6 +107,12 @@ struct client {
 	/* grow */
 	void *guard;
 	void *second_view;	/* outgrow: the view made for the larger pool */
+	/* partial: damage only [damage_x0, damage_x1) x [damage_y0,
+	 * damage_y1) this frame. */
+	bool damage_band;
+	int damage_y0, damage_y1;
+	struct wl_buffer *last_buffer;	/* the last one committed */
+	int damage_x0, damage_x1;
 
 	/* punch */
 	size_t scroll_offset;
@@ -651,6 +657,96 @@ frame_grow(struct client *c, int f)
 	return slot->buffer;
 }
 
+/* ---- partial: each frame changes one tile (of 4 x 2) and damages only
+ * it; the two buffers are kept whole (a buffer's other tiles are brought
+ * up to date when it is drawn), as toolkits do with buffer age. A library
+ * that copies only this commit's damage shows the tile the other buffer
+ * changed one frame earlier stale. ---- */
+
+#define PARTIAL_COLS 4
+#define PARTIAL_ROWS 2
+#define PARTIAL_TILES (PARTIAL_COLS * PARTIAL_ROWS)
+
+static int
+partial_tile(const struct client *c, int x, int y)
+{
+	return y * PARTIAL_ROWS / c->height * PARTIAL_COLS + x * PARTIAL_COLS / c->width;
+}
+
+/* The frame that last changed the tile at (x, y), as of frame f: frame 0
+ * draws all, then frame g changes tile g % PARTIAL_TILES. */
+static int
+partial_frame(const struct client *c, int x, int y, int f)
+{
+	int tile = partial_tile(c, x, y);
+	int g = f - ((f - tile) % PARTIAL_TILES + PARTIAL_TILES) % PARTIAL_TILES;
+
+	return g > 0 ? g : 0;
+}
+
+static uint32_t
+expect_partial(const struct client *c, int x, int y, int f)
+{
+	return pattern(x, y, partial_frame(c, x, y, f), 0);
+}
+
+static void
+partial_repainted(void *data, struct wl_callback *callback, uint32_t time)
+{
+	*(bool *) data = true;
+	wl_callback_destroy(callback);
+}
+
+static const struct wl_callback_listener partial_repaint_listener = {
+	partial_repainted,
+};
+
+/* The compositor repaints only what was damaged, from whichever buffer was
+ * current then: a stale band in the last buffer would not show. Moving the
+ * window by a pixel (the last buffer attached again, with no damage) has
+ * the whole window repainted from the last buffer. */
+static int
+check_partial(struct client *c)
+{
+	struct wl_callback *callback;
+	bool done = false;
+
+	wl_surface_attach(c->surface, c->last_buffer, 1, 0);
+	callback = wl_surface_frame(c->surface);
+	wl_callback_add_listener(callback, &partial_repaint_listener, &done);
+	wl_surface_commit(c->surface);
+	while (!done)
+		if (wl_display_dispatch(c->display) < 0)
+			return 5;
+	return 0;
+}
+
+static struct wl_buffer *
+frame_partial(struct client *c, int f)
+{
+	struct slot *slot = slot_free(c, 0);
+	int frame = drawn_frame(c, f), tile = frame % PARTIAL_TILES, x, y;
+
+	if (slot == NULL)
+		return NULL;
+	for (y = 0; y < c->height; y++) {
+		uint32_t *row = (uint32_t *) ((char *) slot_pixels(c, slot) +
+					      (size_t) y * slot->stride);
+
+		for (x = 0; x < c->width; x++)
+			row[x] = pattern(x, y, partial_frame(c, x, y, frame), 0);
+	}
+	if (f > 0) {
+		c->damage_band = true;
+		c->damage_x0 = tile % PARTIAL_COLS * c->width / PARTIAL_COLS;
+		c->damage_x1 = (tile % PARTIAL_COLS + 1) * c->width / PARTIAL_COLS;
+		c->damage_y0 = tile / PARTIAL_COLS * c->height / PARTIAL_ROWS;
+		c->damage_y1 = (tile / PARTIAL_COLS + 1) * c->height / PARTIAL_ROWS;
+	}
+	slot->busy = true;
+	return slot->buffer;
+}
+
 /* ---- outgrow: a view mapped larger than the pool, kept while the pool
  * grows past it; a second, larger view is made for the new size, but the
  * buffers at the old offsets are made anew and still drawn through the
@@ -1141,6 +1237,7 @@ static const struct mode modes[] = {
 	{ "grow-mmap", setup_grow, frame_grow, expect_plain, NULL, 256, 192 },
 	{ "punch", setup_punch, frame_punch, expect_punch, NULL, 256, 192 },
 	{ "outgrow", setup_outgrow, frame_outgrow, expect_plain, NULL, 256, 192 },
+	{ "partial", setup_map_before_create, frame_partial, expect_partial, check_partial, 256, 192 },
 	{ "sealed", setup_sealed, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "shm-open", setup_shm_open, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "many-pools", setup_grid, frame_grid, expect_grid, NULL,
@@ -1425,7 +1522,20 @@ redraw(struct client *c)
 		return;
 	}
 	wl_surface_attach(c->surface, buffer, 0, 0);
-	wl_surface_damage_buffer(c->surface, 0, 0, INT32_MAX, INT32_MAX);
+	c->last_buffer = buffer;
+	if (c->damage_band && c->frame % 2) {
+		/* Surface coordinates (scale 1) every other frame. */
+		wl_surface_damage(c->surface, c->damage_x0, c->damage_y0,
+				  c->damage_x1 - c->damage_x0,
+				  c->damage_y1 - c->damage_y0);
+	} else if (c->damage_band) {
+		wl_surface_damage_buffer(c->surface, c->damage_x0, c->damage_y0,
+					 c->damage_x1 - c->damage_x0,
+					 c->damage_y1 - c->damage_y0);
+	} else {
+		wl_surface_damage_buffer(c->surface, 0, 0, INT32_MAX, INT32_MAX);
+	}
+	c->damage_band = false;
 	callback = wl_surface_frame(c->surface);
 	wl_callback_add_listener(callback, &frame_listener, c);
 	wl_surface_commit(c->surface);
