@@ -323,11 +323,12 @@ expect_plain(const struct client *c, int x, int y, int f)
 	return pattern(x, y, f, 0);
 }
 
-/* Draw into the next free buffer of the mapping. */
+/* Frame f drawn whole into the least recently used free buffer among
+ * slots first..nslots-1. */
 static struct wl_buffer *
-frame_plain(struct client *c, int f)
+draw_in_free(struct client *c, int first, int f)
 {
-	struct slot *slot = slot_free(c, 0);
+	struct slot *slot = slot_free(c, first);
 
 	if (slot == NULL)
 		return NULL;
@@ -335,6 +336,13 @@ frame_plain(struct client *c, int f)
 		  drawn_frame(c, f), 0);
 	slot->busy = true;
 	return slot->buffer;
+}
+
+/* Draw into the next free buffer of the mapping. */
+static struct wl_buffer *
+frame_plain(struct client *c, int f)
+{
+	return draw_in_free(c, 0, f);
 }
 
 /* map-before-create: as weston-simple-shm, GTK, Qt, SDL. */
@@ -642,19 +650,11 @@ grow_pool(struct client *c)
 static struct wl_buffer *
 frame_grow(struct client *c, int f)
 {
-	struct slot *slot;
-
 	if (f > 0 && f % GROW_EVERY == 0 && f / GROW_EVERY <= GROW_TIMES &&
 	    c->nslots < 2 + 2 * (f / GROW_EVERY))
 		grow_pool(c);
 	/* Only the buffers at the newest offsets. */
-	slot = slot_free(c, c->nslots - 2);
-	if (slot == NULL)
-		return NULL;
-	draw_rows(slot_pixels(c, slot), slot->stride, c->width, 0, c->height,
-		  drawn_frame(c, f), 0);
-	slot->busy = true;
-	return slot->buffer;
+	return draw_in_free(c, c->nslots - 2, f);
 }
 
 /* ---- partial: each frame changes one tile (of 4 x 2) and damages only
@@ -770,8 +770,6 @@ setup_outgrow(struct client *c)
 static struct wl_buffer *
 frame_outgrow(struct client *c, int f)
 {
-	struct slot *slot;
-
 	if (f == OUTGROW_AT && c->nslots == 2) {
 		size_t size = 6 * frame_bytes(c);
 
@@ -785,13 +783,7 @@ frame_outgrow(struct client *c, int f)
 		slot_add(c, 0, c->width * 4);
 		slot_add(c, frame_bytes(c), c->width * 4);
 	}
-	slot = slot_free(c, c->nslots - 2);
-	if (slot == NULL)
-		return NULL;
-	draw_rows(slot_pixels(c, slot), slot->stride, c->width, 0, c->height,
-		  drawn_frame(c, f), 0);
-	slot->busy = true;
-	return slot->buffer;
+	return draw_in_free(c, c->nslots - 2, f);
 }
 
 /* ---- punch: foot's scrolling; the buffer moves forward through the pool,
