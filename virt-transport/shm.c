@@ -96,8 +96,9 @@ struct shm_pool {
 	enum pool_mode mode;
 	bool emptied;		/* the file was punched once */
 	bool counted;		/* in zero_copy_pools */
-	struct shm_blob *blob;	/* current: new buffers and remapped views */
+	struct shm_blob *blob;	/* current: remapped views, what to copy from */
 	uint32_t target_id;	/* where new buffers go */
+	struct shm_blob *target_blob;	/* what target_id shows the compositor */
 	struct wl_object *hidden;	/* the library's pool behind it, if any */
 	/* A view larger than the pool (a client that maps address space up
 	 * front and grows the pool inside it): its head shows host memory,
@@ -106,6 +107,10 @@ struct shm_pool {
 	 * tails. */
 	struct vma prev_blob;
 	bool moved;
+	/* Every pool still alive (buffers keep destroyed ones), to find
+	 * the one already holding a file another create_pool names. */
+	struct shm_pool *live_prev, *live_next;
+	struct virt_shm *shm;
 	int refs;		/* the pool object and each buffer */
 };
 
@@ -160,6 +165,7 @@ struct virt_shm {
 	/* Counts remaps that put new host memory over a view of older. */
 	unsigned views_generation;
 	uint64_t surface_serial;
+	struct shm_pool *live;	/* list of struct shm_pool.live_next */
 };
 
 /* Tables: hashes of singly linked lists keyed by object id (each struct
@@ -815,9 +821,81 @@ pool_unref(struct shm_pool *pool)
 	if (--pool->refs > 0)
 		return;
 
+	if (pool->live_prev)
+		pool->live_prev->live_next = pool->live_next;
+	else if (pool->shm)
+		pool->shm->live = pool->live_next;
+	if (pool->live_next)
+		pool->live_next->live_prev = pool->live_prev;
+	blob_unref(pool->target_blob);
 	blob_unref(pool->blob);
 	close(pool->client_fd);
 	free(pool);
+}
+
+/* The live pool that holds `pool`'s file in host memory with room for it,
+ * if any: the newest one, whose memory the client's views show. */
+static struct shm_pool *
+pool_holding(struct virt_shm *shm, const struct shm_pool *pool)
+{
+	struct shm_pool *p;
+
+	for (p = shm->live; p; p = p->live_next) {
+		if (p->dev == pool->dev && p->ino == pool->ino &&
+		    p->mode != POOL_COPY && !shm->copy_only)
+			return p;
+	}
+	return NULL;
+}
+
+/* A new pool of the holder's file needs more than the holder's host
+ * memory: the client's views of that memory show the file again (given
+ * the pool's bytes back first), for the new pool's remap to take them;
+ * the holder then follows the new memory, as a moved pool does, its
+ * buffers copied from there. */
+static void
+pool_hand_over_views(struct virt_shm *shm, struct shm_pool *holder)
+{
+	struct shm_blob *blob = holder->blob;
+	struct vma *maps = NULL;
+	int n, i;
+
+	if (holder->emptied) {
+		shm->stats->shm_bytes_copied +=
+			refill_file(holder->client_fd, blob->map, holder->size);
+		holder->emptied = false;
+	}
+	n = vma_of_file(blob->map_dev, blob->map_ino, &maps);
+	for (i = 0; i < n; i++) {
+		const struct vma *m = &maps[i];
+
+		if (m->start == (uintptr_t) blob->map ||
+		    m->offset != blob->map_offset_in_file)
+			continue;
+		if (mmap((void *) m->start, m->end - m->start,
+			 PROT_READ | (m->writable ? PROT_WRITE : 0),
+			 MAP_SHARED | MAP_FIXED, holder->client_fd, 0) == MAP_FAILED)
+			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot give a "
+			       "view back its file (%s)\n", holder->id,
+			       strerror(errno));
+	}
+	free(maps);
+	shm->views_generation++;
+}
+
+/* The holder's buffers come from the new pool's memory from now on, as
+ * a moved pool's do from its new memory. */
+static void
+pool_follow(struct virt_shm *shm, struct shm_pool *holder,
+	    struct shm_pool *pool)
+{
+	holder->blob->client_views = false;
+	holder->blob->views_checked = shm->views_generation;
+	blob_unref(holder->blob);	/* its buffers keep it */
+	holder->blob = pool->blob;
+	holder->blob->refs++;
+	holder->emptied = pool->emptied;
+	holder->mode = pool->mode == POOL_ZERO_COPY ? POOL_ZERO_COPY : POOL_MIXED;
 }
 
 /* wl_shm.create_pool(id, fd, size): host memory for the pool, its bytes
@@ -827,7 +905,7 @@ static int
 pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	    union wl_argument *args)
 {
-	struct shm_pool *pool;
+	struct shm_pool *pool, *holder;
 	struct stat st;
 	int32_t size = args[2].i;
 	char why[160] = "";
@@ -871,20 +949,44 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	pool->dev = st.st_dev;
 	pool->ino = st.st_ino;
 
-	pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
-	if (pool->blob == NULL)
-		goto err;
-
-	if (!shm->copy_only && pool_remap(shm, pool)) {
-		pool->mode = POOL_ZERO_COPY;
+	/* A second pool of a file the library holds already (a client that
+	 * makes a new pool instead of resizing): the client's views show
+	 * that pool's host memory, not the emptied file, so the new pool
+	 * shares it, as two pools of one file share its pages, or, needing
+	 * more, takes the views over. */
+	holder = pool_holding(shm, pool);
+	if (holder && holder->blob->size >= pool->size) {
+		pool->blob = holder->blob;
+		pool->blob->refs++;
+		pool->mode = holder->mode;
+		pool->emptied = holder->emptied;
+		pool->counted = holder->counted;
+		shm->stats->zero_copy_pools += pool->counted;
+		/* Views made since go onto the shared memory too. */
+		if (pool->mode == POOL_ZERO_COPY && !pool_remap(shm, pool))
+			pool->mode = POOL_MIXED;
 	} else {
-		/* The one copy of what the pool holds now: its data, not
-		 * its holes (foot's pools are 512 MiB of mostly holes). */
-		pool->mode = POOL_COPY;
-		shm->stats->shm_bytes_copied +=
-			copy_file_data(pool->client_fd, pool->blob->map, 0,
-				       pool->size, false);
+		if (holder)
+			pool_hand_over_views(shm, holder);
+		pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
+		if (pool->blob == NULL)
+			goto err;
+		if (!shm->copy_only && pool_remap(shm, pool)) {
+			pool->mode = POOL_ZERO_COPY;
+		} else {
+			/* The one copy of what the pool holds now: its data,
+			 * not its holes (foot's pools are 512 MiB of mostly
+			 * holes). */
+			pool->mode = POOL_COPY;
+			shm->stats->shm_bytes_copied +=
+				copy_file_data(pool->client_fd, pool->blob->map,
+					       0, pool->size, false);
+		}
+		if (holder)
+			pool_follow(shm, holder, pool);
 	}
+	pool->target_blob = pool->blob;
+	pool->blob->refs++;
 	shm->stats->shm_pools++;
 
 	/* An fd of the host memory only for the request: a pool kept no
@@ -898,6 +1000,11 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	close(args[1].h);
 	args[1].h = fd;
 	table_insert(shm->pools, pool);
+	pool->shm = shm;
+	pool->live_next = shm->live;
+	if (shm->live)
+		shm->live->live_prev = pool;
+	shm->live = pool;
 
 	return 1;
 
@@ -906,6 +1013,7 @@ err:
 		snprintf(why, sizeof why, "%s", strerror(errno));
 	wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: %s\n",
 	       size, why);
+	blob_unref(pool->target_blob);
 	blob_unref(pool->blob);
 	if (pool->client_fd >= 0)
 		close(pool->client_fd);
@@ -1019,6 +1127,9 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 
 	pool->hidden = hidden;
 	pool->target_id = hidden->id;
+	blob_unref(pool->target_blob);
+	pool->target_blob = blob;
+	blob->refs++;
 	pool->blob = blob;
 	blob_unref(old);	/* its buffers keep it */
 
@@ -1133,8 +1244,8 @@ buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 	if (buffer->width <= 0 ||
 	    (int64_t) buffer->width * buffer->bpp > (int64_t) stride)
 		buffer->bpp = 0;	/* rows as the compositor will judge */
-	buffer->blob = pool->blob;
-	pool->blob->refs++;
+	buffer->blob = pool->target_blob;
+	buffer->blob->refs++;
 	pool->refs++;
 	table_insert(shm->buffers, buffer);
 

@@ -107,6 +107,7 @@ struct client {
 	/* grow */
 	void *guard;
 	void *second_view;	/* outgrow: the view made for the larger pool */
+	struct wl_shm_pool *first_pool;	/* new-pool-larger: the one kept */
 	/* partial: damage only [damage_x0, damage_x1) x [damage_y0,
 	 * damage_y1) this frame. */
 	bool damage_band;
@@ -786,6 +787,52 @@ frame_outgrow(struct client *c, int f)
 	return draw_in_free(c, c->nslots - 2, f);
 }
 
+/* ---- new-pool: a client that makes a new pool of the same fd instead of
+ * resizing, and keeps its mapping. new-pool: the same size, the first pool
+ * destroyed, new buffers from the second. new-pool-larger: a larger one
+ * (after ftruncate and a new view), and the first pool kept: later frames
+ * go in turn to a new buffer of the first pool and of the second ---- */
+
+#define NEW_POOL_AT 10
+
+static struct wl_buffer *
+frame_new_pool(struct client *c, int f)
+{
+	bool larger = strcmp(c->mode->name, "new-pool-larger") == 0;
+
+	if (f == NEW_POOL_AT && c->nslots == 2) {
+		size_t size = larger ? 4 * frame_bytes(c) : c->pool_size;
+
+		if (larger) {
+			if (ftruncate(c->fd, (off_t) size) < 0)
+				die("ftruncate: %s", strerror(errno));
+			munmap(c->map, c->map_size);
+			c->map = map_shared(c->fd, size);
+			c->map_size = size;
+			c->first_pool = c->pool;
+		} else {
+			wl_shm_pool_destroy(c->pool);
+		}
+		c->pool = wl_shm_create_pool(c->shm, c->fd, (int32_t) size);
+		c->pool_size = size;
+		slot_add(c, 2 * frame_bytes(c) * larger, c->width * 4);
+		slot_add(c, (2 * larger + 1) * frame_bytes(c), c->width * 4);
+	}
+	if (larger && c->first_pool && f > NEW_POOL_AT && f % 2) {
+		/* A buffer made now from the first pool, at its second frame. */
+		struct wl_shm_pool *second = c->pool;
+
+		c->pool = c->first_pool;
+		slot_add(c, frame_bytes(c), c->width * 4);
+		c->pool = second;
+		c->slots[c->nslots - 1].busy = true;
+		draw_rows(slot_pixels(c, &c->slots[c->nslots - 1]), c->width * 4,
+			  c->width, 0, c->height, drawn_frame(c, f), 0);
+		return c->slots[c->nslots - 1].buffer;
+	}
+	return draw_in_free(c, c->nslots > 2 ? 2 : 0, f);
+}
+
 /* ---- punch: foot's scrolling; the buffer moves forward through the pool,
  * what scrolled out is punched out, the pool grows at its end ---- */
 
@@ -1229,6 +1276,8 @@ static const struct mode modes[] = {
 	{ "grow-mmap", setup_grow, frame_grow, expect_plain, NULL, 256, 192 },
 	{ "punch", setup_punch, frame_punch, expect_punch, NULL, 256, 192 },
 	{ "outgrow", setup_outgrow, frame_outgrow, expect_plain, NULL, 256, 192 },
+	{ "new-pool", setup_map_before_create, frame_new_pool, expect_plain, NULL, 256, 192 },
+	{ "new-pool-larger", setup_map_before_create, frame_new_pool, expect_plain, NULL, 256, 192 },
 	{ "partial", setup_map_before_create, frame_partial, expect_partial, check_partial, 256, 192 },
 	{ "sealed", setup_sealed, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "shm-open", setup_shm_open, frame_plain, expect_plain, NULL, 256, 192 },
