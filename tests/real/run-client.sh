@@ -61,6 +61,16 @@ rt_init "$TEST_NAME"
 CONFIG_HOME=$RT_WORK/config		# no user configuration reaches the clients
 mkdir -p "$CONFIG_HOME"
 
+# A terminal's shell reads $ENV as it starts, just before its first prompt:
+# there it writes $DONE_FILE, so that the window is not shot (and taken as
+# settled) while the terminal still waits for its shell.
+shell_says_ready()
+{
+	DONE_FILE=$RT_WORK/shell-ready
+	printf ': >"%s"\n' "$DONE_FILE" >"$RT_WORK/shell-env"
+	CLIENT_ENV+=(ENV="$RT_WORK/shell-env")
+}
+
 # Per client: command, backend (x11 = with a seat), comparison mode, extra env.
 BACKEND=headless
 MODE=exact
@@ -76,6 +86,7 @@ simple-egl)
 	CMD=(weston-simple-egl)
 	;;
 terminal)
+	shell_says_ready
 	CMD=(weston-terminal)
 	;;
 gtk4-demo)
@@ -104,6 +115,7 @@ qt5-calculator)
 	;;
 foot)
 	BACKEND=x11
+	shell_says_ready
 	CMD=(foot /bin/sh)
 	;;
 foot-scroll)
@@ -303,7 +315,7 @@ run_shot()
 	if [ -n "${DONE_FILE:-}" ]; then
 		local n=0
 		until [ -e "$DONE_FILE" ]; do
-			((n++ < 300)) || rt_die "$label: the client did not finish its output within 60 s"
+			((n++ < 300)) || rt_die "$label: the client did not say it was ready ($DONE_FILE) within 60 s"
 			sleep 0.2
 		done
 	fi
