@@ -629,6 +629,18 @@ merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
 	return merged;
 }
 
+/* A client view at [start, start + len) shows the pool's file again, from
+ * its start, instead of host memory. */
+static void
+view_show_file(struct shm_pool *pool, uintptr_t start, size_t len,
+	       bool writable)
+{
+	if (mmap((void *) start, len, PROT_READ | (writable ? PROT_WRITE : 0),
+		 MAP_SHARED | MAP_FIXED, pool->client_fd, 0) == MAP_FAILED)
+		wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot give a view "
+		       "back its file (%s)\n", pool->id, strerror(errno));
+}
+
 /* Is `m` the tail of a view whose head shows the pool's previous host
  * memory (the view was larger than the pool, and the pool grew into it)?
  * *head_start says where the view starts. */
@@ -675,13 +687,8 @@ reserved_views_move(struct shm_pool *pool, size_t size, bool apply,
 			continue;
 		}
 		*give_back = true;
-		if (apply &&
-		    mmap((void *) head, m->start - head,
-			 PROT_READ | (m->writable ? PROT_WRITE : 0),
-			 MAP_SHARED | MAP_FIXED, pool->client_fd, 0) == MAP_FAILED)
-			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot give a "
-			       "view back its file (%s)\n", pool->id,
-			       strerror(errno));
+		if (apply)
+			view_show_file(pool, head, m->start - head, m->writable);
 	}
 	free(maps);
 }
@@ -797,20 +804,31 @@ pool_has_file_views(struct shm_pool *pool)
 	return n != 0;
 }
 
+/* The client's views of this host memory (not the library's own): their
+ * number with *out to free(), or -1. */
+static int
+blob_client_views(struct shm_blob *blob, struct vma **out)
+{
+	int n, i, kept = 0;
+
+	n = vma_of_file(blob->map_dev, blob->map_ino, out);
+	for (i = 0; i < n; i++) {
+		if ((*out)[i].start != (uintptr_t) blob->map &&
+		    (*out)[i].offset == blob->map_offset_in_file)
+			(*out)[kept++] = (*out)[i];
+	}
+	return n < 0 ? n : kept;
+}
+
 /* Does the client still have a view of this host memory? */
 static bool
 blob_has_client_views(struct shm_blob *blob)
 {
 	struct vma *maps = NULL;
-	bool found = false;
-	int n;
+	int n = blob_client_views(blob, &maps);
 
-	n = vma_of_file(blob->map_dev, blob->map_ino, &maps);
-	for (int i = 0; i < n && !found; i++)
-		found = maps[i].start != (uintptr_t) blob->map &&
-			maps[i].offset == blob->map_offset_in_file;
 	free(maps);
-	return found;
+	return n > 0;
 }
 
 /* ---- pools ---------------------------------------------------------------- */
@@ -833,16 +851,18 @@ pool_unref(struct shm_pool *pool)
 	free(pool);
 }
 
-/* The live pool that holds `pool`'s file in host memory with room for it,
- * if any: the newest one, whose memory the client's views show. */
+/* The live pool that holds `pool`'s file in host memory, if any: the
+ * newest one, whose memory the client's views show. */
 static struct shm_pool *
 pool_holding(struct virt_shm *shm, const struct shm_pool *pool)
 {
 	struct shm_pool *p;
 
+	if (shm->copy_only)
+		return NULL;
 	for (p = shm->live; p; p = p->live_next) {
 		if (p->dev == pool->dev && p->ino == pool->ino &&
-		    p->mode != POOL_COPY && !shm->copy_only)
+		    p->mode != POOL_COPY)
 			return p;
 	}
 	return NULL;
@@ -865,20 +885,10 @@ pool_hand_over_views(struct virt_shm *shm, struct shm_pool *holder)
 			refill_file(holder->client_fd, blob->map, holder->size);
 		holder->emptied = false;
 	}
-	n = vma_of_file(blob->map_dev, blob->map_ino, &maps);
-	for (i = 0; i < n; i++) {
-		const struct vma *m = &maps[i];
-
-		if (m->start == (uintptr_t) blob->map ||
-		    m->offset != blob->map_offset_in_file)
-			continue;
-		if (mmap((void *) m->start, m->end - m->start,
-			 PROT_READ | (m->writable ? PROT_WRITE : 0),
-			 MAP_SHARED | MAP_FIXED, holder->client_fd, 0) == MAP_FAILED)
-			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot give a "
-			       "view back its file (%s)\n", holder->id,
-			       strerror(errno));
-	}
+	n = blob_client_views(blob, &maps);
+	for (i = 0; i < n; i++)
+		view_show_file(holder, maps[i].start,
+			       maps[i].end - maps[i].start, maps[i].writable);
 	free(maps);
 	shm->views_generation++;
 }
