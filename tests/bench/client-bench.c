@@ -232,9 +232,11 @@ percentile(const double *sorted, int count, double p)
 	return sorted[rank - 1];
 }
 
-/* Prints "median_us=.. p90_us=.. min_us=.. mean_us=.." for samples in microseconds. */
+/* Ends a line begun with the benchmark's name: " median_us=.. p90_us=.. p99_us=.. min_us=..
+ * mean_us=.. client_cpu_us=.." for samples in microseconds, CPU_US of this process over all
+ * of them, then the others' CPU since START. */
 static void
-print_stats(double *samples, int count)
+print_samples(double *samples, int count, double cpu_us, const struct tree_cpu *start)
 {
 	double sum = 0;
 	int i;
@@ -245,6 +247,9 @@ print_stats(double *samples, int count)
 	printf(" median_us=%.2f p90_us=%.2f p99_us=%.2f min_us=%.2f mean_us=%.2f",
 	       percentile(samples, count, 50), percentile(samples, count, 90),
 	       percentile(samples, count, 99), samples[0], sum / count);
+	printf(" client_cpu_us=%.2f", cpu_us / count);
+	print_tree_cpu(start, count, 1, "us");
+	printf("\n");
 }
 
 static void
@@ -373,10 +378,7 @@ bench_roundtrips(struct bench_client *client, const struct bench_options *opts, 
 	}
 	cpu = cpu_us() - cpu_start;
 	printf("%s n=%d", name, opts->roundtrips);
-	print_stats(samples, opts->roundtrips);
-	printf(" client_cpu_us=%.2f", cpu / opts->roundtrips);
-	print_tree_cpu(&tree_start, opts->roundtrips, 1, "us");
-	printf("\n");
+	print_samples(samples, opts->roundtrips, cpu, &tree_start);
 	free(samples);
 	return 0;
 fail:
@@ -623,10 +625,7 @@ bench_frame(struct bench_client *client, const struct bench_options *opts, int w
 	}
 	cpu = cpu_us() - cpu_start;
 	printf("frame size=%dx%d fill=%d n=%d", width, height, opts->fill, opts->frames);
-	print_stats(samples, opts->frames);
-	printf(" client_cpu_us=%.2f", cpu / opts->frames);
-	print_tree_cpu(&tree_start, opts->frames, 1, "us");
-	printf("\n");
+	print_samples(samples, opts->frames, cpu, &tree_start);
 	ret = 0;
 out:
 	if (ret < 0)
@@ -710,10 +709,7 @@ bench_pool(struct bench_client *client, const struct bench_options *opts)
 	cpu = cpu_us() - cpu_start;
 
 	printf("pool n=%d bytes=%zu mappings=%d", opts->pools, size, vmas);
-	print_stats(samples, opts->pools);
-	printf(" client_cpu_us=%.2f", cpu / opts->pools);
-	print_tree_cpu(&tree_start, opts->pools, 1, "us");
-	printf("\n");
+	print_samples(samples, opts->pools, cpu, &tree_start);
 	free(samples);
 	return 0;
 fail:
