@@ -1,0 +1,320 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * What the parts of the virtgpu transport share: the transport itself,
+ * and each part's state with the functions that reach it. Each part's
+ * section names its file; its state is touched only there.
+ */
+#ifndef VIRT_TRANSPORT_VIRTGPU_H
+#define VIRT_TRANSPORT_VIRTGPU_H
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cross-domain.h"
+#include "shm.h"
+#include "transport.h"
+#include "wayland-util.h"
+
+struct virtgpu_transport;
+
+/* --- display-fd.c: the fd the client polls (wl_display_get_fd) -------- */
+
+/* One end of a socket pair, readable while received bytes wait (a byte
+ * written to notify_tx), and writable: clients such as Xwayland poll it
+ * for POLLOUT before each flush. An epoll fd cannot say writable, so the
+ * library's own waits use wait_fd (epoll of display_fd and the DRM fd: a
+ * fence wakes the reader directly), and the pump watches the DRM fd for
+ * clients that poll display_fd in their own loops. */
+struct vt_display {
+	int fd;
+	int notify_tx;
+	int wait_fd;
+	bool notified;		/* notify_tx has written a byte not read yet */
+	/* display_fd's own send buffer is full (a filler nobody reads
+	 * until notify_tx drains it), so it says not writable. */
+	bool blocked;
+	/* The client has the display fd: it may poll it in a loop of its
+	 * own, which only the pump can wake (the library's own waits poll
+	 * the DRM fd themselves). */
+	bool exported;
+};
+
+int
+display_fd_init(struct virtgpu_transport *t);
+int
+display_fd_watch_device(struct virtgpu_transport *t);
+void
+display_fd_fini(struct virtgpu_transport *t);
+void
+display_fd_notify_locked(struct virtgpu_transport *t);
+void
+display_fd_settle_locked(struct virtgpu_transport *t);
+void
+display_fd_block_locked(struct virtgpu_transport *t);
+void
+display_fd_unblock_locked(struct virtgpu_transport *t);
+
+/* --- receive.c: fence events, channel messages, the received stream --- */
+
+struct vt_rx {
+	uint8_t *msg;		/* a copy of the channel ring's page */
+	uint8_t *buf;
+	size_t len, capacity;
+	int *fds;
+	int nfds, fds_capacity;
+	bool received_any;
+	/* The client's reader is draining the ring itself: it needs no
+	 * wake-up, and the POLL after it may wait for its next SEND. */
+	bool reader_draining;
+};
+
+void
+receive_drain_ring_locked(struct virtgpu_transport *t);
+void
+receive_fini(struct virtgpu_transport *t);
+ssize_t
+virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
+	     int *fds, int *nfds, int max_fds);
+
+/* --- poll-schedule.c: when a POLL goes out ----------------------------- */
+
+struct vt_poll {
+	bool outstanding;
+	/* The client's reader took the last channel message and no pipe
+	 * needs the channel: the next POLL rides with the next SEND (one
+	 * EXECBUFFER less per roundtrip). It goes alone when the client
+	 * says it may wait (flush with nothing to send, prepare_read: the
+	 * idle hook), when a reader finds nothing, or when timer_fd fires
+	 * in the pump (a client that polls the fd without either). */
+	bool deferred;
+	int timer_fd;
+	bool timer_armed;
+	uint64_t deferred_ns;	/* since when */
+	uint64_t count, with_send;	/* POLLs submitted; of them, in a SEND's submit */
+};
+
+int
+poll_schedule_init(struct virtgpu_transport *t);
+void
+poll_schedule_fini(struct virtgpu_transport *t);
+int
+poll_schedule_timer_renew(struct virtgpu_transport *t);
+void
+poll_schedule_repoll_locked(struct virtgpu_transport *t, bool may_defer);
+void
+poll_schedule_release_locked(struct virtgpu_transport *t);
+bool
+poll_schedule_held_for_send_locked(struct virtgpu_transport *t);
+void
+poll_schedule_timer_fired_locked(struct virtgpu_transport *t);
+bool
+poll_schedule_take_for_send(struct virtgpu_transport *t);
+
+/* --- send-queue.c: SENDs the host has not run yet ---------------------- */
+
+/* SENDs submitted since the last fence that signalled, and of them those
+ * up to the outstanding fence (fence, -1: none). */
+struct vt_send_queue {
+	int fence;
+	uint32_t unrun_sends, fenced_sends;
+	size_t unrun_bytes, fenced_bytes;
+	uint64_t flush_eagain;
+};
+
+bool
+send_queue_full_locked(struct virtgpu_transport *t);
+bool
+send_queue_wants_fence_locked(struct virtgpu_transport *t, size_t size);
+void
+send_queue_submitted_locked(struct virtgpu_transport *t, size_t size,
+			    int fence);
+int
+send_queue_wait_fd_locked(struct virtgpu_transport *t);
+void
+send_queue_fence_signalled_locked(struct virtgpu_transport *t);
+bool
+send_queue_admit(struct virtgpu_transport *t, size_t size, bool *fenced);
+void
+send_queue_fini(struct virtgpu_transport *t);
+
+/* --- send.c: the client's bytes cut into SENDs ------------------------- */
+
+ssize_t
+virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
+	     const int *fds, int nfds, int *fds_taken,
+	     const struct wl_transport_message *messages, int nmessages);
+
+/* --- fd-translate.c: fds out to identifiers, identifiers in to fds ----- */
+
+/* What an fd the client sends is, for the error line and SEND. */
+enum fd_kind {
+	FD_DMABUF,
+	FD_READ_PIPE,		/* a pipe's write end: the client reads */
+	FD_UNSUPPORTED,
+};
+
+enum fd_kind
+fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
+		      char *what, size_t what_size);
+int
+fd_translate_out(struct virtgpu_transport *t, int fd, uint32_t *id,
+		 uint32_t *type, uint32_t *bo, bool *has_bo);
+int
+fd_translate_in(struct virtgpu_transport *t,
+		const struct cross_domain_receive *rx, int *fds);
+int
+fd_translate_check_request(struct virtgpu_transport *t,
+			   struct wl_object *target,
+			   const struct wl_message *message,
+			   union wl_argument *args);
+
+/* --- pipes.c: pipe data both ways -------------------------------------- */
+
+struct read_pipe;
+struct write_pipe;
+
+struct vt_pipes {
+	struct read_pipe *read;		/* the client reads: READ from the host */
+	struct write_pipe *write;	/* the client writes: WRITE to the host */
+	uint64_t bytes_in, bytes_out;
+};
+
+bool
+pipes_open(struct virtgpu_transport *t);
+size_t
+pipes_pending_bytes(struct virtgpu_transport *t);
+int
+pipes_read_pipe_add(struct virtgpu_transport *t, int client_fd, uint32_t *id);
+int
+pipes_write_pipe_add(struct virtgpu_transport *t, uint32_t id);
+void
+pipes_handle_read_locked(struct virtgpu_transport *t, const uint8_t *msg,
+			 size_t avail);
+int
+pipes_watch_count_locked(struct virtgpu_transport *t);
+int
+pipes_watch_locked(struct virtgpu_transport *t, struct pollfd *pfds,
+		   void **owners);
+void
+pipes_ready_locked(struct virtgpu_transport *t, const struct pollfd *pfd,
+		   void *owner);
+void
+pipes_drain(struct virtgpu_transport *t);
+void
+pipes_fini(struct virtgpu_transport *t);
+
+/* --- pump.c: the transport's own thread -------------------------------- */
+
+struct vt_pump {
+	pthread_t thread;
+	bool running;
+	bool quit;
+	int wake_fd;
+	/* Threads of the library waiting on wait_fd to read: while there
+	 * are, the pump leaves fences to them (it would take the message
+	 * and the POLL batching from under them). */
+	int readers_waiting;
+	pthread_cond_t readers_done;
+	/* Since when a wl_display.sync waits for any reply (0: none), and
+	 * how long to wait before giving up (0: forever). */
+	uint64_t awaiting_since_ms;
+	uint64_t reply_timeout_ms;
+	/* With nothing received for keepalive_ms (0: never), the pump
+	 * sends a wl_display.sync of the library's own, so that the
+	 * watchdog notices a compositor that died behind a host that never
+	 * says so, even under a client that only waits. */
+	uint64_t keepalive_ms;
+	uint64_t last_receive_ms;
+	/* The pump sleeps with no timeout: a new wait for a reply must wake
+	 * it. While it sleeps until some deadline, it looks at the newest
+	 * wait when it wakes, so a client doing roundtrips costs no thread
+	 * switch per sync (it used to: one wake of the pump per roundtrip). */
+	bool sleeps_forever;
+};
+
+int
+pump_init(struct virtgpu_transport *t);
+int
+pump_start(struct virtgpu_transport *t);
+void
+pump_stop(struct virtgpu_transport *t);
+void
+pump_fini(struct virtgpu_transport *t);
+void
+pump_wake(struct virtgpu_transport *t);
+void
+pump_reply_due_locked(struct virtgpu_transport *t);
+void
+pump_heard_from_host_locked(struct virtgpu_transport *t);
+void
+pump_reader_waiting(struct virtgpu_transport *t, bool waiting);
+void
+pump_forget_parent_locked(struct virtgpu_transport *t);
+
+/* --- fork.c: a forked child using the display, and the process's exit -- */
+
+struct vt_fork {
+	struct wl_list link;	/* every live transport */
+	pid_t owner_pid;	/* the process using the display */
+	/* Shared with forked processes (MAP_SHARED): which of them uses the
+	 * display last. A parent whose child took the connection over must
+	 * not send keepalives into it (its object ids are not the child's). */
+	_Atomic pid_t *user_pid;
+};
+
+int
+fork_init(struct virtgpu_transport *t);
+void
+fork_register(struct virtgpu_transport *t);
+void
+fork_fini(struct virtgpu_transport *t);
+void
+fork_adopt(struct virtgpu_transport *t);
+bool
+fork_is_owner(struct virtgpu_transport *t);
+bool
+fork_is_user(struct virtgpu_transport *t);
+bool
+fork_may_keepalive(struct virtgpu_transport *t);
+
+/* --- fixups.c: events whose fds need a guest form ---------------------- */
+
+int
+fixups_event(struct virtgpu_transport *t, struct wl_object *target,
+	     uint32_t opcode, union wl_argument *args);
+
+/* --- transport-virtgpu.c: the transport -------------------------------- */
+
+struct virtgpu_transport {
+	struct wl_transport base;
+	struct cross_domain cd;
+	bool cd_open;
+	struct virt_shm *shm;
+
+	pthread_mutex_t lock;	/* everything below */
+	/* The connection is over: an errno for readers (rx_error), or the
+	 * compositor hung up (rx_eof). */
+	int rx_error;
+	bool rx_eof;
+	struct vt_display display;
+	struct vt_rx rx;
+	struct vt_poll poll;
+	struct vt_send_queue send_queue;
+	struct vt_pipes pipes;
+	struct vt_pump pump;
+	struct vt_fork fork;
+};
+
+void
+virtgpu_fail_locked(struct virtgpu_transport *t, int error);
+bool
+virtgpu_connected_locked(struct virtgpu_transport *t);
+uint64_t
+virtgpu_now_ns(void);
+uint64_t
+virtgpu_now_ms(void);
+
+#endif
