@@ -113,7 +113,7 @@ queue_event(struct wl_display *display, size_t len)
 	uint32_t header[2], id, opcode, size;
 	const uint8_t *data;
 	const int *fds;
-	int nfds, used = 0;
+	int nfds, used = 0, hook;
 
 	data = wl_connection_in_data(connection, &len);
 	if (len < WIRE_HEADER_SIZE)
@@ -188,13 +188,15 @@ queue_event(struct wl_display *display, size_t len)
 	}
 
 	transport = wl_connection_get_transport(connection);
-	if (transport->ops->event &&
-	    transport->ops->event(transport, &proxy->object, opcode, message,
-				  closure->args) < 0) {
-		if (errno == 0)
+	hook = transport->ops->event ?
+	       transport->ops->event(transport, &proxy->object, opcode,
+				     message, closure->args) : 0;
+	if (hook != 0) {
+		/* Dropped: the client never learns of it. */
+		if (hook < 0 && errno == 0)
 			errno = EPROTO;
 		closure_abandon(closure, true);
-		return -1;
+		return hook < 0 ? -1 : (int) size;
 	}
 
 	closure->proxy = proxy;

@@ -94,7 +94,9 @@ struct wl_transport_ops {
 		       union wl_argument *args);
 
 	/* Optional: an event just received, before it is queued; the hook
-	 * may replace its fds. Returns -1 on failure. */
+	 * may change its arguments (fds, arrays in place, a string for one of
+	 * its own). Returns 0 to queue it, 1 to drop it (its fds closed), -1
+	 * on failure. */
 	int (*event)(struct wl_transport *transport,
 		     struct wl_object *target, uint32_t opcode,
 		     const struct wl_message *message,
