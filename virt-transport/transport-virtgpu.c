@@ -95,6 +95,7 @@ virtgpu_destroy(struct wl_transport *transport)
 	fork_fini(t);
 	pipes_fini(t);
 	receive_fini(t);
+	fixups_fini(t);
 	if (t->shm)
 		virt_shm_destroy(t->shm);
 	if (t->cd_open)
@@ -120,6 +121,7 @@ virtgpu_request(struct wl_transport *transport, struct wl_object *target,
 		pump_reply_due_locked(t);
 		pthread_mutex_unlock(&t->lock);
 	}
+	fixups_request(t, target, message);
 
 	ret = virt_shm_request(t->shm, transport, target, sender_id, opcode,
 			       args);
@@ -137,7 +139,7 @@ virtgpu_event(struct wl_transport *transport, struct wl_object *target,
 	      union wl_argument *args)
 {
 	return fixups_event((struct virtgpu_transport *) transport, target,
-			    opcode, args);
+			    opcode, message, args);
 }
 
 static void
@@ -148,13 +150,14 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 	pthread_mutex_lock(&t->lock);
 	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d"
 		" shm_host_pools=%llu polls=%llu polls_with_send=%llu"
-		" flush_eagain=%llu",
+		" flush_eagain=%llu hidden_globals=%llu",
 		(unsigned long long) t->pipes.bytes_in,
 		(unsigned long long) t->pipes.bytes_out, t->cd.max_ids,
 		(unsigned long long) t->base.stats.shm_host_pools,
 		(unsigned long long) t->poll.count,
 		(unsigned long long) t->poll.with_send,
-		(unsigned long long) t->send_queue.flush_eagain);
+		(unsigned long long) t->send_queue.flush_eagain,
+		(unsigned long long) t->fixups.globals_hidden);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -215,7 +218,8 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	t->poll.count = 1;
 
 	t->rx.msg = malloc((size_t) t->cd.dev.page_size);
-	if (t->rx.msg == NULL || display_fd_watch_device(t) < 0) {
+	if (t->rx.msg == NULL || display_fd_watch_device(t) < 0 ||
+	    fixups_init(t) < 0) {
 		snprintf(why, why_size, "cannot set up the display fd (%s)",
 			 strerror(errno));
 		goto err;

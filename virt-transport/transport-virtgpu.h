@@ -280,11 +280,37 @@ fork_is_user(struct virtgpu_transport *t);
 bool
 fork_may_keepalive(struct virtgpu_transport *t);
 
-/* --- fixups.c: events whose fds need a guest form ---------------------- */
+/* --- fixups.c: events whose meaning the guest must change -------------- */
+
+struct hidden_name;
+struct feedback_table;
+
+struct vt_fixups {
+	dev_t guest_rdev;	/* the render node the transport uses */
+	bool have_rdev;
+	char *hidden_list;	/* interfaces not offered, comma-separated */
+	bool debug;		/* WAYLAND_DEBUG: a line per hidden global */
+	struct hidden_name *hidden;	/* global names not offered */
+	int nhidden, hidden_capacity;
+	struct feedback_table *tables;	/* format table size per feedback */
+	int ntables, tables_capacity;
+	uint64_t globals_hidden;
+};
+
+/* fixups_event: drop the event. */
+#define FIXUPS_DROP 1
 
 int
+fixups_init(struct virtgpu_transport *t);
+void
+fixups_fini(struct virtgpu_transport *t);
+int
 fixups_event(struct virtgpu_transport *t, struct wl_object *target,
-	     uint32_t opcode, union wl_argument *args);
+	     uint32_t opcode, const struct wl_message *message,
+	     union wl_argument *args);
+void
+fixups_request(struct virtgpu_transport *t, struct wl_object *target,
+	       const struct wl_message *message);
 
 /* --- transport-virtgpu.c: the transport -------------------------------- */
 
@@ -306,6 +332,7 @@ struct virtgpu_transport {
 	struct vt_pipes pipes;
 	struct vt_pump pump;
 	struct vt_fork fork;
+	struct vt_fixups fixups;
 };
 
 void

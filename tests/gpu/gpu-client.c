@@ -1,0 +1,365 @@
+/*
+ * A guest client that finds its GPU as Mesa's EGL and Vulkan WSI do (gpu-path.md §1-2):
+ * linux-dmabuf's default feedback (the format table mapped MAP_PRIVATE read-only, main_device
+ * opened as a render node, tranche indices looked up in the table), wl_drm's device path, and
+ * the registry. It checks what a GPU client through the library sees of the test compositor
+ * (gpu-compositor): through virtio-gpu the guest's own render node and no global whose fds
+ * cannot cross; over a socket (--direct) everything as the compositor sent it.
+ *   gpu-client [--direct] [--mode MODE] [--hide-list LIST]
+ * Exits 0 when everything matched; each mismatch is one "gpu-client: FAIL" line.
+ */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <wayland-client.h>
+
+#include "gpu-test.h"
+#include "linux-dmabuf-unstable-v1-client-protocol.h"
+#include "wl-drm-client-protocol.h"
+
+static int failures;
+
+#define CHECK(cond, ...) do { \
+	if (!(cond)) { \
+		fprintf(stderr, "gpu-client: FAIL: " __VA_ARGS__); \
+		fputc('\n', stderr); \
+		failures++; \
+	} \
+} while (0)
+
+struct globals {
+	uint32_t dmabuf_name, dmabuf_version, drm_name;
+	bool fd_global_seen[GPU_FD_GLOBALS];
+	int removes;
+};
+
+struct feedback {
+	int table_events;
+	uint32_t table_size;
+	bool table_ok, table_sealed;
+	int main_devices, target_devices;
+	dev_t main_device, target_device;
+	uint16_t indices[16];
+	int nindices, tranches_formats;
+	bool done;
+};
+
+struct drm {
+	char *device;
+	bool prime;
+};
+
+static void
+registry_global(void *data, struct wl_registry *registry, uint32_t name,
+		const char *interface, uint32_t version)
+{
+	struct globals *g = data;
+	int i;
+
+	if (strcmp(interface, "zwp_linux_dmabuf_v1") == 0) {
+		g->dmabuf_name = name;
+		g->dmabuf_version = version;
+	} else if (strcmp(interface, "wl_drm") == 0) {
+		g->drm_name = name;
+	}
+	for (i = 0; i < GPU_FD_GLOBALS; i++) {
+		if (strcmp(interface, gpu_fd_globals[i]) == 0)
+			g->fd_global_seen[i] = true;
+	}
+}
+
+static void
+registry_global_remove(void *data, struct wl_registry *registry, uint32_t name)
+{
+	((struct globals *) data)->removes++;
+}
+
+static const struct wl_registry_listener registry_listener = {
+	registry_global, registry_global_remove,
+};
+
+/* As Mesa: mmap(PROT_READ, MAP_PRIVATE), then close. */
+static void
+feedback_format_table(void *data, struct zwp_linux_dmabuf_feedback_v1 *fb, int32_t fd,
+		      uint32_t size)
+{
+	struct feedback *f = data;
+	void *map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	f->table_events++;
+	f->table_size = size;
+	f->table_ok = map != MAP_FAILED && size == sizeof gpu_table &&
+		      memcmp(map, gpu_table, size) == 0;
+	f->table_sealed = (fcntl(fd, F_GET_SEALS) & F_SEAL_WRITE) != 0;
+	if (map != MAP_FAILED)
+		munmap(map, size);
+	close(fd);
+}
+
+static void
+feedback_main_device(void *data, struct zwp_linux_dmabuf_feedback_v1 *fb,
+		     struct wl_array *device)
+{
+	struct feedback *f = data;
+
+	f->main_devices++;
+	if (device->size == sizeof(dev_t))
+		memcpy(&f->main_device, device->data, sizeof(dev_t));
+}
+
+static void
+feedback_target_device(void *data, struct zwp_linux_dmabuf_feedback_v1 *fb,
+		       struct wl_array *device)
+{
+	struct feedback *f = data;
+
+	f->target_devices++;
+	if (device->size == sizeof(dev_t))
+		memcpy(&f->target_device, device->data, sizeof(dev_t));
+}
+
+static void
+feedback_tranche_formats(void *data, struct zwp_linux_dmabuf_feedback_v1 *fb,
+			 struct wl_array *indices)
+{
+	struct feedback *f = data;
+	uint16_t *index;
+
+	f->tranches_formats++;
+	wl_array_for_each(index, indices) {
+		if (f->nindices < 16)
+			f->indices[f->nindices++] = *index;
+	}
+}
+
+static void
+feedback_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *fb)
+{
+	((struct feedback *) data)->done = true;
+}
+
+static void
+feedback_tranche_flags(void *data, struct zwp_linux_dmabuf_feedback_v1 *fb, uint32_t flags)
+{
+}
+
+static void
+feedback_tranche_done(void *data, struct zwp_linux_dmabuf_feedback_v1 *fb)
+{
+}
+
+static const struct zwp_linux_dmabuf_feedback_v1_listener feedback_listener = {
+	.done = feedback_done,
+	.format_table = feedback_format_table,
+	.main_device = feedback_main_device,
+	.tranche_done = feedback_tranche_done,
+	.tranche_target_device = feedback_target_device,
+	.tranche_formats = feedback_tranche_formats,
+	.tranche_flags = feedback_tranche_flags,
+};
+
+static void
+drm_device(void *data, struct wl_drm *wl_drm, const char *name)
+{
+	struct drm *d = data;
+
+	free(d->device);
+	d->device = strdup(name);
+}
+
+static void
+drm_format(void *data, struct wl_drm *wl_drm, uint32_t format)
+{
+}
+
+static void
+drm_authenticated(void *data, struct wl_drm *wl_drm)
+{
+}
+
+static void
+drm_capabilities(void *data, struct wl_drm *wl_drm, uint32_t value)
+{
+	((struct drm *) data)->prime = value & 1;
+}
+
+static const struct wl_drm_listener drm_listener = {
+	drm_device, drm_format, drm_authenticated, drm_capabilities,
+};
+
+static bool
+hidden_by(const char *list, const char *interface)
+{
+	size_t len = strlen(interface);
+	const char *p;
+
+	for (p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL) {
+		if (strncmp(p, interface, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+static void
+check_registry(const struct globals *g, bool direct, const char *hide_list)
+{
+	int i;
+
+	CHECK(g->dmabuf_name, "no zwp_linux_dmabuf_v1");
+	CHECK(g->dmabuf_version == (direct ? GPU_DMABUF_VERSION : 4u),
+	      "zwp_linux_dmabuf_v1 offered at v%u", g->dmabuf_version);
+	for (i = 0; i < GPU_FD_GLOBALS; i++) {
+		bool hidden = !direct && hidden_by(hide_list, gpu_fd_globals[i]);
+
+		CHECK(g->fd_global_seen[i] == !hidden, "%s %s", gpu_fd_globals[i],
+		      hidden ? "offered, though its fds cannot cross" : "not offered");
+	}
+}
+
+static void
+check_feedback(const struct feedback *f, bool direct, enum gpu_mode mode)
+{
+	struct stat st;
+	dev_t guest = 0, expect;
+	int i;
+
+	/* The node Mesa would open: the library's (renderD128, the fake kernel's). */
+	if (!direct) {
+		CHECK(stat("/dev/dri/renderD128", &st) == 0 && S_ISCHR(st.st_mode),
+		      "no guest render node");
+		guest = st.st_rdev;
+	}
+	expect = direct ? GPU_HOST_DEVICE : guest;
+
+	CHECK(f->done, "feedback never done");
+	if (mode == GPU_MODE_ODD_TABLE && !direct) {
+		CHECK(f->table_events == 0, "a table of %u bytes reached the client",
+		      f->table_size);
+	} else {
+		CHECK(f->table_events == 1, "%d format tables", f->table_events);
+		CHECK(mode == GPU_MODE_ODD_TABLE || f->table_ok,
+		      "the format table did not map MAP_PRIVATE or differs");
+		CHECK(direct || f->table_sealed, "the format table is not a sealed guest copy");
+	}
+	if (mode == GPU_MODE_SHORT_DEVICE && !direct) {
+		CHECK(f->main_devices == 0, "a 4-byte main_device reached the client");
+	} else if (mode != GPU_MODE_SHORT_DEVICE) {
+		CHECK(f->main_devices == 1 && f->main_device == expect,
+		      "main_device %u:%u, not %u:%u", major(f->main_device),
+		      minor(f->main_device), major(expect), minor(expect));
+	}
+	CHECK(f->target_devices == 1 && f->target_device == expect,
+	      "tranche_target_device %u:%u, not %u:%u", major(f->target_device),
+	      minor(f->target_device), major(expect), minor(expect));
+
+	if (mode == GPU_MODE_ODD_TABLE && !direct) {
+		CHECK(f->nindices == 0, "%d indices into a table the client never got",
+		      f->nindices);
+	} else if (mode == GPU_MODE_ODD_TRANCHE && !direct) {
+		CHECK(f->tranches_formats == 0, "a 3-byte tranche_formats reached the client");
+	} else if (mode == GPU_MODE_BAD_INDICES && direct) {
+		CHECK(f->nindices == 5, "%d indices over the socket", f->nindices);
+	} else if (mode != GPU_MODE_ODD_TRANCHE && mode != GPU_MODE_ODD_TABLE) {
+		/* Through the library, never an index past the table. */
+		CHECK(f->nindices == GPU_TABLE_ENTRIES, "%d tranche indices, not %d",
+		      f->nindices, GPU_TABLE_ENTRIES);
+		for (i = 0; i < f->nindices; i++)
+			CHECK(f->indices[i] == i, "index %d is %u", i, f->indices[i]);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *hide_list = "wp_linux_drm_syncobj_manager_v1,"
+		"zwp_linux_explicit_synchronization_v1,wp_drm_lease_device_v1,"
+		"wp_security_context_manager_v1,zwlr_gamma_control_manager_v1";
+	enum gpu_mode mode = GPU_MODE_GOOD;
+	struct globals g = { 0 };
+	struct feedback f = { 0 };
+	struct drm d = { 0 };
+	struct zwp_linux_dmabuf_feedback_v1 *feedback;
+	struct zwp_linux_dmabuf_v1 *dmabuf;
+	struct wl_registry *registry;
+	struct wl_display *display;
+	struct wl_drm *drm;
+	bool direct = false;
+	int i, fd, removes_before, expected_removes;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--direct") == 0)
+			direct = true;
+		else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc &&
+			 gpu_mode_parse(argv[i + 1]) >= 0)
+			mode = (enum gpu_mode) gpu_mode_parse(argv[++i]);
+		else if (strcmp(argv[i], "--hide-list") == 0 && i + 1 < argc)
+			hide_list = argv[++i];
+		else {
+			fprintf(stderr, "usage: gpu-client [--direct] [--mode MODE] "
+				"[--hide-list LIST]\n");
+			return 2;
+		}
+	}
+
+	display = wl_display_connect(NULL);
+	if (display == NULL) {
+		perror("gpu-client: wl_display_connect");
+		return 1;
+	}
+	registry = wl_display_get_registry(display);
+	wl_registry_add_listener(registry, &registry_listener, &g);
+	wl_display_roundtrip(display);
+	check_registry(&g, direct, hide_list);
+	if (!g.dmabuf_name || !g.drm_name) {
+		wl_display_disconnect(display);
+		return 1;
+	}
+
+	dmabuf = wl_registry_bind(registry, g.dmabuf_name, &zwp_linux_dmabuf_v1_interface,
+				  g.dmabuf_version < 4 ? g.dmabuf_version : 4);
+	feedback = zwp_linux_dmabuf_v1_get_default_feedback(dmabuf);
+	zwp_linux_dmabuf_feedback_v1_add_listener(feedback, &feedback_listener, &f);
+	wl_display_roundtrip(display);
+	check_feedback(&f, direct, mode);
+
+	/* wl_drm, Mesa's fallback: the path of a node the client can open. Binding it makes
+	 * the compositor remove two of the fd globals. */
+	removes_before = g.removes;
+	drm = wl_registry_bind(registry, g.drm_name, &wl_drm_interface, 2);
+	wl_drm_add_listener(drm, &drm_listener, &d);
+	wl_display_roundtrip(display);
+	CHECK(d.device && strcmp(d.device, direct ? GPU_HOST_DEVICE_PATH :
+				 "/dev/dri/renderD128") == 0,
+	      "wl_drm.device is %s", d.device ? d.device : "(none)");
+	if (!direct && d.device) {
+		fd = open(d.device, O_RDWR | O_CLOEXEC);
+		CHECK(fd >= 0, "wl_drm.device %s cannot be opened", d.device);
+		if (fd >= 0)
+			close(fd);
+	}
+	CHECK(d.prime, "wl_drm without PRIME");
+	/* Only removals of globals the client was told of. */
+	expected_removes = g.fd_global_seen[0] + g.fd_global_seen[1];
+	CHECK(g.removes - removes_before == expected_removes,
+	      "%d global_remove events, expected %d", g.removes - removes_before,
+	      expected_removes);
+
+	zwp_linux_dmabuf_feedback_v1_destroy(feedback);
+	zwp_linux_dmabuf_v1_destroy(dmabuf);
+	wl_drm_destroy(drm);
+	wl_registry_destroy(registry);
+	CHECK(wl_display_roundtrip(display) >= 0, "the connection failed");
+	wl_display_disconnect(display);
+	free(d.device);
+
+	if (failures == 0)
+		printf("gpu-client: %s, mode %d: all checks passed\n",
+		       direct ? "direct" : "virtio-gpu", mode);
+	return failures ? 1 : 0;
+}
