@@ -89,7 +89,7 @@ build_fuzzers() {
 	CC=clang build build-fuzz -Dfuzzers=true -Db_lundef=false
 }
 step "build (clang, libFuzzer targets)" build_fuzzers
-for target in tests/fuzz/event-fuzz tests/fuzz/host-message-fuzz tests/cursor/xcursor-fuzzer tests/sim/host-fuzzer; do
+for target in tests/fuzz/event-fuzz tests/fuzz/host-message-fuzz tests/fuzz/fixups-fuzz tests/cursor/xcursor-fuzzer tests/sim/host-fuzzer; do
 	corpus=$(mktemp -d)
 	step "libFuzzer $target (${fuzz_seconds}s)" \
 		"build-fuzz/$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \

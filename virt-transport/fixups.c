@@ -39,16 +39,6 @@ static const char default_hidden[] =
 	"wp_security_context_manager_v1,"
 	"zwlr_gamma_control_manager_v1";
 
-struct hidden_name {
-	uint32_t name;
-	uint32_t count;		/* registries that were not told */
-};
-
-struct feedback_table {
-	uint32_t object_id;
-	uint32_t entries;
-};
-
 int
 fixups_init(struct virtgpu_transport *t)
 {
@@ -81,10 +71,19 @@ static int
 seal_copy(int *fd, uint32_t size)
 {
 	void *src;
+	off_t end;
 	int copy;
 
 	if (size == 0 || size > SEALED_COPY_MAX)
 		return 0;
+	/* A size past the memory that came with it would fault on the
+	 * copy (host memory and dma-bufs say their size at SEEK_END). */
+	end = lseek(*fd, 0, SEEK_END);
+	if (end >= 0 && (uint64_t) end < size) {
+		wl_log("wayland-virtgpu: the compositor sent a table of %u "
+		       "bytes in memory of %lld\n", size, (long long) end);
+		return -1;
+	}
 
 	src = mmap(NULL, size, PROT_READ, MAP_SHARED, *fd, 0);
 	if (src == MAP_FAILED) {
@@ -255,8 +254,12 @@ feedback_format_table(struct vt_fixups *f, uint32_t object_id,
 	table = table_find(f, object_id, true);
 	if (table == NULL)
 		return -1;
+	/* Without its table, no index of the tranches holds. */
+	table->entries = 0;
+	if (seal_copy(&args[0].h, args[1].u) < 0)
+		return FIXUPS_DROP;	/* said why */
 	table->entries = args[1].u / FORMAT_TABLE_ENTRY;
-	return seal_copy(&args[0].h, args[1].u);
+	return 0;
 }
 
 /* tranche_formats: u16 indices into the table; those past its end go. */

@@ -282,8 +282,15 @@ fork_may_keepalive(struct virtgpu_transport *t);
 
 /* --- fixups.c: events whose meaning the guest must change -------------- */
 
-struct hidden_name;
-struct feedback_table;
+struct hidden_name {
+	uint32_t name;
+	uint32_t count;		/* registries that were not told */
+};
+
+struct feedback_table {
+	uint32_t object_id;
+	uint32_t entries;
+};
 
 struct vt_fixups {
 	dev_t guest_rdev;	/* the render node the transport uses */
