@@ -338,8 +338,11 @@ fixups_request(struct virtgpu_transport *t, struct wl_object *target,
 	struct vt_fixups *f = &t->fixups;
 	struct feedback_table *table;
 
-	if (strcmp(target->interface->name, "zwp_linux_dmabuf_feedback_v1") == 0 &&
+	/* Every request passes here: the cheap test first (destroy is the
+	 * feedback's request 0, without arguments). */
+	if (message->signature[0] == '\0' &&
 	    strcmp(message->name, "destroy") == 0 &&
+	    strcmp(target->interface->name, "zwp_linux_dmabuf_feedback_v1") == 0 &&
 	    (table = table_find(f, target->id, false)))
 		*table = f->tables[--f->ntables];
 }
