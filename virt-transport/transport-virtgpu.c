@@ -96,6 +96,7 @@ virtgpu_destroy(struct wl_transport *transport)
 	pipes_fini(t);
 	receive_fini(t);
 	fixups_fini(t);
+	gpu_buffers_fini(t);
 	if (t->shm)
 		virt_shm_destroy(t->shm);
 	if (t->cd_open)
@@ -122,6 +123,8 @@ virtgpu_request(struct wl_transport *transport, struct wl_object *target,
 		pthread_mutex_unlock(&t->lock);
 	}
 	fixups_request(t, target, message);
+	if (gpu_buffers_request(t, target, message, args) < 0)
+		return -1;
 
 	ret = virt_shm_request(t->shm, transport, target, sender_id, opcode,
 			       args);
@@ -138,8 +141,12 @@ virtgpu_event(struct wl_transport *transport, struct wl_object *target,
 	      uint32_t opcode, const struct wl_message *message,
 	      union wl_argument *args)
 {
-	return fixups_event((struct virtgpu_transport *) transport, target,
-			    opcode, message, args);
+	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
+	int ret = fixups_event(t, target, opcode, message, args);
+
+	if (ret == 0)
+		ret = gpu_buffers_event(t, target, message, args);
+	return ret;
 }
 
 static void
@@ -150,14 +157,17 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 	pthread_mutex_lock(&t->lock);
 	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d"
 		" shm_host_pools=%llu polls=%llu polls_with_send=%llu"
-		" flush_eagain=%llu hidden_globals=%llu",
+		" flush_eagain=%llu hidden_globals=%llu gpu_waits=%llu"
+		" gpu_wait_us=%llu",
 		(unsigned long long) t->pipes.bytes_in,
 		(unsigned long long) t->pipes.bytes_out, t->cd.max_ids,
 		(unsigned long long) t->base.stats.shm_host_pools,
 		(unsigned long long) t->poll.count,
 		(unsigned long long) t->poll.with_send,
 		(unsigned long long) t->send_queue.flush_eagain,
-		(unsigned long long) t->fixups.globals_hidden);
+		(unsigned long long) t->fixups.globals_hidden,
+		(unsigned long long) t->gpu.waits,
+		(unsigned long long) t->gpu.wait_ns / 1000);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -319,6 +319,28 @@ void
 fixups_request(struct virtgpu_transport *t, struct wl_object *target,
 	       const struct wl_message *message);
 
+/* --- gpu-buffers.c: wl_buffers of GPU memory --------------------------- */
+
+struct gpu_object;
+
+struct vt_gpu_buffers {
+	struct gpu_object *params;	/* zwp_linux_buffer_params_v1 with plane 0 */
+	struct gpu_object *buffers;	/* wl_buffers of a dma-buf */
+	struct gpu_object *surfaces;	/* wl_surfaces such a buffer was attached to */
+	bool no_export_sync_file;	/* the kernel is older than 6.0 */
+	bool wait_failed_said;
+	uint64_t waits, wait_ns;
+};
+
+void
+gpu_buffers_fini(struct virtgpu_transport *t);
+int
+gpu_buffers_request(struct virtgpu_transport *t, struct wl_object *target,
+		    const struct wl_message *message, union wl_argument *args);
+int
+gpu_buffers_event(struct virtgpu_transport *t, struct wl_object *target,
+		  const struct wl_message *message, union wl_argument *args);
+
 /* --- transport-virtgpu.c: the transport -------------------------------- */
 
 struct virtgpu_transport {
@@ -340,6 +362,7 @@ struct virtgpu_transport {
 	struct vt_pump pump;
 	struct vt_fork fork;
 	struct vt_fixups fixups;
+	struct vt_gpu_buffers gpu;
 };
 
 void

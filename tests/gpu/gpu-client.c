@@ -5,9 +5,12 @@
  * the registry. It checks what a GPU client through the library sees of the test compositor
  * (gpu-compositor): through virtio-gpu the guest's own render node and no global whose fds
  * cannot cross; over a socket (--direct) everything as the compositor sent it.
- *   gpu-client [--direct] [--mode MODE] [--hide-list LIST]
+ * With --buffers it also draws two GPU buffers (the simulator's, or memfds over a socket)
+ * and commits them through linux-dmabuf (create_immed, create); the compositor checks each.
+ *   gpu-client [--direct] [--mode MODE] [--hide-list LIST] [--buffers]
  * Exits 0 when everything matched; each mismatch is one "gpu-client: FAIL" line.
  */
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +25,7 @@
 #include "gpu-test.h"
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "wl-drm-client-protocol.h"
+#include "../sim/virtgpu-sim.h"
 
 static int failures;
 
@@ -34,7 +38,7 @@ static int failures;
 } while (0)
 
 struct globals {
-	uint32_t dmabuf_name, dmabuf_version, drm_name;
+	uint32_t dmabuf_name, dmabuf_version, drm_name, compositor_name;
 	bool fd_global_seen[GPU_FD_GLOBALS];
 	int removes;
 };
@@ -67,6 +71,8 @@ registry_global(void *data, struct wl_registry *registry, uint32_t name,
 		g->dmabuf_version = version;
 	} else if (strcmp(interface, "wl_drm") == 0) {
 		g->drm_name = name;
+	} else if (strcmp(interface, "wl_compositor") == 0) {
+		g->compositor_name = name;
 	}
 	for (i = 0; i < GPU_FD_GLOBALS; i++) {
 		if (strcmp(interface, gpu_fd_globals[i]) == 0)
@@ -193,6 +199,129 @@ static const struct wl_drm_listener drm_listener = {
 	drm_device, drm_format, drm_authenticated, drm_capabilities,
 };
 
+/* --- GPU buffers, drawn and committed ------------------------------------------------- */
+
+#define BUFFER_WIDTH 64
+#define BUFFER_HEIGHT 48
+#define FOURCC_XRGB8888 0x34325258
+
+struct gpu_buffer {
+	struct wl_buffer *buffer;
+	bool released;
+};
+
+static void
+buffer_release(void *data, struct wl_buffer *buffer)
+{
+	((struct gpu_buffer *) data)->released = true;
+}
+
+static const struct wl_buffer_listener buffer_listener = { buffer_release };
+
+static void
+params_created(void *data, struct zwp_linux_buffer_params_v1 *params, struct wl_buffer *buffer)
+{
+	((struct gpu_buffer *) data)->buffer = buffer;
+}
+
+static void
+params_failed(void *data, struct zwp_linux_buffer_params_v1 *params)
+{
+	CHECK(false, "zwp_linux_buffer_params_v1.failed for a buffer the host can take");
+}
+
+static const struct zwp_linux_buffer_params_v1_listener params_listener = {
+	params_created, params_failed,
+};
+
+/* A GPU buffer as a guest driver makes one (the simulator's), or over a socket a memfd
+ * standing in for a dma-buf; filled with color. Returns its fd. */
+static int
+gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
+{
+	virtgpu_sim_gpu_buffer_create_t create = (virtgpu_sim_gpu_buffer_create_t)
+		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
+	uint64_t size = 0;
+	uint32_t *pixels;
+	size_t i;
+	int fd;
+
+	if (direct) {
+		*stride = BUFFER_WIDTH * 4;
+		size = (uint64_t) *stride * BUFFER_HEIGHT;
+		fd = memfd_create("gpu-client-buffer", MFD_CLOEXEC);
+		if (fd >= 0 && ftruncate(fd, (off_t) size) < 0) {
+			close(fd);
+			fd = -1;
+		}
+	} else {
+		CHECK(create != NULL, "no simulated GPU (virtgpu_sim_gpu_buffer_create)");
+		fd = create ? create(BUFFER_WIDTH, BUFFER_HEIGHT, FOURCC_XRGB8888, 0, stride,
+				     &size) : -1;
+	}
+	if (fd < 0)
+		return -1;
+	pixels = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (pixels == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	for (i = 0; i < size / 4; i++)
+		pixels[i] = color;
+	munmap(pixels, size);
+	return fd;
+}
+
+/* Two buffers, one from create_immed and one from create, each attached and committed:
+ * the compositor checks each is drawn and releases it. */
+static void
+check_buffers(struct wl_display *display, struct wl_compositor *compositor,
+	      struct zwp_linux_dmabuf_v1 *dmabuf, bool direct)
+{
+	struct wl_surface *surface = wl_compositor_create_surface(compositor);
+	struct gpu_buffer buffers[2] = { 0 };
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct zwp_linux_buffer_params_v1 *params;
+		uint32_t stride;
+		int fd = gpu_buffer_fd(direct, 0xff204080u + (uint32_t) i, &stride);
+
+		CHECK(fd >= 0, "cannot make a GPU buffer");
+		if (fd < 0)
+			return;
+		params = zwp_linux_dmabuf_v1_create_params(dmabuf);
+		zwp_linux_buffer_params_v1_add_listener(params, &params_listener, &buffers[i]);
+		zwp_linux_buffer_params_v1_add(params, fd, 0, 0, stride, 0, 0);
+		close(fd);
+		if (i == 0) {
+			buffers[i].buffer = zwp_linux_buffer_params_v1_create_immed(params,
+				BUFFER_WIDTH, BUFFER_HEIGHT, FOURCC_XRGB8888, 0);
+		} else {
+			zwp_linux_buffer_params_v1_create(params, BUFFER_WIDTH, BUFFER_HEIGHT,
+							  FOURCC_XRGB8888, 0);
+			wl_display_roundtrip(display);
+		}
+		zwp_linux_buffer_params_v1_destroy(params);
+		CHECK(buffers[i].buffer != NULL, "no wl_buffer from %s",
+		      i == 0 ? "create_immed" : "create");
+		if (buffers[i].buffer == NULL)
+			return;
+		wl_buffer_add_listener(buffers[i].buffer, &buffer_listener, &buffers[i]);
+		wl_surface_attach(surface, buffers[i].buffer, 0, 0);
+		wl_surface_damage_buffer(surface, 0, 0, BUFFER_WIDTH, BUFFER_HEIGHT);
+		wl_surface_commit(surface);
+		CHECK(wl_display_roundtrip(display) >= 0, "the compositor refused buffer %d: "
+		      "error %d", i, wl_display_get_error(display));
+		CHECK(buffers[i].released, "buffer %d not released", i);
+	}
+	for (i = 0; i < 2; i++) {
+		if (buffers[i].buffer)
+			wl_buffer_destroy(buffers[i].buffer);
+	}
+	wl_surface_destroy(surface);
+}
+
 static bool
 hidden_by(const char *list, const char *interface)
 {
@@ -288,8 +417,9 @@ main(int argc, char **argv)
 	struct zwp_linux_dmabuf_v1 *dmabuf;
 	struct wl_registry *registry;
 	struct wl_display *display;
+	struct wl_compositor *compositor;
 	struct wl_drm *drm;
-	bool direct = false;
+	bool direct = false, buffers = false;
 	int i, fd, removes_before, expected_removes;
 
 	for (i = 1; i < argc; i++) {
@@ -298,11 +428,13 @@ main(int argc, char **argv)
 		else if (strcmp(argv[i], "--mode") == 0 && i + 1 < argc &&
 			 gpu_mode_parse(argv[i + 1]) >= 0)
 			mode = (enum gpu_mode) gpu_mode_parse(argv[++i]);
+		else if (strcmp(argv[i], "--buffers") == 0)
+			buffers = true;
 		else if (strcmp(argv[i], "--hide-list") == 0 && i + 1 < argc)
 			hide_list = argv[++i];
 		else {
 			fprintf(stderr, "usage: gpu-client [--direct] [--mode MODE] "
-				"[--hide-list LIST]\n");
+				"[--hide-list LIST] [--buffers]\n");
 			return 2;
 		}
 	}
@@ -327,6 +459,13 @@ main(int argc, char **argv)
 	zwp_linux_dmabuf_feedback_v1_add_listener(feedback, &feedback_listener, &f);
 	wl_display_roundtrip(display);
 	check_feedback(&f, direct, mode);
+
+	if (buffers) {
+		compositor = wl_registry_bind(registry, g.compositor_name,
+					      &wl_compositor_interface, 4);
+		check_buffers(display, compositor, dmabuf, direct);
+		wl_compositor_destroy(compositor);
+	}
 
 	/* wl_drm, Mesa's fallback: the path of a node the client can open. Binding it makes
 	 * the compositor remove two of the fd globals. */

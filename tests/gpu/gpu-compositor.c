@@ -2,11 +2,13 @@
  * The host compositor of the GPU-path tests, on the system's libwayland-server: linux-dmabuf
  * (offered at v5) with default feedback naming a device only the host has and a format table
  * in a memfd, wl_drm v2 naming that device's path, and the globals whose fds cannot cross
- * the virtio-gpu channel (by name). Binding wl_drm removes two of those globals again, so
+ * the virtio-gpu channel (by name), and wl_compositor whose surfaces check at each commit
+ * that the attached dma-buf is drawn. Binding wl_drm removes two of those globals again, so
  * that global_remove is seen too. --mode makes the feedback wrong on purpose (gpu-test.h).
  *   gpu-compositor --socket NAME [--mode MODE]   (in $XDG_RUNTIME_DIR; SIGTERM ends it)
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,10 +109,217 @@ get_surface_feedback(struct wl_client *client, struct wl_resource *resource, uin
 	get_feedback(client, resource, id);
 }
 
+/* --- dma-buf buffers: pixels checked at commit ------------------------------------------ */
+
+struct gpu_buffer {
+	int fd;
+	int32_t width, height;
+	uint32_t stride, offset, format;
+};
+
+struct gpu_params {
+	int fd;
+	uint32_t stride, offset;
+	bool used;
+};
+
+static void
+buffer_free(struct wl_resource *resource)
+{
+	struct gpu_buffer *buffer = wl_resource_get_user_data(resource);
+
+	close(buffer->fd);
+	free(buffer);
+}
+
+static const struct wl_buffer_interface buffer_impl = {
+	.destroy = destroy_request,
+};
+
+static void
+params_free(struct wl_resource *resource)
+{
+	struct gpu_params *params = wl_resource_get_user_data(resource);
+
+	if (params->fd >= 0)
+		close(params->fd);
+	free(params);
+}
+
+static void
+params_add(struct wl_client *client, struct wl_resource *resource, int32_t fd,
+	   uint32_t plane, uint32_t offset, uint32_t stride, uint32_t modifier_hi,
+	   uint32_t modifier_lo)
+{
+	struct gpu_params *params = wl_resource_get_user_data(resource);
+
+	if (plane != 0 || params->fd >= 0) {
+		close(fd);
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX,
+				       "gpu-compositor: one plane only");
+		return;
+	}
+	params->fd = fd;
+	params->stride = stride;
+	params->offset = offset;
+}
+
+/* A buffer of the params' plane, or NULL after an error posted. */
+static struct wl_resource *
+params_buffer(struct wl_client *client, struct wl_resource *resource, uint32_t id,
+	      int32_t width, int32_t height, uint32_t format)
+{
+	struct gpu_params *params = wl_resource_get_user_data(resource);
+	struct gpu_buffer *buffer;
+	struct wl_resource *buffer_resource;
+
+	if (params->used || params->fd < 0 || width <= 0 || height <= 0 ||
+	    params->stride < (uint32_t) width * 4) {
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
+				       "gpu-compositor: bad params");
+		return NULL;
+	}
+	buffer = calloc(1, sizeof *buffer);
+	buffer_resource = wl_resource_create(client, &wl_buffer_interface, 1, id);
+	if (buffer == NULL || buffer_resource == NULL) {
+		free(buffer);
+		wl_client_post_no_memory(client);
+		return NULL;
+	}
+	*buffer = (struct gpu_buffer) { params->fd, width, height, params->stride,
+					params->offset, format };
+	params->fd = -1;
+	params->used = true;
+	wl_resource_set_implementation(buffer_resource, &buffer_impl, buffer, buffer_free);
+	return buffer_resource;
+}
+
+static void
+params_create(struct wl_client *client, struct wl_resource *resource, int32_t width,
+	      int32_t height, uint32_t format, uint32_t flags)
+{
+	struct wl_resource *buffer = params_buffer(client, resource, 0, width, height, format);
+
+	if (buffer)
+		zwp_linux_buffer_params_v1_send_created(resource, buffer);
+}
+
+static void
+params_create_immed(struct wl_client *client, struct wl_resource *resource, uint32_t id,
+		    int32_t width, int32_t height, uint32_t format, uint32_t flags)
+{
+	params_buffer(client, resource, id, width, height, format);
+}
+
+static const struct zwp_linux_buffer_params_v1_interface params_impl = {
+	.destroy = destroy_request,
+	.add = params_add,
+	.create = params_create,
+	.create_immed = params_create_immed,
+};
+
 static void
 create_params(struct wl_client *client, struct wl_resource *resource, uint32_t id)
 {
-	wl_resource_post_error(resource, 0, "gpu-compositor: buffers are not tested here");
+	struct gpu_params *params = calloc(1, sizeof *params);
+	struct wl_resource *params_resource = wl_resource_create(client,
+		&zwp_linux_buffer_params_v1_interface, wl_resource_get_version(resource), id);
+
+	if (params == NULL || params_resource == NULL) {
+		free(params);
+		wl_client_post_no_memory(client);
+		return;
+	}
+	params->fd = -1;
+	wl_resource_set_implementation(params_resource, &params_impl, params, params_free);
+}
+
+/* A committed buffer must be drawn: every pixel the same, not 0 (the guest's "rendering"
+ * fills it; a buffer committed before its rendering ended still shows 0). */
+static bool
+buffer_drawn(struct gpu_buffer *buffer, uint32_t *first)
+{
+	size_t size = (size_t) buffer->offset + (size_t) buffer->stride * buffer->height;
+	uint8_t *map = mmap(NULL, size, PROT_READ, MAP_SHARED, buffer->fd, 0);
+	bool drawn = map != MAP_FAILED;
+	int32_t x, y;
+
+	for (y = 0; drawn && y < buffer->height; y++) {
+		const uint32_t *row = (const uint32_t *) (map + buffer->offset +
+							  (size_t) y * buffer->stride);
+
+		if (y == 0)
+			*first = row[0];
+		for (x = 0; x < buffer->width; x++)
+			drawn = drawn && row[x] == *first && *first != 0;
+	}
+	if (map != MAP_FAILED)
+		munmap(map, size);
+	return drawn;
+}
+
+static void
+surface_attach(struct wl_client *client, struct wl_resource *resource,
+	       struct wl_resource *buffer, int32_t x, int32_t y)
+{
+	wl_resource_set_user_data(resource, buffer);
+}
+
+static void
+surface_commit(struct wl_client *client, struct wl_resource *resource)
+{
+	struct wl_resource *buffer_resource = wl_resource_get_user_data(resource);
+	struct gpu_buffer *buffer;
+	uint32_t first = 0;
+
+	if (buffer_resource == NULL)
+		return;
+	wl_resource_set_user_data(resource, NULL);
+	buffer = wl_resource_get_user_data(buffer_resource);
+	if (!buffer_drawn(buffer, &first))
+		wl_resource_post_error(resource, WL_SURFACE_ERROR_INVALID_SIZE,
+				       "gpu-compositor: buffer committed before it was drawn "
+				       "(first pixel 0x%08x)", first);
+	else
+		wl_buffer_send_release(buffer_resource);
+}
+
+static void
+surface_noop4(struct wl_client *client, struct wl_resource *resource, int32_t x, int32_t y,
+	      int32_t w, int32_t h)
+{
+}
+
+static const struct wl_surface_interface surface_impl = {
+	.destroy = destroy_request,
+	.attach = surface_attach,
+	.damage = surface_noop4,
+	.commit = surface_commit,
+	.damage_buffer = surface_noop4,
+};
+
+static void
+compositor_create_surface(struct wl_client *client, struct wl_resource *resource, uint32_t id)
+{
+	struct wl_resource *surface = wl_resource_create(client, &wl_surface_interface,
+							 wl_resource_get_version(resource), id);
+
+	if (surface)
+		wl_resource_set_implementation(surface, &surface_impl, NULL, NULL);
+}
+
+static const struct wl_compositor_interface compositor_impl = {
+	.create_surface = compositor_create_surface,
+};
+
+static void
+bind_compositor(struct wl_client *client, void *data, uint32_t version, uint32_t id)
+{
+	struct wl_resource *resource = wl_resource_create(client, &wl_compositor_interface,
+							  (int) version, id);
+
+	if (resource)
+		wl_resource_set_implementation(resource, &compositor_impl, NULL, NULL);
 }
 
 static const struct zwp_linux_dmabuf_v1_interface dmabuf_impl = {
@@ -209,6 +418,7 @@ main(int argc, char **argv)
 	dmabuf_v5.version = GPU_DMABUF_VERSION;
 	wl_global_create(display, &dmabuf_v5, GPU_DMABUF_VERSION, NULL, bind_dmabuf);
 	wl_global_create(display, &wl_drm_interface, 2, NULL, bind_drm);
+	wl_global_create(display, &wl_compositor_interface, 4, NULL, bind_compositor);
 	for (i = 0; i < GPU_FD_GLOBALS; i++) {
 		fd_interfaces[i] = (struct wl_interface) { .name = gpu_fd_globals[i], .version = 1 };
 		fd_globals[i] = wl_global_create(display, &fd_interfaces[i], 1,

@@ -1,0 +1,243 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * wl_buffers of GPU memory (linux-dmabuf, wl_drm's PRIME buffers): which
+ * buffer is whose dma-buf, and, before a commit that attaches one, a wait
+ * for the guest's rendering into it, as sommelier does (gpu-path.md §4):
+ * the host's compositor cannot see the guest's implicit fences.
+ */
+#include <errno.h>
+#include <linux/dma-buf.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "transport-virtgpu.h"
+#include "wayland-private.h"
+
+/* How long a commit waits for the guest's rendering at most. */
+#define GPU_WAIT_MAX_MS 1000
+
+/* A params object, a wl_buffer or a wl_surface, by object id. */
+struct gpu_object {
+	uint32_t id;
+	int fd;			/* params, buffer: plane 0's dma-buf (a dup) */
+	uint32_t buffer;	/* surface: the buffer attached since its last commit */
+	struct gpu_object *next;
+};
+
+static struct gpu_object **
+object_link(struct gpu_object **list, uint32_t id)
+{
+	while (*list && (*list)->id != id)
+		list = &(*list)->next;
+	return list;
+}
+
+static struct gpu_object *
+object_find(struct gpu_object *list, uint32_t id)
+{
+	return *object_link(&list, id);
+}
+
+/* A new entry for id (an old one of a reused id goes first). */
+static struct gpu_object *
+object_add(struct gpu_object **list, uint32_t id, int fd)
+{
+	struct gpu_object **link = object_link(list, id), *o;
+
+	if (*link) {
+		o = *link;
+		if (o->fd >= 0)
+			close(o->fd);
+	} else {
+		o = calloc(1, sizeof *o);
+		if (o == NULL)
+			return NULL;
+		o->next = *list;
+		*list = o;
+	}
+	o->id = id;
+	o->fd = fd;
+	o->buffer = 0;
+	return o;
+}
+
+static void
+object_remove(struct gpu_object **list, uint32_t id)
+{
+	struct gpu_object **link = object_link(list, id), *o = *link;
+
+	if (o == NULL)
+		return;
+	*link = o->next;
+	if (o->fd >= 0)
+		close(o->fd);
+	free(o);
+}
+
+static void
+objects_free(struct gpu_object **list)
+{
+	while (*list)
+		object_remove(list, (*list)->id);
+}
+
+void
+gpu_buffers_fini(struct virtgpu_transport *t)
+{
+	objects_free(&t->gpu.params);
+	objects_free(&t->gpu.buffers);
+	objects_free(&t->gpu.surfaces);
+}
+
+/* A buffer made of a dma-buf: it keeps a copy of the fd to wait on. */
+static int
+buffer_made(struct vt_gpu_buffers *g, struct wl_object *buffer, int fd)
+{
+	int copy;
+
+	if (buffer == NULL || fd < 0)
+		return 0;
+	copy = wl_os_dupfd_cloexec(fd, 0);
+	if (copy < 0 || object_add(&g->buffers, buffer->id, copy) == NULL) {
+		if (copy >= 0)
+			close(copy);
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/* With DMA_BUF_IOCTL_EXPORT_SYNC_FILE (Linux 6.0), the rendering's fence
+ * itself; before it, the driver's own wait on the buffer. True when the
+ * wait ran to its end. */
+static bool
+gpu_wait(struct virtgpu_transport *t, int fd)
+{
+	struct dma_buf_export_sync_file sync = { .flags = DMA_BUF_SYNC_READ, .fd = -1 };
+	struct vt_gpu_buffers *g = &t->gpu;
+	uint32_t bo;
+	int ret;
+
+	if (!g->no_export_sync_file &&
+	    ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &sync) == 0) {
+		struct pollfd pfd = { .fd = sync.fd, .events = POLLIN };
+
+		ret = poll(&pfd, 1, GPU_WAIT_MAX_MS);
+		close(sync.fd);
+		return ret == 1;
+	}
+	if (errno == ENOTTY || errno == EINVAL)
+		g->no_export_sync_file = true;	/* an older kernel */
+
+	if (virtgpu_prime_import(&t->cd.dev, fd, &bo) < 0)
+		return true;	/* not ours: nothing to wait for */
+	ret = virtgpu_wait(&t->cd.dev, bo);
+	virtgpu_gem_close(&t->cd.dev, bo);
+	return ret == 0;
+}
+
+/* wl_surface.commit with a dma-buf attached since the last one. */
+static void
+surface_commit(struct virtgpu_transport *t, uint32_t surface_id)
+{
+	struct vt_gpu_buffers *g = &t->gpu;
+	struct gpu_object *surface = object_find(g->surfaces, surface_id);
+	struct gpu_object *buffer;
+	uint64_t start;
+
+	if (surface == NULL || surface->buffer == 0)
+		return;
+	buffer = object_find(g->buffers, surface->buffer);
+	surface->buffer = 0;
+	if (buffer == NULL)
+		return;
+
+	start = virtgpu_now_ns();
+	if (!gpu_wait(t, buffer->fd) && !g->wait_failed_said) {
+		wl_log("wayland-virtgpu: the guest's rendering into buffer %u "
+		       "did not end within %d ms; committing it anyway\n",
+		       buffer->id, GPU_WAIT_MAX_MS);
+		g->wait_failed_said = true;
+	}
+	g->waits++;
+	g->wait_ns += virtgpu_now_ns() - start;
+}
+
+static int
+params_request(struct vt_gpu_buffers *g, struct wl_object *params,
+	       const char *request, union wl_argument *args)
+{
+	struct gpu_object *p;
+	int fd;
+
+	if (strcmp(request, "add") == 0) {
+		/* add(fd, plane_idx, ...): plane 0 stands for the buffer. */
+		if (args[1].u != 0)
+			return 0;
+		fd = wl_os_dupfd_cloexec(args[0].h, 0);
+		if (fd < 0 || object_add(&g->params, params->id, fd) == NULL) {
+			if (fd >= 0)
+				close(fd);
+			errno = ENOMEM;
+			return -1;
+		}
+	} else if (strcmp(request, "create_immed") == 0) {
+		p = object_find(g->params, params->id);
+		if (p)
+			return buffer_made(g, args[0].o, p->fd);
+	} else if (strcmp(request, "destroy") == 0) {
+		object_remove(&g->params, params->id);
+	}
+	return 0;
+}
+
+/* A request about to be sent; -1 (errno set) fails it. */
+int
+gpu_buffers_request(struct virtgpu_transport *t, struct wl_object *target,
+		    const struct wl_message *message, union wl_argument *args)
+{
+	struct vt_gpu_buffers *g = &t->gpu;
+	const char *interface = target->interface->name;
+	struct gpu_object *surface;
+
+	if (strcmp(interface, "wl_surface") == 0) {
+		if (strcmp(message->name, "attach") == 0) {
+			surface = object_find(g->surfaces, target->id);
+			if (surface == NULL && args[0].o &&
+			    object_find(g->buffers, args[0].o->id))
+				surface = object_add(&g->surfaces, target->id, -1);
+			if (surface)
+				surface->buffer = args[0].o ? args[0].o->id : 0;
+		} else if (strcmp(message->name, "commit") == 0) {
+			surface_commit(t, target->id);
+		} else if (strcmp(message->name, "destroy") == 0) {
+			object_remove(&g->surfaces, target->id);
+		}
+	} else if (strcmp(interface, "wl_buffer") == 0) {
+		object_remove(&g->buffers, target->id);	/* destroy */
+	} else if (strcmp(interface, "zwp_linux_buffer_params_v1") == 0) {
+		return params_request(g, target, message->name, args);
+	} else if (strcmp(interface, "wl_drm") == 0 &&
+		   strcmp(message->name, "create_prime_buffer") == 0) {
+		return buffer_made(g, args[0].o, args[1].h);
+	}
+	return 0;
+}
+
+/* zwp_linux_buffer_params_v1.created(new_id wl_buffer): a buffer made of
+ * the params' dma-buf. */
+int
+gpu_buffers_event(struct virtgpu_transport *t, struct wl_object *target,
+		  const struct wl_message *message, union wl_argument *args)
+{
+	struct gpu_object *p;
+
+	if (strcmp(target->interface->name, "zwp_linux_buffer_params_v1") != 0 ||
+	    strcmp(message->name, "created") != 0)
+		return 0;
+	p = object_find(t->gpu.params, target->id);
+	return p ? buffer_made(&t->gpu, args[0].o, p->fd) : 0;
+}
