@@ -76,6 +76,10 @@ void
 display_fatal_error(struct wl_display *display, int error);
 
 void
+display_queue_closure(struct wl_display *display, struct wl_proxy *proxy,
+		      struct wl_closure *closure);
+
+void
 display_protocol_error(struct wl_display *display, uint32_t code,
 		       uint32_t id, const struct wl_interface *intf);
 

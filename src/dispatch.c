@@ -97,6 +97,28 @@ closure_abandon(struct wl_closure *closure, bool proxies_created)
 	wire_closure_destroy(closure);
 }
 
+/* An event for proxy, at the end of its queue: it holds the objects it
+ * names until it is dispatched. */
+void
+display_queue_closure(struct wl_display *display, struct wl_proxy *proxy,
+		      struct wl_closure *closure)
+{
+	struct wl_event_queue *queue;
+
+	closure->proxy = proxy;
+	closure_ref_objects(closure);
+
+	if (proxy == &display->proxy)
+		queue = &display->display_queue;
+	else
+		queue = proxy->queue;
+
+	if (queue == NULL)
+		wl_abort("Tried to add event to destroyed queue\n");
+
+	wl_list_insert(queue->event_list.prev, &closure->link);
+}
+
 /*
  * Parse the first buffered message and queue it. Returns its size, 0 when
  * the message is not complete yet, -1 with errno on bad input.
@@ -106,7 +128,6 @@ queue_event(struct wl_display *display, size_t len)
 {
 	struct wl_connection *connection = display->connection;
 	const struct wl_message *message;
-	struct wl_event_queue *queue;
 	struct wl_closure *closure;
 	struct wl_transport *transport;
 	struct wl_proxy *proxy;
@@ -199,19 +220,7 @@ queue_event(struct wl_display *display, size_t len)
 		return hook < 0 ? -1 : (int) size;
 	}
 
-	closure->proxy = proxy;
-	closure_ref_objects(closure);
-
-	if (proxy == &display->proxy)
-		queue = &display->display_queue;
-	else
-		queue = proxy->queue;
-
-	if (queue == NULL)
-		wl_abort("Tried to add event to destroyed queue\n");
-
-	wl_list_insert(queue->event_list.prev, &closure->link);
-
+	display_queue_closure(display, proxy, closure);
 	return (int) size;
 }
 

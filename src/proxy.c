@@ -243,6 +243,7 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 	struct wl_proxy *new_proxy = NULL;
 	const struct wl_message *message;
 	struct wl_transport *transport;
+	int hook;
 
 	pthread_mutex_lock(&display->mutex);
 
@@ -271,10 +272,17 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 	}
 
 	transport = wl_connection_get_transport(display->connection);
-	if (transport->ops->request &&
-	    transport->ops->request(transport, &proxy->object,
-				    &closure->sender_id, opcode, message,
-				    closure->args) < 0) {
+	hook = transport->ops->request ?
+	       transport->ops->request(transport, &proxy->object,
+				       &closure->sender_id, opcode, message,
+				       closure->args) : 0;
+	if (hook > 0) {
+		/* Taken by the transport: nothing goes out. */
+		wire_closure_close_fds(closure);
+		wire_closure_destroy(closure);
+		goto err_unlock;
+	}
+	if (hook < 0) {
 		int err = errno ? errno : EINVAL;
 
 		wire_closure_close_fds(closure);
@@ -587,6 +595,38 @@ core_queue_request(void *core, uint32_t target_id, uint32_t opcode,
 	return ret;
 }
 
+static int
+core_queue_event(void *core, uint32_t target_id, uint32_t opcode)
+{
+	struct wl_display *display = core;
+	struct wl_proxy *proxy = live_proxy(display, target_id);
+	const struct wl_message *message;
+	struct argument_details arg;
+	struct wl_closure *closure;
+	uint32_t header[2];
+	int used = 0;
+
+	if (proxy == NULL ||
+	    (int) opcode >= proxy->object.interface->event_count) {
+		errno = EINVAL;
+		return -1;
+	}
+	message = &proxy->object.interface->events[opcode];
+	if (wire_next_argument(message->signature, &arg), arg.type) {
+		errno = EINVAL;		/* events without arguments only */
+		return -1;
+	}
+
+	header[0] = target_id;
+	header[1] = (WIRE_HEADER_SIZE << 16) | opcode;
+	closure = wire_closure_demarshal(header, WIRE_HEADER_SIZE, NULL, 0,
+					 &used, &display->objects, message);
+	if (closure == NULL)
+		return -1;
+	display_queue_closure(display, proxy, closure);
+	return 0;
+}
+
 static void
 core_destroy_object(void *core, struct wl_object *object)
 {
@@ -611,5 +651,6 @@ const struct wl_transport_core wl_proxy_transport_core = {
 	.create_object = core_create_object,
 	.queue_request = core_queue_request,
 	.destroy_object = core_destroy_object,
+	.queue_event = core_queue_event,
 	.keepalive = core_keepalive,
 };

@@ -85,7 +85,9 @@ struct wl_transport_ops {
 	/* Optional: a request about to be queued, its fds already
 	 * duplicated into args (the hook may replace them, closing the
 	 * old, and may address it to another object of the same interface
-	 * through *sender_id). Returns -1 (after one log line) if it
+	 * through *sender_id). Returns 0 to send it, 1 when the transport
+	 * took it and it is not sent (never a request with a new_id: the
+	 * compositor's ids must follow on), -1 (after one log line) if it
 	 * cannot be sent; with errno ENOMEM (the host is out of memory) the
 	 * display fails as on a compositor's wl_display.error no_memory. */
 	int (*request)(struct wl_transport *transport,
@@ -137,6 +139,11 @@ struct wl_transport_core {
 	/* Forget an object made by create_object, after its destructor
 	 * request was queued. */
 	void (*destroy_object)(void *core, struct wl_object *object);
+	/* An event without arguments on object `target_id`, as if the
+	 * compositor had sent it, queued behind what was received (a
+	 * zwp_linux_buffer_params_v1.failed for a buffer the transport
+	 * cannot pass on, say). */
+	int (*queue_event)(void *core, uint32_t target_id, uint32_t opcode);
 	/* Not from a hook: from a thread of the transport's own, with none
 	 * of its locks held. Sends a wl_display.sync of the library's own
 	 * (its reply is dropped) and flushes: a host that never reports a
