@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <linux/dma-buf.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -24,6 +25,7 @@ struct gpu_object {
 	uint32_t id;
 	int fd;			/* params, buffer: plane 0's dma-buf (a dup) */
 	uint32_t buffer;	/* surface: the buffer attached since its last commit */
+	bool cannot_cross;	/* params: a plane's fd cannot reach the host */
 	struct gpu_object *next;
 };
 
@@ -61,6 +63,7 @@ object_add(struct gpu_object **list, uint32_t id, int fd)
 	o->id = id;
 	o->fd = fd;
 	o->buffer = 0;
+	o->cannot_cross = false;
 	return o;
 }
 
@@ -166,17 +169,55 @@ surface_commit(struct virtgpu_transport *t, uint32_t surface_id)
 	g->wait_ns += virtgpu_now_ns() - start;
 }
 
+/* params.add with an fd the host cannot take (a dma-buf of another
+ * device, memory only the guest has): not sent; the params fail as on a
+ * compositor that cannot import them (gpu-path.md §5). */
 static int
-params_request(struct vt_gpu_buffers *g, struct wl_object *params,
+params_add_cannot_cross(struct virtgpu_transport *t, struct wl_object *params,
+			union wl_argument *args)
+{
+	struct gpu_object *p = object_find(t->gpu.params, params->id);
+	char what[64];
+	uint32_t bo;
+
+	switch (fd_translate_classify(t, args[0].h, &bo, what, sizeof what)) {
+	case FD_DMABUF:
+		virtgpu_gem_close(&t->cd.dev, bo);
+		return 0;
+	case FD_READ_PIPE:
+		snprintf(what, sizeof what, "a pipe");
+		break;
+	default:
+		break;
+	}
+	wl_log("wayland-virtgpu: zwp_linux_buffer_params_v1.add: fd %d is %s, "
+	       "not a virtio-gpu buffer, and cannot cross to the host; the "
+	       "buffer fails\n", args[0].h, what);
+	if (p == NULL)
+		p = object_add(&t->gpu.params, params->id, -1);
+	if (p == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	p->cannot_cross = true;
+	return 1;
+}
+
+static int
+params_request(struct virtgpu_transport *t, struct wl_object *params,
 	       const char *request, union wl_argument *args)
 {
-	struct gpu_object *p;
-	int fd;
+	struct vt_gpu_buffers *g = &t->gpu;
+	struct gpu_object *p = object_find(g->params, params->id);
+	int fd, ret;
 
 	if (strcmp(request, "add") == 0) {
-		/* add(fd, plane_idx, ...): plane 0 stands for the buffer. */
-		if (args[1].u != 0)
-			return 0;
+		if (p && p->cannot_cross)
+			return 1;	/* a plane before it failed */
+		ret = params_add_cannot_cross(t, params, args);
+		if (ret != 0 || args[1].u != 0)
+			return ret;
+		/* Plane 0 stands for the buffer. */
 		fd = wl_os_dupfd_cloexec(args[0].h, 0);
 		if (fd < 0 || object_add(&g->params, params->id, fd) == NULL) {
 			if (fd >= 0)
@@ -184,17 +225,29 @@ params_request(struct vt_gpu_buffers *g, struct wl_object *params,
 			errno = ENOMEM;
 			return -1;
 		}
-	} else if (strcmp(request, "create_immed") == 0) {
-		p = object_find(g->params, params->id);
-		if (p)
-			return buffer_made(g, args[0].o, p->fd);
+	} else if (strcmp(request, "create") == 0 && p && p->cannot_cross) {
+		/* zwp_linux_buffer_params_v1.failed (event 1) instead. */
+		if (t->base.core->queue_event(t->base.core_data, params->id, 1) < 0)
+			return -1;
+		return 1;
+	} else if (strcmp(request, "create_immed") == 0 && p) {
+		if (p->cannot_cross) {
+			wl_log("wayland-virtgpu: zwp_linux_buffer_params_v1."
+			       "create_immed: a plane cannot cross to the host "
+			       "(said above); a compositor would end the "
+			       "connection here too\n");
+			errno = EINVAL;
+			return -1;
+		}
+		return buffer_made(g, args[0].o, p->fd);
 	} else if (strcmp(request, "destroy") == 0) {
 		object_remove(&g->params, params->id);
 	}
 	return 0;
 }
 
-/* A request about to be sent; -1 (errno set) fails it. */
+/* A request about to be sent: 0 to send it, 1 when it is not to be sent,
+ * -1 (errno set) to fail it. */
 int
 gpu_buffers_request(struct virtgpu_transport *t, struct wl_object *target,
 		    const struct wl_message *message, union wl_argument *args)
@@ -219,7 +272,7 @@ gpu_buffers_request(struct virtgpu_transport *t, struct wl_object *target,
 	} else if (strcmp(interface, "wl_buffer") == 0) {
 		object_remove(&g->buffers, target->id);	/* destroy */
 	} else if (strcmp(interface, "zwp_linux_buffer_params_v1") == 0) {
-		return params_request(g, target, message->name, args);
+		return params_request(t, target, message->name, args);
 	} else if (strcmp(interface, "wl_drm") == 0 &&
 		   strcmp(message->name, "create_prime_buffer") == 0) {
 		return buffer_made(g, args[0].o, args[1].h);

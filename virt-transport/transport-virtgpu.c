@@ -123,8 +123,9 @@ virtgpu_request(struct wl_transport *transport, struct wl_object *target,
 		pthread_mutex_unlock(&t->lock);
 	}
 	fixups_request(t, target, message);
-	if (gpu_buffers_request(t, target, message, args) < 0)
-		return -1;
+	ret = gpu_buffers_request(t, target, message, args);
+	if (ret != 0)
+		return ret;
 
 	ret = virt_shm_request(t->shm, transport, target, sender_id, opcode,
 			       args);

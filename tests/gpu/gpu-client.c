@@ -7,10 +7,13 @@
  * cannot cross; over a socket (--direct) everything as the compositor sent it.
  * With --buffers it also draws two GPU buffers (the simulator's, or memfds over a socket)
  * and commits them through linux-dmabuf (create_immed, create); the compositor checks each.
+ * --foreign-buffer[-immed] adds a plane the host cannot take (see check_foreign_buffer).
  *   gpu-client [--direct] [--mode MODE] [--hide-list LIST] [--buffers]
+ *              [--foreign-buffer[-immed]]
  * Exits 0 when everything matched; each mismatch is one "gpu-client: FAIL" line.
  */
 #include <dlfcn.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -322,6 +325,63 @@ check_buffers(struct wl_display *display, struct wl_compositor *compositor,
 	wl_surface_destroy(surface);
 }
 
+/* A plane the host cannot take (a memfd standing in for another device's dma-buf): create
+ * ends in failed, and the connection goes on; create_immed (with --immed) ends it with a
+ * clear error. Then a good buffer still works. */
+static int
+params_failed_count;
+
+static void
+foreign_created(void *data, struct zwp_linux_buffer_params_v1 *params,
+		struct wl_buffer *buffer)
+{
+	CHECK(false, "a buffer of memory the host cannot see was created");
+	wl_buffer_destroy(buffer);
+}
+
+static void
+foreign_failed(void *data, struct zwp_linux_buffer_params_v1 *params)
+{
+	params_failed_count++;
+}
+
+static const struct zwp_linux_buffer_params_v1_listener foreign_listener = {
+	foreign_created, foreign_failed,
+};
+
+static void
+check_foreign_buffer(struct wl_display *display, struct wl_compositor *compositor,
+		     struct zwp_linux_dmabuf_v1 *dmabuf, bool immed)
+{
+	struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
+	int fd = memfd_create("not-a-virtio-gpu-buffer", MFD_CLOEXEC);
+
+	CHECK(fd >= 0 && ftruncate(fd, BUFFER_WIDTH * 4 * BUFFER_HEIGHT) == 0, "memfd");
+	zwp_linux_buffer_params_v1_add_listener(params, &foreign_listener, NULL);
+	zwp_linux_buffer_params_v1_add(params, fd, 0, 0, BUFFER_WIDTH * 4, 0, 0);
+	close(fd);
+	if (immed) {
+		struct wl_buffer *buffer = zwp_linux_buffer_params_v1_create_immed(params,
+			BUFFER_WIDTH, BUFFER_HEIGHT, FOURCC_XRGB8888, 0);
+
+		CHECK(wl_display_roundtrip(display) < 0 && wl_display_get_error(display) == EINVAL,
+		      "create_immed of a foreign buffer: error %d, not EINVAL",
+		      wl_display_get_error(display));
+		if (buffer)
+			wl_buffer_destroy(buffer);
+		zwp_linux_buffer_params_v1_destroy(params);
+		return;
+	}
+	zwp_linux_buffer_params_v1_create(params, BUFFER_WIDTH, BUFFER_HEIGHT,
+					  FOURCC_XRGB8888, 0);
+	CHECK(wl_display_roundtrip(display) >= 0, "the connection failed after create: %d",
+	      wl_display_get_error(display));
+	CHECK(params_failed_count == 1, "%d failed events, not 1", params_failed_count);
+	zwp_linux_buffer_params_v1_destroy(params);
+	/* The rest of the connection unharmed: a good buffer is taken. */
+	check_buffers(display, compositor, dmabuf, false);
+}
+
 static bool
 hidden_by(const char *list, const char *interface)
 {
@@ -420,6 +480,7 @@ main(int argc, char **argv)
 	struct wl_compositor *compositor;
 	struct wl_drm *drm;
 	bool direct = false, buffers = false;
+	int foreign = 0;
 	int i, fd, removes_before, expected_removes;
 
 	for (i = 1; i < argc; i++) {
@@ -430,11 +491,16 @@ main(int argc, char **argv)
 			mode = (enum gpu_mode) gpu_mode_parse(argv[++i]);
 		else if (strcmp(argv[i], "--buffers") == 0)
 			buffers = true;
+		else if (strcmp(argv[i], "--foreign-buffer") == 0)
+			foreign = 1;
+		else if (strcmp(argv[i], "--foreign-buffer-immed") == 0)
+			foreign = 2;
 		else if (strcmp(argv[i], "--hide-list") == 0 && i + 1 < argc)
 			hide_list = argv[++i];
 		else {
 			fprintf(stderr, "usage: gpu-client [--direct] [--mode MODE] "
-				"[--hide-list LIST] [--buffers]\n");
+				"[--hide-list LIST] [--buffers] "
+				"[--foreign-buffer[-immed]]\n");
 			return 2;
 		}
 	}
@@ -460,11 +526,22 @@ main(int argc, char **argv)
 	wl_display_roundtrip(display);
 	check_feedback(&f, direct, mode);
 
-	if (buffers) {
+	if (buffers || foreign) {
 		compositor = wl_registry_bind(registry, g.compositor_name,
 					      &wl_compositor_interface, 4);
-		check_buffers(display, compositor, dmabuf, direct);
+		if (foreign)
+			check_foreign_buffer(display, compositor, dmabuf, foreign == 2);
+		else
+			check_buffers(display, compositor, dmabuf, direct);
 		wl_compositor_destroy(compositor);
+		if (foreign == 2) {
+			/* The connection is over, as the check wanted. */
+			wl_display_disconnect(display);
+			if (failures == 0)
+				printf("gpu-client: create_immed of a foreign buffer ended "
+				       "the connection with EINVAL\n");
+			return failures ? 1 : 0;
+		}
 	}
 
 	/* wl_drm, Mesa's fallback: the path of a node the client can open. Binding it makes
