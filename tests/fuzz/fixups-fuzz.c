@@ -71,7 +71,7 @@ static int
 one_event(struct virtgpu_transport *t, struct input *in, uint16_t *array_data)
 {
 	struct wl_object object = { .id = 10 + take(in, 1) % 3 };
-	struct wl_message message = { 0 };
+	struct wl_message message = { .signature = "" };
 	union wl_argument args[3] = { 0 };
 	struct wl_array array = { .data = array_data };
 	uint32_t kind = take(in, 1) % 9, entries = 0, i;
