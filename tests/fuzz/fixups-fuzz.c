@@ -22,6 +22,7 @@
 #include "transport-virtgpu.h"
 #include "wayland-client-core.h"
 #include "wayland-private.h"
+#include "fuzz-rng.h"
 
 static const struct wl_interface registry_if = { .name = "wl_registry" };
 static const struct wl_interface feedback_if = { .name = "zwp_linux_dmabuf_feedback_v1" };
@@ -197,10 +198,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint32_t
 rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t) rng_state;
+	return fuzz_rng(&rng_state);
 }
 
 /* Random runs of events; then no fd may be left open. */

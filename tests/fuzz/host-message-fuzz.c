@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cross-domain.h"
+#include "fuzz-rng.h"
 
 static volatile uint32_t sink;
 
@@ -63,10 +64,7 @@ static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 static uint32_t
 rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t) rng_state;
+	return fuzz_rng(&rng_state);
 }
 
 /* Well-formed RECEIVE and READ pages, then byte flips, hostile words

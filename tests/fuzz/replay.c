@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "event-fuzz.h"
+#include "fuzz-rng.h"
 
 struct stream {
 	uint8_t bytes[4096];
@@ -120,10 +121,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint32_t
 rng(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return (uint32_t) rng_state;
+	return fuzz_rng(&rng_state);
 }
 
 static void
