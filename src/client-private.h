@@ -16,6 +16,9 @@ enum wl_proxy_flag {
 	WL_PROXY_FLAG_ID_DELETED = (1 << 0),
 	WL_PROXY_FLAG_DESTROYED = (1 << 1),
 	WL_PROXY_FLAG_WRAPPER = (1 << 2),
+	/* The transport's hooks want this proxy's messages (transport.h
+	 * hooks_interface); asked once, when the proxy is made. */
+	WL_PROXY_FLAG_HOOKED = (1 << 3),
 };
 
 struct wl_zombie {
@@ -74,6 +77,9 @@ extern int wl_debug_client;
 /* display.c */
 void
 display_fatal_error(struct wl_display *display, int error);
+
+void
+proxy_set_hooked(struct wl_proxy *proxy);
 
 void
 display_queue_closure(struct wl_display *display, struct wl_proxy *proxy,

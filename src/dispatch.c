@@ -209,7 +209,7 @@ queue_event(struct wl_display *display, size_t len)
 	}
 
 	transport = wl_connection_get_transport(connection);
-	hook = transport->ops->event ?
+	hook = transport->ops->event && (proxy->flags & WL_PROXY_FLAG_HOOKED) ?
 	       transport->ops->event(transport, &proxy->object, opcode,
 				     message, closure->args) : 0;
 	if (hook != 0) {

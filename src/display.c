@@ -247,6 +247,8 @@ display_create(struct wl_transport *transport)
 	/* Client buffers are unbounded unless the client sets a limit
 	 * (upstream since 1.22.90). */
 	display->connection = wl_connection_create(transport, 0);
+	if (display->connection != NULL)
+		proxy_set_hooked(&display->proxy);
 	if (display->connection == NULL || display->proxy.object.id != 1) {
 		free(display->connection);
 		wl_map_release(&display->objects);

@@ -22,6 +22,22 @@ proxy_attach_queue(struct wl_proxy *proxy, struct wl_event_queue *queue)
 		wl_list_init(&proxy->queue_link);
 }
 
+/* Whether the transport's hooks see this proxy's messages: a request that
+ * no hook cares about then costs nothing for them. */
+void
+proxy_set_hooked(struct wl_proxy *proxy)
+{
+	struct wl_transport *transport =
+		wl_connection_get_transport(proxy->display->connection);
+	const struct wl_transport_ops *ops = transport->ops;
+
+	if (!ops->request && !ops->event)
+		return;
+	if (!ops->hooks_interface ||
+	    ops->hooks_interface(transport, proxy->object.interface))
+		proxy->flags |= WL_PROXY_FLAG_HOOKED;
+}
+
 struct wl_proxy *
 proxy_create(struct wl_proxy *factory, const struct wl_interface *interface,
 	     uint32_t version)
@@ -44,6 +60,7 @@ proxy_create(struct wl_proxy *factory, const struct wl_interface *interface,
 		return NULL;
 	}
 	proxy_attach_queue(proxy, factory->queue);
+	proxy_set_hooked(proxy);
 
 	return proxy;
 }
@@ -84,6 +101,7 @@ proxy_create_for_id(struct wl_proxy *factory, uint32_t id,
 		return NULL;
 	}
 	proxy_attach_queue(proxy, factory->queue);
+	proxy_set_hooked(proxy);
 
 	return proxy;
 }
@@ -272,7 +290,9 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 	}
 
 	transport = wl_connection_get_transport(display->connection);
-	hook = transport->ops->request ?
+	hook = transport->ops->request &&
+	       ((proxy->flags & WL_PROXY_FLAG_HOOKED) ||
+		strchr(message->signature, 'h')) ?
 	       transport->ops->request(transport, &proxy->object,
 				       &closure->sender_id, opcode, message,
 				       closure->args) : 0;
@@ -510,7 +530,8 @@ wl_proxy_create_wrapper(void *proxy_ptr)
 	wrapper->object.id = proxy->object.id;
 	wrapper->version = proxy->version;
 	wrapper->display = proxy->display;
-	wrapper->flags = WL_PROXY_FLAG_WRAPPER;
+	wrapper->flags = WL_PROXY_FLAG_WRAPPER |
+			 (proxy->flags & WL_PROXY_FLAG_HOOKED);
 	wrapper->refcount = 1;
 	wrapper->tag = proxy->tag;
 	proxy_attach_queue(wrapper, proxy->queue);

@@ -95,6 +95,13 @@ struct wl_transport_ops {
 		       uint32_t opcode, const struct wl_message *message,
 		       union wl_argument *args);
 
+	/* Optional: whether the request and event hooks want the messages
+	 * of objects of this interface, asked once per object as it is made
+	 * (a request carrying fds reaches the request hook whatever the
+	 * answer). Without it, every message reaches the hooks. */
+	bool (*hooks_interface)(struct wl_transport *transport,
+				const struct wl_interface *interface);
+
 	/* Optional: an event just received, before it is queued; the hook
 	 * may change its arguments (fds, arrays in place, a string for one of
 	 * its own). Returns 0 to queue it, 1 to drop it (its fds closed), -1

@@ -330,6 +330,24 @@ fixups_event(struct virtgpu_transport *t, struct wl_object *target,
 	return 0;
 }
 
+/* The interfaces whose events fixups_event changes (and the feedback,
+ * whose destroy request ends its table). */
+bool
+fixups_hooks(const char *interface)
+{
+	static const char *const names[] = {
+		"wl_registry", "wl_keyboard", "zwp_linux_dmabuf_feedback_v1",
+		"ext_image_copy_capture_session_v1", "wl_drm",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(interface, names[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* A request about to be sent: a feedback object's table goes with it. */
 void
 fixups_request(struct virtgpu_transport *t, struct wl_object *target,

@@ -246,6 +246,22 @@ params_request(struct virtgpu_transport *t, struct wl_object *params,
 	return 0;
 }
 
+/* The interfaces whose messages gpu_buffers_request and _event look at. */
+bool
+gpu_buffers_hooks(const char *interface)
+{
+	static const char *const names[] = {
+		"wl_surface", "wl_buffer", "zwp_linux_buffer_params_v1", "wl_drm",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(interface, names[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* A request about to be sent: 0 to send it, 1 when it is not to be sent,
  * -1 (errno set) to fail it. */
 int

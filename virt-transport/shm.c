@@ -1591,6 +1591,22 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 	return 0;
 }
 
+/* The interfaces whose requests virt_shm_request looks at. */
+bool
+virt_shm_hooks(const char *interface)
+{
+	static const char *const names[] = {
+		"wl_shm", "wl_shm_pool", "wl_buffer", "wp_viewporter", "wl_surface",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(interface, names[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
 void
 virt_shm_destroy(struct virt_shm *shm)
 {

@@ -6,6 +6,7 @@
 #ifndef VIRT_SHM_H
 #define VIRT_SHM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "cross-domain.h"
@@ -32,5 +33,9 @@ int
 virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 		 struct wl_object *target, uint32_t *sender_id,
 		 uint32_t opcode, union wl_argument *args);
+
+/* Whether virt_shm_request looks at requests of this interface. */
+bool
+virt_shm_hooks(const char *interface);
 
 #endif

@@ -150,6 +150,19 @@ virtgpu_event(struct wl_transport *transport, struct wl_object *target,
 	return ret;
 }
 
+/* Which objects' messages the parts look at, asked once per object: any
+ * other request costs nothing for the hooks (one with fds still comes,
+ * for fd-translate.c). wl_display: a sync starts the reply watchdog. */
+static bool
+virtgpu_hooks_interface(struct wl_transport *transport,
+			const struct wl_interface *interface)
+{
+	const char *name = interface->name;
+
+	return strcmp(name, "wl_display") == 0 || fixups_hooks(name) ||
+	       gpu_buffers_hooks(name) || virt_shm_hooks(name);
+}
+
 static void
 virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 {
@@ -191,6 +204,7 @@ static const struct wl_transport_ops virtgpu_ops = {
 	.fd_exported = virtgpu_fd_exported,
 	.destroy = virtgpu_destroy,
 	.request = virtgpu_request,
+	.hooks_interface = virtgpu_hooks_interface,
 	.event = virtgpu_event,
 	.print_stats = virtgpu_print_stats,
 	.idle = virtgpu_idle,

@@ -318,6 +318,8 @@ fixups_event(struct virtgpu_transport *t, struct wl_object *target,
 void
 fixups_request(struct virtgpu_transport *t, struct wl_object *target,
 	       const struct wl_message *message);
+bool
+fixups_hooks(const char *interface);
 
 /* --- gpu-buffers.c: wl_buffers of GPU memory --------------------------- */
 
@@ -340,6 +342,8 @@ gpu_buffers_request(struct virtgpu_transport *t, struct wl_object *target,
 int
 gpu_buffers_event(struct virtgpu_transport *t, struct wl_object *target,
 		  const struct wl_message *message, union wl_argument *args);
+bool
+gpu_buffers_hooks(const char *interface);
 
 /* --- transport-virtgpu.c: the transport -------------------------------- */
 
