@@ -12,8 +12,8 @@ packages=(
 	# real clients
 	wayland-utils wev wl-clipboard foot gtk-4-examples gtk-3-examples
 	qtwayland5 qtbase5-examples libsdl2-tests mpv imv wtype waypipe
-	# Mesa EGL on llvmpipe
-	libgl1-mesa-dri libegl-mesa0 libegl1 libgles2
+	# Mesa EGL on llvmpipe, Vulkan on lavapipe
+	libgl1-mesa-dri libegl-mesa0 libegl1 libgles2 mesa-vulkan-drivers vulkan-tools
 	# cursor themes the cursor tests compare
 	adwaita-icon-theme dmz-cursor-theme
 	# sanitizers and libFuzzer

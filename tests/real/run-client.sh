@@ -7,7 +7,7 @@
 #        run-client.sh --virtgpu BUILD CLIENT
 #   CLIENT: simple-shm simple-egl terminal gtk4-demo gtk3-widget-factory
 #           qt5-analogclock qt5-calculator foot foot-scroll testsprite2 mpv
-#           wl-clipboard;
+#           vkcube sdl-testgl2 wl-clipboard;
 #           with --virtgpu also clipboard-64m keymap
 #   LIBDIR holds the libwayland-client.so.0 under test; EXTRA_LIBDIRs (e.g.
 #   build/cursor, build/egl) join LD_LIBRARY_PATH when they exist.
@@ -129,6 +129,21 @@ foot-scroll)
 	ZERO_COPY=1
 	DONE_FILE=$RT_WORK/scrolled
 	CMD=(foot sh -c 'i=0; while [ $i -lt 400 ]; do i=$((i + 1)); echo "line $i"; sleep 0.004; done; : >"$HOME/scrolled"; exec sh')
+	;;
+vkcube)
+	# Vulkan (Mesa's lavapipe): its WSI finds no GPU on the host's
+	# compositor and presents through wl_shm; through virtio-gpu the
+	# stats line says which path (shm_pools or gpu_waits).
+	MODE=stats
+	CLIENT_ENV+=(VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json)
+	CMD=(vkcube-wayland)
+	;;
+sdl-testgl2)
+	# SDL's OpenGL test: Mesa EGL on the Wayland platform.
+	BACKEND=x11
+	MODE=stats
+	CLIENT_ENV+=(SDL_VIDEODRIVER=wayland)
+	CMD=(/usr/libexec/installed-tests/SDL2/testgl2)
 	;;
 testsprite2)
 	BACKEND=x11
