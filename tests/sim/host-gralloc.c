@@ -52,7 +52,10 @@ host_gralloc_requirements(bool dmabuf, uint32_t width, uint32_t height, uint32_t
 			fmt = &host_formats[i];
 	if (!fmt)
 		return -EINVAL;
-	if (width == 0 || height == 0 || width > 65536 || height > 65536)
+	/* GPU allocators (minigbm, vulkano: the dma-buf profiles) cap image
+	 * dimensions; rutabaga's memfd (system) allocator does not, and
+	 * proxies ask it for a pool as one row of R8 as wide as the pool. */
+	if (width == 0 || height == 0 || (dmabuf && (width > 65536 || height > 65536)))
 		return -EINVAL;
 
 	memset(reqs, 0, sizeof *reqs);

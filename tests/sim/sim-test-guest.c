@@ -738,6 +738,20 @@ test_image_requirements(void)
 	CHECK(reqs.offsets[1] == (prof_dmabuf ? 256u : 64u) * 32 &&
 	      reqs.strides[1] == (prof_dmabuf ? 256u : 64u), "NV12 planes %u %u", reqs.strides[1],
 	      reqs.offsets[1]);
+
+	/* rutabaga's memfd allocator has no cap on dimensions (only GPU allocators do):
+	 * a pool as one row of R8 as wide as the pool, as proxies ask for it. */
+	if (!prof_dmabuf) {
+		req.drm_format = SIM_FORMAT_R8;
+		req.width = 1u << 20;
+		req.height = 1;
+		CHECK(exec(c.fd, &req, sizeof req, 0, &c.qh, 1) == 0, "R8 1 MiB wide");
+		CHECK(xioctl(c.fd, DRM_IOCTL_VIRTGPU_WAIT, &wait) == 0, "WAIT");
+		memcpy(&reqs, c.qmap, sizeof reqs);
+		CHECK(reqs.strides[0] == 1u << 20 && reqs.size == 1u << 20,
+		      "R8 1 MiB wide: stride %u size %llu", reqs.strides[0],
+		      (unsigned long long)reqs.size);
+	}
 	chan_close(&c);
 }
 
