@@ -44,7 +44,6 @@ fixups_init(struct virtgpu_transport *t)
 {
 	struct vt_fixups *f = &t->fixups;
 	const char *list = getenv("WAYLAND_VIRTGPU_HIDE_GLOBALS");
-	const char *debug = getenv("WAYLAND_DEBUG");
 	struct stat st;
 
 	if (fstat(t->cd.dev.fd, &st) == 0 && S_ISCHR(st.st_mode)) {
@@ -52,7 +51,7 @@ fixups_init(struct virtgpu_transport *t)
 		f->have_rdev = true;
 	}
 	f->hidden_list = strdup(list ? list : default_hidden);
-	f->debug = debug && (strstr(debug, "client") || strcmp(debug, "1") == 0);
+	f->debug = virtgpu_debug_client();
 	return f->hidden_list ? 0 : -1;
 }
 

@@ -158,7 +158,7 @@ struct shm_surface {
 struct virt_shm {
 	struct cross_domain *cd;
 	struct wl_transport_stats *stats;
-	bool copy_only;		/* WAYLAND_VIRTGPU_SHM=copy */
+	bool copy_only;		/* never remap (transport-virtgpu.c says why) */
 	struct shm_pool *pools[TABLE_BUCKETS];
 	struct shm_buffer *buffers[TABLE_BUCKETS];
 	struct shm_surface *surfaces[TABLE_BUCKETS];
@@ -208,18 +208,15 @@ table_remove(void *table, void *item)
 }
 
 struct virt_shm *
-virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats)
+virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats,
+		bool copy_only)
 {
 	struct virt_shm *shm = calloc(1, sizeof *shm);
 
 	if (shm) {
-		const char *mode = getenv("WAYLAND_VIRTGPU_SHM");
-
 		shm->cd = cd;
 		shm->stats = stats;
-		/* For clients that grow pool mappings with mremap(), which
-		 * host memory mappings do not allow (README.md). */
-		shm->copy_only = mode && strcmp(mode, "copy") == 0;
+		shm->copy_only = copy_only;
 	}
 	return shm;
 }

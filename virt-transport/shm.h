@@ -16,8 +16,11 @@ struct virt_shm;
 struct wl_object;
 union wl_argument;
 
+/* With copy_only, no client view is remapped: every pool is copied on
+ * commit. */
 struct virt_shm *
-virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats);
+virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats,
+		bool copy_only);
 
 void
 virt_shm_destroy(struct virt_shm *shm);

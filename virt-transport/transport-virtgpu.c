@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mremap-scan.h"
 #include "transport-virtgpu.h"
 #include "wayland-client-protocol.h"
 #include "wayland-private.h"
@@ -29,6 +30,15 @@ uint64_t
 virtgpu_now_ms(void)
 {
 	return virtgpu_now_ns() / 1000000;
+}
+
+/* WAYLAND_DEBUG asks for the client side's messages ("1" or "client"). */
+bool
+virtgpu_debug_client(void)
+{
+	const char *debug = getenv("WAYLAND_DEBUG");
+
+	return debug && (strstr(debug, "client") || strcmp(debug, "1") == 0);
 }
 
 /* With the lock held: the connection is over; readers see errno. */
@@ -172,7 +182,7 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d"
 		" shm_host_pools=%llu polls=%llu polls_with_send=%llu"
 		" flush_eagain=%llu hidden_globals=%llu gpu_waits=%llu"
-		" gpu_wait_us=%llu",
+		" gpu_wait_us=%llu shm_mode=%s",
 		(unsigned long long) t->pipes.bytes_in,
 		(unsigned long long) t->pipes.bytes_out, t->cd.max_ids,
 		(unsigned long long) t->base.stats.shm_host_pools,
@@ -181,7 +191,7 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 		(unsigned long long) t->send_queue.flush_eagain,
 		(unsigned long long) t->fixups.globals_hidden,
 		(unsigned long long) t->gpu.waits,
-		(unsigned long long) t->gpu.wait_ns / 1000);
+		(unsigned long long) t->gpu.wait_ns / 1000, t->shm_mode);
 	pthread_mutex_unlock(&t->lock);
 }
 
@@ -210,6 +220,38 @@ static const struct wl_transport_ops virtgpu_ops = {
 	.idle = virtgpu_idle,
 	.shm_memory = virtgpu_shm_memory,
 };
+
+/* Whether wl_shm pools are copied on commit rather than remapped: asked
+ * for (WAYLAND_VIRTGPU_SHM=copy), or code in this process may grow pool
+ * mappings with mremap(), which a mapping of host memory cannot do on a
+ * real kernel (mremap-scan.c; WAYLAND_VIRTGPU_SHM=zero-copy keeps
+ * remapping). */
+static bool
+shm_mode_choose(struct virtgpu_transport *t)
+{
+	const char *mode = getenv("WAYLAND_VIRTGPU_SHM");
+	char who[256];
+
+	if (mode && strcmp(mode, "copy") == 0) {
+		t->shm_mode = "copy";
+		return true;
+	}
+	if (mode && strcmp(mode, "zero-copy") == 0) {
+		t->shm_mode = "zero-copy";
+		return false;
+	}
+	if (mremap_scan_process(who, sizeof who)) {
+		t->shm_mode = "copy-mremap";
+		if (virtgpu_debug_client())
+			wl_log("wayland-virtgpu: %s grows mappings with mremap(), "
+			       "which host memory cannot do: wl_shm pools are "
+			       "copied on commit (WAYLAND_VIRTGPU_SHM=zero-copy "
+			       "keeps them zero-copy)\n", who);
+		return true;
+	}
+	t->shm_mode = "zero-copy";
+	return false;
+}
 
 struct wl_transport *
 wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
@@ -250,7 +292,7 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 		goto err;
 	}
 
-	t->shm = virt_shm_create(&t->cd, &t->base.stats);
+	t->shm = virt_shm_create(&t->cd, &t->base.stats, shm_mode_choose(t));
 	if (t->shm == NULL) {
 		snprintf(why, why_size, "out of memory");
 		errno = ENOMEM;

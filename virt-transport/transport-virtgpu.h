@@ -367,12 +367,15 @@ struct virtgpu_transport {
 	struct vt_fork fork;
 	struct vt_fixups fixups;
 	struct vt_gpu_buffers gpu;
+	const char *shm_mode;	/* the stats line's: zero-copy, copy, copy-mremap */
 };
 
 void
 virtgpu_fail_locked(struct virtgpu_transport *t, int error);
 bool
 virtgpu_connected_locked(struct virtgpu_transport *t);
+bool
+virtgpu_debug_client(void);
 uint64_t
 virtgpu_now_ns(void);
 uint64_t

@@ -625,6 +625,16 @@ fi
 if [ -n "$VIRTGPU_BUILD" ]; then
 	report_library_errors "$RT_WORK/client-test.log"
 	rt_check_stats "$RT_WORK/client-test.log" "test: ${CMD[0]##*/}" || status=1
+	# None of these programs grows pool mappings with mremap(): the library
+	# must keep each connection's pools zero-copy (mremap-scan.c).
+	want=${WAYLAND_VIRTGPU_SHM:-zero-copy}
+	while read -r mode; do
+		if [ "$mode" != "$want" ]; then
+			rt_log "shm_mode=$mode in a stats line, expected $want"
+			status=1
+		fi
+	done < <(grep -a '^wayland-virtgpu stats: ' "$RT_WORK/client-test.log" |
+		 sed 's/.* shm_mode=\([a-z-]*\).*/\1/')
 	# (WAYLAND_VIRTGPU_SHM=copy asks for copies: then only the pixels count.)
 	if [ -n "${ZERO_COPY:-}" ] && [ "${WAYLAND_VIRTGPU_SHM:-}" != copy ]; then
 		stats=$(grep -a '^wayland-virtgpu stats: ' "$RT_WORK/client-test.log" | tail -n 1)

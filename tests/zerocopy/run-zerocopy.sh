@@ -14,6 +14,8 @@
 #   --memory           a 4 MiB pool: the guest's resident memory grows by at most
 #                      1.5x the pool's size (no shadow copy; issue 5, point 4)
 # env: ZEROCOPY_FAILURE_DIR  where screenshots and logs of failures go
+#      ZEROCOPY_SHM_MODE     the shm_mode the guest's stats line must show
+#                            (default: WAYLAND_VIRTGPU_SHM, else zero-copy)
 #      ZEROCOPY_PROFILE      host profile of the simulated device (default rutabaga)
 #      RT_KEEP=1             keep the work directory after success
 
@@ -174,6 +176,12 @@ guest_stats()
 	*) fail "guest: the stats line does not say transport=virtgpu"; return 1 ;;
 	esac
 	[ -s "$RT_WORK/host-stats.log" ] && rt_log "guest: $(tail -n 1 "$RT_WORK/host-stats.log")"
+	# How the library chose to treat the pools: zero-copy unless asked
+	# (WAYLAND_VIRTGPU_SHM) or expected otherwise (ZEROCOPY_SHM_MODE).
+	local want=${ZEROCOPY_SHM_MODE:-${WAYLAND_VIRTGPU_SHM:-zero-copy}}
+	local mode
+	mode=$(sed -n 's/.* shm_mode=\([a-z-]*\).*/\1/p' <<<"$STATS")
+	[ "$mode" = "$want" ] || fail "guest: shm_mode=$mode, expected $want"
 	return 0
 }
 

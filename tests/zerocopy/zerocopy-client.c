@@ -634,7 +634,13 @@ grow_pool(struct client *c)
 		munmap(c->map, c->map_size);
 		p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
 	} else {
+#ifdef ZC_MREMAP
 		p = mremap(c->map, c->map_size, size, MREMAP_MAYMOVE);
+#else
+		/* A program that imports mremap has its pools copied by the
+		 * library (mremap-scan.c): only zerocopy-client-mremap does. */
+		die("this build does not call mremap: run zerocopy-client-mremap");
+#endif
 	}
 	if (p == MAP_FAILED)
 		die("growing the mapping to %zu: %s", size, strerror(errno));
