@@ -299,23 +299,11 @@ test_everything(void *data, struct beh_test *test, int32_t i, uint32_t u,
 	beh_obj_destroy(id);
 }
 
-static void
-test_fds(void *data, struct beh_test *test, int32_t a, int32_t b, int32_t c)
-{
-}
-
-static void
-test_noop_count(void *data, struct beh_test *test, uint32_t count)
-{
-}
-
-static void
-test_pong(void *data, struct beh_test *test, uint32_t serial)
-{
-}
-
 static const struct beh_test_listener test_listener = {
-	test_everything, test_fds, test_noop_count, test_pong,
+	test_everything,
+	beh_test_close_fds,
+	beh_test_ignore_noop_count,
+	beh_test_ignore_pong,
 };
 
 static void

@@ -13,12 +13,6 @@ struct counter {
 };
 
 static void
-obj_fd(void *data, struct beh_obj *obj, int32_t fd)
-{
-	close(fd);
-}
-
-static void
 obj_ping(void *data, struct beh_obj *obj, uint32_t n)
 {
 	struct counter *c = data;
@@ -28,13 +22,8 @@ obj_ping(void *data, struct beh_obj *obj, uint32_t n)
 		c->order[c->n++] = n;
 }
 
-static void
-obj_version(void *data, struct beh_obj *obj, uint32_t version)
-{
-}
-
 static const struct beh_obj_listener obj_listener = {
-	obj_fd, obj_ping, obj_version,
+	beh_obj_close_fd, obj_ping, beh_obj_ignore_version,
 };
 
 BEH_TEST(queue_custom_queue_holds_events)

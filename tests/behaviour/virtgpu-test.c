@@ -158,44 +158,23 @@ static const struct beh_fd_test_listener fdt_listener = {
 };
 
 static void
-test_everything(void *data, struct beh_test *test, int32_t i, uint32_t u,
-		wl_fixed_t f, const char *s, const char *ns, struct beh_obj *o,
-		void *any, struct beh_obj *id, struct wl_array *a, int32_t fd)
-{
-	close(fd);
-}
-
-static void
-test_fds(void *data, struct beh_test *test, int32_t a, int32_t b, int32_t c)
-{
-	close(a);
-	close(b);
-	close(c);
-}
-
-static void
-test_noop_count(void *data, struct beh_test *test, uint32_t count)
-{
-	*(uint32_t *) data = count;
-}
-
-static void
 test_pong(void *data, struct beh_test *test, uint32_t serial)
 {
 	(*(uint32_t *) data)++;
 }
 
-static void
-test_ignore_pong(void *data, struct beh_test *test, uint32_t serial)
-{
-}
-
 static const struct beh_test_listener count_listener = {
-	test_everything, test_fds, test_noop_count, test_ignore_pong,
+	beh_test_close_everything,
+	beh_test_close_fds,
+	beh_test_store_noop_count,
+	beh_test_ignore_pong,
 };
 
 static const struct beh_test_listener pong_listener = {
-	test_everything, test_fds, test_noop_count, test_pong,
+	beh_test_close_everything,
+	beh_test_close_fds,
+	beh_test_store_noop_count,
+	test_pong,
 };
 
 static void
