@@ -43,6 +43,32 @@ use_and_disconnect(struct wl_display *display, pid_t compositor)
 	beh_client_disconnect(&c);
 }
 
+/* A compositor listening on a socket in a runtime dir of its own. */
+struct runtime_socket {
+	char dir[64];
+	char path[128];		/* the socket's absolute path */
+	const char *name;
+	pid_t pid;
+};
+
+static void
+runtime_socket_start(struct runtime_socket *rs, const char *name)
+{
+	rs->name = name;
+	make_runtime_dir(rs->dir, sizeof rs->dir);
+	rs->pid = beh_compositor_spawn_socket(rs->dir, name);
+	snprintf(rs->path, sizeof rs->path, "%s/%s", rs->dir, name);
+	unsetenv("WAYLAND_SOCKET");
+}
+
+/* Checks the connection to rs works, then removes the compositor's dir. */
+static void
+runtime_socket_finish(struct runtime_socket *rs, struct wl_display *display)
+{
+	use_and_disconnect(display, rs->pid);
+	remove_runtime_dir(rs->dir, rs->name);
+}
+
 BEH_TEST(connect_wayland_socket)
 {
 	struct wl_display *display;
@@ -80,64 +106,46 @@ BEH_TEST(connect_wayland_socket_invalid)
 
 BEH_TEST(connect_wayland_display_name)
 {
-	char dir[64];
-	pid_t pid;
+	struct runtime_socket rs;
 	int before;
 
-	make_runtime_dir(dir, sizeof dir);
-	pid = beh_compositor_spawn_socket(dir, "beh-0");
-	unsetenv("WAYLAND_SOCKET");
-	setenv("XDG_RUNTIME_DIR", dir, 1);
+	runtime_socket_start(&rs, "beh-0");
+	setenv("XDG_RUNTIME_DIR", rs.dir, 1);
 	setenv("WAYLAND_DISPLAY", "beh-0", 1);
 	before = beh_fd_count();
-	use_and_disconnect(wl_display_connect(NULL), pid);
+	runtime_socket_finish(&rs, wl_display_connect(NULL));
 	check_int(beh_fd_count(), ==, before);
-	remove_runtime_dir(dir, "beh-0");
 }
 
 BEH_TEST(connect_explicit_name_beats_wayland_display)
 {
-	char dir[64];
-	pid_t pid;
+	struct runtime_socket rs;
 
-	make_runtime_dir(dir, sizeof dir);
-	pid = beh_compositor_spawn_socket(dir, "beh-1");
-	unsetenv("WAYLAND_SOCKET");
-	setenv("XDG_RUNTIME_DIR", dir, 1);
+	runtime_socket_start(&rs, "beh-1");
+	setenv("XDG_RUNTIME_DIR", rs.dir, 1);
 	setenv("WAYLAND_DISPLAY", "beh-missing", 1);
-	use_and_disconnect(wl_display_connect("beh-1"), pid);
-	remove_runtime_dir(dir, "beh-1");
+	runtime_socket_finish(&rs, wl_display_connect("beh-1"));
 }
 
 BEH_TEST(connect_wayland_display_absolute_path)
 {
-	char dir[64], path[128];
-	pid_t pid;
+	struct runtime_socket rs;
 
-	make_runtime_dir(dir, sizeof dir);
-	pid = beh_compositor_spawn_socket(dir, "beh-abs");
-	snprintf(path, sizeof path, "%s/beh-abs", dir);
-	unsetenv("WAYLAND_SOCKET");
+	runtime_socket_start(&rs, "beh-abs");
 	/* An absolute path needs no XDG_RUNTIME_DIR. */
 	unsetenv("XDG_RUNTIME_DIR");
-	setenv("WAYLAND_DISPLAY", path, 1);
-	use_and_disconnect(wl_display_connect(NULL), pid);
-	remove_runtime_dir(dir, "beh-abs");
+	setenv("WAYLAND_DISPLAY", rs.path, 1);
+	runtime_socket_finish(&rs, wl_display_connect(NULL));
 }
 
 BEH_TEST(connect_absolute_name_argument)
 {
-	char dir[64], path[128];
-	pid_t pid;
+	struct runtime_socket rs;
 
-	make_runtime_dir(dir, sizeof dir);
-	pid = beh_compositor_spawn_socket(dir, "beh-abs2");
-	snprintf(path, sizeof path, "%s/beh-abs2", dir);
-	unsetenv("WAYLAND_SOCKET");
+	runtime_socket_start(&rs, "beh-abs2");
 	setenv("XDG_RUNTIME_DIR", "/nonexistent-beh", 1);
 	unsetenv("WAYLAND_DISPLAY");
-	use_and_disconnect(wl_display_connect(path), pid);
-	remove_runtime_dir(dir, "beh-abs2");
+	runtime_socket_finish(&rs, wl_display_connect(rs.path));
 }
 
 BEH_TEST(connect_no_xdg_runtime_dir)
