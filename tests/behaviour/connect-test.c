@@ -232,6 +232,26 @@ debug_session(void *data)
 	beh_client_disconnect(&c);
 }
 
+/* Runs session in a child with its stderr in a file and returns what it
+ * wrote there in log. */
+static void
+run_debug_session(void (*session)(void *), char *log, size_t size)
+{
+	char path[] = "/tmp/beh-debug-XXXXXX";
+	int fd, status;
+	ssize_t n;
+
+	fd = mkstemp(path);
+	check(fd >= 0);
+	status = beh_run_forked(session, path);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	n = read(fd, log, size - 1);
+	check(n > 0);
+	log[n] = '\0';
+	close(fd);
+	unlink(path);
+}
+
 static void
 expect_line(const char *log, const char *pattern)
 {
@@ -248,22 +268,11 @@ expect_line(const char *log, const char *pattern)
 
 BEH_TEST(connect_wayland_debug_format)
 {
-	char path[] = "/tmp/beh-debug-XXXXXX";
 	static char log[65536];
-	int fd, status;
-	ssize_t n;
 	bool v123 = beh_lib_is_1_23_plus();
 	const char *ts = "^\\[ *[0-9]+\\.[0-9]{3}\\] ";
 
-	fd = mkstemp(path);
-	check(fd >= 0);
-	status = beh_run_forked(debug_session, path);
-	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	n = read(fd, log, sizeof log - 1);
-	check(n > 0);
-	log[n] = '\0';
-	close(fd);
-	unlink(path);
+	run_debug_session(debug_session, log, sizeof log);
 	printf("# WAYLAND_DEBUG sample:\n%.*s", (int) strcspn(log, "\n") + 1,
 	       log);
 
@@ -350,24 +359,13 @@ debug_all_types(void *data)
 
 BEH_TEST(connect_wayland_debug_every_type)
 {
-	char path[] = "/tmp/beh-debug-XXXXXX";
 	static char log[65536];
 	char pat[512];
-	int fd, status;
-	ssize_t n;
 	bool v123 = beh_lib_is_1_23_plus();
 	char sep = v123 ? '#' : '@';
 	const char *fixed = "-2\\.50000000";
 
-	fd = mkstemp(path);
-	check(fd >= 0);
-	status = beh_run_forked(debug_all_types, path);
-	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	n = read(fd, log, sizeof log - 1);
-	check(n > 0);
-	log[n] = '\0';
-	close(fd);
-	unlink(path);
+	run_debug_session(debug_all_types, log, sizeof log);
 	snprintf(pat, sizeof pat,
 		 " -> beh_test%c4\\.everything\\(-3, 4000000000, "
 		 "%s, \"str\", nil, nil, new id beh_obj%c[0-9]+, "
