@@ -120,6 +120,68 @@ display_queue_closure(struct wl_display *display, struct wl_proxy *proxy,
 }
 
 /*
+ * An event for an object the client destroyed (or never had): drop it, and
+ * the fds it carries as far as we know them. Returns the bytes consumed.
+ */
+static int
+discard_event(struct wl_display *display, struct wl_proxy *proxy,
+	      uint32_t id, uint32_t opcode, uint32_t size)
+{
+	struct wl_connection *connection = display->connection;
+	struct wl_zombie *zombie = NULL;
+	int zombie_fds = 0;
+
+	if (proxy)
+		zombie = (struct wl_zombie *) proxy;
+	if (zombie && (int) opcode < zombie->event_count)
+		zombie_fds = zombie->fd_count[opcode];
+
+	if (wl_debug_client) {
+		struct timespec tp;
+		unsigned int time;
+
+		clock_gettime(CLOCK_REALTIME, &tp);
+		time = (unsigned int) ((tp.tv_sec * 1000000L) +
+				       (tp.tv_nsec / 1000));
+		fprintf(stderr, "[%7u.%03u] discarded [%s]#%u.[event %u]"
+			"(%d fd, %u byte)\n", time / 1000, time % 1000,
+			zombie ? "zombie" : "unknown", id, opcode,
+			zombie_fds, size);
+	}
+
+	wl_connection_close_fds_in(connection, zombie_fds);
+	wl_connection_consume(connection, size, 0);
+	return (int) size;
+}
+
+/*
+ * Offer a demarshalled event to the transport's hook, if the proxy asked
+ * for it. Returns 0 to queue the event; otherwise the closure is gone and
+ * the result is queue_event's.
+ */
+static int
+transport_filter_event(struct wl_display *display, struct wl_proxy *proxy,
+		       uint32_t opcode, struct wl_closure *closure,
+		       uint32_t size)
+{
+	struct wl_transport *transport;
+	int hook;
+
+	transport = wl_connection_get_transport(display->connection);
+	hook = transport->ops->event && (proxy->flags & WL_PROXY_FLAG_HOOKED) ?
+	       transport->ops->event(transport, &proxy->object, opcode,
+				     closure->message, closure->args) : 0;
+	if (hook == 0)
+		return 0;
+
+	/* Dropped: the client never learns of it. */
+	if (hook < 0 && errno == 0)
+		errno = EPROTO;
+	closure_abandon(closure, true);
+	return hook < 0 ? -1 : (int) size;
+}
+
+/*
  * Parse the first buffered message and queue it. Returns its size, 0 when
  * the message is not complete yet, -1 with errno on bad input.
  */
@@ -129,12 +191,11 @@ queue_event(struct wl_display *display, size_t len)
 	struct wl_connection *connection = display->connection;
 	const struct wl_message *message;
 	struct wl_closure *closure;
-	struct wl_transport *transport;
 	struct wl_proxy *proxy;
 	uint32_t header[2], id, opcode, size;
 	const uint8_t *data;
 	const int *fds;
-	int nfds, used = 0, hook;
+	int nfds, used = 0, filtered;
 
 	data = wl_connection_in_data(connection, &len);
 	if (len < WIRE_HEADER_SIZE)
@@ -155,34 +216,8 @@ queue_event(struct wl_display *display, size_t len)
 
 	proxy = wl_map_lookup(&display->objects, id);
 	if (proxy == NULL ||
-	    (wl_map_lookup_flags(&display->objects, id) & WL_MAP_ENTRY_ZOMBIE)) {
-		/* An object the client destroyed (or never had): drop the
-		 * event, and the fds it carries as far as we know them. */
-		struct wl_zombie *zombie = NULL;
-		int zombie_fds = 0;
-
-		if (proxy)
-			zombie = (struct wl_zombie *) proxy;
-		if (zombie && (int) opcode < zombie->event_count)
-			zombie_fds = zombie->fd_count[opcode];
-
-		if (wl_debug_client) {
-			struct timespec tp;
-			unsigned int time;
-
-			clock_gettime(CLOCK_REALTIME, &tp);
-			time = (unsigned int) ((tp.tv_sec * 1000000L) +
-					       (tp.tv_nsec / 1000));
-			fprintf(stderr, "[%7u.%03u] discarded [%s]#%u.[event %u]"
-				"(%d fd, %u byte)\n", time / 1000, time % 1000,
-				zombie ? "zombie" : "unknown", id, opcode,
-				zombie_fds, size);
-		}
-
-		wl_connection_close_fds_in(connection, zombie_fds);
-		wl_connection_consume(connection, size, 0);
-		return (int) size;
-	}
+	    (wl_map_lookup_flags(&display->objects, id) & WL_MAP_ENTRY_ZOMBIE))
+		return discard_event(display, proxy, id, opcode, size);
 
 	if ((int) opcode >= proxy->object.interface->event_count) {
 		wl_log("interface '%s' has no event %u\n",
@@ -208,17 +243,9 @@ queue_event(struct wl_display *display, size_t len)
 		return -1;
 	}
 
-	transport = wl_connection_get_transport(connection);
-	hook = transport->ops->event && (proxy->flags & WL_PROXY_FLAG_HOOKED) ?
-	       transport->ops->event(transport, &proxy->object, opcode,
-				     message, closure->args) : 0;
-	if (hook != 0) {
-		/* Dropped: the client never learns of it. */
-		if (hook < 0 && errno == 0)
-			errno = EPROTO;
-		closure_abandon(closure, true);
-		return hook < 0 ? -1 : (int) size;
-	}
+	filtered = transport_filter_event(display, proxy, opcode, closure, size);
+	if (filtered != 0)
+		return filtered;
 
 	display_queue_closure(display, proxy, closure);
 	return (int) size;

@@ -342,6 +342,195 @@ log_too_short(const struct wl_closure *closure)
 	errno = EINVAL;
 }
 
+/*
+ * Where demarshalling stands within one message: the words not yet read,
+ * the fds not yet taken and the next free wl_array slot in the closure.
+ */
+struct wire_reader {
+	struct wl_closure *closure;
+	struct wl_map *objects;
+	const uint32_t *p, *end;
+	const int *fds;
+	int nfds, nfd;
+	struct wl_array *array;
+};
+
+/* Strings point into the closure's copy of the message; 0 length is NULL. */
+static int
+wire_read_string(struct wire_reader *r, const struct argument_details *arg,
+		 union wl_argument *out)
+{
+	const struct wl_message *message = r->closure->message;
+	uint32_t length, length_in_u32;
+	char *s;
+
+	length = *r->p++;
+	if (length == 0) {
+		if (!arg->nullable) {
+			wl_log("NULL string received on non-nullable "
+			       "type, message %s(%s)\n",
+			       message->name, message->signature);
+			errno = EINVAL;
+			return -1;
+		}
+		out->s = NULL;
+		return 0;
+	}
+	length_in_u32 = div_roundup(length, sizeof *r->p);
+	if ((uint32_t) (r->end - r->p) < length_in_u32) {
+		log_too_short(r->closure);
+		return -1;
+	}
+	s = (char *) r->p;
+	if (s[length - 1] != '\0') {
+		wl_log("string not nul-terminated, message %s(%s)\n",
+		       message->name, message->signature);
+		errno = EINVAL;
+		return -1;
+	}
+	out->s = s;
+	r->p += length_in_u32;
+	return 0;
+}
+
+static int
+wire_read_object(struct wire_reader *r, const struct argument_details *arg,
+		 union wl_argument *out)
+{
+	const struct wl_message *message = r->closure->message;
+	uint32_t id = *r->p++;
+
+	out->n = id;
+	if (id == 0 && !arg->nullable) {
+		wl_log("NULL object received on non-nullable "
+		       "type, message %s(%s)\n", message->name,
+		       message->signature);
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* A new id is reserved in the map now, so a later message cannot take it. */
+static int
+wire_read_new_id(struct wire_reader *r, const struct argument_details *arg,
+		 union wl_argument *out)
+{
+	const struct wl_message *message = r->closure->message;
+	uint32_t id = *r->p++;
+
+	out->n = id;
+	if (id == 0 && !arg->nullable) {
+		wl_log("NULL new ID received on non-nullable "
+		       "type, message %s(%s)\n", message->name,
+		       message->signature);
+		errno = EINVAL;
+		return -1;
+	}
+	if (id != 0 && wl_map_reserve_new(r->objects, id) < 0) {
+		if (errno == EINVAL)
+			wl_log("not a valid new object id (%u), "
+			       "message %s(%s)\n", id,
+			       message->name, message->signature);
+		else
+			wl_log("too many objects (%u), message "
+			       "%s(%s)\n", id, message->name,
+			       message->signature);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+wire_read_array(struct wire_reader *r, union wl_argument *out)
+{
+	struct wl_array *array = r->array;
+	uint32_t length, length_in_u32;
+
+	length = *r->p++;
+	length_in_u32 = div_roundup(length, sizeof *r->p);
+	if ((uint32_t) (r->end - r->p) < length_in_u32) {
+		log_too_short(r->closure);
+		return -1;
+	}
+	array->size = length;
+	array->alloc = 0;
+	/* Never NULL, even when empty (memcpy of 0 bytes). */
+	array->data = (void *) r->p;
+	out->a = r->array++;
+	r->p += length_in_u32;
+	return 0;
+}
+
+/* An fd argument takes the next fd that came with the message's bytes. */
+static int
+wire_read_fd(struct wire_reader *r, union wl_argument *out)
+{
+	const struct wl_closure *closure = r->closure;
+
+	if (r->nfd >= r->nfds) {
+		wl_log("file descriptor expected, object (%u), "
+		       "message %s(%s)\n", closure->sender_id,
+		       closure->message->name, closure->message->signature);
+		errno = EINVAL;
+		return -1;
+	}
+	out->h = r->fds[r->nfd++];
+	return 0;
+}
+
+static int
+wire_read_argument(struct wire_reader *r, const struct argument_details *arg,
+		   union wl_argument *out)
+{
+	if (arg->type != 'h' && r->p + 1 > r->end) {
+		log_too_short(r->closure);
+		return -1;
+	}
+
+	switch (arg->type) {
+	case 'u':
+		out->u = *r->p++;
+		return 0;
+	case 'i':
+		out->i = (int32_t) *r->p++;
+		return 0;
+	case 'f':
+		out->f = (wl_fixed_t) *r->p++;
+		return 0;
+	case 's':
+		return wire_read_string(r, arg, out);
+	case 'o':
+		return wire_read_object(r, arg, out);
+	case 'n':
+		return wire_read_new_id(r, arg, out);
+	case 'a':
+		return wire_read_array(r, out);
+	case 'h':
+		return wire_read_fd(r, out);
+	default:
+		wl_log("unknown type '%c' in signature of %s\n",
+		       arg->type, r->closure->message->name);
+		errno = EINVAL;
+		return -1;
+	}
+}
+
+static int
+wire_array_count(const char *signature)
+{
+	struct argument_details arg;
+	int narrays = 0;
+
+	for (;;) {
+		signature = wire_next_argument(signature, &arg);
+		if (arg.type == '\0')
+			return narrays;
+		if (arg.type == 'a')
+			narrays++;
+	}
+}
+
 struct wl_closure *
 wire_closure_demarshal(const void *data, uint32_t size,
 		       const int *fds, int nfds, int *fds_used,
@@ -351,20 +540,13 @@ wire_closure_demarshal(const void *data, uint32_t size,
 	const char *signature = message->signature;
 	struct argument_details arg;
 	struct wl_closure *closure;
-	const uint32_t *p, *end;
-	uint32_t length, length_in_u32, id;
-	int i, count, narrays = 0, nfd = 0;
-	char *copy, *s;
-	struct wl_array *array;
+	struct wire_reader r;
+	uint32_t length;
+	int i, count, narrays;
+	char *copy;
 
 	count = wire_arg_count(signature);
-	for (const char *sig = signature;;) {
-		sig = wire_next_argument(sig, &arg);
-		if (arg.type == '\0')
-			break;
-		if (arg.type == 'a')
-			narrays++;
-	}
+	narrays = wire_array_count(signature);
 
 	if (count > WL_CLOSURE_MAX_ARGS) {
 		wl_log("too many args (%d) in message %s\n", count, message->name);
@@ -383,129 +565,28 @@ wire_closure_demarshal(const void *data, uint32_t size,
 
 	wire_header_parse((const uint32_t *) copy, &closure->sender_id,
 			  &closure->opcode, &length);
-	p = (const uint32_t *) copy + 2;
-	end = (const uint32_t *) (copy + size);
-	array = closure->arrays;
+	r = (struct wire_reader) {
+		.closure = closure,
+		.objects = objects,
+		.p = (const uint32_t *) copy + 2,
+		.end = (const uint32_t *) (copy + size),
+		.fds = fds,
+		.nfds = nfds,
+		.array = closure->arrays,
+	};
 
 	for (i = 0; i < count; i++) {
 		signature = wire_next_argument(signature, &arg);
-
-		if (arg.type != 'h' && p + 1 > end) {
-			log_too_short(closure);
-			goto err;
-		}
-
-		switch (arg.type) {
-		case 'u':
-			closure->args[i].u = *p++;
-			break;
-		case 'i':
-			closure->args[i].i = (int32_t) *p++;
-			break;
-		case 'f':
-			closure->args[i].f = (wl_fixed_t) *p++;
-			break;
-		case 's':
-			length = *p++;
-			if (length == 0) {
-				if (!arg.nullable) {
-					wl_log("NULL string received on non-nullable "
-					       "type, message %s(%s)\n",
-					       message->name, message->signature);
-					errno = EINVAL;
-					goto err;
-				}
-				closure->args[i].s = NULL;
-				break;
-			}
-			length_in_u32 = div_roundup(length, sizeof *p);
-			if ((uint32_t) (end - p) < length_in_u32) {
-				log_too_short(closure);
-				goto err;
-			}
-			s = (char *) p;
-			if (s[length - 1] != '\0') {
-				wl_log("string not nul-terminated, message %s(%s)\n",
-				       message->name, message->signature);
-				errno = EINVAL;
-				goto err;
-			}
-			closure->args[i].s = s;
-			p += length_in_u32;
-			break;
-		case 'o':
-			id = *p++;
-			closure->args[i].n = id;
-			if (id == 0 && !arg.nullable) {
-				wl_log("NULL object received on non-nullable "
-				       "type, message %s(%s)\n", message->name,
-				       message->signature);
-				errno = EINVAL;
-				goto err;
-			}
-			break;
-		case 'n':
-			id = *p++;
-			closure->args[i].n = id;
-			if (id == 0 && !arg.nullable) {
-				wl_log("NULL new ID received on non-nullable "
-				       "type, message %s(%s)\n", message->name,
-				       message->signature);
-				errno = EINVAL;
-				goto err;
-			}
-			if (id != 0 && wl_map_reserve_new(objects, id) < 0) {
-				if (errno == EINVAL)
-					wl_log("not a valid new object id (%u), "
-					       "message %s(%s)\n", id,
-					       message->name,
-					       message->signature);
-				else
-					wl_log("too many objects (%u), message "
-					       "%s(%s)\n", id, message->name,
-					       message->signature);
-				goto err;
-			}
-			break;
-		case 'a':
-			length = *p++;
-			length_in_u32 = div_roundup(length, sizeof *p);
-			if ((uint32_t) (end - p) < length_in_u32) {
-				log_too_short(closure);
-				goto err;
-			}
-			array->size = length;
-			array->alloc = 0;
-			/* Never NULL, even when empty (memcpy of 0 bytes). */
-			array->data = (void *) p;
-			closure->args[i].a = array++;
-			p += length_in_u32;
-			break;
-		case 'h':
-			if (nfd >= nfds) {
-				wl_log("file descriptor expected, object (%u), "
-				       "message %s(%s)\n", closure->sender_id,
-				       message->name, message->signature);
-				errno = EINVAL;
-				goto err;
-			}
-			closure->args[i].h = fds[nfd++];
-			break;
-		default:
-			wl_log("unknown type '%c' in signature of %s\n",
-			       arg.type, message->name);
-			errno = EINVAL;
-			goto err;
+		if (wire_read_argument(&r, &arg, &closure->args[i]) < 0) {
+			/* fds not yet taken stay with the connection,
+			 * which closes them. */
+			free(closure);
+			return NULL;
 		}
 	}
 
-	*fds_used = nfd;
+	*fds_used = r.nfd;
 	return closure;
-
-err:
-	/* fds not yet taken stay with the connection, which closes them. */
-	free(closure);
-	return NULL;
 }
 
 int

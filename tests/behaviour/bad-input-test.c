@@ -128,6 +128,31 @@ run_bad_case(const struct bad_case *bc)
 	return err;
 }
 
+/* Sends bytes the library must accept with nfds memfds attached,
+ * dispatches until an event arrives, checks there is no error and no fd
+ * left after disconnect. Returns the events dispatched. */
+static int
+run_good_case(const uint32_t *msg, size_t size, int nfds)
+{
+	struct raw raw;
+	int fds[8], i, before = beh_fd_count();
+
+	raw_connect(&raw);
+	events_seen = 0;
+	beh_test_add_listener(raw.test, &listener, NULL);
+	for (i = 0; i < nfds; i++)
+		fds[i] = beh_memfd("ok");
+	raw_write(&raw, msg, size, fds, nfds);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	while (events_seen == 0)
+		check_int(wl_display_dispatch(raw.display), >=, 0);
+	check_int(wl_display_get_error(raw.display), ==, 0);
+	raw_disconnect(&raw);
+	check_int(beh_fd_count(), ==, before);
+	return events_seen;
+}
+
 #define HDR(id, size, op) (id), raw_header((size), (op))
 
 BEH_TEST(bad_size_zero)
@@ -199,18 +224,7 @@ BEH_TEST(bad_oversized_message)
 
 		run_bad_case(&bc);
 	} else {
-		struct raw raw;
-		int before = beh_fd_count();
-
-		raw_connect(&raw);
-		events_seen = 0;
-		beh_test_add_listener(raw.test, &listener, NULL);
-		raw_write(&raw, msg, sizeof msg, NULL, 0);
-		while (events_seen == 0)
-			check_int(wl_display_dispatch(raw.display), >=, 0);
-		check_int(wl_display_get_error(raw.display), ==, 0);
-		raw_disconnect(&raw);
-		check_int(beh_fd_count(), ==, before);
+		run_good_case(msg, sizeof msg, 0);
 	}
 }
 
@@ -223,19 +237,8 @@ BEH_TEST(bad_unknown_object_id_is_dropped)
 		HDR(0xff000123, 8, 5),
 		HDR(3, 12, 3), 5,
 	};
-	struct raw raw;
-	int before = beh_fd_count();
 
-	raw_connect(&raw);
-	events_seen = 0;
-	beh_test_add_listener(raw.test, &listener, NULL);
-	raw_write(&raw, msg, sizeof msg, NULL, 0);
-	while (events_seen == 0)
-		check_int(wl_display_dispatch(raw.display), >=, 0);
-	check_int(events_seen, ==, 1);
-	check_int(wl_display_get_error(raw.display), ==, 0);
-	raw_disconnect(&raw);
-	check_int(beh_fd_count(), ==, before);
+	check_int(run_good_case(msg, sizeof msg, 0), ==, 1);
 }
 
 BEH_TEST(bad_unknown_opcode)
@@ -325,53 +328,42 @@ everything_event(uint32_t *m, uint32_t o, uint32_t any, uint32_t new_id,
 	return n * 4;
 }
 
+/* beh_test.everything as everything_event builds it, with nfds memfds:
+ * EINVAL and a log line, for the one field the case changes. */
+static void
+run_bad_everything(uint32_t o, uint32_t any, uint32_t new_id,
+		   uint32_t array_len, int nfds)
+{
+	uint32_t m[32];
+	size_t size = everything_event(m, o, any, new_id, array_len, 2);
+	struct bad_case bc = { m, size, nfds, false, 0, EINVAL, true };
+
+	run_bad_case(&bc);
+}
+
 BEH_TEST(bad_everything_is_valid)
 {
 	/* The builder's message, unmodified, is accepted: the cases below
 	 * fail for the one field they change. */
 	uint32_t m[32];
 	size_t size = everything_event(m, 0, 3, 0xff000000, 5, 2);
-	struct raw raw;
-	int fd, before = beh_fd_count();
 
-	raw_connect(&raw);
-	events_seen = 0;
-	beh_test_add_listener(raw.test, &listener, NULL);
-	fd = beh_memfd("ok");
-	raw_write(&raw, m, size, &fd, 1);
-	close(fd);
-	while (events_seen == 0)
-		check_int(wl_display_dispatch(raw.display), >=, 0);
-	check_int(wl_display_get_error(raw.display), ==, 0);
-	raw_disconnect(&raw);
-	check_int(beh_fd_count(), ==, before);
+	run_good_case(m, size, 1);
 }
 
 BEH_TEST(bad_array_past_end)
 {
-	uint32_t m[32];
-	size_t size = everything_event(m, 0, 3, 0xff000000, 1000, 2);
-	struct bad_case bc = { m, size, 1, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(0, 3, 0xff000000, 1000, 1);
 }
 
 BEH_TEST(bad_array_length_huge)
 {
-	uint32_t m[32];
-	size_t size = everything_event(m, 0, 3, 0xff000000, 0xfffffffd, 2);
-	struct bad_case bc = { m, size, 1, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(0, 3, 0xff000000, 0xfffffffd, 1);
 }
 
 BEH_TEST(bad_missing_fd)
 {
-	uint32_t m[32];
-	size_t size = everything_event(m, 0, 3, 0xff000000, 5, 2);
-	struct bad_case bc = { m, size, 0, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(0, 3, 0xff000000, 5, 0);
 }
 
 BEH_TEST(bad_missing_some_fds)
@@ -385,21 +377,13 @@ BEH_TEST(bad_missing_some_fds)
 
 BEH_TEST(bad_unknown_object_argument)
 {
-	uint32_t m[32];
-	size_t size = everything_event(m, 77, 3, 0xff000000, 5, 2);
-	struct bad_case bc = { m, size, 1, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(77, 3, 0xff000000, 5, 1);
 }
 
 BEH_TEST(bad_object_argument_wrong_type)
 {
 	/* o must be a beh_obj; 3 is the beh_test. */
-	uint32_t m[32];
-	size_t size = everything_event(m, 3, 3, 0xff000000, 5, 2);
-	struct bad_case bc = { m, size, 1, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(3, 3, 0xff000000, 5, 1);
 }
 
 BEH_TEST(bad_null_object_not_nullable)
@@ -407,11 +391,7 @@ BEH_TEST(bad_null_object_not_nullable)
 	/* wl_display.error's object is not nullable... but upstream 1.21
 	 * declares it so too: use wl_callback-free beh_test.everything's
 	 * new_id = 0 instead (never nullable). */
-	uint32_t m[32];
-	size_t size = everything_event(m, 0, 3, 0, 5, 2);
-	struct bad_case bc = { m, size, 1, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(0, 3, 0, 5, 1);
 }
 
 BEH_TEST(bad_new_id_in_use)
@@ -432,31 +412,19 @@ BEH_TEST(bad_new_id_in_use)
 BEH_TEST(bad_new_id_client_range)
 {
 	/* A server-created object must have a server id (>= 0xff000000). */
-	uint32_t m[32];
-	size_t size = everything_event(m, 0, 3, 5, 5, 2);
-	struct bad_case bc = { m, size, 1, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(0, 3, 5, 5, 1);
 }
 
 BEH_TEST(bad_new_id_of_live_client_object)
 {
 	/* new_id naming the beh_test itself. */
-	uint32_t m[32];
-	size_t size = everything_event(m, 0, 3, 3, 5, 2);
-	struct bad_case bc = { m, size, 1, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(0, 3, 3, 5, 1);
 }
 
 BEH_TEST(bad_new_id_skips_ids)
 {
 	/* Server ids come in order; 0xff000010 as the first is invalid. */
-	uint32_t m[32];
-	size_t size = everything_event(m, 0, 3, 0xff000010, 5, 2);
-	struct bad_case bc = { m, size, 1, false, 0, EINVAL, true };
-
-	run_bad_case(&bc);
+	run_bad_everything(0, 3, 0xff000010, 5, 1);
 }
 
 BEH_TEST(bad_garbage_stream)

@@ -43,6 +43,32 @@ use_and_disconnect(struct wl_display *display, pid_t compositor)
 	beh_client_disconnect(&c);
 }
 
+/* A compositor listening on a socket in a runtime dir of its own. */
+struct runtime_socket {
+	char dir[64];
+	char path[128];		/* the socket's absolute path */
+	const char *name;
+	pid_t pid;
+};
+
+static void
+runtime_socket_start(struct runtime_socket *rs, const char *name)
+{
+	rs->name = name;
+	make_runtime_dir(rs->dir, sizeof rs->dir);
+	rs->pid = beh_compositor_spawn_socket(rs->dir, name);
+	snprintf(rs->path, sizeof rs->path, "%s/%s", rs->dir, name);
+	unsetenv("WAYLAND_SOCKET");
+}
+
+/* Checks the connection to rs works, then removes the compositor's dir. */
+static void
+runtime_socket_finish(struct runtime_socket *rs, struct wl_display *display)
+{
+	use_and_disconnect(display, rs->pid);
+	remove_runtime_dir(rs->dir, rs->name);
+}
+
 BEH_TEST(connect_wayland_socket)
 {
 	struct wl_display *display;
@@ -80,64 +106,46 @@ BEH_TEST(connect_wayland_socket_invalid)
 
 BEH_TEST(connect_wayland_display_name)
 {
-	char dir[64];
-	pid_t pid;
+	struct runtime_socket rs;
 	int before;
 
-	make_runtime_dir(dir, sizeof dir);
-	pid = beh_compositor_spawn_socket(dir, "beh-0");
-	unsetenv("WAYLAND_SOCKET");
-	setenv("XDG_RUNTIME_DIR", dir, 1);
+	runtime_socket_start(&rs, "beh-0");
+	setenv("XDG_RUNTIME_DIR", rs.dir, 1);
 	setenv("WAYLAND_DISPLAY", "beh-0", 1);
 	before = beh_fd_count();
-	use_and_disconnect(wl_display_connect(NULL), pid);
+	runtime_socket_finish(&rs, wl_display_connect(NULL));
 	check_int(beh_fd_count(), ==, before);
-	remove_runtime_dir(dir, "beh-0");
 }
 
 BEH_TEST(connect_explicit_name_beats_wayland_display)
 {
-	char dir[64];
-	pid_t pid;
+	struct runtime_socket rs;
 
-	make_runtime_dir(dir, sizeof dir);
-	pid = beh_compositor_spawn_socket(dir, "beh-1");
-	unsetenv("WAYLAND_SOCKET");
-	setenv("XDG_RUNTIME_DIR", dir, 1);
+	runtime_socket_start(&rs, "beh-1");
+	setenv("XDG_RUNTIME_DIR", rs.dir, 1);
 	setenv("WAYLAND_DISPLAY", "beh-missing", 1);
-	use_and_disconnect(wl_display_connect("beh-1"), pid);
-	remove_runtime_dir(dir, "beh-1");
+	runtime_socket_finish(&rs, wl_display_connect("beh-1"));
 }
 
 BEH_TEST(connect_wayland_display_absolute_path)
 {
-	char dir[64], path[128];
-	pid_t pid;
+	struct runtime_socket rs;
 
-	make_runtime_dir(dir, sizeof dir);
-	pid = beh_compositor_spawn_socket(dir, "beh-abs");
-	snprintf(path, sizeof path, "%s/beh-abs", dir);
-	unsetenv("WAYLAND_SOCKET");
+	runtime_socket_start(&rs, "beh-abs");
 	/* An absolute path needs no XDG_RUNTIME_DIR. */
 	unsetenv("XDG_RUNTIME_DIR");
-	setenv("WAYLAND_DISPLAY", path, 1);
-	use_and_disconnect(wl_display_connect(NULL), pid);
-	remove_runtime_dir(dir, "beh-abs");
+	setenv("WAYLAND_DISPLAY", rs.path, 1);
+	runtime_socket_finish(&rs, wl_display_connect(NULL));
 }
 
 BEH_TEST(connect_absolute_name_argument)
 {
-	char dir[64], path[128];
-	pid_t pid;
+	struct runtime_socket rs;
 
-	make_runtime_dir(dir, sizeof dir);
-	pid = beh_compositor_spawn_socket(dir, "beh-abs2");
-	snprintf(path, sizeof path, "%s/beh-abs2", dir);
-	unsetenv("WAYLAND_SOCKET");
+	runtime_socket_start(&rs, "beh-abs2");
 	setenv("XDG_RUNTIME_DIR", "/nonexistent-beh", 1);
 	unsetenv("WAYLAND_DISPLAY");
-	use_and_disconnect(wl_display_connect(path), pid);
-	remove_runtime_dir(dir, "beh-abs2");
+	runtime_socket_finish(&rs, wl_display_connect(rs.path));
 }
 
 BEH_TEST(connect_no_xdg_runtime_dir)
@@ -224,6 +232,26 @@ debug_session(void *data)
 	beh_client_disconnect(&c);
 }
 
+/* Runs session in a child with its stderr in a file and returns what it
+ * wrote there in log. */
+static void
+run_debug_session(void (*session)(void *), char *log, size_t size)
+{
+	char path[] = "/tmp/beh-debug-XXXXXX";
+	int fd, status;
+	ssize_t n;
+
+	fd = mkstemp(path);
+	check(fd >= 0);
+	status = beh_run_forked(session, path);
+	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	n = read(fd, log, size - 1);
+	check(n > 0);
+	log[n] = '\0';
+	close(fd);
+	unlink(path);
+}
+
 static void
 expect_line(const char *log, const char *pattern)
 {
@@ -240,22 +268,11 @@ expect_line(const char *log, const char *pattern)
 
 BEH_TEST(connect_wayland_debug_format)
 {
-	char path[] = "/tmp/beh-debug-XXXXXX";
 	static char log[65536];
-	int fd, status;
-	ssize_t n;
 	bool v123 = beh_lib_is_1_23_plus();
 	const char *ts = "^\\[ *[0-9]+\\.[0-9]{3}\\] ";
 
-	fd = mkstemp(path);
-	check(fd >= 0);
-	status = beh_run_forked(debug_session, path);
-	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	n = read(fd, log, sizeof log - 1);
-	check(n > 0);
-	log[n] = '\0';
-	close(fd);
-	unlink(path);
+	run_debug_session(debug_session, log, sizeof log);
 	printf("# WAYLAND_DEBUG sample:\n%.*s", (int) strcspn(log, "\n") + 1,
 	       log);
 
@@ -299,23 +316,11 @@ test_everything(void *data, struct beh_test *test, int32_t i, uint32_t u,
 	beh_obj_destroy(id);
 }
 
-static void
-test_fds(void *data, struct beh_test *test, int32_t a, int32_t b, int32_t c)
-{
-}
-
-static void
-test_noop_count(void *data, struct beh_test *test, uint32_t count)
-{
-}
-
-static void
-test_pong(void *data, struct beh_test *test, uint32_t serial)
-{
-}
-
 static const struct beh_test_listener test_listener = {
-	test_everything, test_fds, test_noop_count, test_pong,
+	test_everything,
+	beh_test_close_fds,
+	beh_test_ignore_noop_count,
+	beh_test_ignore_pong,
 };
 
 static void
@@ -354,24 +359,13 @@ debug_all_types(void *data)
 
 BEH_TEST(connect_wayland_debug_every_type)
 {
-	char path[] = "/tmp/beh-debug-XXXXXX";
 	static char log[65536];
 	char pat[512];
-	int fd, status;
-	ssize_t n;
 	bool v123 = beh_lib_is_1_23_plus();
 	char sep = v123 ? '#' : '@';
 	const char *fixed = "-2\\.50000000";
 
-	fd = mkstemp(path);
-	check(fd >= 0);
-	status = beh_run_forked(debug_all_types, path);
-	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	n = read(fd, log, sizeof log - 1);
-	check(n > 0);
-	log[n] = '\0';
-	close(fd);
-	unlink(path);
+	run_debug_session(debug_all_types, log, sizeof log);
 	snprintf(pat, sizeof pat,
 		 " -> beh_test%c4\\.everything\\(-3, 4000000000, "
 		 "%s, \"str\", nil, nil, new id beh_obj%c[0-9]+, "

@@ -130,32 +130,11 @@ BEH_TEST(error_compositor_gone_is_epipe)
 	beh_client_disconnect(&c);
 }
 
-static void
-test_everything(void *data, struct beh_test *test, int32_t i, uint32_t u,
-		wl_fixed_t f, const char *s, const char *ns, struct beh_obj *o,
-		void *any, struct beh_obj *id, struct wl_array *a, int32_t fd)
-{
-	close(fd);
-}
-
-static void
-test_fds(void *data, struct beh_test *test, int32_t a, int32_t b, int32_t c)
-{
-}
-
-static void
-test_noop_count(void *data, struct beh_test *test, uint32_t count)
-{
-	*(uint32_t *) data = count;
-}
-
-static void
-test_pong(void *data, struct beh_test *test, uint32_t serial)
-{
-}
-
 static const struct beh_test_listener count_listener = {
-	test_everything, test_fds, test_noop_count, test_pong,
+	beh_test_close_everything,
+	beh_test_close_fds,
+	beh_test_store_noop_count,
+	beh_test_ignore_pong,
 };
 
 BEH_TEST_SOCKET_ONLY(error_flush_eagain_then_completes,
@@ -218,18 +197,6 @@ BEH_TEST_SOCKET_ONLY(error_flush_eagain_then_completes,
 	beh_client_disconnect(&c);
 }
 
-static void
-send_request_of_size(struct beh_client *c, size_t size)
-{
-	struct wl_array payload;
-
-	/* noop: 8 header + 4 length + payload */
-	wl_array_init(&payload);
-	memset(wl_array_add(&payload, size - 12), 0x11, size - 12);
-	beh_test_noop(c->test, &payload);
-	wl_array_release(&payload);
-}
-
 BEH_TEST(error_request_of_4096_bytes_works)
 {
 	struct beh_client c;
@@ -237,8 +204,8 @@ BEH_TEST(error_request_of_4096_bytes_works)
 
 	beh_client_connect(&c, 3);
 	beh_test_add_listener(c.test, &count_listener, &count);
-	send_request_of_size(&c, 4096);
-	send_request_of_size(&c, 4096);
+	beh_send_noop_of_size(&c, 4096);
+	beh_send_noop_of_size(&c, 4096);
 	beh_test_get_noop_count(c.test);
 	check_int(wl_display_roundtrip(c.display), >, 0);
 	check_int(count, ==, 2);
@@ -256,7 +223,7 @@ BEH_TEST(error_request_over_4096_bytes)
 
 	beh_client_connect(&c, 3);
 	beh_log_capture();
-	send_request_of_size(&c, 4100);
+	beh_send_noop_of_size(&c, 4100);
 	if (beh_lib_is_1_23_plus()) {
 		check_int(wl_display_get_error(c.display), ==, 0);
 	} else {

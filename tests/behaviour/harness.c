@@ -298,6 +298,62 @@ beh_client_disconnect_after_error(struct beh_client *c)
 		beh_compositor_reap_killed(pid);
 }
 
+void
+beh_send_noop_of_size(struct beh_client *c, size_t size)
+{
+	struct wl_array payload;
+
+	wl_array_init(&payload);
+	memset(wl_array_add(&payload, size - 12), 0x11, size - 12);
+	beh_test_noop(c->test, &payload);
+	wl_array_release(&payload);
+}
+
+void
+beh_test_close_everything(void *data, struct beh_test *test, int32_t i,
+			  uint32_t u, wl_fixed_t f, const char *s,
+			  const char *ns, struct beh_obj *o, void *any,
+			  struct beh_obj *id, struct wl_array *a, int32_t fd)
+{
+	close(fd);
+}
+
+void
+beh_test_close_fds(void *data, struct beh_test *test, int32_t a, int32_t b,
+		   int32_t c)
+{
+	close(a);
+	close(b);
+	close(c);
+}
+
+void
+beh_test_ignore_noop_count(void *data, struct beh_test *test, uint32_t count)
+{
+}
+
+void
+beh_test_store_noop_count(void *data, struct beh_test *test, uint32_t count)
+{
+	*(uint32_t *) data = count;
+}
+
+void
+beh_test_ignore_pong(void *data, struct beh_test *test, uint32_t serial)
+{
+}
+
+void
+beh_obj_close_fd(void *data, struct beh_obj *obj, int32_t fd)
+{
+	close(fd);
+}
+
+void
+beh_obj_ignore_version(void *data, struct beh_obj *obj, uint32_t version)
+{
+}
+
 int
 beh_run_forked(void (*fn)(void *), void *data)
 {

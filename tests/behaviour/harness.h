@@ -146,6 +146,35 @@ beh_client_disconnect(struct beh_client *c);
 void
 beh_client_disconnect_after_error(struct beh_client *c);
 
+/* Sends beh_test.noop with a payload that makes the request size bytes
+ * (8 header + 4 length + payload). */
+void
+beh_send_noop_of_size(struct beh_client *c, size_t size);
+
+/*
+ * Listener pieces for cases that care about some events only: the
+ * everything, fds and fd handlers close the fds they get and keep nothing;
+ * store_noop_count stores the count in *(uint32_t *) data.
+ */
+void
+beh_test_close_everything(void *data, struct beh_test *test, int32_t i,
+			  uint32_t u, wl_fixed_t f, const char *s,
+			  const char *ns, struct beh_obj *o, void *any,
+			  struct beh_obj *id, struct wl_array *a, int32_t fd);
+void
+beh_test_close_fds(void *data, struct beh_test *test, int32_t a, int32_t b,
+		   int32_t c);
+void
+beh_test_ignore_noop_count(void *data, struct beh_test *test, uint32_t count);
+void
+beh_test_store_noop_count(void *data, struct beh_test *test, uint32_t count);
+void
+beh_test_ignore_pong(void *data, struct beh_test *test, uint32_t serial);
+void
+beh_obj_close_fd(void *data, struct beh_obj *obj, int32_t fd);
+void
+beh_obj_ignore_version(void *data, struct beh_obj *obj, uint32_t version);
+
 /* Runs fn in a forked child; returns its wait status. */
 int
 beh_run_forked(void (*fn)(void *), void *data);

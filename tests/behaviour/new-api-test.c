@@ -131,24 +131,13 @@ BEH_TEST(new_api_dispatch_queue_timeout)
 }
 
 static void
-obj_fd(void *data, struct beh_obj *obj, int32_t fd)
-{
-	close(fd);
-}
-
-static void
 obj_ping(void *data, struct beh_obj *obj, uint32_t n)
 {
 	(*(int *) data)++;
 }
 
-static void
-obj_version(void *data, struct beh_obj *obj, uint32_t version)
-{
-}
-
 static const struct beh_obj_listener obj_listener = {
-	obj_fd, obj_ping, obj_version,
+	beh_obj_close_fd, obj_ping, beh_obj_ignore_version,
 };
 
 BEH_TEST(new_api_dispatch_pending_single)
@@ -192,17 +181,6 @@ BEH_TEST(new_api_dispatch_pending_single)
 	beh_client_disconnect(&c);
 }
 
-static void
-send_request_of_size(struct beh_client *c, size_t size)
-{
-	struct wl_array payload;
-
-	wl_array_init(&payload);
-	memset(wl_array_add(&payload, size - 12), 0x11, size - 12);
-	beh_test_noop(c->test, &payload);
-	wl_array_release(&payload);
-}
-
 BEH_TEST(new_api_max_buffer_size_bounds_requests)
 {
 	/* With a 4096-byte limit, a bigger request is E2BIG, logged, and
@@ -212,12 +190,27 @@ BEH_TEST(new_api_max_buffer_size_bounds_requests)
 	beh_client_connect(&c, 3);
 	beh_log_capture();
 	wl_display_set_max_buffer_size(c.display, 4096);
-	send_request_of_size(&c, 4096);
+	beh_send_noop_of_size(&c, 4096);
 	check_int(wl_display_roundtrip(c.display), >, 0);
-	send_request_of_size(&c, 4100);
+	beh_send_noop_of_size(&c, 4100);
 	check_int(wl_display_get_error(c.display), ==, E2BIG);
 	check(beh_log_contains("Data too big for buffer"));
 	check_errno(wl_display_flush(c.display), E2BIG);
+	beh_client_disconnect_after_error(&c);
+}
+
+/* With the buffer limit set to max, a request of size bytes is accepted
+ * locally. */
+static void
+check_request_fits(size_t max, size_t size)
+{
+	struct beh_client c;
+
+	beh_client_connect(&c, 3);
+	beh_log_capture();
+	wl_display_set_max_buffer_size(c.display, max);
+	beh_send_noop_of_size(&c, size);
+	check_int(wl_display_get_error(c.display), ==, 0);
 	beh_client_disconnect_after_error(&c);
 }
 
@@ -225,28 +218,14 @@ BEH_TEST(new_api_max_buffer_size_zero_is_unbounded)
 {
 	/* 1.26 documents client buffers as unbounded by default and 0 as
 	 * unbounded: an 8 KiB request is accepted locally. */
-	struct beh_client c;
-
-	beh_client_connect(&c, 3);
-	beh_log_capture();
-	wl_display_set_max_buffer_size(c.display, 0);
-	send_request_of_size(&c, 8192);
-	check_int(wl_display_get_error(c.display), ==, 0);
-	beh_client_disconnect_after_error(&c);
+	check_request_fits(0, 8192);
 }
 
 BEH_TEST(new_api_max_buffer_size_raised)
 {
 	/* A larger limit lets larger requests through (rounded up to a
 	 * power of two: 5000 -> 8192). */
-	struct beh_client c;
-
-	beh_client_connect(&c, 3);
-	beh_log_capture();
-	wl_display_set_max_buffer_size(c.display, 5000);
-	send_request_of_size(&c, 8000);
-	check_int(wl_display_get_error(c.display), ==, 0);
-	beh_client_disconnect_after_error(&c);
+	check_request_fits(5000, 8000);
 }
 
 BEH_TEST(new_api_destroy_queue_with_proxies_warns)

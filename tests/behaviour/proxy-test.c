@@ -15,12 +15,6 @@ struct pings {
 };
 
 static void
-obj_fd(void *data, struct beh_obj *obj, int32_t fd)
-{
-	close(fd);
-}
-
-static void
 obj_ping(void *data, struct beh_obj *obj, uint32_t n)
 {
 	struct pings *p = wl_proxy_get_user_data((struct wl_proxy *) obj);
@@ -31,13 +25,8 @@ obj_ping(void *data, struct beh_obj *obj, uint32_t n)
 	p->last = n;
 }
 
-static void
-obj_version(void *data, struct beh_obj *obj, uint32_t version)
-{
-}
-
 static const struct beh_obj_listener obj_listener = {
-	obj_fd, obj_ping, obj_version,
+	beh_obj_close_fd, obj_ping, beh_obj_ignore_version,
 };
 
 BEH_TEST(proxy_user_data_and_listener)
@@ -305,7 +294,7 @@ zombie_ping(void *data, struct beh_obj *obj, uint32_t n)
 }
 
 static const struct beh_obj_listener zombie_listener = {
-	obj_fd, zombie_ping, obj_version,
+	beh_obj_close_fd, zombie_ping, beh_obj_ignore_version,
 };
 
 BEH_TEST(proxy_destroyed_with_queued_events)

@@ -13,12 +13,6 @@ struct counter {
 };
 
 static void
-obj_fd(void *data, struct beh_obj *obj, int32_t fd)
-{
-	close(fd);
-}
-
-static void
 obj_ping(void *data, struct beh_obj *obj, uint32_t n)
 {
 	struct counter *c = data;
@@ -28,14 +22,23 @@ obj_ping(void *data, struct beh_obj *obj, uint32_t n)
 		c->order[c->n++] = n;
 }
 
-static void
-obj_version(void *data, struct beh_obj *obj, uint32_t version)
-{
-}
-
 static const struct beh_obj_listener obj_listener = {
-	obj_fd, obj_ping, obj_version,
+	beh_obj_close_fd, obj_ping, beh_obj_ignore_version,
 };
+
+/* A new beh_obj counting its pings in counter, its events on queue (the
+ * default queue when NULL). */
+static struct beh_obj *
+counted_obj(struct beh_client *c, struct counter *counter,
+	    struct wl_event_queue *queue)
+{
+	struct beh_obj *obj = beh_test_create_obj(c->test);
+
+	beh_obj_add_listener(obj, &obj_listener, counter);
+	if (queue)
+		wl_proxy_set_queue((struct wl_proxy *) obj, queue);
+	return obj;
+}
 
 BEH_TEST(queue_custom_queue_holds_events)
 {
@@ -47,11 +50,8 @@ BEH_TEST(queue_custom_queue_holds_events)
 	beh_client_connect(&c, 3);
 	queue = wl_display_create_queue(c.display);
 	check(queue != NULL);
-	on_default = beh_test_create_obj(c.test);
-	on_queue = beh_test_create_obj(c.test);
-	beh_obj_add_listener(on_default, &obj_listener, &d);
-	beh_obj_add_listener(on_queue, &obj_listener, &q);
-	wl_proxy_set_queue((struct wl_proxy *) on_queue, queue);
+	on_default = counted_obj(&c, &d, NULL);
+	on_queue = counted_obj(&c, &q, queue);
 
 	beh_obj_send_pings(on_queue, 3);
 	beh_obj_send_pings(on_default, 2);
@@ -87,11 +87,8 @@ BEH_TEST(queue_roundtrip_queue_dispatches_only_that_queue)
 
 	beh_client_connect(&c, 3);
 	queue = wl_display_create_queue(c.display);
-	on_default = beh_test_create_obj(c.test);
-	on_queue = beh_test_create_obj(c.test);
-	beh_obj_add_listener(on_default, &obj_listener, &d);
-	beh_obj_add_listener(on_queue, &obj_listener, &q);
-	wl_proxy_set_queue((struct wl_proxy *) on_queue, queue);
+	on_default = counted_obj(&c, &d, NULL);
+	on_queue = counted_obj(&c, &q, queue);
 
 	beh_obj_send_pings(on_default, 2);
 	beh_obj_send_pings(on_queue, 3);
@@ -116,9 +113,7 @@ BEH_TEST(queue_dispatch_queue_blocks_until_event)
 
 	beh_client_connect(&c, 3);
 	queue = wl_display_create_queue(c.display);
-	obj = beh_test_create_obj(c.test);
-	beh_obj_add_listener(obj, &obj_listener, &q);
-	wl_proxy_set_queue((struct wl_proxy *) obj, queue);
+	obj = counted_obj(&c, &q, queue);
 	beh_obj_send_pings(obj, 1);
 	/* dispatch_queue flushes, reads, dispatches: at least our event. */
 	while (q.pings == 0)
@@ -166,9 +161,7 @@ BEH_TEST(queue_destroy_discards_pending_events)
 	beh_client_connect(&c, 3);
 	before = beh_fd_count();
 	queue = wl_display_create_queue(c.display);
-	obj = beh_test_create_obj(c.test);
-	beh_obj_add_listener(obj, &obj_listener, &q);
-	wl_proxy_set_queue((struct wl_proxy *) obj, queue);
+	obj = counted_obj(&c, &q, queue);
 	beh_obj_send_fds(obj, 4);
 	beh_obj_send_pings(obj, 4);
 	check_int(wl_display_roundtrip(c.display), >, 0);

@@ -37,27 +37,6 @@ static const struct wl_callback_listener callback_listener = {
 };
 
 static void
-test_everything(void *data, struct beh_test *test, int32_t i, uint32_t u,
-		wl_fixed_t f, const char *s, const char *ns, struct beh_obj *o,
-		void *any, struct beh_obj *id, struct wl_array *a, int32_t fd)
-{
-	close(fd);
-}
-
-static void
-test_fds(void *data, struct beh_test *test, int32_t a, int32_t b, int32_t c)
-{
-	close(a);
-	close(b);
-	close(c);
-}
-
-static void
-test_noop_count(void *data, struct beh_test *test, uint32_t count)
-{
-}
-
-static void
 test_pong(void *data, struct beh_test *test, uint32_t serial)
 {
 	struct worker *w = data;
@@ -67,7 +46,10 @@ test_pong(void *data, struct beh_test *test, uint32_t serial)
 }
 
 static const struct beh_test_listener test_listener = {
-	test_everything, test_fds, test_noop_count, test_pong,
+	beh_test_close_everything,
+	beh_test_close_fds,
+	beh_test_ignore_noop_count,
+	test_pong,
 };
 
 /* The documented loop: prepare, flush, poll, read or cancel, dispatch. */

@@ -158,44 +158,23 @@ static const struct beh_fd_test_listener fdt_listener = {
 };
 
 static void
-test_everything(void *data, struct beh_test *test, int32_t i, uint32_t u,
-		wl_fixed_t f, const char *s, const char *ns, struct beh_obj *o,
-		void *any, struct beh_obj *id, struct wl_array *a, int32_t fd)
-{
-	close(fd);
-}
-
-static void
-test_fds(void *data, struct beh_test *test, int32_t a, int32_t b, int32_t c)
-{
-	close(a);
-	close(b);
-	close(c);
-}
-
-static void
-test_noop_count(void *data, struct beh_test *test, uint32_t count)
-{
-	*(uint32_t *) data = count;
-}
-
-static void
 test_pong(void *data, struct beh_test *test, uint32_t serial)
 {
 	(*(uint32_t *) data)++;
 }
 
-static void
-test_ignore_pong(void *data, struct beh_test *test, uint32_t serial)
-{
-}
-
 static const struct beh_test_listener count_listener = {
-	test_everything, test_fds, test_noop_count, test_ignore_pong,
+	beh_test_close_everything,
+	beh_test_close_fds,
+	beh_test_store_noop_count,
+	beh_test_ignore_pong,
 };
 
 static const struct beh_test_listener pong_listener = {
-	test_everything, test_fds, test_noop_count, test_pong,
+	beh_test_close_everything,
+	beh_test_close_fds,
+	beh_test_store_noop_count,
+	test_pong,
 };
 
 static void
@@ -487,6 +466,31 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_several_fds_in_one_event_in_order)
 
 /* the display fd, flush, roundtrips */
 
+/* A client of the fd_test global whose pongs count up *pongs. */
+static void
+connect_pong_counter(struct beh_client *c, struct fdt *s, uint32_t *pongs)
+{
+	connect_fdt(c, s);
+	beh_test_add_listener(c->test, &pong_listener, pongs);
+}
+
+/* Waits for the display fd to turn readable. */
+static struct pollfd
+display_pollin(struct beh_client *c)
+{
+	return (struct pollfd) { wl_display_get_fd(c->display), POLLIN, 0 };
+}
+
+/* Reads what the display fd has, as a poll loop does, and dispatches it;
+ * returns what dispatch_pending does. */
+static int
+read_and_dispatch(struct beh_client *c)
+{
+	check_int(wl_display_prepare_read(c->display), ==, 0);
+	check_int(wl_display_read_events(c->display), ==, 0);
+	return wl_display_dispatch_pending(c->display);
+}
+
 BEH_TEST_VIRTGPU_ONLY(virtgpu_display_fd_pollable)
 {
 	/* poll() on wl_display_get_fd wakes when an event arrives, without
@@ -498,10 +502,8 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_display_fd_pollable)
 	uint32_t pongs = 0;
 	double t0;
 
-	connect_fdt(&c, &s);
-	beh_test_add_listener(c.test, &pong_listener, &pongs);
-	pfd.fd = wl_display_get_fd(c.display);
-	pfd.events = POLLIN;
+	connect_pong_counter(&c, &s, &pongs);
+	pfd = display_pollin(&c);
 	check_int(poll(&pfd, 1, 100), ==, 0);
 
 	beh_fd_test_sleep(c.fd_test, 400);
@@ -513,9 +515,7 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_display_fd_pollable)
 	check(pfd.revents & POLLIN);
 	check(now_ms() - t0 >= 300);
 
-	check_int(wl_display_prepare_read(c.display), ==, 0);
-	check_int(wl_display_read_events(c.display), ==, 0);
-	check_int(wl_display_dispatch_pending(c.display), ==, 1);
+	check_int(read_and_dispatch(&c), ==, 1);
 	check_int(pongs, ==, 1);
 	check_int(poll(&pfd, 1, 200), ==, 0);
 	beh_client_disconnect(&c);
@@ -534,10 +534,8 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_display_fd_wakes_without_flush)
 	uint32_t pongs = 0;
 	double t0;
 
-	connect_fdt(&c, &s);
-	beh_test_add_listener(c.test, &pong_listener, &pongs);
-	pfd.fd = wl_display_get_fd(c.display);
-	pfd.events = POLLIN;
+	connect_pong_counter(&c, &s, &pongs);
+	pfd = display_pollin(&c);
 
 	/* pong 1 at once, pong 2 a while later, with no request between. */
 	beh_test_ping(c.test, 1);
@@ -546,9 +544,7 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_display_fd_wakes_without_flush)
 	check_int(wl_display_flush(c.display), >, 0);
 	while (pongs < 1) {
 		check_int(poll(&pfd, 1, 5000), ==, 1);
-		check_int(wl_display_prepare_read(c.display), ==, 0);
-		check_int(wl_display_read_events(c.display), ==, 0);
-		check_int(wl_display_dispatch_pending(c.display), >=, 0);
+		check_int(read_and_dispatch(&c), >=, 0);
 	}
 	check_int(pongs, ==, 1);
 
@@ -588,8 +584,7 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_display_fd_wakes_other_thread)
 	uint32_t pongs = 0;
 	double sent_at;
 
-	connect_fdt(&c, &s);
-	beh_test_add_listener(c.test, &pong_listener, &pongs);
+	connect_pong_counter(&c, &s, &pongs);
 	p.display = c.display;
 	check(pthread_create(&thread, NULL, poll_thread_main, &p) == 0);
 	usleep(200 * 1000);
@@ -723,8 +718,7 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_many_roundtrips)
 	struct fdt s;
 	uint32_t pongs = 0, i;
 
-	connect_fdt(&c, &s);
-	beh_test_add_listener(c.test, &pong_listener, &pongs);
+	connect_pong_counter(&c, &s, &pongs);
 	for (i = 0; i < 500; i++) {
 		beh_test_ping(c.test, i);
 		check_int(wl_display_roundtrip(c.display), >, 0);

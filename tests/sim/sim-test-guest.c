@@ -1058,123 +1058,155 @@ test_init_rules(void)
 	}
 }
 
+/* One broken command: its bytes go in buf, the rest is filled in by
+ * broken_command_encode. */
+struct broken_command {
+	uint32_t num, size, len, id, type;
+};
+
+/* The host resource of a GPU buffer the guest made without a host handle. */
+static uint32_t
+gpu_buffer_without_host_handle(struct chan *c)
+{
+	virtgpu_sim_gpu_buffer_create_t create = (virtgpu_sim_gpu_buffer_create_t)
+		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
+	struct drm_prime_handle ph = { 0 };
+	struct drm_virtgpu_resource_info ri = { 0 };
+
+	ph.fd = create(16, 16, SIM_FORMAT_XRGB8888, VIRTGPU_SIM_BUFFER_NO_HOST_HANDLE,
+		       NULL, NULL);
+	CHECK(xioctl(c->fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &ph) == 0, "import");
+	ri.bo_handle = ph.handle;
+	xioctl(c->fd, DRM_IOCTL_VIRTGPU_RESOURCE_INFO, &ri);
+	close(ph.fd);
+	return ri.res_handle;
+}
+
+/* Case kase of test_broken_guest: what is wrong with the command. */
+static void
+broken_command_case(int kase, struct chan *c, uint8_t *buf, struct broken_command *cmd)
+{
+	uint32_t n = prof_n, data_off = CROSS_DOMAIN_SR_DATA_OFF(prof_n);
+	struct cross_domain_header *hdr = (void *)buf;
+
+	switch (kase) {
+	case 0: /* cmd_size 0 would loop forever */
+		hdr->cmd = CROSS_DOMAIN_CMD_POLL;
+		cmd->len = 16;
+		break;
+	case 1: /* cmd_size past the buffer */
+		*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_POLL, 0, 64, 0 };
+		cmd->len = 16;
+		break;
+	case 2:
+		*hdr = (struct cross_domain_header){ 99, 0, 8, 0 };
+		cmd->len = 8;
+		break;
+	case 3: /* host-to-guest command from the guest */
+		*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_RECEIVE, 0, data_off, 0 };
+		cmd->len = data_off;
+		break;
+	case 4: /* N + 1 identifiers */
+		*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, data_off, 0 };
+		cmd->num = n + 1;
+		cmd->len = data_off;
+		break;
+	case 5: /* opaque_data_size past cmd_size */
+		*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, data_off + 4, 0 };
+		cmd->size = 5;
+		cmd->len = data_off + 4;
+		break;
+	case 6: /* a resource not attached to this context */
+		cmd->num = 1, cmd->id = 999999, cmd->type = 1;
+		break;
+	case 7: /* guest memory has no host handle */
+		cmd->num = 1, cmd->id = c->cres, cmd->type = 1;
+		break;
+	case 8: /* a wrong read pipe id */
+		cmd->num = 1, cmd->id = CROSS_DOMAIN_PIPE_READ_START + 5, cmd->type = 3;
+		break;
+	case 9:
+		cmd->num = 1, cmd->id = 1, cmd->type = CROSS_DOMAIN_ID_TYPE_VIRTGPU_SYNC;
+		break;
+	case 10: { /* second INIT */
+		struct cross_domain_init init = { { CROSS_DOMAIN_CMD_INIT, 0, 20, 0 }, c->qres,
+						  c->cres, 1 };
+		memcpy(buf, &init, sizeof init);
+		cmd->len = prof_kr ? 20 : sizeof init;
+		if (prof_kr)
+			buf[16] = 1;
+		break;
+	}
+	case 11: { /* WRITE to an unknown identifier */
+		struct cross_domain_read_write wr = { { CROSS_DOMAIN_CMD_WRITE, 0, 28, 0 },
+						      4242, 0, 4, 0 };
+		memcpy(buf, &wr, sizeof wr);
+		cmd->len = 28;
+		break;
+	}
+	case 12: { /* an unknown format */
+		struct cross_domain_get_image_requirements req = {
+			{ CROSS_DOMAIN_CMD_GET_IMAGE_REQUIREMENTS, 0, 24, 0 }, 16, 16, 0x1234, 0 };
+		memcpy(buf, &req, sizeof req);
+		cmd->len = 24;
+		break;
+	}
+	case 13: /* trailing bytes without a header */
+		*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_POLL, 0, 16, 0 };
+		cmd->len = 20;
+		break;
+	case 14: /* a futex / eventfd command */
+		*hdr = (struct cross_domain_header){ 9, 0, 16, 0 };
+		cmd->len = 16;
+		break;
+	case 15: /* a GPU buffer without a host handle (§4.1) */
+		cmd->num = 1, cmd->id = gpu_buffer_without_host_handle(c), cmd->type = 1;
+		break;
+	}
+}
+
+/* A case that set no bytes of its own is a SEND; then its identifier
+ * count, opaque size and identifier go in. */
+static void
+broken_command_encode(uint8_t *buf, struct broken_command *cmd)
+{
+	uint32_t n = prof_n, data_off = CROSS_DOMAIN_SR_DATA_OFF(prof_n);
+	struct cross_domain_header *hdr = (void *)buf;
+
+	if (cmd->len == 0) {
+		*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, data_off, 0 };
+		cmd->len = data_off;
+	}
+	if (cmd->num || cmd->size) {
+		memcpy(buf + 8, &cmd->num, 4);
+		memcpy(buf + 12, &cmd->size, 4);
+	}
+	if (cmd->id) {
+		memcpy(buf + CROSS_DOMAIN_SR_IDS_OFF(n), &cmd->id, 4);
+		memcpy(buf + CROSS_DOMAIN_SR_TYPES_OFF(n), &cmd->type, 4);
+	}
+}
+
 /* Each broken command costs its own context and nothing else (§3.1, §3.4, §4). */
 static void
 test_broken_guest(void)
 {
 	struct chan healthy, c;
 	char reason[160];
-	uint32_t n = prof_n, data_off = CROSS_DOMAIN_SR_DATA_OFF(prof_n);
 	uint8_t buf[512];
-	struct cross_domain_header *hdr = (void *)buf;
 
 	if (!chan_open(&healthy))
 		return;
 	for (int kase = 0; kase < 16; kase++) {
-		uint32_t num = 0, size = 0, len = 0, id = 0, type = 0;
+		struct broken_command cmd = { 0 };
 
 		if (!chan_open(&c))
 			return;
 		memset(buf, 0, sizeof buf);
-		switch (kase) {
-		case 0: /* cmd_size 0 would loop forever */
-			hdr->cmd = CROSS_DOMAIN_CMD_POLL;
-			len = 16;
-			break;
-		case 1: /* cmd_size past the buffer */
-			*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_POLL, 0, 64, 0 };
-			len = 16;
-			break;
-		case 2:
-			*hdr = (struct cross_domain_header){ 99, 0, 8, 0 };
-			len = 8;
-			break;
-		case 3: /* host-to-guest command from the guest */
-			*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_RECEIVE, 0, data_off, 0 };
-			len = data_off;
-			break;
-		case 4: /* N + 1 identifiers */
-			*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, data_off, 0 };
-			num = n + 1;
-			len = data_off;
-			break;
-		case 5: /* opaque_data_size past cmd_size */
-			*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, data_off + 4, 0 };
-			size = 5;
-			len = data_off + 4;
-			break;
-		case 6: /* a resource not attached to this context */
-			num = 1, id = 999999, type = 1;
-			break;
-		case 7: /* guest memory has no host handle */
-			num = 1, id = c.cres, type = 1;
-			break;
-		case 8: /* a wrong read pipe id */
-			num = 1, id = CROSS_DOMAIN_PIPE_READ_START + 5, type = 3;
-			break;
-		case 9:
-			num = 1, id = 1, type = CROSS_DOMAIN_ID_TYPE_VIRTGPU_SYNC;
-			break;
-		case 10: { /* second INIT */
-			struct cross_domain_init init = { { CROSS_DOMAIN_CMD_INIT, 0, 20, 0 }, c.qres,
-							  c.cres, 1 };
-			memcpy(buf, &init, sizeof init);
-			len = prof_kr ? 20 : sizeof init;
-			if (prof_kr)
-				buf[16] = 1;
-			break;
-		}
-		case 11: { /* WRITE to an unknown identifier */
-			struct cross_domain_read_write wr = { { CROSS_DOMAIN_CMD_WRITE, 0, 28, 0 },
-							      4242, 0, 4, 0 };
-			memcpy(buf, &wr, sizeof wr);
-			len = 28;
-			break;
-		}
-		case 12: { /* an unknown format */
-			struct cross_domain_get_image_requirements req = {
-				{ CROSS_DOMAIN_CMD_GET_IMAGE_REQUIREMENTS, 0, 24, 0 }, 16, 16, 0x1234, 0 };
-			memcpy(buf, &req, sizeof req);
-			len = 24;
-			break;
-		}
-		case 13: /* trailing bytes without a header */
-			*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_POLL, 0, 16, 0 };
-			len = 20;
-			break;
-		case 14: /* a futex / eventfd command */
-			*hdr = (struct cross_domain_header){ 9, 0, 16, 0 };
-			len = 16;
-			break;
-		case 15: { /* a GPU buffer without a host handle (§4.1) */
-			virtgpu_sim_gpu_buffer_create_t create = (virtgpu_sim_gpu_buffer_create_t)
-				dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
-			struct drm_prime_handle ph = { 0 };
-			struct drm_virtgpu_resource_info ri = { 0 };
-			ph.fd = create(16, 16, SIM_FORMAT_XRGB8888, VIRTGPU_SIM_BUFFER_NO_HOST_HANDLE,
-				       NULL, NULL);
-			CHECK(xioctl(c.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &ph) == 0, "import");
-			ri.bo_handle = ph.handle;
-			xioctl(c.fd, DRM_IOCTL_VIRTGPU_RESOURCE_INFO, &ri);
-			close(ph.fd);
-			num = 1, id = ri.res_handle, type = 1;
-			break;
-		}
-		}
-		if (len == 0) {
-			*hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, data_off, 0 };
-			len = data_off;
-		}
-		if (num || size) {
-			memcpy(buf + 8, &num, 4);
-			memcpy(buf + 12, &size, 4);
-		}
-		if (id) {
-			memcpy(buf + CROSS_DOMAIN_SR_IDS_OFF(n), &id, 4);
-			memcpy(buf + CROSS_DOMAIN_SR_TYPES_OFF(n), &type, 4);
-		}
+		broken_command_case(kase, &c, buf, &cmd);
+		broken_command_encode(buf, &cmd);
 		/* The kernel takes any bytes; the host decides. */
-		CHECK(exec(c.fd, buf, len, -1, NULL, 0) == 0, "case %d exec", kase);
+		CHECK(exec(c.fd, buf, cmd.len, -1, NULL, 0) == 0, "case %d exec", kase);
 		CHECK(context_state(c.fd, reason, sizeof reason) == 0, "case %d not lost", kase);
 		CHECK(strlen(reason) > 0, "case %d: no reason", kase);
 		/* A lost context signals no channel fence. */
