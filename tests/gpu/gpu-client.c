@@ -536,6 +536,9 @@ main(int argc, char **argv)
 		wl_compositor_destroy(compositor);
 		if (foreign == 2) {
 			/* The connection is over, as the check wanted. */
+			zwp_linux_dmabuf_feedback_v1_destroy(feedback);
+			zwp_linux_dmabuf_v1_destroy(dmabuf);
+			wl_registry_destroy(registry);
 			wl_display_disconnect(display);
 			if (failures == 0)
 				printf("gpu-client: create_immed of a foreign buffer ended "

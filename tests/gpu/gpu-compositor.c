@@ -392,6 +392,7 @@ main(int argc, char **argv)
 {
 	static struct wl_interface dmabuf_v5;
 	const char *socket = NULL;
+	struct wl_event_source *term;
 	struct wl_display *display;
 	int i;
 
@@ -411,7 +412,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "gpu-compositor: cannot listen on %s\n", socket ? socket : "?");
 		return 1;
 	}
-	wl_event_loop_add_signal(wl_display_get_event_loop(display), SIGTERM, on_term, display);
+	term = wl_event_loop_add_signal(wl_display_get_event_loop(display), SIGTERM, on_term,
+					display);
 
 	/* The protocol header says v4; the host offers v5, as newer compositors do. */
 	dmabuf_v5 = zwp_linux_dmabuf_v1_interface;
@@ -426,6 +428,7 @@ main(int argc, char **argv)
 	}
 
 	wl_display_run(display);
+	wl_event_source_remove(term);
 	wl_display_destroy_clients(display);
 	wl_display_destroy(display);
 	return 0;
