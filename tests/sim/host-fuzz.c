@@ -15,6 +15,7 @@
 
 #include "host.h"
 #include "host-fuzz.h"
+#include "sim-ipc.h"
 
 static const char *const fuzz_profiles[] = {
 	"rutabaga", "rutabaga-dmabuf", "n4", "libkrun-1.15", "writepipe-bug", "no-eof",
@@ -109,17 +110,7 @@ fuzz_peer_send(uint8_t op, const uint8_t *data, size_t size)
 	for (int i = 0; i < num_fds; i++)
 		if (fds[i] < 0)
 			fds[i] = fds[0] >= 0 ? fds[0] : 0;
-	if (num_fds > 0) {
-		struct cmsghdr *cmsg;
-		memset(cbuf, 0, sizeof cbuf);
-		msg.msg_control = cbuf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * num_fds);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * num_fds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * num_fds);
-	}
+	sim_ipc_attach_fds(&msg, cbuf, fds, (unsigned)num_fds);
 	if (size > 0 || num_fds > 0)
 		sendmsg(fuzz_peer, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
 	for (int i = 0; i < num_fds; i++)

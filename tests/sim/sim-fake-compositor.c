@@ -18,6 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sim-ipc.h"
+
 #define FC_MAX_CLIENTS	64
 #define FC_MAX_FDS	64
 
@@ -44,17 +46,7 @@ fc_send(int sock, const void *data, size_t size, const int *fds, int num_fds)
 	size_t done;
 	ssize_t n;
 
-	if (num_fds > 0) {
-		struct cmsghdr *cmsg;
-		memset(cbuf, 0, sizeof cbuf);
-		msg.msg_control = cbuf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * num_fds);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * num_fds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * num_fds);
-	}
+	sim_ipc_attach_fds(&msg, cbuf, fds, (unsigned)num_fds);
 	n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	if (n < 0)
 		return -1;

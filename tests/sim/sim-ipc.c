@@ -11,6 +11,25 @@
 
 #include "sim-ipc.h"
 
+/* fds as the SCM_RIGHTS of msg, in cbuf (room for CMSG_SPACE of num_fds ints): every
+ * sendmsg with fds of the simulator's. */
+void
+sim_ipc_attach_fds(struct msghdr *msg, void *cbuf, const int *fds, unsigned num_fds)
+{
+	struct cmsghdr *cmsg;
+
+	if (num_fds == 0)
+		return;
+	memset(cbuf, 0, CMSG_SPACE(sizeof(int) * num_fds));
+	msg->msg_control = cbuf;
+	msg->msg_controllen = CMSG_SPACE(sizeof(int) * num_fds);
+	cmsg = CMSG_FIRSTHDR(msg);
+	cmsg->cmsg_level = SOL_SOCKET;
+	cmsg->cmsg_type = SCM_RIGHTS;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(int) * num_fds);
+	memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * num_fds);
+}
+
 static int
 sim_ipc_write_rest(int sock, const char *p, size_t size)
 {
@@ -44,18 +63,7 @@ sim_ipc_send(int sock, uint32_t op, int32_t status, const void *a, size_t a_size
 
 	if (num_fds > SIM_IPC_MAX_FDS)
 		return -EINVAL;
-	if (num_fds > 0) {
-		struct cmsghdr *cmsg;
-
-		memset(cbuf, 0, sizeof cbuf);
-		msg.msg_control = cbuf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * num_fds);
-		cmsg = CMSG_FIRSTHDR(&msg);
-		cmsg->cmsg_level = SOL_SOCKET;
-		cmsg->cmsg_type = SCM_RIGHTS;
-		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * num_fds);
-		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * num_fds);
-	}
+	sim_ipc_attach_fds(&msg, cbuf, fds, (unsigned)num_fds);
 	do {
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
 	} while (n < 0 && errno == EINTR);

@@ -128,6 +128,11 @@ struct sim_ipc_gpu_buffer {
 	uint32_t flags;		/* VIRTGPU_SIM_BUFFER_* */
 };
 
+struct msghdr;
+
+void
+sim_ipc_attach_fds(struct msghdr *msg, void *cbuf, const int *fds, unsigned num_fds);
+
 int
 sim_ipc_send(int sock, uint32_t op, int32_t status, const void *a, size_t a_size,
 	     const void *b, size_t b_size, const int *fds, unsigned num_fds);

@@ -1,0 +1,417 @@
+/*
+ * The host device's timeline: fences of submitted commands and when they signal (a channel
+ * ring's fence is a poll job, answered with one message, §2), the commands a DRM file queued
+ * behind a SEND the compositor has not taken yet, and the guest's WAITs on busy resources.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "host-device.h"
+
+#define HOST_WAIT_TIMEOUT_MS	15000	/* the kernel's WAIT gives up after 15 s */
+/* EXECBUFFERs a file may have queued behind a SEND the compositor has not taken before the
+ * next one waits in the ioctl: a virtqueue of 256 descriptors at about 4 per submit. */
+#define HOST_QUEUE_DEPTH	64
+
+struct host_fence {
+	uint64_t id;
+	uint32_t file_id;
+	bool event;
+	bool channel;			/* ring 1: a poll job (§2) */
+	int eventfd;
+	uint32_t num_res;
+	uint32_t *res;
+	struct host_fence *next;
+};
+
+/* What waits for a file's queued commands to run (cd_context_submit returned 1): fences,
+ * and handle closes, which the kernel queues after the submits that name the handle. */
+struct host_deferred {
+	uint32_t file_id;
+	uint64_t ticket;		/* runs once the context completed this many bytes */
+	struct host_fence *fence;	/* NULL: a handle close of res_id */
+	uint32_t res_id;
+	struct host_conn *conn;		/* owed the SUBMIT reply: the queue was full */
+	struct host_deferred *next;
+};
+
+struct host_waiter {
+	struct host_conn *conn;
+	uint32_t res_id;
+	uint64_t deadline;
+	struct host_waiter *next;
+};
+
+static struct {
+	struct host_fence *channel_fences;	/* pending ring-1 fences, in submit order */
+	struct host_deferred *deferred;		/* in submit order */
+	struct host_waiter *waiters;
+	uint64_t next_fence_id;
+} timeline = {
+	.next_fence_id = 1,
+};
+
+static void
+host_waiters_check(void)
+{
+	uint64_t now = host_now_ms();
+
+	for (struct host_waiter **link = &timeline.waiters; *link;) {
+		struct host_waiter *w = *link;
+		struct host_resource *res = host_resource_lookup(w->res_id);
+		int status;
+
+		if (!res || res->busy == 0)
+			status = 0;
+		else if (now >= w->deadline)
+			status = -EBUSY;
+		else {
+			link = &w->next;
+			continue;
+		}
+		host_reply(w->conn, SIM_IPC_WAIT, status, NULL, 0, -1);
+		*link = w->next;
+		free(w);
+	}
+}
+
+static void
+host_fence_signal(struct host_fence *fence)
+{
+	struct host_file *file = host_file_lookup(fence->file_id);
+
+	for (uint32_t i = 0; i < fence->num_res; i++) {
+		struct host_resource *res = host_resource_lookup(fence->res[i]);
+		if (res) {
+			res->busy--;
+			host_resource_maybe_free(res);
+		}
+	}
+	/* §2: a fence on a ring in POLL_RINGS_MASK queues an 8-byte drm_event on the file. */
+	if (fence->event && file && file->event_fd >= 0) {
+		struct drm_event ev = { VIRTGPU_EVENT_FENCE_SIGNALED, sizeof ev };
+		if (send(file->event_fd, &ev, sizeof ev, MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof ev)
+			host_log("file %u: event queue full, fence event dropped", file->id);
+	}
+	if (fence->eventfd >= 0) {
+		uint64_t one = 1;
+		if (write(fence->eventfd, &one, sizeof one) < 0)
+			host_log("fence %llu: eventfd: %s", (unsigned long long)fence->id,
+				 strerror(errno));
+		close(fence->eventfd);
+	}
+	host_stats.fences++;
+	free(fence->res);
+	free(fence);
+}
+
+static void
+host_fence_complete(struct host_fence *fence)
+{
+	/* §2: a channel-ring fence is a poll job; every other fence signals at once. */
+	if (fence->channel) {
+		struct host_fence **link = &timeline.channel_fences;
+		while (*link)
+			link = &(*link)->next;
+		*link = fence;
+	} else {
+		host_fence_signal(fence);
+		host_waiters_check();
+	}
+}
+
+static void
+host_reply_submit(struct host_conn *conn, const struct host_fence *fence)
+{
+	struct sim_ipc_submit_reply reply = { .fence_id = fence->id };
+
+	host_reply(conn, SIM_IPC_SUBMIT, 0, &reply, sizeof reply, fence->eventfd);
+}
+
+/* Queues fence (or, without one, the handle close of res_id) behind the file's waiting
+ * commands; false without memory. */
+static bool
+host_defer(struct host_file *file, struct host_fence *fence, uint32_t res_id,
+	   struct host_conn *owed)
+{
+	struct host_deferred *d = calloc(1, sizeof *d), **link = &timeline.deferred;
+
+	if (!d)
+		return false;
+	d->file_id = file->id;
+	d->ticket = cd_context_accepted(file->ctx);
+	d->fence = fence;
+	d->res_id = res_id;
+	d->conn = owed;
+	while (*link)
+		link = &(*link)->next;
+	*link = d;
+	return true;
+}
+
+static bool
+host_file_has_deferred(const struct host_file *file, unsigned *num_fences)
+{
+	bool any = false;
+
+	if (num_fences)
+		*num_fences = 0;
+	for (struct host_deferred *d = timeline.deferred; d; d = d->next) {
+		if (d->file_id != file->id)
+			continue;
+		any = true;
+		if (num_fences && d->fence)
+			++*num_fences;
+	}
+	return any;
+}
+
+/* Lets queued commands run where the compositor took more, and completes in order what
+ * waited for them; with drop, completes a leaving file's at once. */
+static void
+host_run_deferred(const struct host_file *drop)
+{
+	for (struct host_deferred *d = timeline.deferred; d; d = d->next) {
+		struct host_file *file = host_file_lookup(d->file_id);
+		if (file && file != drop && file->ctx && (!d->next || d->next->file_id != d->file_id))
+			cd_context_resume(file->ctx);
+	}
+	for (struct host_deferred **link = &timeline.deferred; *link;) {
+		struct host_deferred *d = *link;
+		struct host_file *file = host_file_lookup(d->file_id);
+
+		if (file && file != drop && file->ctx &&
+		    cd_context_completed(file->ctx) < d->ticket) {
+			link = &d->next;
+			continue;
+		}
+		*link = d->next;
+		if (d->fence) {
+			if (d->conn)
+				host_reply_submit(d->conn, d->fence);
+			if (file == drop || !file)
+				d->fence->event = false;
+			host_fence_complete(d->fence);
+		} else if (file && file != drop) {
+			host_file_handle_close(file, d->res_id);
+		}
+		free(d);
+	}
+}
+
+/* A fence for a submit of file's naming num_res resources (added one by one); NULL without
+ * memory. */
+struct host_fence *
+host_fence_create(struct host_file *file, bool event, uint32_t num_res)
+{
+	struct host_fence *fence = calloc(1, sizeof *fence);
+
+	if (!fence || (num_res && !(fence->res = calloc(num_res, 4)))) {
+		free(fence);
+		return NULL;
+	}
+	fence->id = timeline.next_fence_id++;
+	fence->file_id = file->id;
+	fence->event = event;
+	fence->eventfd = -1;
+	return fence;
+}
+
+/* The submit names res_id: busy until the fence signals. */
+void
+host_fence_add_resource(struct host_fence *fence, uint32_t res_id)
+{
+	struct host_resource *res = host_resource_lookup(res_id);
+
+	if (res) {
+		res->busy++;
+		fence->res[fence->num_res++] = res_id;
+	}
+}
+
+/* With want_fd, FENCE_FD_OUT (an eventfd stands in for the sync_file); channel: the fence
+ * is on the channel ring. */
+void
+host_fence_configure(struct host_fence *fence, bool want_fd, bool channel)
+{
+	if (want_fd)
+		fence->eventfd = eventfd(0, EFD_CLOEXEC);
+	fence->channel = channel;
+}
+
+/* The submit ran (or, deferred_by_context, waits behind a SEND the compositor has not
+ * taken): replies to conn and completes the fence now or when the file's queue runs. */
+void
+host_fence_submitted(struct host_conn *conn, struct host_file *file, struct host_fence *fence,
+		     bool deferred_by_context)
+{
+	unsigned queued = 0;
+
+	if (host_file_has_deferred(file, &queued) || deferred_by_context) {
+		/* Behind a SEND or WRITE the compositor has not taken: the kernel returns
+		 * once the submit is queued, and waits only while the queue is full. */
+		struct host_conn *owed = queued >= HOST_QUEUE_DEPTH ? conn : NULL;
+
+		if (!host_defer(file, fence, 0, owed)) {
+			host_reply_submit(conn, fence);
+			fence->event = false;
+			host_fence_complete(fence);
+			return;
+		}
+		if (!owed)
+			host_reply_submit(conn, fence);
+		return;
+	}
+	host_reply_submit(conn, fence);
+	host_fence_complete(fence);
+}
+
+/* A handle close while the file's commands wait: queued after the submits that still name
+ * it. False when nothing waits (close it now). */
+bool
+host_defer_handle_close(struct host_file *file, uint32_t res_id)
+{
+	return file->ctx && host_file_has_deferred(file, NULL) &&
+	       host_defer(file, NULL, res_id, NULL);
+}
+
+/* WAIT: 0 at once when the resource is idle, -EBUSY for nowait, else the reply comes when it
+ * is (or at the deadline); -ENOMEM. 1: the reply will come later. */
+int
+host_wait(struct host_conn *conn, uint32_t res_id, bool nowait, uint32_t timeout_ms)
+{
+	struct host_resource *res = host_resource_lookup(res_id);
+	struct host_waiter *w;
+
+	if (!res || res->busy == 0)
+		return 0;
+	if (nowait)
+		return -EBUSY;
+	w = calloc(1, sizeof *w);
+	if (!w)
+		return -ENOMEM;
+	w->conn = conn;
+	w->res_id = res_id;
+	w->deadline = host_now_ms() + (timeout_ms ? timeout_ms : HOST_WAIT_TIMEOUT_MS);
+	w->next = timeline.waiters;
+	timeline.waiters = w;
+	return 1;
+}
+
+/* A connection going away: nothing is owed to it any more. */
+void
+host_fence_forget_conn(struct host_conn *conn)
+{
+	for (struct host_deferred *d = timeline.deferred; d; d = d->next)
+		if (d->conn == conn)
+			d->conn = NULL;
+	for (struct host_waiter **link = &timeline.waiters; *link;) {
+		struct host_waiter *w = *link;
+		if (w->conn == conn) {
+			*link = w->next;
+			free(w);
+		} else {
+			link = &w->next;
+		}
+	}
+}
+
+void
+host_file_drop(struct host_file *file)
+{
+	host_run_deferred(file);
+	for (struct host_fence **link = &timeline.channel_fences; *link;) {
+		struct host_fence *fence = *link;
+		if (fence->file_id == file->id) {
+			*link = fence->next;
+			fence->event = false;
+			host_fence_signal(fence);
+		} else {
+			link = &fence->next;
+		}
+	}
+	host_conns_forget_file(file);
+	host_file_destroy(file);
+}
+
+/* What the loop must watch for the timeline: the compositor sockets of contexts with a poll
+ * job, the sockets that must take a queued SEND, and the next WAIT deadline. */
+int
+host_fence_watch(struct pollfd *pfds, int max, struct timespec **timeout,
+		 struct timespec *storage)
+{
+	int n = 0;
+
+	for (struct host_fence *f = timeline.channel_fences; f; f = f->next) {
+		struct host_file *file = host_file_lookup(f->file_id);
+		if (file && file->ctx)
+			n += cd_context_watch(file->ctx, pfds + n, max - n);
+	}
+	for (struct host_deferred *d = timeline.deferred; d && n < max; d = d->next) {
+		struct host_file *file = host_file_lookup(d->file_id);
+		int fd = file && file->ctx ? cd_context_send_fd(file->ctx) : -1;
+		if (fd >= 0 && (!d->next || d->next->file_id != d->file_id))
+			pfds[n++] = (struct pollfd){ fd, POLLOUT, 0 };
+	}
+	*timeout = NULL;
+	if (timeline.waiters) {
+		uint64_t now = host_now_ms(), next = UINT64_MAX;
+		for (struct host_waiter *w = timeline.waiters; w; w = w->next)
+			if (w->deadline < next)
+				next = w->deadline;
+		next = next > now ? next - now : 0;
+		storage->tv_sec = next / 1000;
+		storage->tv_nsec = (next % 1000) * 1000000;
+		*timeout = storage;
+	}
+	return n;
+}
+
+/* Channel-ring fences: one event, one message, one fence (§2). */
+static void
+host_service_contexts(void)
+{
+	bool progress = true;
+
+	while (progress) {
+		progress = false;
+		for (struct host_fence **link = &timeline.channel_fences; *link;) {
+			struct host_fence *fence = *link;
+			struct host_file *file = host_file_lookup(fence->file_id);
+			bool earlier = false;
+
+			/* Only the oldest pending fence of a file is served. */
+			for (struct host_fence *f = timeline.channel_fences; f != fence; f = f->next)
+				if (f->file_id == fence->file_id)
+					earlier = true;
+			if (!earlier && file && file->ctx && cd_context_service(file->ctx)) {
+				*link = fence->next;
+				if (fence->event && file->event_fd >= 0 &&
+				    host_fault_fires(HOST_FAULT_DUPLICATE_EVENT)) {
+					struct drm_event ev = { VIRTGPU_EVENT_FENCE_SIGNALED, sizeof ev };
+					if (send(file->event_fd, &ev, sizeof ev,
+						 MSG_DONTWAIT | MSG_NOSIGNAL) != sizeof ev)
+						host_log("file %u: duplicate event dropped", file->id);
+				}
+				host_fence_signal(fence);
+				progress = true;
+				continue;
+			}
+			link = &fence->next;
+		}
+	}
+	host_waiters_check();
+}
+
+/* After each turn of the loop: queued commands run where they can, poll jobs are served. */
+void
+host_fence_run(void)
+{
+	host_run_deferred(NULL);
+	host_service_contexts();
+}

@@ -1,0 +1,416 @@
+/*
+ * The host device's side of the virtqueue: each request of a fake guest kernel (sim-ipc.h),
+ * checked as a VMM checks what a guest asks, and answered: the device and its capset, blobs,
+ * submits (their fences are host-fence.c's), waits, PRIME imports and the test API's GPU
+ * buffers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host-device.h"
+
+void
+host_reply(struct host_conn *conn, uint32_t op, int32_t status, const void *data, size_t size,
+	   int fd)
+{
+	int ret = sim_ipc_send(conn->fd, op, status, data, size, NULL, 0, &fd, fd >= 0 ? 1 : 0);
+
+	if (ret < 0)
+		conn->dead = true;
+}
+
+static void
+host_handle_hello(struct host_conn *conn, int *fds, uint32_t num_fds)
+{
+	struct sim_ipc_device dev = { 0 };
+	struct cross_domain_capabilities caps = {
+		.version = 1,	/* always 1 (§1) */
+		.supported_channels = host_config.wayland_path[0] ? 1u << CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND : 0,
+		.supports_dmabuf = host_config.profile->supports_dmabuf,
+	};
+	struct host_file *file;
+
+	if (num_fds != 1 || conn->file) {
+		host_reply(conn, SIM_IPC_HELLO, -EPROTO, NULL, 0, -1);
+		return;
+	}
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	file = host_file_create(fds[0]);
+	if (!file) {
+		close(fds[0]);
+		host_reply(conn, SIM_IPC_HELLO, -ENOMEM, NULL, 0, -1);
+		return;
+	}
+	conn->file = file;
+	conn->primary = true;
+	dev.file_id = file->id;
+	/* The device features crosvm offers with a capset (§1 "Device features needed"). */
+	dev.features = SIM_DEV_3D | SIM_DEV_BLOB | SIM_DEV_HOST_VISIBLE | SIM_DEV_CONTEXT_INIT;
+	if (!host_config.no_uuid)
+		dev.features |= SIM_DEV_RESOURCE_UUID;
+	dev.capset_mask = 1ull << VIRTGPU_CAPSET_CROSS_DOMAIN;
+	dev.capset_max_version = 0;
+	dev.capset_max_size = sizeof caps;
+	memcpy(dev.capset, &caps, sizeof caps);
+	host_reply(conn, SIM_IPC_HELLO, 0, &dev, sizeof dev, -1);
+}
+
+static void
+host_handle_ctx_create(struct host_conn *conn, const struct sim_ipc_ctx_create *req)
+{
+	struct host_file *file = conn->file;
+
+	if (file->ctx) {
+		host_reply(conn, SIM_IPC_CTX_CREATE, -EEXIST, NULL, 0, -1);
+		return;
+	}
+	/* Capset 0 is the default context: the cross-domain component, the only capset. */
+	file->ctx = cd_context_create(&host_config.cd, file, file->id);
+	if (!file->ctx) {
+		host_reply(conn, SIM_IPC_CTX_CREATE, -ENOMEM, NULL, 0, -1);
+		return;
+	}
+	file->num_rings = req->num_rings;
+	file->poll_rings_mask = req->poll_rings_mask;
+	host_reply(conn, SIM_IPC_CTX_CREATE, 0, NULL, 0, -1);
+}
+
+static void
+host_object_of(const struct host_resource *res, struct sim_ipc_object *obj)
+{
+	*obj = (struct sim_ipc_object){
+		.res_id = res->id,
+		.kind = res->kind == HOST_RES_GUEST ? SIM_OBJECT_GUEST :
+			res->kind == HOST_RES_HOST3D ? SIM_OBJECT_HOST3D :
+			res->kind == HOST_RES_GPU ? SIM_OBJECT_GPU : SIM_OBJECT_GPU_NO_HANDLE,
+		.blob_mem = res->blob_mem,
+		.blob_flags = res->blob_flags,
+		.size = res->size,
+		.map_ok = res->fd >= 0,
+		.stride = res->stride,
+	};
+}
+
+static void
+host_handle_blob_create(struct host_conn *conn, const uint8_t *payload, uint32_t size,
+			int *fds, uint32_t num_fds)
+{
+	struct host_file *file = conn->file;
+	struct sim_ipc_blob_create req;
+	struct sim_ipc_object obj;
+	struct host_resource *res;
+	int fd = -1;
+
+	if (size < sizeof req)
+		goto proto;
+	memcpy(&req, payload, sizeof req);
+	if (req.cmd_size != size - sizeof req || !file->ctx)
+		goto proto;
+	/* The optional cmd is submitted to the context first (LX create_blob). */
+	if (req.cmd_size > 0)
+		cd_context_submit_wait(file->ctx, payload + sizeof req, req.cmd_size);
+
+	if (req.blob_mem == VIRTGPU_BLOB_MEM_GUEST) {
+		if (num_fds != 1)
+			goto proto;
+		fd = fds[0];
+		res = host_resource_create(HOST_RES_GUEST, fd, req.size);
+	} else {
+		bool dmabuf = false;
+
+		if (num_fds != 0)
+			goto proto;
+		if ((req.blob_flags & VIRTGPU_BLOB_FLAG_USE_MAPPABLE) &&
+		    host_resource_hostmem_used() + req.size > host_config.hostmem) {
+			/* The guest's host-visible window is full: drm_mm says ENOSPC. */
+			host_reply(conn, SIM_IPC_BLOB_CREATE, -ENOSPC, NULL, 0, -1);
+			return;
+		}
+		if (req.blob_mem == VIRTGPU_BLOB_MEM_HOST3D &&
+		    host_fault_fires(HOST_FAULT_BLOB_ALLOC_FAIL)) {
+			host_reply(conn, SIM_IPC_BLOB_CREATE, -ENOMEM, NULL, 0, -1);
+			return;
+		}
+		if (req.blob_mem == VIRTGPU_BLOB_MEM_HOST3D &&
+		    host_fault_fires(HOST_FAULT_BLOB_LOST))
+			fd = -ENOMEM;	/* the host failed it after the kernel said yes */
+		else if (req.blob_mem == VIRTGPU_BLOB_MEM_HOST3D)
+			fd = cd_context_create_blob(file->ctx, req.blob_id, req.size, &dmabuf);
+		else
+			fd = -EINVAL;
+		if (fd < 0) {
+			/* The kernel does not wait for the host: the ioctl succeeds and only
+			 * the mapping fails later. */
+			host_log("context %u: blob_id %llu (size %llu): %s", file->id,
+				 (unsigned long long)req.blob_id, (unsigned long long)req.size,
+				 strerror(-fd));
+			fd = -1;
+		}
+		res = host_resource_create(HOST_RES_HOST3D, fd, req.size);
+		if (res)
+			res->dmabuf = dmabuf;
+	}
+	if (!res) {
+		if (fd >= 0)
+			close(fd);
+		host_reply(conn, SIM_IPC_BLOB_CREATE, -ENOMEM, NULL, 0, -1);
+		return;
+	}
+	res->blob_mem = req.blob_mem;
+	res->blob_flags = req.blob_flags;
+	host_stats.blobs++;
+	host_file_handle_open(file, res->id);
+	host_object_of(res, &obj);
+	host_reply(conn, SIM_IPC_BLOB_CREATE, 0, &obj, sizeof obj,
+		   req.blob_mem == VIRTGPU_BLOB_MEM_GUEST ? -1 : res->fd);
+	return;
+
+proto:
+	for (uint32_t i = 0; i < num_fds; i++)
+		close(fds[i]);
+	host_reply(conn, SIM_IPC_BLOB_CREATE, -EPROTO, NULL, 0, -1);
+}
+
+static void
+host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size)
+{
+	struct host_file *file = conn->file;
+	struct sim_ipc_submit req;
+	struct host_fence *fence;
+	const uint8_t *cmds;
+	int ret;
+
+	if (size < sizeof req)
+		goto proto;
+	memcpy(&req, payload, sizeof req);
+	if (req.num_res > (size - sizeof req) / 4 ||
+	    req.size != size - sizeof req - 4ull * req.num_res || !file->ctx)
+		goto proto;
+	cmds = payload + sizeof req + 4ull * req.num_res;
+	if (req.size >= sizeof(struct cross_domain_header) && cmds[0] == CROSS_DOMAIN_CMD_SEND &&
+	    host_fault_fires(HOST_FAULT_FULL_RING)) {
+		host_reply(conn, SIM_IPC_SUBMIT, -ENOSPC, NULL, 0, -1);
+		return;
+	}
+
+	fence = host_fence_create(file, req.event, req.num_res);
+	if (!fence) {
+		host_reply(conn, SIM_IPC_SUBMIT, -ENOMEM, NULL, 0, -1);
+		return;
+	}
+	for (uint32_t i = 0; i < req.num_res; i++) {
+		uint32_t id;
+
+		memcpy(&id, payload + sizeof req + 4 * i, 4);
+		host_fence_add_resource(fence, id);
+	}
+	host_fence_configure(fence, req.flags & VIRTGPU_EXECBUF_FENCE_FD_OUT,
+			     (req.flags & VIRTGPU_EXECBUF_RING_IDX) &&
+			     req.ring_idx == CROSS_DOMAIN_CHANNEL_RING);
+
+	ret = cd_context_submit(file->ctx, cmds, req.size);
+	host_fence_submitted(conn, file, fence, ret == 1);
+	return;
+
+proto:
+	host_reply(conn, SIM_IPC_SUBMIT, -EPROTO, NULL, 0, -1);
+}
+
+static void
+host_handle_wait(struct host_conn *conn, const struct sim_ipc_wait *req)
+{
+	int ret = host_wait(conn, req->res_id, req->nowait, req->timeout_ms);
+
+	if (ret <= 0)
+		host_reply(conn, SIM_IPC_WAIT, ret, NULL, 0, -1);
+}
+
+static void
+host_handle_import(struct host_conn *conn, const struct sim_ipc_import *req)
+{
+	struct host_resource *res = host_resource_lookup_inode(req->dev, req->ino);
+	struct sim_ipc_object obj;
+
+	/* Not one of this device's buffers: dma_buf_get says EINVAL. */
+	if (!res || res->fd < 0) {
+		host_reply(conn, SIM_IPC_IMPORT, -EINVAL, NULL, 0, -1);
+		return;
+	}
+	host_file_handle_open(conn->file, res->id);
+	host_object_of(res, &obj);
+	host_reply(conn, SIM_IPC_IMPORT, 0, &obj, sizeof obj, res->fd);
+}
+
+static void
+host_handle_gpu_buffer(struct host_conn *conn, const struct sim_ipc_gpu_buffer *req)
+{
+	struct cross_domain_image_requirements reqs;
+	struct host_resource *res;
+	struct sim_ipc_object obj;
+	int ret, fd;
+
+	/* A GPU driver's linear buffer: aligned strides, as a dma-buf gralloc. */
+	ret = host_gralloc_requirements(true, req->width, req->height, req->format, &reqs);
+	if (ret < 0) {
+		host_reply(conn, SIM_IPC_GPU_BUFFER, ret, NULL, 0, -1);
+		return;
+	}
+	fd = host_gralloc_memfd("virtgpu-sim-gpu-buffer", reqs.size);
+	if (fd < 0) {
+		host_reply(conn, SIM_IPC_GPU_BUFFER, fd, NULL, 0, -1);
+		return;
+	}
+	res = host_resource_create((req->flags & 1) ? HOST_RES_GPU_NO_HANDLE : HOST_RES_GPU, fd,
+				   reqs.size);
+	if (!res) {
+		close(fd);
+		host_reply(conn, SIM_IPC_GPU_BUFFER, -ENOMEM, NULL, 0, -1);
+		return;
+	}
+	res->blob_mem = VIRTGPU_BLOB_MEM_HOST3D;
+	res->blob_flags = VIRTGPU_BLOB_FLAG_USE_MAPPABLE | VIRTGPU_BLOB_FLAG_USE_SHAREABLE;
+	res->stride = reqs.strides[0];
+	res->exported = true;
+	host_object_of(res, &obj);
+	host_reply(conn, SIM_IPC_GPU_BUFFER, 0, &obj, sizeof obj, res->fd);
+}
+
+static void
+host_handle_join(struct host_conn *conn, const struct sim_ipc_join *req)
+{
+	struct host_file *file = host_file_lookup(req->file_id);
+
+	if (file && !conn->file)
+		conn->file = file;
+	host_reply(conn, SIM_IPC_JOIN, file ? 0 : -ENOENT, NULL, 0, -1);
+}
+
+/* The detach is queued after the submits that still name it. */
+static void
+host_handle_handle_close(struct host_conn *conn, const struct sim_ipc_res *req)
+{
+	if (host_defer_handle_close(conn->file, req->res_id)) {
+		host_reply(conn, SIM_IPC_HANDLE_CLOSE, 0, NULL, 0, -1);
+		return;
+	}
+	host_reply(conn, SIM_IPC_HANDLE_CLOSE, host_file_handle_close(conn->file, req->res_id),
+		   NULL, 0, -1);
+}
+
+static void
+host_handle_export(struct host_conn *conn, const struct sim_ipc_res *req)
+{
+	struct host_resource *res = host_resource_lookup(req->res_id);
+
+	if (res)
+		res->exported = true;
+	host_reply(conn, SIM_IPC_EXPORT, res ? 0 : -ENOENT, NULL, 0, -1);
+}
+
+static void
+host_handle_ctx_state(struct host_conn *conn)
+{
+	struct sim_ipc_ctx_state state = { 0 };
+
+	if (conn->file->ctx) {
+		state.exists = 1;
+		state.lost = cd_context_lost(conn->file->ctx);
+		snprintf(state.reason, sizeof state.reason, "%s",
+			 cd_context_lost_reason(conn->file->ctx));
+	}
+	host_reply(conn, SIM_IPC_CTX_STATE, 0, &state, sizeof state, -1);
+}
+
+/* The payload each request needs at least; 0: any. */
+static size_t
+host_request_size(uint32_t op)
+{
+	switch (op) {
+	case SIM_IPC_JOIN: return sizeof(struct sim_ipc_join);
+	case SIM_IPC_CTX_CREATE: return sizeof(struct sim_ipc_ctx_create);
+	case SIM_IPC_HANDLE_OPEN:
+	case SIM_IPC_HANDLE_CLOSE:
+	case SIM_IPC_EXPORT: return sizeof(struct sim_ipc_res);
+	case SIM_IPC_WAIT: return sizeof(struct sim_ipc_wait);
+	case SIM_IPC_IMPORT: return sizeof(struct sim_ipc_import);
+	case SIM_IPC_GPU_BUFFER: return sizeof(struct sim_ipc_gpu_buffer);
+	default: return 0;
+	}
+}
+
+/* One request; returns whether it took the fds (the rest are closed). */
+static bool
+host_dispatch(struct host_conn *conn, const struct sim_ipc_hdr *hdr, void *payload, int *fds)
+{
+	switch (hdr->op) {
+	case SIM_IPC_HELLO:
+		host_handle_hello(conn, fds, hdr->num_fds);
+		return true;
+	case SIM_IPC_JOIN:
+		host_handle_join(conn, payload);
+		break;
+	case SIM_IPC_CTX_CREATE:
+		host_handle_ctx_create(conn, payload);
+		break;
+	case SIM_IPC_BLOB_CREATE:
+		host_handle_blob_create(conn, payload, hdr->size, fds, hdr->num_fds);
+		return true;
+	case SIM_IPC_HANDLE_OPEN:
+		host_reply(conn, hdr->op,
+			   host_file_handle_open(conn->file, ((struct sim_ipc_res *)payload)->res_id),
+			   NULL, 0, -1);
+		break;
+	case SIM_IPC_HANDLE_CLOSE:
+		host_handle_handle_close(conn, payload);
+		break;
+	case SIM_IPC_SUBMIT:
+		host_handle_submit(conn, payload, hdr->size);
+		break;
+	case SIM_IPC_WAIT:
+		host_handle_wait(conn, payload);
+		break;
+	case SIM_IPC_IMPORT:
+		host_handle_import(conn, payload);
+		break;
+	case SIM_IPC_EXPORT:
+		host_handle_export(conn, payload);
+		break;
+	case SIM_IPC_CTX_STATE:
+		host_handle_ctx_state(conn);
+		break;
+	case SIM_IPC_GPU_BUFFER:
+		host_handle_gpu_buffer(conn, payload);
+		break;
+	default:
+		host_reply(conn, hdr->op, -EPROTO, NULL, 0, -1);
+		break;
+	}
+	return false;
+}
+
+void
+host_handle_message(struct host_conn *conn)
+{
+	struct sim_ipc_hdr hdr;
+	int fds[SIM_IPC_MAX_FDS];
+	void *payload;
+	bool fds_taken = false;
+
+	if (sim_ipc_recv(conn->fd, &hdr, &payload, fds) < 0) {
+		conn->dead = true;
+		return;
+	}
+	if (hdr.op != SIM_IPC_HELLO && hdr.op != SIM_IPC_JOIN && !conn->file)
+		host_reply(conn, hdr.op, -EBADF, NULL, 0, -1);
+	else if (hdr.size < host_request_size(hdr.op))
+		host_reply(conn, hdr.op, -EPROTO, NULL, 0, -1);
+	else
+		fds_taken = host_dispatch(conn, &hdr, payload, fds);
+	for (uint32_t i = 0; !fds_taken && i < hdr.num_fds; i++)
+		close(fds[i]);
+	free(payload);
+}
