@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,56 +24,13 @@
 #include "shim.h"
 #include "virtgpu-uapi.h"
 
-#define SHIM_MAX_FD		65536
-#define SHIM_MAX_DMABUFS	4096
-
 struct shim_real shim_real;
 
-static _Atomic(struct shim_file *) shim_fds[SHIM_MAX_FD];
-static pthread_mutex_t shim_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t shim_core_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 
 static const struct shim_driver *shim_nodes[SHIM_MAX_NODES];
-static struct shim_driver shim_foreign[SHIM_MAX_NODES];
-static char shim_foreign_names[SHIM_MAX_NODES][32];
 static int shim_num_nodes;
-
-static struct { dev_t dev; ino_t ino; } shim_dmabufs[SHIM_MAX_DMABUFS];
-static int shim_num_dmabufs;
-
-/* --- a stand-in for a GPU that is not virtio-gpu, to test probing ------------------------ */
-
-static int
-shim_foreign_open(struct shim_file *file, int flags)
-{
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	file->priv = (void *)(intptr_t)sv[1];
-	return sv[0];
-}
-
-static size_t
-shim_foreign_ioctl_size(unsigned idx)
-{
-	return 0;
-}
-
-static void
-shim_foreign_release(struct shim_file *file)
-{
-	shim_real.close((int)(intptr_t)file->priv);
-}
-
-static const struct shim_driver shim_foreign_template = {
-	.desc = "simulated non-virtio GPU",
-	.version = { 1, 0, 0 },
-	.prime = true,
-	.open = shim_foreign_open,
-	.ioctl_size = shim_foreign_ioctl_size,
-	.release = shim_foreign_release,
-};
 
 /* --- set-up --------------------------------------------------------------------------------- */
 
@@ -80,8 +38,15 @@ static const struct shim_driver shim_foreign_template = {
 		*(void **)&shim_real.name = dlsym(RTLD_NEXT, #name); \
 	} while (0)
 
+/* A forked child may use the device at once: a lock another thread of the parent held
+ * must not stay held in it (the kernel's own locks are not inherited). */
 static void
-shim_atfork_child(void);
+shim_atfork_child(void)
+{
+	pthread_mutex_init(&shim_core_lock, NULL);
+	shim_stat_atfork_child();
+	shim_fd_atfork_child();
+}
 
 static void
 shim_do_init(void)
@@ -103,6 +68,14 @@ shim_do_init(void)
 	pthread_atfork(NULL, NULL, shim_atfork_child);
 }
 
+void
+shim_init(void)
+{
+	pthread_once(&shim_once, shim_do_init);
+}
+
+/* --- the node table ------------------------------------------------------------------------- */
+
 /* The node table, read from the environment on first use. A sanitizer runtime may call the
  * wrappers before libc has set up the environment: nothing is cached then. */
 static void
@@ -115,9 +88,9 @@ shim_nodes_init(void)
 
 	if (atomic_load(&done) || !environ || !environ[0])
 		return;
-	pthread_mutex_lock(&shim_lock);
+	pthread_mutex_lock(&shim_core_lock);
 	if (atomic_load(&done)) {
-		pthread_mutex_unlock(&shim_lock);
+		pthread_mutex_unlock(&shim_core_lock);
 		return;
 	}
 	nodes = getenv("VIRTGPU_SIM_NODES");
@@ -128,37 +101,45 @@ shim_nodes_init(void)
 	     name = strtok_r(NULL, ",", &save)) {
 		int i = shim_num_nodes++;
 
-		if (strcmp(name, "virtio_gpu") == 0) {
+		if (strcmp(name, "virtio_gpu") == 0)
 			shim_nodes[i] = getenv("VIRTGPU_SIM_SOCKET") ? &virtgpu_driver : NULL;
-			continue;
-		}
-		snprintf(shim_foreign_names[i], sizeof shim_foreign_names[i], "%s", name);
-		shim_foreign[i] = shim_foreign_template;
-		shim_foreign[i].name = shim_foreign_names[i];
-		shim_nodes[i] = &shim_foreign[i];
+		else
+			shim_nodes[i] = shim_foreign_driver(i, name);
 	}
 	atomic_store(&done, true);
-	pthread_mutex_unlock(&shim_lock);
+	pthread_mutex_unlock(&shim_core_lock);
 }
 
-/* A forked child may use the device at once: a lock another thread of the parent held
- * must not stay held in it (the kernel's own locks are not inherited). */
-static void
-shim_atfork_child(void)
+int
+shim_node_of_path(const char *path)
 {
-	pthread_mutex_init(&shim_lock, NULL);
-	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
-		struct shim_file *file = shim_fds[fd];
-		if (file && file->driver && file->driver->atfork_child)
-			file->driver->atfork_child(file);
-	}
+	int minor, len = 0;
+
+	if (!path || strncmp(path, "/dev/dri/renderD", 16) != 0)
+		return -1;
+	shim_init();
+	shim_nodes_init();
+	if (sscanf(path + 16, "%d%n", &minor, &len) != 1 || path[16 + len] != '\0' ||
+	    path[16] == '0' || minor < 128 || minor >= 128 + shim_num_nodes ||
+	    !shim_nodes[minor - 128])
+		return -1;
+	return minor - 128;
 }
 
-void
-shim_init(void)
+const char *
+shim_node_path(int node, char *buf, size_t size)
 {
-	pthread_once(&shim_once, shim_do_init);
+	snprintf(buf, size, "/dev/dri/renderD%d", 128 + node);
+	return buf;
 }
+
+const struct shim_driver *
+shim_node_driver(int node)
+{
+	return shim_nodes[node];
+}
+
+/* --- what the core offers drivers ----------------------------------------------------------- */
 
 void
 shim_log_once(const char *key, const char *fmt, ...)
@@ -168,16 +149,16 @@ shim_log_once(const char *key, const char *fmt, ...)
 	char line[256];
 	va_list ap;
 
-	pthread_mutex_lock(&shim_lock);
+	pthread_mutex_lock(&shim_core_lock);
 	for (int i = 0; i < num_seen; i++) {
 		if (strcmp(seen[i], key) == 0) {
-			pthread_mutex_unlock(&shim_lock);
+			pthread_mutex_unlock(&shim_core_lock);
 			return;
 		}
 	}
 	if (num_seen < 32)
 		snprintf(seen[num_seen++], sizeof seen[0], "%s", key);
-	pthread_mutex_unlock(&shim_lock);
+	pthread_mutex_unlock(&shim_core_lock);
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
@@ -224,51 +205,74 @@ shim_copy_to_user(uint64_t uptr, const void *src, size_t size)
 	return -EFAULT;
 }
 
-const char *
-shim_node_path(int node, char *buf, size_t size)
-{
-	snprintf(buf, size, "/dev/dri/renderD%d", 128 + node);
-	return buf;
-}
+/* === [foreign] a stand-in for a GPU that is not virtio-gpu =============================== */
 
-/* Which node a path names, or -1. */
+static struct shim_driver shim_foreign_drivers[SHIM_MAX_NODES];
+static char shim_foreign_names[SHIM_MAX_NODES][32];
+
 static int
-shim_path_node(const char *path)
+shim_foreign_open(struct shim_file *file, int flags)
 {
-	int minor, len = 0;
+	int sv[2];
 
-	if (!path || strncmp(path, "/dev/dri/renderD", 16) != 0)
-		return -1;
-	shim_init();
-	shim_nodes_init();
-	if (sscanf(path + 16, "%d%n", &minor, &len) != 1 || path[16 + len] != '\0' ||
-	    path[16] == '0' || minor < 128 || minor >= 128 + shim_num_nodes ||
-	    !shim_nodes[minor - 128])
-		return -1;
-	return minor - 128;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	file->priv = (void *)(intptr_t)sv[1];
+	return sv[0];
 }
 
-static struct shim_file *
-shim_fd_file(int fd)
+static size_t
+shim_foreign_ioctl_size(unsigned idx)
+{
+	return 0;
+}
+
+static void
+shim_foreign_release(struct shim_file *file)
+{
+	shim_real.close((int)(intptr_t)file->priv);
+}
+
+static const struct shim_driver shim_foreign_template = {
+	.desc = "simulated non-virtio GPU",
+	.version = { 1, 0, 0 },
+	.prime = true,
+	.open = shim_foreign_open,
+	.ioctl_size = shim_foreign_ioctl_size,
+	.release = shim_foreign_release,
+};
+
+const struct shim_driver *
+shim_foreign_driver(int node, const char *name)
+{
+	snprintf(shim_foreign_names[node], sizeof shim_foreign_names[node], "%s", name);
+	shim_foreign_drivers[node] = shim_foreign_template;
+	shim_foreign_drivers[node].name = shim_foreign_names[node];
+	return &shim_foreign_drivers[node];
+}
+
+/* === [fd] the fd table: open, dup, close ================================================= */
+
+#define SHIM_MAX_FD		65536
+
+static _Atomic(struct shim_file *) shim_fds[SHIM_MAX_FD];
+static pthread_mutex_t shim_fd_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct shim_file *
+shim_file_of_fd(int fd)
 {
 	if (fd < 0 || fd >= SHIM_MAX_FD)
 		return NULL;
 	return atomic_load_explicit(&shim_fds[fd], memory_order_acquire);
 }
 
-struct shim_file *
-shim_file_of_fd(int fd)
-{
-	return shim_fd_file(fd);
-}
-
 static void
 shim_fd_register(int fd, struct shim_file *file)
 {
-	pthread_mutex_lock(&shim_lock);
+	pthread_mutex_lock(&shim_fd_lock);
 	file->refs++;
 	atomic_store(&shim_fds[fd], file);
-	pthread_mutex_unlock(&shim_lock);
+	pthread_mutex_unlock(&shim_fd_lock);
 }
 
 /* The fd number is gone (closed or replaced): drop the open file with its last fd. */
@@ -278,56 +282,51 @@ shim_fd_forget(int fd)
 	struct shim_file *file;
 	bool last = false;
 
-	pthread_mutex_lock(&shim_lock);
-	file = shim_fd_file(fd);
+	pthread_mutex_lock(&shim_fd_lock);
+	file = shim_file_of_fd(fd);
 	if (file) {
 		atomic_store(&shim_fds[fd], NULL);
 		last = --file->refs == 0;
 	}
-	pthread_mutex_unlock(&shim_lock);
+	pthread_mutex_unlock(&shim_fd_lock);
 	if (last) {
 		file->driver->release(file);
 		free(file);
 	}
 }
 
-void
-shim_note_dmabuf(dev_t dev, ino_t ino)
+/* A new fd (from dup or F_DUPFD) names the same open file as fd, if fd names one. */
+static int
+shim_fd_dup_of(int fd, int newfd)
 {
-	pthread_mutex_lock(&shim_lock);
-	for (int i = 0; i < shim_num_dmabufs; i++) {
-		if (shim_dmabufs[i].dev == dev && shim_dmabufs[i].ino == ino) {
-			pthread_mutex_unlock(&shim_lock);
-			return;
+	struct shim_file *file = shim_file_of_fd(fd);
+
+	if (newfd >= 0 && file) {
+		if (newfd >= SHIM_MAX_FD) {
+			shim_real.close(newfd);
+			errno = EMFILE;
+			return -1;
 		}
+		shim_fd_register(newfd, file);
 	}
-	if (shim_num_dmabufs < SHIM_MAX_DMABUFS) {
-		shim_dmabufs[shim_num_dmabufs].dev = dev;
-		shim_dmabufs[shim_num_dmabufs].ino = ino;
-		shim_num_dmabufs++;
-	}
-	pthread_mutex_unlock(&shim_lock);
+	return newfd;
 }
 
-static bool
-shim_is_dmabuf(int fd)
+void
+shim_fd_atfork_child(void)
 {
-	struct stat st;
-	bool found = false;
-
-	if (fstat(fd, &st) < 0)
-		return false;
-	pthread_mutex_lock(&shim_lock);
-	for (int i = 0; i < shim_num_dmabufs && !found; i++)
-		found = shim_dmabufs[i].dev == st.st_dev && shim_dmabufs[i].ino == st.st_ino;
-	pthread_mutex_unlock(&shim_lock);
-	return found;
+	pthread_mutex_init(&shim_fd_lock, NULL);
+	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
+		struct shim_file *file = shim_fds[fd];
+		if (file && file->driver && file->driver->atfork_child)
+			file->driver->atfork_child(file);
+	}
 }
 
 /* --- open ------------------------------------------------------------------------------------ */
 
 static int
-shim_open_node(int node, int flags)
+shim_fd_open_node(int node, int flags)
 {
 	struct shim_file *file;
 	int fd;
@@ -347,7 +346,7 @@ shim_open_node(int node, int flags)
 	}
 	file->node = node;
 	file->open_flags = flags;
-	file->driver = shim_nodes[node];
+	file->driver = shim_node_driver(node);
 	fd = file->driver->open(file, flags);
 	if (fd < 0) {
 		free(file);
@@ -370,11 +369,15 @@ shim_open_node(int node, int flags)
 	return fd;
 }
 
-static bool
-shim_open_mode_arg(int flags)
-{
-	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
-}
+/* The mode argument of the open family, there only with O_CREAT or O_TMPFILE. */
+#define SHIM_OPEN_MODE(flags, mode) do { \
+		if (((flags) & O_CREAT) || ((flags) & O_TMPFILE) == O_TMPFILE) { \
+			va_list ap; \
+			va_start(ap, flags); \
+			(mode) = va_arg(ap, mode_t); \
+			va_end(ap); \
+		} \
+	} while (0)
 
 SHIM_EXPORT int
 open(const char *path, int flags, ...)
@@ -383,15 +386,10 @@ open(const char *path, int flags, ...)
 	int node;
 
 	shim_init();
-	if (shim_open_mode_arg(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	node = shim_path_node(path);
+	SHIM_OPEN_MODE(flags, mode);
+	node = shim_node_of_path(path);
 	if (node >= 0)
-		return shim_open_node(node, flags);
+		return shim_fd_open_node(node, flags);
 	return shim_real.open(path, flags, mode);
 }
 
@@ -400,12 +398,7 @@ open64(const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	if (shim_open_mode_arg(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	SHIM_OPEN_MODE(flags, mode);
 	return open(path, flags | O_LARGEFILE, mode);
 }
 
@@ -416,15 +409,10 @@ openat(int dirfd, const char *path, int flags, ...)
 	int node;
 
 	shim_init();
-	if (shim_open_mode_arg(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	node = shim_path_node(path);
+	SHIM_OPEN_MODE(flags, mode);
+	node = shim_node_of_path(path);
 	if (node >= 0)
-		return shim_open_node(node, flags);
+		return shim_fd_open_node(node, flags);
 	return shim_real.openat(dirfd, path, flags, mode);
 }
 
@@ -433,12 +421,7 @@ openat64(int dirfd, const char *path, int flags, ...)
 {
 	mode_t mode = 0;
 
-	if (shim_open_mode_arg(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
+	SHIM_OPEN_MODE(flags, mode);
 	return openat(dirfd, path, flags | O_LARGEFILE, mode);
 }
 
@@ -472,7 +455,7 @@ __openat64_2(int dirfd, const char *path, int flags)
 	return openat(dirfd, path, flags | O_LARGEFILE);
 }
 
-/* --- fd lifetime ------------------------------------------------------------------------------ */
+/* --- dup and close ---------------------------------------------------------------------------- */
 
 SHIM_EXPORT int
 close(int fd)
@@ -480,7 +463,7 @@ close(int fd)
 	int ret;
 
 	shim_init();
-	if (!shim_fd_file(fd))
+	if (!shim_file_of_fd(fd))
 		return shim_real.close(fd);
 	ret = shim_real.close(fd);
 	shim_fd_forget(fd);
@@ -490,27 +473,14 @@ close(int fd)
 SHIM_EXPORT int
 dup(int fd)
 {
-	struct shim_file *file;
-	int newfd;
-
 	shim_init();
-	newfd = shim_real.dup(fd);
-	file = shim_fd_file(fd);
-	if (newfd >= 0 && file) {
-		if (newfd >= SHIM_MAX_FD) {
-			shim_real.close(newfd);
-			errno = EMFILE;
-			return -1;
-		}
-		shim_fd_register(newfd, file);
-	}
-	return newfd;
+	return shim_fd_dup_of(fd, shim_real.dup(fd));
 }
 
 static int
-shim_dup_to(int oldfd, int newfd, int ret)
+shim_fd_dup_to(int oldfd, int newfd, int ret)
 {
-	struct shim_file *file = shim_fd_file(oldfd);
+	struct shim_file *file = shim_file_of_fd(oldfd);
 
 	if (ret < 0 || oldfd == newfd)
 		return ret;
@@ -524,33 +494,14 @@ SHIM_EXPORT int
 dup2(int oldfd, int newfd)
 {
 	shim_init();
-	return shim_dup_to(oldfd, newfd, shim_real.dup2(oldfd, newfd));
+	return shim_fd_dup_to(oldfd, newfd, shim_real.dup2(oldfd, newfd));
 }
 
 SHIM_EXPORT int
 dup3(int oldfd, int newfd, int flags)
 {
 	shim_init();
-	return shim_dup_to(oldfd, newfd, shim_real.dup3(oldfd, newfd, flags));
-}
-
-static int
-shim_fcntl(int fd, int cmd, void *arg)
-{
-	struct shim_file *file;
-	int ret;
-
-	shim_init();
-	ret = shim_real.fcntl(fd, cmd, arg);
-	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && ret >= 0 && (file = shim_fd_file(fd))) {
-		if (ret >= SHIM_MAX_FD) {
-			shim_real.close(ret);
-			errno = EMFILE;
-			return -1;
-		}
-		shim_fd_register(ret, file);
-	}
-	return ret;
+	return shim_fd_dup_to(oldfd, newfd, shim_real.dup3(oldfd, newfd, flags));
 }
 
 SHIM_EXPORT int
@@ -558,45 +509,49 @@ fcntl(int fd, int cmd, ...)
 {
 	va_list ap;
 	void *arg;
+	int ret;
 
 	va_start(ap, cmd);
 	arg = va_arg(ap, void *);
 	va_end(ap);
-	return shim_fcntl(fd, cmd, arg);
+	shim_init();
+	ret = shim_real.fcntl(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return shim_fd_dup_of(fd, ret);
+	return ret;
 }
 
-int fcntl64(int fd, int cmd, ...);
-
+/* The same call where off_t is 32 bits; here, where it is not, the same function. */
 SHIM_EXPORT int
-fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
+fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return shim_fcntl(fd, cmd, arg);
+/* The fds the drivers keep for themselves, at most max of them. */
+static int
+shim_fd_internal(int *keep, int max)
+{
+	int num_keep = 0;
+
+	pthread_mutex_lock(&shim_fd_lock);
+	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
+		struct shim_file *file = shim_fds[fd];
+		if (file && file->driver && file->driver->internal_fds)
+			num_keep += file->driver->internal_fds(file, keep + num_keep,
+							       max - num_keep);
+	}
+	pthread_mutex_unlock(&shim_fd_lock);
+	return num_keep;
 }
 
 SHIM_EXPORT int
 close_range(unsigned first, unsigned last, int flags)
 {
-	int keep[64], num_keep = 0, ret = 0;
+	int keep[64], num_keep, ret = 0;
 	unsigned lo = first;
 
 	shim_init();
 	/* The device's own connections are not the application's fds (a real kernel has
 	 * none): a process closing "all other fds" keeps its DRM files working. */
-	pthread_mutex_lock(&shim_lock);
-	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
-		struct shim_file *file = shim_fds[fd];
-		if (file && file->driver && file->driver->internal_fds)
-			num_keep += file->driver->internal_fds(file, keep + num_keep,
-							       (int)(sizeof keep / sizeof keep[0]) -
-							       num_keep);
-	}
-	pthread_mutex_unlock(&shim_lock);
+	num_keep = shim_fd_internal(keep, (int)(sizeof keep / sizeof keep[0]));
 	for (int k = 0; k < num_keep; k++) {
 		unsigned next = UINT_MAX;
 		for (int j = 0; j < num_keep; j++)	/* the smallest kept fd >= lo */
@@ -614,16 +569,18 @@ close_range(unsigned first, unsigned last, int flags)
 		ret = -1;
 	if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
 		for (unsigned fd = first; fd <= last && fd < SHIM_MAX_FD; fd++)
-			if (shim_fd_file(fd))
+			if (shim_file_of_fd(fd))
 				shim_fd_forget(fd);
 	}
 	return ret;
 }
 
-/* --- the DRM core: ioctl dispatch (drm_ioctl) ----------------------------------------------- */
+/* === [drm] the DRM core: ioctl, read, write ============================================== */
+
+/* --- ioctl ------------------------------------------------------------------------------------ */
 
 static int
-shim_copy_string(char *ubuf, size_t *len, const char *value)
+shim_drm_copy_string(char *ubuf, size_t *len, const char *value)
 {
 	size_t n = strlen(value);
 	size_t copy = n < *len ? n : *len;
@@ -635,43 +592,50 @@ shim_copy_string(char *ubuf, size_t *len, const char *value)
 }
 
 static int
-shim_core_ioctl(struct shim_file *file, unsigned nr, void *kdata)
+shim_drm_version(const struct shim_driver *drv, struct drm_version *v)
+{
+	int ret;
+
+	v->version_major = drv->version[0];
+	v->version_minor = drv->version[1];
+	v->version_patchlevel = drv->version[2];
+	ret = shim_drm_copy_string(v->name, &v->name_len, drv->name);
+	if (!ret)
+		ret = shim_drm_copy_string(v->date, &v->date_len, "0");
+	if (!ret)
+		ret = shim_drm_copy_string(v->desc, &v->desc_len, drv->desc);
+	return ret;
+}
+
+static int
+shim_drm_get_cap(const struct shim_driver *drv, struct drm_get_cap *cap)
+{
+	switch (cap->capability) {
+	case DRM_CAP_DUMB_BUFFER:
+	case DRM_CAP_TIMESTAMP_MONOTONIC:
+		cap->value = 1;
+		return 0;
+	case DRM_CAP_PRIME:
+		cap->value = drv->prime ? DRM_PRIME_CAP_IMPORT | DRM_PRIME_CAP_EXPORT : 0;
+		return 0;
+	case DRM_CAP_SYNCOBJ:
+		cap->value = 0;	/* syncobjs are not simulated */
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int
+shim_drm_core_ioctl(struct shim_file *file, unsigned nr, void *kdata)
 {
 	const struct shim_driver *drv = file->driver;
 
 	switch (nr) {
-	case 0x00: { /* VERSION */
-		struct drm_version *v = kdata;
-		int ret;
-
-		v->version_major = drv->version[0];
-		v->version_minor = drv->version[1];
-		v->version_patchlevel = drv->version[2];
-		ret = shim_copy_string(v->name, &v->name_len, drv->name);
-		if (!ret)
-			ret = shim_copy_string(v->date, &v->date_len, "0");
-		if (!ret)
-			ret = shim_copy_string(v->desc, &v->desc_len, drv->desc);
-		return ret;
-	}
-	case 0x0c: { /* GET_CAP */
-		struct drm_get_cap *cap = kdata;
-
-		switch (cap->capability) {
-		case DRM_CAP_DUMB_BUFFER:
-		case DRM_CAP_TIMESTAMP_MONOTONIC:
-			cap->value = 1;
-			return 0;
-		case DRM_CAP_PRIME:
-			cap->value = drv->prime ? DRM_PRIME_CAP_IMPORT | DRM_PRIME_CAP_EXPORT : 0;
-			return 0;
-		case DRM_CAP_SYNCOBJ:
-			cap->value = 0;	/* syncobjs are not simulated */
-			return 0;
-		default:
-			return -EINVAL;
-		}
-	}
+	case 0x00: /* VERSION */
+		return shim_drm_version(drv, kdata);
+	case 0x0c: /* GET_CAP */
+		return shim_drm_get_cap(drv, kdata);
 	case 0x0d: /* SET_CLIENT_CAP: none of the caps apply to a render node */
 		return -EINVAL;
 	default:
@@ -682,7 +646,7 @@ shim_core_ioctl(struct shim_file *file, unsigned nr, void *kdata)
 
 /* Core ioctls a render node takes, with their kernel struct size. */
 static size_t
-shim_core_ioctl_size(unsigned nr, bool *render_ok)
+shim_drm_core_ioctl_size(unsigned nr, bool *render_ok)
 {
 	*render_ok = true;
 	switch (nr) {
@@ -698,33 +662,45 @@ shim_core_ioctl_size(unsigned nr, bool *render_ok)
 	}
 }
 
+/* The kernel's struct size for the ioctl and the directions it copies, or -errno for an
+ * ioctl a render node refuses. */
 static int
-shim_drm_ioctl(struct shim_file *file, unsigned long cmd, void *uarg)
+shim_drm_ioctl_size(struct shim_file *file, unsigned nr, size_t *drv_size, unsigned *drv_dir)
 {
-	unsigned nr = _IOC_NR(cmd);
-	size_t drv_size, in_size, out_size, ksize;
-	unsigned drv_dir = _IOC_READ | _IOC_WRITE;
-	uint8_t kstack[128];
-	void *kdata = kstack;
-	int ret, copy;
-
+	*drv_dir = _IOC_READ | _IOC_WRITE;
 	if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END) {
-		drv_size = file->driver->ioctl_size(nr - DRM_COMMAND_BASE);
-		if (drv_size == 0)
+		*drv_size = file->driver->ioctl_size(nr - DRM_COMMAND_BASE);
+		if (*drv_size == 0)
 			return -EINVAL;
 		if (nr - DRM_COMMAND_BASE == 0x00)
 			return -EINVAL;
 	} else {
 		bool render_ok;
 
-		drv_size = shim_core_ioctl_size(nr, &render_ok);
+		*drv_size = shim_drm_core_ioctl_size(nr, &render_ok);
 		if (nr >= 0xbf && nr <= 0xcf)
 			return -EOPNOTSUPP;	/* syncobj ioctls: DRM_CAP_SYNCOBJ is 0 */
 		if (!render_ok)
 			return nr < 0xd0 ? -EACCES : -EINVAL;
 		if (nr == 0x09)
-			drv_dir = _IOC_WRITE;
+			*drv_dir = _IOC_WRITE;
 	}
+	return 0;
+}
+
+static int
+shim_drm_ioctl(struct shim_file *file, unsigned long cmd, void *uarg)
+{
+	unsigned nr = _IOC_NR(cmd);
+	size_t drv_size, in_size, out_size, ksize;
+	unsigned drv_dir;
+	uint8_t kstack[128];
+	void *kdata = kstack;
+	int ret, copy;
+
+	ret = shim_drm_ioctl_size(file, nr, &drv_size, &drv_dir);
+	if (ret < 0)
+		return ret;
 	/* drm_ioctl: copy in what both sides agree on, zero the rest, copy back out. */
 	in_size = out_size = _IOC_SIZE(cmd);
 	if (!(_IOC_DIR(cmd) & drv_dir & _IOC_WRITE))
@@ -747,7 +723,7 @@ shim_drm_ioctl(struct shim_file *file, unsigned long cmd, void *uarg)
 		if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END)
 			ret = file->driver->ioctl(file, nr, kdata);
 		else
-			ret = shim_core_ioctl(file, nr, kdata);
+			ret = shim_drm_core_ioctl(file, nr, kdata);
 		copy = shim_copy_to_user((uintptr_t)uarg, kdata, out_size);
 		if (copy < 0)
 			ret = copy;
@@ -769,7 +745,7 @@ ioctl(int fd, unsigned long request, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	shim_init();
-	file = shim_fd_file(fd);
+	file = shim_file_of_fd(fd);
 	if (!file)
 		return shim_real.ioctl(fd, request, arg);
 	/* The VFS answers these before the driver sees anything. */
@@ -783,55 +759,93 @@ ioctl(int fd, unsigned long request, ...)
 	return ret;
 }
 
-/* --- mmap, read, write ---------------------------------------------------------------------- */
+/* --- read and write --------------------------------------------------------------------------- */
 
-/*
- * GEM mappings cannot grow: drm_gem_mmap_obj sets VM_DONTEXPAND, and
- * mremap's vma_to_resize answers -EFAULT when such a vma would grow. The
- * shim maps plain memfds, so it keeps the ranges of DRM mappings to answer
- * as the kernel does.
- */
-#define SHIM_MAX_DRM_MAPS 4096
+/* drm_read: whole events only; a buffer too small for the next event reads 0 bytes. */
+static ssize_t
+shim_drm_read(int fd, void *buf, size_t count)
+{
+	if (count < sizeof(struct drm_event)) {
+		char c;
+		ssize_t n = recv(fd, &c, 1, MSG_PEEK);
+		return n < 0 ? -1 : 0;
+	}
+	return shim_real.read(fd, buf, count & ~(sizeof(struct drm_event) - 1));
+}
 
-static pthread_mutex_t drm_maps_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { uintptr_t start, end; } drm_maps[SHIM_MAX_DRM_MAPS];
-static int num_drm_maps;
+SHIM_EXPORT ssize_t
+read(int fd, void *buf, size_t count)
+{
+	shim_init();
+	if (shim_file_of_fd(fd))
+		return shim_drm_read(fd, buf, count);
+	return shim_real.read(fd, buf, count);
+}
+
+ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen);
+
+SHIM_EXPORT ssize_t
+__read_chk(int fd, void *buf, size_t count, size_t buflen)
+{
+	if (count > buflen)
+		abort();
+	return read(fd, buf, count);
+}
+
+SHIM_EXPORT ssize_t
+write(int fd, const void *buf, size_t count)
+{
+	shim_init();
+	if (shim_file_of_fd(fd)) {
+		errno = EINVAL;	/* DRM files have no write */
+		return -1;
+	}
+	return shim_real.write(fd, buf, count);
+}
+
+/* === [mmap] mmap, munmap, mremap ========================================================= */
+
+#define SHIM_MAX_MMAP_RANGES 4096
+
+static pthread_mutex_t shim_mmap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { uintptr_t start, end; } shim_mmap_ranges[SHIM_MAX_MMAP_RANGES];
+static int shim_mmap_num_ranges;
 
 static void
-drm_maps_forget(uintptr_t start, uintptr_t end)
+shim_mmap_forget(uintptr_t start, uintptr_t end)
 {
-	pthread_mutex_lock(&drm_maps_lock);
-	for (int i = 0; i < num_drm_maps; i++) {
-		if (drm_maps[i].start < end && start < drm_maps[i].end)
-			drm_maps[i--] = drm_maps[--num_drm_maps];
+	pthread_mutex_lock(&shim_mmap_lock);
+	for (int i = 0; i < shim_mmap_num_ranges; i++) {
+		if (shim_mmap_ranges[i].start < end && start < shim_mmap_ranges[i].end)
+			shim_mmap_ranges[i--] = shim_mmap_ranges[--shim_mmap_num_ranges];
 	}
-	pthread_mutex_unlock(&drm_maps_lock);
+	pthread_mutex_unlock(&shim_mmap_lock);
 }
 
 static void
-drm_maps_note(void *map, size_t len)
+shim_mmap_note(void *map, size_t len)
 {
 	uintptr_t start = (uintptr_t)map;
 
-	drm_maps_forget(start, start + len);
-	pthread_mutex_lock(&drm_maps_lock);
-	if (num_drm_maps < SHIM_MAX_DRM_MAPS) {
-		drm_maps[num_drm_maps].start = start;
-		drm_maps[num_drm_maps].end = start + len;
-		num_drm_maps++;
+	shim_mmap_forget(start, start + len);
+	pthread_mutex_lock(&shim_mmap_lock);
+	if (shim_mmap_num_ranges < SHIM_MAX_MMAP_RANGES) {
+		shim_mmap_ranges[shim_mmap_num_ranges].start = start;
+		shim_mmap_ranges[shim_mmap_num_ranges].end = start + len;
+		shim_mmap_num_ranges++;
 	}
-	pthread_mutex_unlock(&drm_maps_lock);
+	pthread_mutex_unlock(&shim_mmap_lock);
 }
 
 static bool
-drm_maps_overlap(uintptr_t start, uintptr_t end)
+shim_mmap_overlap(uintptr_t start, uintptr_t end)
 {
 	bool found = false;
 
-	pthread_mutex_lock(&drm_maps_lock);
-	for (int i = 0; i < num_drm_maps && !found; i++)
-		found = drm_maps[i].start < end && start < drm_maps[i].end;
-	pthread_mutex_unlock(&drm_maps_lock);
+	pthread_mutex_lock(&shim_mmap_lock);
+	for (int i = 0; i < shim_mmap_num_ranges && !found; i++)
+		found = shim_mmap_ranges[i].start < end && start < shim_mmap_ranges[i].end;
+	pthread_mutex_unlock(&shim_mmap_lock);
 	return found;
 }
 
@@ -843,11 +857,11 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 	int err = 0;
 
 	shim_init();
-	file = (flags & MAP_ANONYMOUS) ? NULL : shim_fd_file(fd);
+	file = (flags & MAP_ANONYMOUS) ? NULL : shim_file_of_fd(fd);
 	if (!file) {
 		map = shim_real.mmap(addr, len, prot, flags, fd, offset);
 		if (map != MAP_FAILED && (flags & MAP_FIXED))
-			drm_maps_forget((uintptr_t)map, (uintptr_t)map + len);
+			shim_mmap_forget((uintptr_t)map, (uintptr_t)map + len);
 		return map;
 	}
 	if (!file->driver->mmap) {
@@ -858,9 +872,14 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 	if (map == MAP_FAILED)
 		errno = err;
 	else
-		drm_maps_note(map, len);
+		shim_mmap_note(map, len);
 	return map;
 }
+
+/* The same call where off_t is 32 bits; here, where it is not, the same function. */
+SHIM_EXPORT void *
+mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
+	__attribute__((alias("mmap")));
 
 SHIM_EXPORT int
 munmap(void *addr, size_t len)
@@ -872,7 +891,7 @@ munmap(void *addr, size_t len)
 		*(void **)&real_munmap = dlsym(RTLD_NEXT, "munmap");
 	ret = real_munmap(addr, len);
 	if (ret == 0)
-		drm_maps_forget((uintptr_t)addr, (uintptr_t)addr + len);
+		shim_mmap_forget((uintptr_t)addr, (uintptr_t)addr + len);
 	return ret;
 }
 
@@ -893,7 +912,7 @@ mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
 
 	/* vma_to_resize: a VM_DONTEXPAND vma never grows. */
 	if (new_size > old_size &&
-	    drm_maps_overlap((uintptr_t)old_address, (uintptr_t)old_address + old_size)) {
+	    shim_mmap_overlap((uintptr_t)old_address, (uintptr_t)old_address + old_size)) {
 		shim_log_once("mremap-drm", "mremap: a DRM mapping cannot grow (VM_DONTEXPAND): "
 			      "EFAULT, as the kernel answers");
 		errno = EFAULT;
@@ -904,62 +923,63 @@ mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
 		real_mremap(old_address, old_size, new_size, flags, new_address) :
 		real_mremap(old_address, old_size, new_size, flags);
 	if (ret != MAP_FAILED)
-		drm_maps_forget((uintptr_t)old_address, (uintptr_t)old_address + old_size);
+		shim_mmap_forget((uintptr_t)old_address, (uintptr_t)old_address + old_size);
 	return ret;
 }
 
-SHIM_EXPORT void *
-mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
-{
-	return mmap(addr, len, prot, flags, fd, offset);
-}
+/* === [stat] stat, access, readlink ======================================================= */
 
-/* drm_read: whole events only; a buffer too small for the next event reads 0 bytes. */
-static ssize_t
-shim_drm_read(int fd, void *buf, size_t count)
+#define SHIM_MAX_DMABUFS	4096
+
+static pthread_mutex_t shim_stat_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct { dev_t dev; ino_t ino; } shim_dmabufs[SHIM_MAX_DMABUFS];
+static int shim_num_dmabufs;
+
+/* --- dma-buf stand-ins ------------------------------------------------------------------------ */
+
+void
+shim_stat_note_dmabuf(dev_t dev, ino_t ino)
 {
-	if (count < sizeof(struct drm_event)) {
-		char c;
-		ssize_t n = recv(fd, &c, 1, MSG_PEEK);
-		return n < 0 ? -1 : 0;
+	pthread_mutex_lock(&shim_stat_lock);
+	for (int i = 0; i < shim_num_dmabufs; i++) {
+		if (shim_dmabufs[i].dev == dev && shim_dmabufs[i].ino == ino) {
+			pthread_mutex_unlock(&shim_stat_lock);
+			return;
+		}
 	}
-	return shim_real.read(fd, buf, count & ~(sizeof(struct drm_event) - 1));
-}
-
-SHIM_EXPORT ssize_t
-read(int fd, void *buf, size_t count)
-{
-	shim_init();
-	if (shim_fd_file(fd))
-		return shim_drm_read(fd, buf, count);
-	return shim_real.read(fd, buf, count);
-}
-
-ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen);
-
-SHIM_EXPORT ssize_t
-__read_chk(int fd, void *buf, size_t count, size_t buflen)
-{
-	if (count > buflen)
-		abort();
-	return read(fd, buf, count);
-}
-
-SHIM_EXPORT ssize_t
-write(int fd, const void *buf, size_t count)
-{
-	shim_init();
-	if (shim_fd_file(fd)) {
-		errno = EINVAL;	/* DRM files have no write */
-		return -1;
+	if (shim_num_dmabufs < SHIM_MAX_DMABUFS) {
+		shim_dmabufs[shim_num_dmabufs].dev = dev;
+		shim_dmabufs[shim_num_dmabufs].ino = ino;
+		shim_num_dmabufs++;
 	}
-	return shim_real.write(fd, buf, count);
+	pthread_mutex_unlock(&shim_stat_lock);
+}
+
+static bool
+shim_stat_is_dmabuf(int fd)
+{
+	struct stat st;
+	bool found = false;
+
+	if (fstat(fd, &st) < 0)
+		return false;
+	pthread_mutex_lock(&shim_stat_lock);
+	for (int i = 0; i < shim_num_dmabufs && !found; i++)
+		found = shim_dmabufs[i].dev == st.st_dev && shim_dmabufs[i].ino == st.st_ino;
+	pthread_mutex_unlock(&shim_stat_lock);
+	return found;
+}
+
+void
+shim_stat_atfork_child(void)
+{
+	pthread_mutex_init(&shim_stat_lock, NULL);
 }
 
 /* --- stat and friends: a character device 226:(128 + node) ------------------------------- */
 
 static void
-shim_fill_stat(int node, struct stat *st)
+shim_stat_fill(int node, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_dev = makedev(0, 5);
@@ -971,7 +991,7 @@ shim_fill_stat(int node, struct stat *st)
 }
 
 static void
-shim_fill_statx(int node, struct statx *stx)
+shim_stat_fill_statx(int node, struct statx *stx)
 {
 	memset(stx, 0, sizeof *stx);
 	stx->stx_mask = STATX_BASIC_STATS;
@@ -984,128 +1004,84 @@ shim_fill_statx(int node, struct statx *stx)
 	stx->stx_dev_minor = 5;
 }
 
+/* The node a *at call names: the DRM fd itself (AT_EMPTY_PATH with ""), or a node's path. */
+static int
+shim_stat_node_at(int dirfd, const char *path, int flags)
+{
+	struct shim_file *file = (flags & AT_EMPTY_PATH) && !path[0] ?
+		shim_file_of_fd(dirfd) : NULL;
+
+	return file ? file->node : shim_node_of_path(path);
+}
+
+/* The libc function a wrapper stands in front of, found on first use. */
 #define SHIM_NEXT(ret, name, ...) \
 	static ret (*real)(__VA_ARGS__); \
 	if (!real) *(void **)&real = dlsym(RTLD_NEXT, name)
 
-SHIM_EXPORT int
-fstat(int fd, struct stat *st)
-{
-	SHIM_NEXT(int, "fstat", int, struct stat *);
-	struct shim_file *file = shim_fd_file(fd);
-
-	if (file) {
-		shim_fill_stat(file->node, st);
-		return 0;
+/*
+ * Each call exists twice, with struct stat and struct stat64 (the same layout where off_t
+ * is 64 bits), and must reach libc's own of the same name: one definition per kind of call.
+ */
+#define SHIM_STAT_FD(name, type) \
+	SHIM_EXPORT int \
+	name(int fd, type *st) \
+	{ \
+		SHIM_NEXT(int, #name, int, type *); \
+		struct shim_file *file = shim_file_of_fd(fd); \
+		\
+		if (file) { \
+			shim_stat_fill(file->node, (struct stat *)st); \
+			return 0; \
+		} \
+		return real(fd, st); \
 	}
-	return real(fd, st);
-}
 
-SHIM_EXPORT int
-fstat64(int fd, struct stat64 *st)
-{
-	SHIM_NEXT(int, "fstat64", int, struct stat64 *);
-	struct shim_file *file = shim_fd_file(fd);
-
-	if (file) {
-		shim_fill_stat(file->node, (struct stat *)st);
-		return 0;
+#define SHIM_STAT_PATH(name, type) \
+	SHIM_EXPORT int \
+	name(const char *path, type *st) \
+	{ \
+		SHIM_NEXT(int, #name, const char *, type *); \
+		int node = shim_node_of_path(path); \
+		\
+		if (node >= 0) { \
+			shim_stat_fill(node, (struct stat *)st); \
+			return 0; \
+		} \
+		return real(path, st); \
 	}
-	return real(fd, st);
-}
 
-SHIM_EXPORT int
-stat(const char *path, struct stat *st)
-{
-	SHIM_NEXT(int, "stat", const char *, struct stat *);
-	int node = shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, st);
-		return 0;
+#define SHIM_STAT_AT(name, type) \
+	SHIM_EXPORT int \
+	name(int dirfd, const char *path, type *st, int flags) \
+	{ \
+		SHIM_NEXT(int, #name, int, const char *, type *, int); \
+		int node = shim_stat_node_at(dirfd, path, flags); \
+		\
+		if (node >= 0) { \
+			shim_stat_fill(node, (struct stat *)st); \
+			return 0; \
+		} \
+		return real(dirfd, path, st, flags); \
 	}
-	return real(path, st);
-}
 
-SHIM_EXPORT int
-stat64(const char *path, struct stat64 *st)
-{
-	SHIM_NEXT(int, "stat64", const char *, struct stat64 *);
-	int node = shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, (struct stat *)st);
-		return 0;
-	}
-	return real(path, st);
-}
-
-SHIM_EXPORT int
-lstat(const char *path, struct stat *st)
-{
-	SHIM_NEXT(int, "lstat", const char *, struct stat *);
-	int node = shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, st);
-		return 0;
-	}
-	return real(path, st);
-}
-
-SHIM_EXPORT int
-lstat64(const char *path, struct stat64 *st)
-{
-	SHIM_NEXT(int, "lstat64", const char *, struct stat64 *);
-	int node = shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, (struct stat *)st);
-		return 0;
-	}
-	return real(path, st);
-}
-
-SHIM_EXPORT int
-fstatat(int dirfd, const char *path, struct stat *st, int flags)
-{
-	SHIM_NEXT(int, "fstatat", int, const char *, struct stat *, int);
-	struct shim_file *file = (flags & AT_EMPTY_PATH) && !path[0] ?
-		shim_fd_file(dirfd) : NULL;
-	int node = file ? file->node : shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, st);
-		return 0;
-	}
-	return real(dirfd, path, st, flags);
-}
-
-SHIM_EXPORT int
-fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
-{
-	SHIM_NEXT(int, "fstatat64", int, const char *, struct stat64 *, int);
-	struct shim_file *file = (flags & AT_EMPTY_PATH) && !path[0] ?
-		shim_fd_file(dirfd) : NULL;
-	int node = file ? file->node : shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, (struct stat *)st);
-		return 0;
-	}
-	return real(dirfd, path, st, flags);
-}
+SHIM_STAT_FD(fstat, struct stat)
+SHIM_STAT_FD(fstat64, struct stat64)
+SHIM_STAT_PATH(stat, struct stat)
+SHIM_STAT_PATH(stat64, struct stat64)
+SHIM_STAT_PATH(lstat, struct stat)
+SHIM_STAT_PATH(lstat64, struct stat64)
+SHIM_STAT_AT(fstatat, struct stat)
+SHIM_STAT_AT(fstatat64, struct stat64)
 
 SHIM_EXPORT int
 statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
 {
 	SHIM_NEXT(int, "statx", int, const char *, int, unsigned, struct statx *);
-	struct shim_file *file = (flags & AT_EMPTY_PATH) && !path[0] ?
-		shim_fd_file(dirfd) : NULL;
-	int node = file ? file->node : shim_path_node(path);
+	int node = shim_stat_node_at(dirfd, path, flags);
 
 	if (node >= 0) {
-		shim_fill_statx(node, stx);
+		shim_stat_fill_statx(node, stx);
 		return 0;
 	}
 	return real(dirfd, path, flags, mask, stx);
@@ -1116,7 +1092,7 @@ access(const char *path, int mode)
 {
 	SHIM_NEXT(int, "access", const char *, int);
 
-	if (shim_path_node(path) >= 0)
+	if (shim_node_of_path(path) >= 0)
 		return 0;
 	return real(path, mode);
 }
@@ -1126,14 +1102,16 @@ faccessat(int dirfd, const char *path, int mode, int flags)
 {
 	SHIM_NEXT(int, "faccessat", int, const char *, int, int);
 
-	if (shim_path_node(path) >= 0)
+	if (shim_node_of_path(path) >= 0)
 		return 0;
 	return real(dirfd, path, mode, flags);
 }
 
+/* --- readlink of /proc/self/fd ---------------------------------------------------------------- */
+
 /* /proc/self/fd/N of a DRM fd names the node; of a dma-buf stand-in, "/dmabuf:". */
 static ssize_t
-shim_readlink_fd(const char *path, char *buf, size_t size, bool *handled)
+shim_stat_readlink_fd(const char *path, char *buf, size_t size, bool *handled)
 {
 	char self[32], name[64];
 	const char *rest = NULL;
@@ -1150,10 +1128,10 @@ shim_readlink_fd(const char *path, char *buf, size_t size, bool *handled)
 		rest = path + strlen(self);
 	if (!rest || sscanf(rest, "%d", &fd) != 1)
 		return 0;
-	file = shim_fd_file(fd);
+	file = shim_file_of_fd(fd);
 	if (file)
 		target = shim_node_path(file->node, name, sizeof name);
-	else if (shim_num_dmabufs > 0 && shim_is_dmabuf(fd))
+	else if (shim_num_dmabufs > 0 && shim_stat_is_dmabuf(fd))
 		target = "/dmabuf:";
 	else
 		return 0;
@@ -1172,7 +1150,7 @@ readlink(const char *path, char *buf, size_t size)
 	ssize_t n;
 
 	shim_init();
-	n = shim_readlink_fd(path, buf, size, &handled);
+	n = shim_stat_readlink_fd(path, buf, size, &handled);
 	return handled ? n : shim_real.readlink(path, buf, size);
 }
 
@@ -1183,6 +1161,6 @@ readlinkat(int dirfd, const char *path, char *buf, size_t size)
 	ssize_t n;
 
 	shim_init();
-	n = shim_readlink_fd(path, buf, size, &handled);
+	n = shim_stat_readlink_fd(path, buf, size, &handled);
 	return handled ? n : shim_real.readlinkat(dirfd, path, buf, size);
 }

@@ -36,7 +36,7 @@ vg_prime_handle_to_fd(struct vg_file *vf, struct drm_prime_handle *args)
 		return -errno;
 	req = (struct sim_ipc_res){ obj->info.res_id, 0 };
 	vg_link_call(&vf->link, SIM_IPC_EXPORT, &req, sizeof req, NULL, 0, NULL, 0, NULL, 0, NULL);
-	shim_note_dmabuf(obj->dev, obj->ino);
+	shim_stat_note_dmabuf(obj->dev, obj->ino);
 	args->fd = fd;
 	return 0;
 }
@@ -94,6 +94,6 @@ vg_prime_fd_to_handle(struct vg_file *vf, struct drm_prime_handle *args)
 		vg_link_call(&vf->link, SIM_IPC_HANDLE_OPEN, &open_req, sizeof open_req, NULL, 0,
 			     NULL, 0, NULL, 0, NULL);
 	}
-	shim_note_dmabuf(obj->dev, obj->ino);
+	shim_stat_note_dmabuf(obj->dev, obj->ino);
 	return 0;
 }

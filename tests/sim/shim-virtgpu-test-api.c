@@ -50,7 +50,7 @@ virtgpu_sim_gpu_buffer_create(uint32_t width, uint32_t height, uint32_t fourcc, 
 	if (fd < 0)
 		return -EPROTO;
 	if (fstat(fd, &st) == 0)
-		shim_note_dmabuf(st.st_dev, st.st_ino);
+		shim_stat_note_dmabuf(st.st_dev, st.st_ino);
 	if (stride)
 		*stride = info.stride;
 	if (size)
