@@ -1,28 +1,20 @@
 /*
- * The generic half of the fake guest kernel: wraps the libc calls a DRM client makes
- * (open, close, dup, ioctl, mmap, read, stat, ...) so that /dev/dri/renderD128... exist, and
- * plays the DRM core (ioctl argument copying, core ioctls) in front of a driver file.
+ * The generic heart of the fake guest kernel: finds the libc functions it wraps, reads which
+ * render nodes exist (and their drivers) from the environment, and offers the drivers what
+ * a kernel's core offers: copies to and from user memory, and one log line per kind of thing.
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "shim.h"
-#include "virtgpu-uapi.h"
 
 struct shim_real shim_real;
 
