@@ -157,42 +157,40 @@ shim_log_once(const char *key, const char *fmt, ...)
 	fprintf(stderr, "virtgpu-sim kernel: %s\n", line);
 }
 
-int
-shim_copy_from_user(void *dst, uint64_t uptr, size_t size)
+/* process_vm_readv/writev fail, rather than fault, on an address the process has not
+ * mapped; where they are not allowed (seccomp, ptrace rules), a plain copy. */
+static int
+shim_copy_user(void *kbuf, uint64_t uptr, size_t size, bool to_user)
 {
-	struct iovec local = { dst, size }, remote = { (void *)(uintptr_t)uptr, size };
+	struct iovec local = { kbuf, size }, remote = { (void *)(uintptr_t)uptr, size };
 	ssize_t n;
 
 	if (size == 0)
 		return 0;
 	if (uptr == 0)
 		return -EFAULT;
-	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
+		process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
 	if (n == (ssize_t)size)
 		return 0;
 	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
-		memcpy(dst, (void *)(uintptr_t)uptr, size);
+		if (to_user)
+			memcpy((void *)(uintptr_t)uptr, kbuf, size);
+		else
+			memcpy(kbuf, (void *)(uintptr_t)uptr, size);
 		return 0;
 	}
 	return -EFAULT;
 }
 
 int
+shim_copy_from_user(void *dst, uint64_t uptr, size_t size)
+{
+	return shim_copy_user(dst, uptr, size, false);
+}
+
+int
 shim_copy_to_user(uint64_t uptr, const void *src, size_t size)
 {
-	struct iovec local = { (void *)src, size }, remote = { (void *)(uintptr_t)uptr, size };
-	ssize_t n;
-
-	if (size == 0)
-		return 0;
-	if (uptr == 0)
-		return -EFAULT;
-	n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-	if (n == (ssize_t)size)
-		return 0;
-	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
-		memcpy((void *)(uintptr_t)uptr, src, size);
-		return 0;
-	}
-	return -EFAULT;
+	return shim_copy_user((void *)src, uptr, size, true);
 }
