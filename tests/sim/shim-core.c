@@ -1,78 +1,28 @@
 /*
- * The generic half of the fake guest kernel: wraps the libc calls a DRM client makes
- * (open, close, dup, ioctl, mmap, read, stat, ...) so that /dev/dri/renderD128... exist, and
- * plays the DRM core (ioctl argument copying, core ioctls) in front of a driver file.
+ * The generic heart of the fake guest kernel: finds the libc functions it wraps, reads which
+ * render nodes exist (and their drivers) from the environment, and offers the drivers what
+ * a kernel's core offers: copies to and from user memory, and one log line per kind of thing.
  */
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include "shim.h"
-#include "virtgpu-uapi.h"
-
-#define SHIM_MAX_FD		65536
-#define SHIM_MAX_DMABUFS	4096
 
 struct shim_real shim_real;
 
-static _Atomic(struct shim_file *) shim_fds[SHIM_MAX_FD];
-static pthread_mutex_t shim_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t shim_core_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t shim_once = PTHREAD_ONCE_INIT;
 
 static const struct shim_driver *shim_nodes[SHIM_MAX_NODES];
-static struct shim_driver shim_foreign[SHIM_MAX_NODES];
-static char shim_foreign_names[SHIM_MAX_NODES][32];
 static int shim_num_nodes;
-
-static struct { dev_t dev; ino_t ino; } shim_dmabufs[SHIM_MAX_DMABUFS];
-static int shim_num_dmabufs;
-
-/* --- a stand-in for a GPU that is not virtio-gpu, to test probing ------------------------ */
-
-static int
-shim_foreign_open(struct shim_file *file, int flags)
-{
-	int sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
-	file->priv = (void *)(intptr_t)sv[1];
-	return sv[0];
-}
-
-static size_t
-shim_foreign_ioctl_size(unsigned idx)
-{
-	return 0;
-}
-
-static void
-shim_foreign_release(struct shim_file *file)
-{
-	shim_real.close((int)(intptr_t)file->priv);
-}
-
-static const struct shim_driver shim_foreign_template = {
-	.desc = "simulated non-virtio GPU",
-	.version = { 1, 0, 0 },
-	.prime = true,
-	.open = shim_foreign_open,
-	.ioctl_size = shim_foreign_ioctl_size,
-	.release = shim_foreign_release,
-};
 
 /* --- set-up --------------------------------------------------------------------------------- */
 
@@ -80,8 +30,15 @@ static const struct shim_driver shim_foreign_template = {
 		*(void **)&shim_real.name = dlsym(RTLD_NEXT, #name); \
 	} while (0)
 
+/* A forked child may use the device at once: a lock another thread of the parent held
+ * must not stay held in it (the kernel's own locks are not inherited). */
 static void
-shim_atfork_child(void);
+shim_atfork_child(void)
+{
+	pthread_mutex_init(&shim_core_lock, NULL);
+	shim_stat_atfork_child();
+	shim_fd_atfork_child();
+}
 
 static void
 shim_do_init(void)
@@ -103,6 +60,14 @@ shim_do_init(void)
 	pthread_atfork(NULL, NULL, shim_atfork_child);
 }
 
+void
+shim_init(void)
+{
+	pthread_once(&shim_once, shim_do_init);
+}
+
+/* --- the node table ------------------------------------------------------------------------- */
+
 /* The node table, read from the environment on first use. A sanitizer runtime may call the
  * wrappers before libc has set up the environment: nothing is cached then. */
 static void
@@ -115,9 +80,9 @@ shim_nodes_init(void)
 
 	if (atomic_load(&done) || !environ || !environ[0])
 		return;
-	pthread_mutex_lock(&shim_lock);
+	pthread_mutex_lock(&shim_core_lock);
 	if (atomic_load(&done)) {
-		pthread_mutex_unlock(&shim_lock);
+		pthread_mutex_unlock(&shim_core_lock);
 		return;
 	}
 	nodes = getenv("VIRTGPU_SIM_NODES");
@@ -128,112 +93,17 @@ shim_nodes_init(void)
 	     name = strtok_r(NULL, ",", &save)) {
 		int i = shim_num_nodes++;
 
-		if (strcmp(name, "virtio_gpu") == 0) {
+		if (strcmp(name, "virtio_gpu") == 0)
 			shim_nodes[i] = getenv("VIRTGPU_SIM_SOCKET") ? &virtgpu_driver : NULL;
-			continue;
-		}
-		snprintf(shim_foreign_names[i], sizeof shim_foreign_names[i], "%s", name);
-		shim_foreign[i] = shim_foreign_template;
-		shim_foreign[i].name = shim_foreign_names[i];
-		shim_nodes[i] = &shim_foreign[i];
+		else
+			shim_nodes[i] = shim_foreign_driver(i, name);
 	}
 	atomic_store(&done, true);
-	pthread_mutex_unlock(&shim_lock);
-}
-
-/* A forked child may use the device at once: a lock another thread of the parent held
- * must not stay held in it (the kernel's own locks are not inherited). */
-static void
-shim_atfork_child(void)
-{
-	pthread_mutex_init(&shim_lock, NULL);
-	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
-		struct shim_file *file = shim_fds[fd];
-		if (file && file->driver && file->driver->atfork_child)
-			file->driver->atfork_child(file);
-	}
-}
-
-void
-shim_init(void)
-{
-	pthread_once(&shim_once, shim_do_init);
-}
-
-void
-shim_log_once(const char *key, const char *fmt, ...)
-{
-	static char seen[32][48];
-	static int num_seen;
-	char line[256];
-	va_list ap;
-
-	pthread_mutex_lock(&shim_lock);
-	for (int i = 0; i < num_seen; i++) {
-		if (strcmp(seen[i], key) == 0) {
-			pthread_mutex_unlock(&shim_lock);
-			return;
-		}
-	}
-	if (num_seen < 32)
-		snprintf(seen[num_seen++], sizeof seen[0], "%s", key);
-	pthread_mutex_unlock(&shim_lock);
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "virtgpu-sim kernel: %s\n", line);
+	pthread_mutex_unlock(&shim_core_lock);
 }
 
 int
-shim_copy_from_user(void *dst, uint64_t uptr, size_t size)
-{
-	struct iovec local = { dst, size }, remote = { (void *)(uintptr_t)uptr, size };
-	ssize_t n;
-
-	if (size == 0)
-		return 0;
-	if (uptr == 0)
-		return -EFAULT;
-	n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
-	if (n == (ssize_t)size)
-		return 0;
-	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
-		memcpy(dst, (void *)(uintptr_t)uptr, size);
-		return 0;
-	}
-	return -EFAULT;
-}
-
-int
-shim_copy_to_user(uint64_t uptr, const void *src, size_t size)
-{
-	struct iovec local = { (void *)src, size }, remote = { (void *)(uintptr_t)uptr, size };
-	ssize_t n;
-
-	if (size == 0)
-		return 0;
-	if (uptr == 0)
-		return -EFAULT;
-	n = process_vm_writev(getpid(), &local, 1, &remote, 1, 0);
-	if (n == (ssize_t)size)
-		return 0;
-	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
-		memcpy((void *)(uintptr_t)uptr, src, size);
-		return 0;
-	}
-	return -EFAULT;
-}
-
-const char *
-shim_node_path(int node, char *buf, size_t size)
-{
-	snprintf(buf, size, "/dev/dri/renderD%d", 128 + node);
-	return buf;
-}
-
-/* Which node a path names, or -1. */
-static int
-shim_path_node(const char *path)
+shim_node_of_path(const char *path)
 {
 	int minor, len = 0;
 
@@ -248,941 +118,79 @@ shim_path_node(const char *path)
 	return minor - 128;
 }
 
-static struct shim_file *
-shim_fd_file(int fd)
+const char *
+shim_node_path(int node, char *buf, size_t size)
 {
-	if (fd < 0 || fd >= SHIM_MAX_FD)
-		return NULL;
-	return atomic_load_explicit(&shim_fds[fd], memory_order_acquire);
+	snprintf(buf, size, "/dev/dri/renderD%d", 128 + node);
+	return buf;
 }
 
-struct shim_file *
-shim_file_of_fd(int fd)
+const struct shim_driver *
+shim_node_driver(int node)
 {
-	return shim_fd_file(fd);
+	return shim_nodes[node];
 }
 
-static void
-shim_fd_register(int fd, struct shim_file *file)
-{
-	pthread_mutex_lock(&shim_lock);
-	file->refs++;
-	atomic_store(&shim_fds[fd], file);
-	pthread_mutex_unlock(&shim_lock);
-}
-
-/* The fd number is gone (closed or replaced): drop the open file with its last fd. */
-static void
-shim_fd_forget(int fd)
-{
-	struct shim_file *file;
-	bool last = false;
-
-	pthread_mutex_lock(&shim_lock);
-	file = shim_fd_file(fd);
-	if (file) {
-		atomic_store(&shim_fds[fd], NULL);
-		last = --file->refs == 0;
-	}
-	pthread_mutex_unlock(&shim_lock);
-	if (last) {
-		file->driver->release(file);
-		free(file);
-	}
-}
+/* --- what the core offers drivers ----------------------------------------------------------- */
 
 void
-shim_note_dmabuf(dev_t dev, ino_t ino)
+shim_log_once(const char *key, const char *fmt, ...)
 {
-	pthread_mutex_lock(&shim_lock);
-	for (int i = 0; i < shim_num_dmabufs; i++) {
-		if (shim_dmabufs[i].dev == dev && shim_dmabufs[i].ino == ino) {
-			pthread_mutex_unlock(&shim_lock);
+	static char seen[32][48];
+	static int num_seen;
+	char line[256];
+	va_list ap;
+
+	pthread_mutex_lock(&shim_core_lock);
+	for (int i = 0; i < num_seen; i++) {
+		if (strcmp(seen[i], key) == 0) {
+			pthread_mutex_unlock(&shim_core_lock);
 			return;
 		}
 	}
-	if (shim_num_dmabufs < SHIM_MAX_DMABUFS) {
-		shim_dmabufs[shim_num_dmabufs].dev = dev;
-		shim_dmabufs[shim_num_dmabufs].ino = ino;
-		shim_num_dmabufs++;
-	}
-	pthread_mutex_unlock(&shim_lock);
-}
-
-static bool
-shim_is_dmabuf(int fd)
-{
-	struct stat st;
-	bool found = false;
-
-	if (fstat(fd, &st) < 0)
-		return false;
-	pthread_mutex_lock(&shim_lock);
-	for (int i = 0; i < shim_num_dmabufs && !found; i++)
-		found = shim_dmabufs[i].dev == st.st_dev && shim_dmabufs[i].ino == st.st_ino;
-	pthread_mutex_unlock(&shim_lock);
-	return found;
-}
-
-/* --- open ------------------------------------------------------------------------------------ */
-
-static int
-shim_open_node(int node, int flags)
-{
-	struct shim_file *file;
-	int fd;
-
-	if ((flags & O_ACCMODE) == O_WRONLY) {
-		/* DRM nodes are opened read/write or read-only; write-only works too in
-		 * Linux, but no client does it. */
-	}
-	if (flags & (O_DIRECTORY)) {
-		errno = ENOTDIR;
-		return -1;
-	}
-	file = calloc(1, sizeof *file);
-	if (!file) {
-		errno = ENOMEM;
-		return -1;
-	}
-	file->node = node;
-	file->open_flags = flags;
-	file->driver = shim_nodes[node];
-	fd = file->driver->open(file, flags);
-	if (fd < 0) {
-		free(file);
-		errno = -fd;
-		return -1;
-	}
-	if (fd >= SHIM_MAX_FD) {
-		file->driver->release(file);
-		shim_real.close(fd);
-		free(file);
-		errno = EMFILE;
-		return -1;
-	}
-	if (flags & O_NONBLOCK)
-		shim_real.fcntl(fd, F_SETFL, O_NONBLOCK);
-	if (!(flags & O_CLOEXEC))
-		shim_real.fcntl(fd, F_SETFD, 0);
-	file->app_fd = fd;
-	shim_fd_register(fd, file);
-	return fd;
-}
-
-static bool
-shim_open_mode_arg(int flags)
-{
-	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
-}
-
-SHIM_EXPORT int
-open(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	int node;
-
-	shim_init();
-	if (shim_open_mode_arg(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	node = shim_path_node(path);
-	if (node >= 0)
-		return shim_open_node(node, flags);
-	return shim_real.open(path, flags, mode);
-}
-
-SHIM_EXPORT int
-open64(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-
-	if (shim_open_mode_arg(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	return open(path, flags | O_LARGEFILE, mode);
-}
-
-SHIM_EXPORT int
-openat(int dirfd, const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	int node;
-
-	shim_init();
-	if (shim_open_mode_arg(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	node = shim_path_node(path);
-	if (node >= 0)
-		return shim_open_node(node, flags);
-	return shim_real.openat(dirfd, path, flags, mode);
-}
-
-SHIM_EXPORT int
-openat64(int dirfd, const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-
-	if (shim_open_mode_arg(flags)) {
-		va_list ap;
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	return openat(dirfd, path, flags | O_LARGEFILE, mode);
-}
-
-/* The _FORTIFY_SOURCE entry points. */
-int __open_2(const char *path, int flags);
-int __open64_2(const char *path, int flags);
-int __openat_2(int dirfd, const char *path, int flags);
-int __openat64_2(int dirfd, const char *path, int flags);
-
-SHIM_EXPORT int
-__open_2(const char *path, int flags)
-{
-	return open(path, flags);
-}
-
-SHIM_EXPORT int
-__open64_2(const char *path, int flags)
-{
-	return open(path, flags | O_LARGEFILE);
-}
-
-SHIM_EXPORT int
-__openat_2(int dirfd, const char *path, int flags)
-{
-	return openat(dirfd, path, flags);
-}
-
-SHIM_EXPORT int
-__openat64_2(int dirfd, const char *path, int flags)
-{
-	return openat(dirfd, path, flags | O_LARGEFILE);
-}
-
-/* --- fd lifetime ------------------------------------------------------------------------------ */
-
-SHIM_EXPORT int
-close(int fd)
-{
-	int ret;
-
-	shim_init();
-	if (!shim_fd_file(fd))
-		return shim_real.close(fd);
-	ret = shim_real.close(fd);
-	shim_fd_forget(fd);
-	return ret;
-}
-
-SHIM_EXPORT int
-dup(int fd)
-{
-	struct shim_file *file;
-	int newfd;
-
-	shim_init();
-	newfd = shim_real.dup(fd);
-	file = shim_fd_file(fd);
-	if (newfd >= 0 && file) {
-		if (newfd >= SHIM_MAX_FD) {
-			shim_real.close(newfd);
-			errno = EMFILE;
-			return -1;
-		}
-		shim_fd_register(newfd, file);
-	}
-	return newfd;
-}
-
-static int
-shim_dup_to(int oldfd, int newfd, int ret)
-{
-	struct shim_file *file = shim_fd_file(oldfd);
-
-	if (ret < 0 || oldfd == newfd)
-		return ret;
-	shim_fd_forget(newfd);
-	if (file && newfd < SHIM_MAX_FD)
-		shim_fd_register(newfd, file);
-	return ret;
-}
-
-SHIM_EXPORT int
-dup2(int oldfd, int newfd)
-{
-	shim_init();
-	return shim_dup_to(oldfd, newfd, shim_real.dup2(oldfd, newfd));
-}
-
-SHIM_EXPORT int
-dup3(int oldfd, int newfd, int flags)
-{
-	shim_init();
-	return shim_dup_to(oldfd, newfd, shim_real.dup3(oldfd, newfd, flags));
-}
-
-static int
-shim_fcntl(int fd, int cmd, void *arg)
-{
-	struct shim_file *file;
-	int ret;
-
-	shim_init();
-	ret = shim_real.fcntl(fd, cmd, arg);
-	if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && ret >= 0 && (file = shim_fd_file(fd))) {
-		if (ret >= SHIM_MAX_FD) {
-			shim_real.close(ret);
-			errno = EMFILE;
-			return -1;
-		}
-		shim_fd_register(ret, file);
-	}
-	return ret;
-}
-
-SHIM_EXPORT int
-fcntl(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
+	if (num_seen < 32)
+		snprintf(seen[num_seen++], sizeof seen[0], "%s", key);
+	pthread_mutex_unlock(&shim_core_lock);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	return shim_fcntl(fd, cmd, arg);
+	fprintf(stderr, "virtgpu-sim kernel: %s\n", line);
 }
 
-int fcntl64(int fd, int cmd, ...);
-
-SHIM_EXPORT int
-fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	void *arg;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	return shim_fcntl(fd, cmd, arg);
-}
-
-SHIM_EXPORT int
-close_range(unsigned first, unsigned last, int flags)
-{
-	int keep[64], num_keep = 0, ret = 0;
-	unsigned lo = first;
-
-	shim_init();
-	/* The device's own connections are not the application's fds (a real kernel has
-	 * none): a process closing "all other fds" keeps its DRM files working. */
-	pthread_mutex_lock(&shim_lock);
-	for (int fd = 0; fd < SHIM_MAX_FD; fd++) {
-		struct shim_file *file = shim_fds[fd];
-		if (file && file->driver && file->driver->internal_fds)
-			num_keep += file->driver->internal_fds(file, keep + num_keep,
-							       (int)(sizeof keep / sizeof keep[0]) -
-							       num_keep);
-	}
-	pthread_mutex_unlock(&shim_lock);
-	for (int k = 0; k < num_keep; k++) {
-		unsigned next = UINT_MAX;
-		for (int j = 0; j < num_keep; j++)	/* the smallest kept fd >= lo */
-			if (keep[j] >= 0 && (unsigned)keep[j] >= lo && (unsigned)keep[j] < next)
-				next = (unsigned)keep[j];
-		if (next == UINT_MAX || next > last)
-			break;
-		if (next > lo && shim_real.close_range(lo, next - 1, flags) < 0)
-			ret = -1;
-		lo = next + 1;
-		if (lo == 0)
-			break;	/* wrapped: nothing after UINT_MAX */
-	}
-	if (lo != 0 && lo >= first && lo <= last && shim_real.close_range(lo, last, flags) < 0)
-		ret = -1;
-	if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
-		for (unsigned fd = first; fd <= last && fd < SHIM_MAX_FD; fd++)
-			if (shim_fd_file(fd))
-				shim_fd_forget(fd);
-	}
-	return ret;
-}
-
-/* --- the DRM core: ioctl dispatch (drm_ioctl) ----------------------------------------------- */
-
+/* process_vm_readv/writev fail, rather than fault, on an address the process has not
+ * mapped; where they are not allowed (seccomp, ptrace rules), a plain copy. */
 static int
-shim_copy_string(char *ubuf, size_t *len, const char *value)
+shim_copy_user(void *kbuf, uint64_t uptr, size_t size, bool to_user)
 {
-	size_t n = strlen(value);
-	size_t copy = n < *len ? n : *len;
+	struct iovec local = { kbuf, size }, remote = { (void *)(uintptr_t)uptr, size };
+	ssize_t n;
 
-	*len = n;
-	if (copy && ubuf)
-		return shim_copy_to_user((uintptr_t)ubuf, value, copy);
-	return 0;
-}
-
-static int
-shim_core_ioctl(struct shim_file *file, unsigned nr, void *kdata)
-{
-	const struct shim_driver *drv = file->driver;
-
-	switch (nr) {
-	case 0x00: { /* VERSION */
-		struct drm_version *v = kdata;
-		int ret;
-
-		v->version_major = drv->version[0];
-		v->version_minor = drv->version[1];
-		v->version_patchlevel = drv->version[2];
-		ret = shim_copy_string(v->name, &v->name_len, drv->name);
-		if (!ret)
-			ret = shim_copy_string(v->date, &v->date_len, "0");
-		if (!ret)
-			ret = shim_copy_string(v->desc, &v->desc_len, drv->desc);
-		return ret;
-	}
-	case 0x0c: { /* GET_CAP */
-		struct drm_get_cap *cap = kdata;
-
-		switch (cap->capability) {
-		case DRM_CAP_DUMB_BUFFER:
-		case DRM_CAP_TIMESTAMP_MONOTONIC:
-			cap->value = 1;
-			return 0;
-		case DRM_CAP_PRIME:
-			cap->value = drv->prime ? DRM_PRIME_CAP_IMPORT | DRM_PRIME_CAP_EXPORT : 0;
-			return 0;
-		case DRM_CAP_SYNCOBJ:
-			cap->value = 0;	/* syncobjs are not simulated */
-			return 0;
-		default:
-			return -EINVAL;
-		}
-	}
-	case 0x0d: /* SET_CLIENT_CAP: none of the caps apply to a render node */
-		return -EINVAL;
-	default:
-		/* GEM_CLOSE and PRIME go to the driver's GEM code. */
-		return drv->ioctl ? drv->ioctl(file, nr, kdata) : -EINVAL;
-	}
-}
-
-/* Core ioctls a render node takes, with their kernel struct size. */
-static size_t
-shim_core_ioctl_size(unsigned nr, bool *render_ok)
-{
-	*render_ok = true;
-	switch (nr) {
-	case 0x00: return sizeof(struct drm_version);
-	case 0x09: return sizeof(struct drm_gem_close);
-	case 0x0c: return sizeof(struct drm_get_cap);
-	case 0x0d: return 16;
-	case 0x2d: return sizeof(struct drm_prime_handle);
-	case 0x2e: return sizeof(struct drm_prime_handle);
-	default:
-		*render_ok = false;
+	if (size == 0)
 		return 0;
-	}
-}
-
-static int
-shim_drm_ioctl(struct shim_file *file, unsigned long cmd, void *uarg)
-{
-	unsigned nr = _IOC_NR(cmd);
-	size_t drv_size, in_size, out_size, ksize;
-	unsigned drv_dir = _IOC_READ | _IOC_WRITE;
-	uint8_t kstack[128];
-	void *kdata = kstack;
-	int ret, copy;
-
-	if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END) {
-		drv_size = file->driver->ioctl_size(nr - DRM_COMMAND_BASE);
-		if (drv_size == 0)
-			return -EINVAL;
-		if (nr - DRM_COMMAND_BASE == 0x00)
-			return -EINVAL;
-	} else {
-		bool render_ok;
-
-		drv_size = shim_core_ioctl_size(nr, &render_ok);
-		if (nr >= 0xbf && nr <= 0xcf)
-			return -EOPNOTSUPP;	/* syncobj ioctls: DRM_CAP_SYNCOBJ is 0 */
-		if (!render_ok)
-			return nr < 0xd0 ? -EACCES : -EINVAL;
-		if (nr == 0x09)
-			drv_dir = _IOC_WRITE;
-	}
-	/* drm_ioctl: copy in what both sides agree on, zero the rest, copy back out. */
-	in_size = out_size = _IOC_SIZE(cmd);
-	if (!(_IOC_DIR(cmd) & drv_dir & _IOC_WRITE))
-		in_size = 0;
-	if (!(_IOC_DIR(cmd) & drv_dir & _IOC_READ))
-		out_size = 0;
-	ksize = drv_size;
-	if (in_size > ksize)
-		ksize = in_size;
-	if (out_size > ksize)
-		ksize = out_size;
-	if (ksize > sizeof kstack) {
-		kdata = calloc(1, ksize);
-		if (!kdata)
-			return -ENOMEM;
-	}
-	memset(kdata, 0, ksize);
-	ret = shim_copy_from_user(kdata, (uintptr_t)uarg, in_size);
-	if (ret == 0) {
-		if (nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END)
-			ret = file->driver->ioctl(file, nr, kdata);
+	if (uptr == 0)
+		return -EFAULT;
+	n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
+		process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	if (n == (ssize_t)size)
+		return 0;
+	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+		if (to_user)
+			memcpy((void *)(uintptr_t)uptr, kbuf, size);
 		else
-			ret = shim_core_ioctl(file, nr, kdata);
-		copy = shim_copy_to_user((uintptr_t)uarg, kdata, out_size);
-		if (copy < 0)
-			ret = copy;
-	}
-	if (kdata != kstack)
-		free(kdata);
-	return ret;
-}
-
-SHIM_EXPORT int
-ioctl(int fd, unsigned long request, ...)
-{
-	struct shim_file *file;
-	va_list ap;
-	void *arg;
-	int ret;
-
-	va_start(ap, request);
-	arg = va_arg(ap, void *);
-	va_end(ap);
-	shim_init();
-	file = shim_fd_file(fd);
-	if (!file)
-		return shim_real.ioctl(fd, request, arg);
-	/* The VFS answers these before the driver sees anything. */
-	if (request == FIONBIO || request == FIOCLEX || request == FIONCLEX || request == FIOASYNC)
-		return shim_real.ioctl(fd, request, arg);
-	ret = shim_drm_ioctl(file, request, arg);
-	if (ret < 0) {
-		errno = -ret;
-		return -1;
-	}
-	return ret;
-}
-
-/* --- mmap, read, write ---------------------------------------------------------------------- */
-
-/*
- * GEM mappings cannot grow: drm_gem_mmap_obj sets VM_DONTEXPAND, and
- * mremap's vma_to_resize answers -EFAULT when such a vma would grow. The
- * shim maps plain memfds, so it keeps the ranges of DRM mappings to answer
- * as the kernel does.
- */
-#define SHIM_MAX_DRM_MAPS 4096
-
-static pthread_mutex_t drm_maps_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { uintptr_t start, end; } drm_maps[SHIM_MAX_DRM_MAPS];
-static int num_drm_maps;
-
-static void
-drm_maps_forget(uintptr_t start, uintptr_t end)
-{
-	pthread_mutex_lock(&drm_maps_lock);
-	for (int i = 0; i < num_drm_maps; i++) {
-		if (drm_maps[i].start < end && start < drm_maps[i].end)
-			drm_maps[i--] = drm_maps[--num_drm_maps];
-	}
-	pthread_mutex_unlock(&drm_maps_lock);
-}
-
-static void
-drm_maps_note(void *map, size_t len)
-{
-	uintptr_t start = (uintptr_t)map;
-
-	drm_maps_forget(start, start + len);
-	pthread_mutex_lock(&drm_maps_lock);
-	if (num_drm_maps < SHIM_MAX_DRM_MAPS) {
-		drm_maps[num_drm_maps].start = start;
-		drm_maps[num_drm_maps].end = start + len;
-		num_drm_maps++;
-	}
-	pthread_mutex_unlock(&drm_maps_lock);
-}
-
-static bool
-drm_maps_overlap(uintptr_t start, uintptr_t end)
-{
-	bool found = false;
-
-	pthread_mutex_lock(&drm_maps_lock);
-	for (int i = 0; i < num_drm_maps && !found; i++)
-		found = drm_maps[i].start < end && start < drm_maps[i].end;
-	pthread_mutex_unlock(&drm_maps_lock);
-	return found;
-}
-
-SHIM_EXPORT void *
-mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
-{
-	struct shim_file *file;
-	void *map;
-	int err = 0;
-
-	shim_init();
-	file = (flags & MAP_ANONYMOUS) ? NULL : shim_fd_file(fd);
-	if (!file) {
-		map = shim_real.mmap(addr, len, prot, flags, fd, offset);
-		if (map != MAP_FAILED && (flags & MAP_FIXED))
-			drm_maps_forget((uintptr_t)map, (uintptr_t)map + len);
-		return map;
-	}
-	if (!file->driver->mmap) {
-		errno = ENODEV;
-		return MAP_FAILED;
-	}
-	map = file->driver->mmap(file, addr, len, prot, flags, offset, &err);
-	if (map == MAP_FAILED)
-		errno = err;
-	else
-		drm_maps_note(map, len);
-	return map;
-}
-
-SHIM_EXPORT int
-munmap(void *addr, size_t len)
-{
-	static int (*real_munmap)(void *, size_t);
-	int ret;
-
-	if (!real_munmap)
-		*(void **)&real_munmap = dlsym(RTLD_NEXT, "munmap");
-	ret = real_munmap(addr, len);
-	if (ret == 0)
-		drm_maps_forget((uintptr_t)addr, (uintptr_t)addr + len);
-	return ret;
-}
-
-SHIM_EXPORT void *
-mremap(void *old_address, size_t old_size, size_t new_size, int flags, ...)
-{
-	static void *(*real_mremap)(void *, size_t, size_t, int, ...);
-	void *new_address = NULL, *ret;
-	va_list ap;
-
-	if (!real_mremap)
-		*(void **)&real_mremap = dlsym(RTLD_NEXT, "mremap");
-	if (flags & MREMAP_FIXED) {
-		va_start(ap, flags);
-		new_address = va_arg(ap, void *);
-		va_end(ap);
-	}
-
-	/* vma_to_resize: a VM_DONTEXPAND vma never grows. */
-	if (new_size > old_size &&
-	    drm_maps_overlap((uintptr_t)old_address, (uintptr_t)old_address + old_size)) {
-		shim_log_once("mremap-drm", "mremap: a DRM mapping cannot grow (VM_DONTEXPAND): "
-			      "EFAULT, as the kernel answers");
-		errno = EFAULT;
-		return MAP_FAILED;
-	}
-
-	ret = (flags & MREMAP_FIXED) ?
-		real_mremap(old_address, old_size, new_size, flags, new_address) :
-		real_mremap(old_address, old_size, new_size, flags);
-	if (ret != MAP_FAILED)
-		drm_maps_forget((uintptr_t)old_address, (uintptr_t)old_address + old_size);
-	return ret;
-}
-
-SHIM_EXPORT void *
-mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
-{
-	return mmap(addr, len, prot, flags, fd, offset);
-}
-
-/* drm_read: whole events only; a buffer too small for the next event reads 0 bytes. */
-static ssize_t
-shim_drm_read(int fd, void *buf, size_t count)
-{
-	if (count < sizeof(struct drm_event)) {
-		char c;
-		ssize_t n = recv(fd, &c, 1, MSG_PEEK);
-		return n < 0 ? -1 : 0;
-	}
-	return shim_real.read(fd, buf, count & ~(sizeof(struct drm_event) - 1));
-}
-
-SHIM_EXPORT ssize_t
-read(int fd, void *buf, size_t count)
-{
-	shim_init();
-	if (shim_fd_file(fd))
-		return shim_drm_read(fd, buf, count);
-	return shim_real.read(fd, buf, count);
-}
-
-ssize_t __read_chk(int fd, void *buf, size_t count, size_t buflen);
-
-SHIM_EXPORT ssize_t
-__read_chk(int fd, void *buf, size_t count, size_t buflen)
-{
-	if (count > buflen)
-		abort();
-	return read(fd, buf, count);
-}
-
-SHIM_EXPORT ssize_t
-write(int fd, const void *buf, size_t count)
-{
-	shim_init();
-	if (shim_fd_file(fd)) {
-		errno = EINVAL;	/* DRM files have no write */
-		return -1;
-	}
-	return shim_real.write(fd, buf, count);
-}
-
-/* --- stat and friends: a character device 226:(128 + node) ------------------------------- */
-
-static void
-shim_fill_stat(int node, struct stat *st)
-{
-	memset(st, 0, sizeof *st);
-	st->st_dev = makedev(0, 5);
-	st->st_ino = 1000 + node;
-	st->st_mode = S_IFCHR | 0666;
-	st->st_nlink = 1;
-	st->st_rdev = makedev(DRM_MAJOR, 128 + node);
-	st->st_blksize = 4096;
-}
-
-static void
-shim_fill_statx(int node, struct statx *stx)
-{
-	memset(stx, 0, sizeof *stx);
-	stx->stx_mask = STATX_BASIC_STATS;
-	stx->stx_blksize = 4096;
-	stx->stx_nlink = 1;
-	stx->stx_mode = S_IFCHR | 0666;
-	stx->stx_ino = 1000 + node;
-	stx->stx_rdev_major = DRM_MAJOR;
-	stx->stx_rdev_minor = 128 + node;
-	stx->stx_dev_minor = 5;
-}
-
-#define SHIM_NEXT(ret, name, ...) \
-	static ret (*real)(__VA_ARGS__); \
-	if (!real) *(void **)&real = dlsym(RTLD_NEXT, name)
-
-SHIM_EXPORT int
-fstat(int fd, struct stat *st)
-{
-	SHIM_NEXT(int, "fstat", int, struct stat *);
-	struct shim_file *file = shim_fd_file(fd);
-
-	if (file) {
-		shim_fill_stat(file->node, st);
+			memcpy(kbuf, (void *)(uintptr_t)uptr, size);
 		return 0;
 	}
-	return real(fd, st);
+	return -EFAULT;
 }
 
-SHIM_EXPORT int
-fstat64(int fd, struct stat64 *st)
+int
+shim_copy_from_user(void *dst, uint64_t uptr, size_t size)
 {
-	SHIM_NEXT(int, "fstat64", int, struct stat64 *);
-	struct shim_file *file = shim_fd_file(fd);
-
-	if (file) {
-		shim_fill_stat(file->node, (struct stat *)st);
-		return 0;
-	}
-	return real(fd, st);
+	return shim_copy_user(dst, uptr, size, false);
 }
 
-SHIM_EXPORT int
-stat(const char *path, struct stat *st)
+int
+shim_copy_to_user(uint64_t uptr, const void *src, size_t size)
 {
-	SHIM_NEXT(int, "stat", const char *, struct stat *);
-	int node = shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, st);
-		return 0;
-	}
-	return real(path, st);
-}
-
-SHIM_EXPORT int
-stat64(const char *path, struct stat64 *st)
-{
-	SHIM_NEXT(int, "stat64", const char *, struct stat64 *);
-	int node = shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, (struct stat *)st);
-		return 0;
-	}
-	return real(path, st);
-}
-
-SHIM_EXPORT int
-lstat(const char *path, struct stat *st)
-{
-	SHIM_NEXT(int, "lstat", const char *, struct stat *);
-	int node = shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, st);
-		return 0;
-	}
-	return real(path, st);
-}
-
-SHIM_EXPORT int
-lstat64(const char *path, struct stat64 *st)
-{
-	SHIM_NEXT(int, "lstat64", const char *, struct stat64 *);
-	int node = shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, (struct stat *)st);
-		return 0;
-	}
-	return real(path, st);
-}
-
-SHIM_EXPORT int
-fstatat(int dirfd, const char *path, struct stat *st, int flags)
-{
-	SHIM_NEXT(int, "fstatat", int, const char *, struct stat *, int);
-	struct shim_file *file = (flags & AT_EMPTY_PATH) && !path[0] ?
-		shim_fd_file(dirfd) : NULL;
-	int node = file ? file->node : shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, st);
-		return 0;
-	}
-	return real(dirfd, path, st, flags);
-}
-
-SHIM_EXPORT int
-fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
-{
-	SHIM_NEXT(int, "fstatat64", int, const char *, struct stat64 *, int);
-	struct shim_file *file = (flags & AT_EMPTY_PATH) && !path[0] ?
-		shim_fd_file(dirfd) : NULL;
-	int node = file ? file->node : shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_stat(node, (struct stat *)st);
-		return 0;
-	}
-	return real(dirfd, path, st, flags);
-}
-
-SHIM_EXPORT int
-statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
-{
-	SHIM_NEXT(int, "statx", int, const char *, int, unsigned, struct statx *);
-	struct shim_file *file = (flags & AT_EMPTY_PATH) && !path[0] ?
-		shim_fd_file(dirfd) : NULL;
-	int node = file ? file->node : shim_path_node(path);
-
-	if (node >= 0) {
-		shim_fill_statx(node, stx);
-		return 0;
-	}
-	return real(dirfd, path, flags, mask, stx);
-}
-
-SHIM_EXPORT int
-access(const char *path, int mode)
-{
-	SHIM_NEXT(int, "access", const char *, int);
-
-	if (shim_path_node(path) >= 0)
-		return 0;
-	return real(path, mode);
-}
-
-SHIM_EXPORT int
-faccessat(int dirfd, const char *path, int mode, int flags)
-{
-	SHIM_NEXT(int, "faccessat", int, const char *, int, int);
-
-	if (shim_path_node(path) >= 0)
-		return 0;
-	return real(dirfd, path, mode, flags);
-}
-
-/* /proc/self/fd/N of a DRM fd names the node; of a dma-buf stand-in, "/dmabuf:". */
-static ssize_t
-shim_readlink_fd(const char *path, char *buf, size_t size, bool *handled)
-{
-	char self[32], name[64];
-	const char *rest = NULL;
-	const char *target;
-	struct shim_file *file;
-	size_t len;
-	int fd;
-
-	*handled = false;
-	snprintf(self, sizeof self, "/proc/%d/fd/", (int)getpid());
-	if (strncmp(path, "/proc/self/fd/", 14) == 0)
-		rest = path + 14;
-	else if (strncmp(path, self, strlen(self)) == 0)
-		rest = path + strlen(self);
-	if (!rest || sscanf(rest, "%d", &fd) != 1)
-		return 0;
-	file = shim_fd_file(fd);
-	if (file)
-		target = shim_node_path(file->node, name, sizeof name);
-	else if (shim_num_dmabufs > 0 && shim_is_dmabuf(fd))
-		target = "/dmabuf:";
-	else
-		return 0;
-	*handled = true;
-	len = strlen(target);
-	if (len > size)
-		len = size;
-	memcpy(buf, target, len);
-	return len;
-}
-
-SHIM_EXPORT ssize_t
-readlink(const char *path, char *buf, size_t size)
-{
-	bool handled;
-	ssize_t n;
-
-	shim_init();
-	n = shim_readlink_fd(path, buf, size, &handled);
-	return handled ? n : shim_real.readlink(path, buf, size);
-}
-
-SHIM_EXPORT ssize_t
-readlinkat(int dirfd, const char *path, char *buf, size_t size)
-{
-	bool handled;
-	ssize_t n;
-
-	shim_init();
-	n = shim_readlink_fd(path, buf, size, &handled);
-	return handled ? n : shim_real.readlinkat(dirfd, path, buf, size);
+	return shim_copy_user((void *)src, uptr, size, true);
 }

@@ -1,7 +1,8 @@
 /*
  * Internal interface of the fake guest kernel (an LD_PRELOAD library in the manner of Mesa's
- * drm-shim): shim-core.c wraps libc and the DRM core, a driver file (shim-virtgpu.c, or the
- * stand-in for a foreign GPU in shim-core.c) answers its node's ioctls.
+ * drm-shim): the shim-*.c core files wrap libc and play the DRM core, a driver (shim-virtgpu.c
+ * with its shim-virtgpu-*.c parts, or the stand-in for a foreign GPU in shim-foreign.c)
+ * answers its node's ioctls. Each core file's section below names what it offers the others.
  */
 #ifndef SHIM_H
 #define SHIM_H
@@ -70,23 +71,48 @@ struct shim_real {
 
 extern struct shim_real shim_real;
 
+/* --- shim-core.c: set-up, the node table, logging, user copies ---------------------------- */
+
 void
 shim_init(void);
+void
+shim_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* copy_from_user / copy_to_user: -EFAULT on a bad address, never a crash. */
 int
 shim_copy_from_user(void *dst, uint64_t uptr, size_t size);
 int
 shim_copy_to_user(uint64_t uptr, const void *src, size_t size);
-/* The open DRM file behind an fd, or NULL. */
-struct shim_file *
-shim_file_of_fd(int fd);
+/* Which node a path names ("/dev/dri/renderD128" is 0), or -1. */
+int
+shim_node_of_path(const char *path);
 /* The path of a node when it exists: "/dev/dri/renderD128"... */
 const char *
 shim_node_path(int node, char *buf, size_t size);
+/* The driver behind a node shim_node_of_path named. */
+const struct shim_driver *
+shim_node_driver(int node);
+
+/* --- shim-foreign.c: a node that is not virtio-gpu ---------------------------------------- */
+
+/* The driver for node, answering only the core ioctls under the given name. */
+const struct shim_driver *
+shim_foreign_driver(int node, const char *name);
+
+/* --- shim-fd.c: the fd table; open, dup and close ----------------------------------------- */
+
+/* The open DRM file behind an fd, or NULL. */
+struct shim_file *
+shim_file_of_fd(int fd);
+/* In a forked child: the table's lock is free, each driver frees its own. */
+void
+shim_fd_atfork_child(void);
+
+/* --- shim-stat.c: stat, access, readlink ---------------------------------------------------- */
+
 /* Remembers the inode of a dma-buf stand-in, for readlink of /proc/self/fd. */
 void
-shim_note_dmabuf(dev_t dev, ino_t ino);
+shim_stat_note_dmabuf(dev_t dev, ino_t ino);
 void
-shim_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+shim_stat_atfork_child(void);
 
 #endif

@@ -1,0 +1,177 @@
+/*
+ * The fake virtio_gpu driver's connections to the host device process: what a real kernel
+ * puts on the virtqueue goes out here as one sim-ipc request with one reply, a file's idle
+ * connection kept for the next call.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "shim-virtgpu.h"
+
+int
+vg_link_connect(void)
+{
+	const char *path = getenv("VIRTGPU_SIM_SOCKET");
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (!path || strlen(path) >= sizeof addr.sun_path)
+		return -ENODEV;
+	strcpy(addr.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+		shim_real.close(fd);
+		return -ENODEV;
+	}
+	return fd;
+}
+
+int
+vg_link_call_on(int conn, uint32_t op, const void *a, size_t a_size, const void *b,
+		size_t b_size, const int *fds, unsigned num_fds, void *reply, size_t reply_size,
+		int *reply_fd)
+{
+	struct sim_ipc_hdr hdr;
+	int rfds[SIM_IPC_MAX_FDS];
+	void *payload;
+	int ret;
+
+	if (reply_fd)
+		*reply_fd = -1;
+	ret = sim_ipc_send(conn, op, 0, a, a_size, b, b_size, fds, num_fds);
+	if (ret < 0)
+		return -ENODEV;
+	ret = sim_ipc_recv(conn, &hdr, &payload, rfds);
+	if (ret < 0)
+		return -ENODEV;
+	if (reply && payload)
+		memcpy(reply, payload, hdr.size < reply_size ? hdr.size : reply_size);
+	free(payload);
+	for (uint32_t i = 0; i < hdr.num_fds; i++) {
+		if (i == 0 && reply_fd)
+			*reply_fd = rfds[0];
+		else
+			shim_real.close(rfds[i]);
+	}
+	return hdr.status;
+}
+
+void
+vg_link_setup(struct vg_link *link)
+{
+	pthread_mutex_init(&link->lock, NULL);
+	link->pool_pid = getpid();
+}
+
+int
+vg_link_open(struct vg_link *link, int event_fd, struct sim_ipc_device *dev)
+{
+	int ret;
+
+	link->primary = vg_link_connect();
+	if (link->primary < 0)
+		return link->primary;
+	ret = vg_link_call_on(link->primary, SIM_IPC_HELLO, NULL, 0, NULL, 0, &event_fd, 1, dev,
+			      sizeof *dev, NULL);
+	if (ret < 0) {
+		shim_real.close(link->primary);
+		return ret;
+	}
+	link->file_id = dev->file_id;
+	return 0;
+}
+
+/* The pooled connection, or a new one that joins the file. */
+static int
+vg_link_take(struct vg_link *link)
+{
+	struct sim_ipc_join join = { link->file_id };
+	int conn = -1, ret;
+
+	pthread_mutex_lock(&link->lock);
+	if (link->pool_pid != getpid()) {
+		/* After fork the pooled connections are the parent's. */
+		for (int i = 0; i < link->num_pool; i++)
+			shim_real.close(link->pool[i]);
+		link->num_pool = 0;
+		link->pool_pid = getpid();
+	}
+	if (link->num_pool > 0)
+		conn = link->pool[--link->num_pool];
+	pthread_mutex_unlock(&link->lock);
+	if (conn >= 0)
+		return conn;
+
+	conn = vg_link_connect();
+	if (conn < 0)
+		return conn;
+	ret = vg_link_call_on(conn, SIM_IPC_JOIN, &join, sizeof join, NULL, 0, NULL, 0, NULL, 0,
+			      NULL);
+	if (ret < 0) {
+		shim_real.close(conn);
+		return ret;
+	}
+	return conn;
+}
+
+int
+vg_link_call(struct vg_link *link, uint32_t op, const void *a, size_t a_size, const void *b,
+	     size_t b_size, const int *fds, unsigned num_fds, void *reply, size_t reply_size,
+	     int *reply_fd)
+{
+	int conn, ret;
+
+	conn = vg_link_take(link);
+	if (conn < 0)
+		return conn;
+	ret = vg_link_call_on(conn, op, a, a_size, b, b_size, fds, num_fds, reply, reply_size,
+			      reply_fd);
+	if (ret == -ENODEV) {
+		shim_real.close(conn);
+		return ret;
+	}
+	pthread_mutex_lock(&link->lock);
+	if (link->num_pool < (int)(sizeof link->pool / sizeof link->pool[0]) &&
+	    link->pool_pid == getpid())
+		link->pool[link->num_pool++] = conn;
+	else
+		shim_real.close(conn);
+	pthread_mutex_unlock(&link->lock);
+	return ret;
+}
+
+void
+vg_link_cleanup(struct vg_link *link)
+{
+	if (link->pool_pid == getpid())
+		for (int i = 0; i < link->num_pool; i++)
+			shim_real.close(link->pool[i]);
+	/* The host drops the file, its context and its handles. */
+	shim_real.close(link->primary);
+	pthread_mutex_destroy(&link->lock);
+}
+
+void
+vg_link_atfork_child(struct vg_link *link)
+{
+	pthread_mutex_init(&link->lock, NULL);
+}
+
+int
+vg_link_internal_fds(struct vg_link *link, int *fds, int max)
+{
+	int n = 0;
+
+	if (n < max && link->primary >= 0)
+		fds[n++] = link->primary;
+	for (int i = 0; i < link->num_pool && n < max; i++)
+		fds[n++] = link->pool[i];
+	return n;
+}
