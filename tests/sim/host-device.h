@@ -74,5 +74,7 @@ host_fence_watch(struct pollfd *pfds, int max, struct timespec **timeout,
 		 struct timespec *storage);
 void
 host_fence_run(void);
+int
+host_render_start(struct host_resource *res, uint32_t pixel, uint32_t delay_ms);
 
 #endif

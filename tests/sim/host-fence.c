@@ -1,7 +1,8 @@
 /*
  * The host device's timeline: fences of submitted commands and when they signal (a channel
  * ring's fence is a poll job, answered with one message, §2), the commands a DRM file queued
- * behind a SEND the compositor has not taken yet, and the guest's WAITs on busy resources.
+ * behind a SEND the compositor has not taken yet, the guest's WAITs on busy resources, and
+ * the test API's GPU rendering that keeps a buffer busy for a while.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -47,10 +48,19 @@ struct host_waiter {
 	struct host_waiter *next;
 };
 
+/* The guest's GPU rendering into a buffer (the test API): busy until the deadline. */
+struct host_render {
+	uint32_t res_id;
+	uint32_t pixel;
+	uint64_t deadline;
+	struct host_render *next;
+};
+
 static struct {
 	struct host_fence *channel_fences;	/* pending ring-1 fences, in submit order */
 	struct host_deferred *deferred;		/* in submit order */
 	struct host_waiter *waiters;
+	struct host_render *renders;
 	uint64_t next_fence_id;
 } timeline = {
 	.next_fence_id = 1,
@@ -303,6 +313,64 @@ host_wait(struct host_conn *conn, uint32_t res_id, bool nowait, uint32_t timeout
 	return 1;
 }
 
+/* Every 32-bit pixel of the resource's memory set to pixel; false if it cannot be mapped. */
+static bool
+host_resource_fill(struct host_resource *res, uint32_t pixel)
+{
+	uint32_t *p = host_resource_map(res);
+
+	if (!p)
+		return false;
+	for (uint64_t i = 0; i < res->size / 4; i++)
+		p[i] = pixel;
+	return true;
+}
+
+/* The guest's GPU starts rendering into res: zeros now, pixel in delay_ms, busy until then. */
+int
+host_render_start(struct host_resource *res, uint32_t pixel, uint32_t delay_ms)
+{
+	struct host_render *r = calloc(1, sizeof *r);
+
+	if (!r)
+		return -ENOMEM;
+	if (!host_resource_fill(res, 0)) {
+		free(r);
+		return -EINVAL;
+	}
+	r->res_id = res->id;
+	r->pixel = pixel;
+	r->deadline = host_now_ms() + delay_ms;
+	r->next = timeline.renders;
+	timeline.renders = r;
+	res->busy++;
+	return 0;
+}
+
+static void
+host_renders_check(void)
+{
+	uint64_t now = host_now_ms();
+
+	for (struct host_render **link = &timeline.renders; *link;) {
+		struct host_render *r = *link;
+		struct host_resource *res;
+
+		if (now < r->deadline) {
+			link = &r->next;
+			continue;
+		}
+		*link = r->next;
+		res = host_resource_lookup(r->res_id);
+		if (res) {
+			host_resource_fill(res, r->pixel);
+			res->busy--;
+			host_resource_maybe_free(res);
+		}
+		free(r);
+	}
+}
+
 /* A connection going away: nothing is owed to it any more. */
 void
 host_fence_forget_conn(struct host_conn *conn)
@@ -359,11 +427,14 @@ host_fence_watch(struct pollfd *pfds, int max, struct timespec **timeout,
 			pfds[n++] = (struct pollfd){ fd, POLLOUT, 0 };
 	}
 	*timeout = NULL;
-	if (timeline.waiters) {
+	if (timeline.waiters || timeline.renders) {
 		uint64_t now = host_now_ms(), next = UINT64_MAX;
 		for (struct host_waiter *w = timeline.waiters; w; w = w->next)
 			if (w->deadline < next)
 				next = w->deadline;
+		for (struct host_render *r = timeline.renders; r; r = r->next)
+			if (r->deadline < next)
+				next = r->deadline;
 		next = next > now ? next - now : 0;
 		storage->tv_sec = next / 1000;
 		storage->tv_nsec = (next % 1000) * 1000000;
@@ -412,6 +483,7 @@ host_service_contexts(void)
 void
 host_fence_run(void)
 {
+	host_renders_check();
 	host_run_deferred(NULL);
 	host_service_contexts();
 }

@@ -279,6 +279,18 @@ host_handle_gpu_buffer(struct host_conn *conn, const struct sim_ipc_gpu_buffer *
 	host_reply(conn, SIM_IPC_GPU_BUFFER, 0, &obj, sizeof obj, res->fd);
 }
 
+/* The test API's GPU rendering into one of its buffers. */
+static void
+host_handle_render(struct host_conn *conn, const struct sim_ipc_render *req)
+{
+	struct host_resource *res = host_resource_lookup_inode(req->dev, req->ino);
+	int ret = -EINVAL;
+
+	if (res && res->fd >= 0 && (res->kind == HOST_RES_GPU || res->kind == HOST_RES_GPU_NO_HANDLE))
+		ret = host_render_start(res, req->pixel, req->delay_ms);
+	host_reply(conn, SIM_IPC_RENDER, ret, NULL, 0, -1);
+}
+
 static void
 host_handle_join(struct host_conn *conn, const struct sim_ipc_join *req)
 {
@@ -338,6 +350,7 @@ host_request_size(uint32_t op)
 	case SIM_IPC_WAIT: return sizeof(struct sim_ipc_wait);
 	case SIM_IPC_IMPORT: return sizeof(struct sim_ipc_import);
 	case SIM_IPC_GPU_BUFFER: return sizeof(struct sim_ipc_gpu_buffer);
+	case SIM_IPC_RENDER: return sizeof(struct sim_ipc_render);
 	default: return 0;
 	}
 }
@@ -384,6 +397,9 @@ host_dispatch(struct host_conn *conn, const struct sim_ipc_hdr *hdr, void *paylo
 		break;
 	case SIM_IPC_GPU_BUFFER:
 		host_handle_gpu_buffer(conn, payload);
+		break;
+	case SIM_IPC_RENDER:
+		host_handle_render(conn, payload);
 		break;
 	default:
 		host_reply(conn, hdr->op, -EPROTO, NULL, 0, -1);

@@ -25,6 +25,7 @@ enum sim_ipc_op {
 	SIM_IPC_EXPORT,
 	SIM_IPC_CTX_STATE,
 	SIM_IPC_GPU_BUFFER,	/* reply fd: the dma-buf stand-in */
+	SIM_IPC_RENDER,		/* a GPU buffer rendered into, busy until done */
 };
 
 struct sim_ipc_hdr {
@@ -119,6 +120,13 @@ struct sim_ipc_ctx_state {
 	uint32_t exists;
 	uint32_t lost;
 	char reason[160];
+};
+
+struct sim_ipc_render {
+	uint64_t dev;		/* the buffer's dma-buf stand-in */
+	uint64_t ino;
+	uint32_t pixel;		/* what it holds once rendered (0 until then) */
+	uint32_t delay_ms;
 };
 
 struct sim_ipc_gpu_buffer {

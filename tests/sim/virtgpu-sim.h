@@ -27,4 +27,13 @@ typedef int (*virtgpu_sim_gpu_buffer_create_t)(uint32_t width, uint32_t height, 
 typedef int (*virtgpu_sim_context_state_t)(int drm_fd, char *reason, size_t size);
 #define VIRTGPU_SIM_CONTEXT_STATE "virtgpu_sim_context_state"
 
+/*
+ * The guest's GPU renders into a buffer of virtgpu_sim_gpu_buffer_create: it holds zeros at
+ * once and every 32-bit pixel becomes `pixel` when the rendering ends, delay_ms later. Until
+ * then the buffer is busy, as behind a GPU driver's fence: VIRTGPU_WAIT on it waits. Returns 0
+ * or -errno.
+ */
+typedef int (*virtgpu_sim_gpu_buffer_render_t)(int fd, uint32_t pixel, uint32_t delay_ms);
+#define VIRTGPU_SIM_GPU_BUFFER_RENDER "virtgpu_sim_gpu_buffer_render"
+
 #endif
