@@ -8,7 +8,8 @@
  * With --buffers it also draws two GPU buffers (the simulator's, or memfds over a socket)
  * and commits them through linux-dmabuf (create_immed, create); the compositor checks each.
  * --foreign-buffer[-immed] adds a plane the host cannot take (see check_foreign_buffer).
- *   gpu-client [--direct] [--mode MODE] [--hide-list LIST] [--buffers]
+ * --render-delay MS: the simulated GPU renders each buffer in MS, started before its commit.
+ *   gpu-client [--direct] [--mode MODE] [--hide-list LIST] [--buffers [--render-delay MS]]
  *              [--foreign-buffer[-immed]]
  * Exits 0 when everything matched; each mismatch is one "gpu-client: FAIL" line.
  */
@@ -275,12 +276,19 @@ gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
 	return fd;
 }
 
+/* With --render-delay, the guest's GPU renders each buffer in that many milliseconds,
+ * started just before its commit: the compositor sees zeros unless the commit waited. */
+static uint32_t render_delay_ms;
+
 /* Two buffers, one from create_immed and one from create, each attached and committed:
  * the compositor checks each is drawn and releases it. */
 static void
 check_buffers(struct wl_display *display, struct wl_compositor *compositor,
 	      struct zwp_linux_dmabuf_v1 *dmabuf, bool direct)
 {
+	virtgpu_sim_gpu_buffer_render_t render = (virtgpu_sim_gpu_buffer_render_t)
+		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_RENDER);
+
 	struct wl_surface *surface = wl_compositor_create_surface(compositor);
 	struct gpu_buffer buffers[2] = { 0 };
 	int i;
@@ -296,7 +304,6 @@ check_buffers(struct wl_display *display, struct wl_compositor *compositor,
 		params = zwp_linux_dmabuf_v1_create_params(dmabuf);
 		zwp_linux_buffer_params_v1_add_listener(params, &params_listener, &buffers[i]);
 		zwp_linux_buffer_params_v1_add(params, fd, 0, 0, stride, 0, 0);
-		close(fd);
 		if (i == 0) {
 			buffers[i].buffer = zwp_linux_buffer_params_v1_create_immed(params,
 				BUFFER_WIDTH, BUFFER_HEIGHT, FOURCC_XRGB8888, 0);
@@ -308,6 +315,11 @@ check_buffers(struct wl_display *display, struct wl_compositor *compositor,
 		zwp_linux_buffer_params_v1_destroy(params);
 		CHECK(buffers[i].buffer != NULL, "no wl_buffer from %s",
 		      i == 0 ? "create_immed" : "create");
+		if (render_delay_ms && !direct) {
+			CHECK(render && render(fd, 0xff204080u + (uint32_t) i, render_delay_ms) == 0,
+			      "the simulated GPU does not render");
+		}
+		close(fd);
 		if (buffers[i].buffer == NULL)
 			return;
 		wl_buffer_add_listener(buffers[i].buffer, &buffer_listener, &buffers[i]);
@@ -491,6 +503,8 @@ main(int argc, char **argv)
 			mode = (enum gpu_mode) gpu_mode_parse(argv[++i]);
 		else if (strcmp(argv[i], "--buffers") == 0)
 			buffers = true;
+		else if (strcmp(argv[i], "--render-delay") == 0 && i + 1 < argc)
+			render_delay_ms = (uint32_t) atoi(argv[++i]);
 		else if (strcmp(argv[i], "--foreign-buffer") == 0)
 			foreign = 1;
 		else if (strcmp(argv[i], "--foreign-buffer-immed") == 0)
@@ -499,7 +513,7 @@ main(int argc, char **argv)
 			hide_list = argv[++i];
 		else {
 			fprintf(stderr, "usage: gpu-client [--direct] [--mode MODE] "
-				"[--hide-list LIST] [--buffers] "
+				"[--hide-list LIST] [--buffers [--render-delay MS]] "
 				"[--foreign-buffer[-immed]]\n");
 			return 2;
 		}
