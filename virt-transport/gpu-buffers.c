@@ -26,6 +26,8 @@ struct gpu_object {
 	int fd;			/* params, buffer: plane 0's dma-buf (a dup) */
 	uint32_t buffer;	/* surface: the buffer attached since its last commit */
 	bool cannot_cross;	/* params: a plane's fd cannot reach the host */
+	uint32_t bo;		/* buffer: its GEM handle for VIRTGPU_WAIT, once needed */
+	struct virtgpu_device *dev;	/* of bo */
 	struct gpu_object *next;
 };
 
@@ -53,6 +55,8 @@ object_add(struct gpu_object **list, uint32_t id, int fd)
 		o = *link;
 		if (o->fd >= 0)
 			close(o->fd);
+		if (o->bo)
+			virtgpu_gem_close(o->dev, o->bo);
 	} else {
 		o = calloc(1, sizeof *o);
 		if (o == NULL)
@@ -64,6 +68,7 @@ object_add(struct gpu_object **list, uint32_t id, int fd)
 	o->fd = fd;
 	o->buffer = 0;
 	o->cannot_cross = false;
+	o->bo = 0;
 	return o;
 }
 
@@ -77,6 +82,8 @@ object_remove(struct gpu_object **list, uint32_t id)
 	*link = o->next;
 	if (o->fd >= 0)
 		close(o->fd);
+	if (o->bo)
+		virtgpu_gem_close(o->dev, o->bo);
 	free(o);
 }
 
@@ -114,15 +121,15 @@ buffer_made(struct vt_gpu_buffers *g, struct wl_object *buffer, int fd)
 }
 
 /* With DMA_BUF_IOCTL_EXPORT_SYNC_FILE (Linux 6.0), the rendering's fence
- * itself; before it, the driver's own wait on the buffer. True when the
- * wait ran to its end. */
+ * itself; before it, the driver's own wait on the buffer, through a
+ * handle kept for the buffer's life (one ioctl a commit, not three). True
+ * when the wait ran to its end. */
 static bool
-gpu_wait(struct virtgpu_transport *t, int fd)
+gpu_wait(struct virtgpu_transport *t, struct gpu_object *buffer)
 {
 	struct dma_buf_export_sync_file sync = { .flags = DMA_BUF_SYNC_READ, .fd = -1 };
 	struct vt_gpu_buffers *g = &t->gpu;
-	uint32_t bo;
-	int ret;
+	int fd = buffer->fd, ret;
 
 	if (!g->no_export_sync_file &&
 	    ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &sync) == 0) {
@@ -135,10 +142,14 @@ gpu_wait(struct virtgpu_transport *t, int fd)
 	if (errno == ENOTTY || errno == EINVAL)
 		g->no_export_sync_file = true;	/* an older kernel */
 
-	if (virtgpu_prime_import(&t->cd.dev, fd, &bo) < 0)
-		return true;	/* not ours: nothing to wait for */
-	ret = virtgpu_wait(&t->cd.dev, bo);
-	virtgpu_gem_close(&t->cd.dev, bo);
+	if (!buffer->bo) {
+		if (virtgpu_prime_import(&t->cd.dev, fd, &buffer->bo) < 0) {
+			buffer->bo = 0;
+			return true;	/* not ours: nothing to wait for */
+		}
+		buffer->dev = &t->cd.dev;
+	}
+	ret = virtgpu_wait(&t->cd.dev, buffer->bo);
 	return ret == 0;
 }
 
@@ -159,7 +170,7 @@ surface_commit(struct virtgpu_transport *t, uint32_t surface_id)
 		return;
 
 	start = virtgpu_now_ns();
-	if (!gpu_wait(t, buffer->fd) && !g->wait_failed_said) {
+	if (!gpu_wait(t, buffer) && !g->wait_failed_said) {
 		wl_log("wayland-virtgpu: the guest's rendering into buffer %u "
 		       "did not end within %d ms; committing it anyway\n",
 		       buffer->id, GPU_WAIT_MAX_MS);
