@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,164 +44,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shm.h"
-#include "vma.h"
+#include "shm-private.h"
 #include "wayland-client-protocol.h"
 #include "wayland-private.h"
 
-#define FOURCC_R8 0x20203852u	/* 'R', '8', ' ', ' ' */
-#define GRALLOC_LINEAR (1u << 4)
-#define GRALLOC_SW_WRITE_OFTEN (1u << 11)
-
-
-#define TABLE_BUCKETS 256
-
-enum pool_mode {
-	/* Every writer the library knows of draws into host memory. */
-	POOL_ZERO_COPY,
-	/* Some writer does not (another process, an unremappable mapping):
-	 * what lands in the client's file is copied on commit. */
-	POOL_MIXED,
-	/* Nothing remapped: buffers are copied on commit. */
-	POOL_COPY,
-};
-
-/* One host allocation. */
-struct shm_blob {
-	struct cross_domain *cd;
-	uint32_t bo;
-	uint64_t map_offset;	/* of the bo on the DRM fd */
-	void *map;		/* the library's own mapping */
-	size_t size;
-	dev_t map_dev;		/* how its mappings show (vma.h) */
-	ino_t map_ino;
-	uint64_t map_offset_in_file;
-	/* The client still has views of it (it kept them across a resize
-	 * that moved the pool), so it draws there itself. Looked at again
-	 * when a remap may have replaced them (views_checked). */
-	bool client_views;
-	unsigned views_checked;
-	int refs;
-};
-
-struct shm_pool {
-	uint32_t id;		/* the client's wl_shm_pool */
-	struct shm_pool *next;
-	uint32_t shm_id;	/* the wl_shm it came from */
-	uint32_t version;
-	int client_fd;
-	dev_t dev;
-	ino_t ino;
-	size_t size;		/* as the client sees it */
-	int32_t compositor_size;	/* of the client's pool object */
-	enum pool_mode mode;
-	bool emptied;		/* the file was punched once */
-	bool counted;		/* in zero_copy_pools */
-	struct shm_blob *blob;	/* current: remapped views, what to copy from */
-	uint32_t target_id;	/* where new buffers go */
-	struct shm_blob *target_blob;	/* what target_id shows the compositor */
-	struct wl_object *hidden;	/* the library's pool behind it, if any */
-	/* A view larger than the pool (a client that maps address space up
-	 * front and grows the pool inside it): its head shows host memory,
-	 * its tail still the file. After a move, how the previous host
-	 * memory shows, to know such heads when the pool grows into the
-	 * tails. */
-	struct vma prev_blob;
-	bool moved;
-	/* Every pool still alive (buffers keep destroyed ones), to find
-	 * the one already holding a file another create_pool names. */
-	struct shm_pool *live_prev, *live_next;
-	struct virt_shm *shm;
-	int refs;		/* the pool object and each buffer */
-};
-
-/* A rectangle [x1, x2) x [y1, y2); empty when x1 >= x2 or y1 >= y2. */
-struct shm_box {
-	int32_t x1, y1, x2, y2;
-};
-
-/* Commits of a surface whose damage is remembered, for buffers copied on
- * commit: a buffer attached again after at most this many commits gets
- * the union of their damage copied, one after more gets all of it. */
-#define DAMAGE_HISTORY 8
-
-struct shm_buffer {
+/* What every struct kept in a table starts with. */
+struct shm_table_item {
 	uint32_t id;
-	struct shm_buffer *next;
-	struct shm_pool *pool;
-	struct shm_blob *blob;	/* what the compositor reads */
-	size_t offset;		/* in the client's pool */
-	size_t bytes;
-	int32_t width, height, stride;
-	int bpp;		/* bytes per pixel, 0 when not known */
-	/* Copied on commit: as of which commit of which surface. */
-	uint64_t synced_surface;	/* shm_surface.serial, 0 for never */
-	uint32_t synced_commit;
+	struct shm_table_item *next;
 };
 
-struct shm_surface {
-	uint32_t id;
-	struct shm_surface *next;
-	uint64_t serial;	/* tells surfaces apart across reused ids */
-	uint32_t buffer;	/* attached wl_buffer id, 0 for none */
-	bool attached;		/* since the last commit */
-	bool damaged;
-	/* Damage since the last commit, and the state it is read in. */
-	struct shm_box damage;		/* surface coordinates */
-	struct shm_box damage_buffer;	/* buffer coordinates */
-	int32_t scale, transform;
-	bool viewport;		/* wp_viewporter maps it: scale unknown */
-	/* Damage of the last commits, in buffer coordinates. */
-	uint32_t commits;
-	struct shm_box history[DAMAGE_HISTORY];
-};
-
-struct virt_shm {
-	struct cross_domain *cd;
-	struct wl_transport_stats *stats;
-	bool copy_only;		/* WAYLAND_VIRTGPU_SHM=copy */
-	struct shm_pool *pools[TABLE_BUCKETS];
-	struct shm_buffer *buffers[TABLE_BUCKETS];
-	struct shm_surface *surfaces[TABLE_BUCKETS];
-	/* Counts remaps that put new host memory over a view of older. */
-	unsigned views_generation;
-	uint64_t surface_serial;
-	struct shm_pool *live;	/* list of struct shm_pool.live_next */
-};
-
-/* Tables: hashes of singly linked lists keyed by object id (each struct
- * starts with `id` and `next`). */
-struct table_item {
-	uint32_t id;
-	struct table_item *next;
-};
-
-static void *
-table_find(void *table, uint32_t id)
+void *
+shm_table_find(void *table, uint32_t id)
 {
-	struct table_item *it = ((struct table_item **) table)[id % TABLE_BUCKETS];
+	struct shm_table_item **bucket = table;
+	struct shm_table_item *it = bucket[id % SHM_TABLE_BUCKETS];
 
 	while (it && it->id != id)
 		it = it->next;
 	return it;
 }
 
-static void
-table_insert(void *table, void *item)
+void
+shm_table_insert(void *table, void *item)
 {
-	struct table_item **bucket = table, *it = item;
+	struct shm_table_item **bucket = table, *it = item;
 
-	bucket += it->id % TABLE_BUCKETS;
+	bucket += it->id % SHM_TABLE_BUCKETS;
 	it->next = *bucket;
 	*bucket = it;
 }
 
-static void
-table_remove(void *table, void *item)
+void
+shm_table_remove(void *table, void *item)
 {
-	struct table_item **p = table, *it = item;
+	struct shm_table_item **p = table, *it = item;
 
-	p += it->id % TABLE_BUCKETS;
+	p += it->id % SHM_TABLE_BUCKETS;
 	while (*p && *p != it)
 		p = &(*p)->next;
 	if (*p)
@@ -224,7 +104,9 @@ virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats)
 	return shm;
 }
 
-/* ---- host memory ------------------------------------------------------ */
+#define FOURCC_R8 0x20203852u	/* 'R', '8', ' ', ' ' */
+#define GRALLOC_LINEAR (1u << 4)
+#define GRALLOC_SW_WRITE_OFTEN (1u << 11)
 
 /* Host memory of at least `size` bytes as an R8 image (§5.1). Rows of
  * 4096 bytes rather than one row of `size`: image dimensions on real
@@ -264,8 +146,9 @@ blob_identify(struct shm_blob *blob)
 	}
 }
 
-static struct shm_blob *
-blob_create(struct cross_domain *cd, size_t size, char *why, size_t why_size)
+struct shm_blob *
+shm_blob_create(struct cross_domain *cd, size_t size, char *why,
+		size_t why_size)
 {
 	struct cross_domain_image_requirements req;
 	struct virtgpu_map map;
@@ -322,8 +205,15 @@ err:
 	return NULL;
 }
 
-static void
-blob_unref(struct shm_blob *blob)
+struct shm_blob *
+shm_blob_ref(struct shm_blob *blob)
+{
+	blob->refs++;
+	return blob;
+}
+
+void
+shm_blob_unref(struct shm_blob *blob)
 {
 	if (blob == NULL || --blob->refs > 0)
 		return;
@@ -348,7 +238,7 @@ virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
 		errno = EINVAL;
 		return -1;
 	}
-	blob = blob_create(shm->cd, *size, why, sizeof why);
+	blob = shm_blob_create(shm->cd, *size, why, sizeof why);
 	if (blob == NULL) {
 		wl_log("wayland-virtgpu: shared memory of %zu bytes: %s\n",
 		       *size, why);
@@ -360,7 +250,7 @@ virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
 	if (fd < 0) {
 		wl_log("wayland-virtgpu: shared memory of %zu bytes: cannot "
 		       "export host memory (%s)\n", *size, strerror(errno));
-		blob_unref(blob);
+		shm_blob_unref(blob);
 		errno = ENOMEM;
 		return -1;
 	}
@@ -370,21 +260,6 @@ virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
 	free(blob);
 
 	return fd;
-}
-
-/* ---- the client's mappings --------------------------------------------- */
-
-/* Put host memory where the first blob->size bytes of a client view were,
- * same address and access (host memory maps only whole). */
-static int
-remap_onto(uintptr_t start, bool writable, struct shm_blob *blob)
-{
-	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-	void *p;
-
-	p = mmap((void *) start, blob->size, prot, MAP_SHARED | MAP_FIXED,
-		 blob->cd->dev.fd, (off_t) blob->map_offset);
-	return p == (void *) start ? 0 : -1;
 }
 
 /* The next run of data in the file within [from, to): false when only
@@ -412,8 +287,9 @@ next_data_extent(int fd, size_t from, size_t to, size_t *start, size_t *end)
  * emptied, fallocate() (which clients call to grow pools) fills it with
  * zero pages that are nobody's pixels, and must not cover host memory the
  * client drew into. */
-static size_t
-copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
+size_t
+shm_file_copy_data(int fd, void *dst, size_t from, size_t to,
+		   bool skip_zero_pages)
 {
 	static const uint8_t zeros[4096];
 	uint8_t page[4096];
@@ -445,8 +321,8 @@ copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
  * later then shows the pool's bytes, not zeros, so what it writes next to
  * them (an allocator appending in a page half used) merges in the file,
  * and copying the file back later loses nothing. */
-static size_t
-refill_file(int fd, const void *src, size_t size)
+size_t
+shm_file_refill(int fd, const void *src, size_t size)
 {
 	static const uint8_t zeros[4096];
 	uint8_t page[4096];
@@ -478,16 +354,16 @@ refill_file(int fd, const void *src, size_t size)
 	return written;
 }
 
-static bool
-file_has_data(int fd, size_t from, size_t to)
+bool
+shm_file_has_data(int fd, size_t from, size_t to)
 {
 	size_t data, hole;
 
 	return next_data_extent(fd, from, to, &data, &hole);
 }
 
-static int
-punch(int fd, size_t size)
+int
+shm_file_punch(int fd, size_t size)
 {
 	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
 			 (off_t) size);
@@ -495,8 +371,8 @@ punch(int fd, size_t size)
 
 /* Can holes be punched in the file? Sealed files and some filesystems
  * refuse; ask with an empty punch past its end. */
-static bool
-punchable(int fd, size_t size)
+bool
+shm_file_punchable(int fd, size_t size)
 {
 	int seals = fcntl(fd, F_GET_SEALS);
 
@@ -506,18 +382,8 @@ punchable(int fd, size_t size)
 			 (off_t) size, 4096) == 0;
 }
 
-/* What the file held when it was copied to host memory: its data
- * extents (its holes held zeros), to tell later which bytes changed. */
-struct snapshot {
-	struct extent {
-		size_t offset, len;
-		uint8_t *bytes;
-	} *extents;
-	int count;
-};
-
-static void
-snapshot_free(struct snapshot *snap)
+void
+shm_file_snapshot_free(struct shm_file_snapshot *snap)
 {
 	int i;
 
@@ -526,14 +392,15 @@ snapshot_free(struct snapshot *snap)
 	free(snap->extents);
 }
 
-static bool
-snapshot_take(struct snapshot *snap, int fd, const uint8_t *host, size_t size)
+bool
+shm_file_snapshot_take(struct shm_file_snapshot *snap, int fd,
+		       const uint8_t *host, size_t size)
 {
 	size_t from = 0, len, data, hole;
 
 	memset(snap, 0, sizeof *snap);
 	while (next_data_extent(fd, from, size, &data, &hole)) {
-		struct extent *grown;
+		struct shm_file_extent *grown;
 
 		len = hole - data;
 
@@ -553,18 +420,18 @@ snapshot_take(struct snapshot *snap, int fd, const uint8_t *host, size_t size)
 	return true;
 
 err:
-	snapshot_free(snap);
+	shm_file_snapshot_free(snap);
 	return false;
 }
 
 /* The snapshot's byte at `at` (0 in its holes); extents are in order. */
 static uint8_t
-snapshot_byte(const struct snapshot *snap, int *hint, size_t at)
+snapshot_byte(const struct shm_file_snapshot *snap, int *hint, size_t at)
 {
 	int i;
 
 	for (i = *hint; i < snap->count; i++) {
-		const struct extent *e = &snap->extents[i];
+		const struct shm_file_extent *e = &snap->extents[i];
 
 		if (at < e->offset)
 			break;
@@ -579,13 +446,13 @@ snapshot_byte(const struct snapshot *snap, int *hint, size_t at)
 /* Does the snapshot hold exactly these n bytes at `at`? Only said where
  * one extent covers them: elsewhere the byte-wise look decides. */
 static bool
-snapshot_holds(const struct snapshot *snap, int *hint, size_t at,
+snapshot_holds(const struct shm_file_snapshot *snap, int *hint, size_t at,
 	       const uint8_t *bytes, size_t n)
 {
 	int i;
 
 	for (i = *hint; i < snap->count; i++) {
-		const struct extent *e = &snap->extents[i];
+		const struct shm_file_extent *e = &snap->extents[i];
 
 		if (at < e->offset)
 			break;
@@ -600,9 +467,9 @@ snapshot_holds(const struct snapshot *snap, int *hint, size_t at,
 /* Bytes another thread wrote through a view between the copy and the
  * remap landed in the file; take those host memory has had no newer
  * write to since (it still holds the snapshot's byte there). */
-static size_t
-merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
-		    size_t size)
+size_t
+shm_file_merge_racing_writes(int fd, const struct shm_file_snapshot *snap,
+			     uint8_t *host, size_t size)
 {
 	uint8_t chunk[4096];
 	size_t from = 0, at, n, i, merged = 0, data, hole;
@@ -627,6 +494,46 @@ merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
 		from = hole;
 	}
 	return merged;
+}
+
+/* The client's views of this host memory (not the library's own): their
+ * number with *out to free(), or -1. */
+static int
+blob_client_views(struct shm_blob *blob, struct vma **out)
+{
+	int n, i, kept = 0;
+
+	n = vma_of_file(blob->map_dev, blob->map_ino, out);
+	for (i = 0; i < n; i++) {
+		if ((*out)[i].start != (uintptr_t) blob->map &&
+		    (*out)[i].offset == blob->map_offset_in_file)
+			(*out)[kept++] = (*out)[i];
+	}
+	return n < 0 ? n : kept;
+}
+
+/* Does the client still have a view of this host memory? */
+static bool
+blob_has_client_views(struct shm_blob *blob)
+{
+	struct vma *maps = NULL;
+	int n = blob_client_views(blob, &maps);
+
+	free(maps);
+	return n > 0;
+}
+
+/* Put host memory where the first blob->size bytes of a client view were,
+ * same address and access (host memory maps only whole). */
+static int
+remap_onto(uintptr_t start, bool writable, struct shm_blob *blob)
+{
+	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
+	void *p;
+
+	p = mmap((void *) start, blob->size, prot, MAP_SHARED | MAP_FIXED,
+		 blob->cd->dev.fd, (off_t) blob->map_offset);
+	return p == (void *) start ? 0 : -1;
 }
 
 /* A client view at [start, start + len) shows the pool's file again, from
@@ -693,6 +600,23 @@ reserved_views_move(struct shm_pool *pool, size_t size, bool apply,
 	free(maps);
 }
 
+void
+shm_remap_reserved_views_check(struct shm_pool *pool, size_t size,
+			       bool *take, bool *give_back)
+{
+	reserved_views_move(pool, size, false, take, give_back);
+}
+
+void
+shm_remap_reserved_views_give_back(struct virt_shm *shm,
+				   struct shm_pool *pool, size_t size)
+{
+	bool take, give_back;
+
+	reserved_views_move(pool, size, true, &take, &give_back);
+	shm->views.generation++;
+}
+
 /*
  * Move every writer of the pool's file that can be moved onto the pool's
  * host memory: what they hold goes to host memory first, then their
@@ -700,16 +624,16 @@ reserved_views_move(struct shm_pool *pool, size_t size, bool apply,
  * is left writing to the pool's bytes in the file as far as this process
  * can see.
  */
-static bool
-pool_remap(struct virt_shm *shm, struct shm_pool *pool)
+bool
+shm_remap_pool(struct virt_shm *shm, struct shm_pool *pool)
 {
 	struct vma *maps = NULL;
-	struct snapshot snap;
+	struct shm_file_snapshot snap;
 	bool complete = true, have_snapshot = false, *moves;
 	uintptr_t head;
 	int n, i, moving = 0;
 
-	if (!punchable(pool->client_fd, pool->size))
+	if (!shm_file_punchable(pool->client_fd, pool->size))
 		return false;
 
 	n = vma_of_file(pool->dev, pool->ino, &maps);
@@ -746,11 +670,12 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 	 * the library did not see put there. With views to move, keep what
 	 * was copied, to find writes racing the remap (a drawing thread). */
 	shm->stats->shm_bytes_copied +=
-		copy_file_data(pool->client_fd, pool->blob->map, 0, pool->size,
-			       pool->emptied);
+		shm_file_copy_data(pool->client_fd, pool->blob->map, 0,
+				   pool->size, pool->emptied);
 	if (moving > 0 && !pool->emptied)
-		have_snapshot = snapshot_take(&snap, pool->client_fd,
-					      pool->blob->map, pool->size);
+		have_snapshot = shm_file_snapshot_take(&snap, pool->client_fd,
+						       pool->blob->map,
+						       pool->size);
 
 	for (i = 0; i < n; i++) {
 		const struct vma *m = &maps[i];
@@ -766,21 +691,22 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 			continue;
 		}
 		if (m->offset > 0)
-			shm->views_generation++;	/* older host memory went */
+			shm->views.generation++;	/* older host memory went */
 	}
 	free(moves);
 	free(maps);
 
 	if (have_snapshot) {
 		shm->stats->shm_bytes_copied +=
-			merge_racing_writes(pool->client_fd, &snap,
-					    pool->blob->map, pool->size);
-		snapshot_free(&snap);
+			shm_file_merge_racing_writes(pool->client_fd, &snap,
+						     pool->blob->map,
+						     pool->size);
+		shm_file_snapshot_free(&snap);
 	}
 	if (!complete)
 		return false;	/* a view still shows the file: keep it */
 
-	if (punch(pool->client_fd, pool->size) < 0)
+	if (shm_file_punch(pool->client_fd, pool->size) < 0)
 		return false;
 	pool->emptied = true;
 	if (moving > 0 && !pool->counted) {
@@ -793,8 +719,8 @@ pool_remap(struct virt_shm *shm, struct shm_pool *pool)
 }
 
 /* Does the client have views of the pool's file (not remapped)? */
-static bool
-pool_has_file_views(struct shm_pool *pool)
+bool
+shm_remap_has_file_views(struct shm_pool *pool)
 {
 	struct vma *maps = NULL;
 	int n;
@@ -804,34 +730,53 @@ pool_has_file_views(struct shm_pool *pool)
 	return n != 0;
 }
 
-/* The client's views of this host memory (not the library's own): their
- * number with *out to free(), or -1. */
-static int
-blob_client_views(struct shm_blob *blob, struct vma **out)
+/* A new pool of the holder's file needs more than the holder's host
+ * memory: the client's views of that memory show the file again (given
+ * the pool's bytes back first), for the new pool's remap to take them;
+ * the holder then follows the new memory, as a moved pool does, its
+ * buffers copied from there. */
+void
+shm_remap_hand_over_views(struct virt_shm *shm, struct shm_pool *holder)
 {
-	int n, i, kept = 0;
-
-	n = vma_of_file(blob->map_dev, blob->map_ino, out);
-	for (i = 0; i < n; i++) {
-		if ((*out)[i].start != (uintptr_t) blob->map &&
-		    (*out)[i].offset == blob->map_offset_in_file)
-			(*out)[kept++] = (*out)[i];
-	}
-	return n < 0 ? n : kept;
-}
-
-/* Does the client still have a view of this host memory? */
-static bool
-blob_has_client_views(struct shm_blob *blob)
-{
+	struct shm_blob *blob = holder->blob;
 	struct vma *maps = NULL;
-	int n = blob_client_views(blob, &maps);
+	int n, i;
 
+	if (holder->emptied) {
+		shm->stats->shm_bytes_copied +=
+			shm_file_refill(holder->client_fd, blob->map,
+					holder->size);
+		holder->emptied = false;
+	}
+	n = blob_client_views(blob, &maps);
+	for (i = 0; i < n; i++)
+		view_show_file(holder, maps[i].start,
+			       maps[i].end - maps[i].start, maps[i].writable);
 	free(maps);
-	return n > 0;
+	shm->views.generation++;
 }
 
-/* ---- pools ---------------------------------------------------------------- */
+/* Host memory a pool moves off: the client that kept its views of it
+ * draws old buffers there; one that did not draws everything into the
+ * new memory, copied from there at commit. */
+void
+shm_remap_blob_left(struct virt_shm *shm, struct shm_blob *blob, bool look)
+{
+	blob->client_views = look && blob_has_client_views(blob);
+	blob->views_checked = shm->views.generation;
+}
+
+bool
+shm_remap_client_draws_in(struct virt_shm *shm, struct shm_blob *blob)
+{
+	if (blob->views_checked != shm->views.generation) {
+		/* A remap since may have put newer memory over its views. */
+		blob->client_views = blob->client_views &&
+				     blob_has_client_views(blob);
+		blob->views_checked = shm->views.generation;
+	}
+	return blob->client_views;
+}
 
 static void
 pool_unref(struct shm_pool *pool)
@@ -842,11 +787,11 @@ pool_unref(struct shm_pool *pool)
 	if (pool->live_prev)
 		pool->live_prev->live_next = pool->live_next;
 	else if (pool->shm)
-		pool->shm->live = pool->live_next;
+		pool->shm->pools.live = pool->live_next;
 	if (pool->live_next)
 		pool->live_next->live_prev = pool->live_prev;
-	blob_unref(pool->target_blob);
-	blob_unref(pool->blob);
+	shm_blob_unref(pool->target_blob);
+	shm_blob_unref(pool->blob);
 	close(pool->client_fd);
 	free(pool);
 }
@@ -860,37 +805,12 @@ pool_holding(struct virt_shm *shm, const struct shm_pool *pool)
 
 	if (shm->copy_only)
 		return NULL;
-	for (p = shm->live; p; p = p->live_next) {
+	for (p = shm->pools.live; p; p = p->live_next) {
 		if (p->dev == pool->dev && p->ino == pool->ino &&
-		    p->mode != POOL_COPY)
+		    p->mode != SHM_POOL_COPY)
 			return p;
 	}
 	return NULL;
-}
-
-/* A new pool of the holder's file needs more than the holder's host
- * memory: the client's views of that memory show the file again (given
- * the pool's bytes back first), for the new pool's remap to take them;
- * the holder then follows the new memory, as a moved pool does, its
- * buffers copied from there. */
-static void
-pool_hand_over_views(struct virt_shm *shm, struct shm_pool *holder)
-{
-	struct shm_blob *blob = holder->blob;
-	struct vma *maps = NULL;
-	int n, i;
-
-	if (holder->emptied) {
-		shm->stats->shm_bytes_copied +=
-			refill_file(holder->client_fd, blob->map, holder->size);
-		holder->emptied = false;
-	}
-	n = blob_client_views(blob, &maps);
-	for (i = 0; i < n; i++)
-		view_show_file(holder, maps[i].start,
-			       maps[i].end - maps[i].start, maps[i].writable);
-	free(maps);
-	shm->views_generation++;
 }
 
 /* The holder's buffers come from the new pool's memory from now on, as
@@ -899,21 +819,20 @@ static void
 pool_follow(struct virt_shm *shm, struct shm_pool *holder,
 	    struct shm_pool *pool)
 {
-	holder->blob->client_views = false;
-	holder->blob->views_checked = shm->views_generation;
-	blob_unref(holder->blob);	/* its buffers keep it */
-	holder->blob = pool->blob;
-	holder->blob->refs++;
+	shm_remap_blob_left(shm, holder->blob, false);
+	shm_blob_unref(holder->blob);	/* its buffers keep it */
+	holder->blob = shm_blob_ref(pool->blob);
 	holder->emptied = pool->emptied;
-	holder->mode = pool->mode == POOL_ZERO_COPY ? POOL_ZERO_COPY : POOL_MIXED;
+	holder->mode = pool->mode == SHM_POOL_ZERO_COPY ? SHM_POOL_ZERO_COPY :
+							  SHM_POOL_MIXED;
 }
 
 /* wl_shm.create_pool(id, fd, size): host memory for the pool, its bytes
  * copied once, the client's views remapped; the compositor gets the host
  * memory's fd. */
-static int
-pool_create(struct virt_shm *shm, struct wl_object *shm_object,
-	    union wl_argument *args)
+int
+shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
+		union wl_argument *args)
 {
 	struct shm_pool *pool, *holder;
 	struct stat st;
@@ -966,37 +885,38 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	 * more, takes the views over. */
 	holder = pool_holding(shm, pool);
 	if (holder && holder->blob->size >= pool->size) {
-		pool->blob = holder->blob;
-		pool->blob->refs++;
+		pool->blob = shm_blob_ref(holder->blob);
 		pool->mode = holder->mode;
 		pool->emptied = holder->emptied;
 		pool->counted = holder->counted;
 		shm->stats->zero_copy_pools += pool->counted;
 		/* Views made since go onto the shared memory too. */
-		if (pool->mode == POOL_ZERO_COPY && !pool_remap(shm, pool))
-			pool->mode = POOL_MIXED;
+		if (pool->mode == SHM_POOL_ZERO_COPY &&
+		    !shm_remap_pool(shm, pool))
+			pool->mode = SHM_POOL_MIXED;
 	} else {
 		if (holder)
-			pool_hand_over_views(shm, holder);
-		pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
+			shm_remap_hand_over_views(shm, holder);
+		pool->blob = shm_blob_create(shm->cd, pool->size, why,
+					     sizeof why);
 		if (pool->blob == NULL)
 			goto err;
-		if (!shm->copy_only && pool_remap(shm, pool)) {
-			pool->mode = POOL_ZERO_COPY;
+		if (!shm->copy_only && shm_remap_pool(shm, pool)) {
+			pool->mode = SHM_POOL_ZERO_COPY;
 		} else {
 			/* The one copy of what the pool holds now: its data,
 			 * not its holes (foot's pools are 512 MiB of mostly
 			 * holes). */
-			pool->mode = POOL_COPY;
+			pool->mode = SHM_POOL_COPY;
 			shm->stats->shm_bytes_copied +=
-				copy_file_data(pool->client_fd, pool->blob->map,
-					       0, pool->size, false);
+				shm_file_copy_data(pool->client_fd,
+						   pool->blob->map, 0,
+						   pool->size, false);
 		}
 		if (holder)
 			pool_follow(shm, holder, pool);
 	}
-	pool->target_blob = pool->blob;
-	pool->blob->refs++;
+	pool->target_blob = shm_blob_ref(pool->blob);
 	shm->stats->shm_pools++;
 
 	/* An fd of the host memory only for the request: a pool kept no
@@ -1009,12 +929,12 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	}
 	close(args[1].h);
 	args[1].h = fd;
-	table_insert(shm->pools, pool);
+	shm_table_insert(shm->pools.table, pool);
 	pool->shm = shm;
-	pool->live_next = shm->live;
-	if (shm->live)
-		shm->live->live_prev = pool;
-	shm->live = pool;
+	pool->live_next = shm->pools.live;
+	if (shm->pools.live)
+		shm->pools.live->live_prev = pool;
+	shm->pools.live = pool;
 
 	return 1;
 
@@ -1023,8 +943,8 @@ err:
 		snprintf(why, sizeof why, "%s", strerror(errno));
 	wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: %s\n",
 	       size, why);
-	blob_unref(pool->target_blob);
-	blob_unref(pool->blob);
+	shm_blob_unref(pool->target_blob);
+	shm_blob_unref(pool->blob);
 	if (pool->client_fd >= 0)
 		close(pool->client_fd);
 	free(pool);
@@ -1032,11 +952,9 @@ err:
 	return -1;
 }
 
-/* A wl_shm_pool of the library's own over `blob`, made by the client's
- * wl_shm ahead of the request being hooked. */
-static struct wl_object *
-own_pool_create(struct wl_transport *transport, uint32_t shm_id,
-		struct shm_blob *blob, size_t size)
+struct wl_object *
+shm_pool_own_create(struct wl_transport *transport, uint32_t shm_id,
+		    struct shm_blob *blob, size_t size)
 {
 	const struct wl_transport_core *core = transport->core;
 	union wl_argument args[3];
@@ -1066,8 +984,8 @@ own_pool_create(struct wl_transport *transport, uint32_t shm_id,
 	return object;
 }
 
-static void
-own_pool_destroy(struct wl_transport *transport, struct wl_object *object)
+void
+shm_pool_own_destroy(struct wl_transport *transport, struct wl_object *object)
 {
 	const struct wl_transport_core *core = transport->core;
 	union wl_argument none[1];
@@ -1077,122 +995,6 @@ own_pool_destroy(struct wl_transport *transport, struct wl_object *object)
 			    WL_SHM_POOL_DESTROY, none);
 	core->destroy_object(transport->core_data, object);
 }
-
-/* The trap of DESIGN.md: the compositor grows only its mapping of the
- * first fd. New host memory goes behind a wl_shm_pool of the library's
- * own, made now, ahead of the client's resize. */
-static int
-pool_move(struct virt_shm *shm, struct wl_transport *transport,
-	  struct shm_pool *pool, size_t size)
-{
-	struct shm_blob *blob, *old = pool->blob;
-	struct wl_object *hidden;
-	char why[160];
-	bool take, give_back;
-
-	blob = blob_create(shm->cd, size, why, sizeof why);
-	if (blob == NULL) {
-		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): %s\n",
-		       pool->id, size, why);
-		return -1;
-	}
-
-	hidden = own_pool_create(transport, pool->shm_id, blob, size);
-	if (hidden == NULL) {
-		blob_unref(blob);
-		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): cannot "
-		       "make a pool for new host memory (%s)\n", pool->id,
-		       size, strerror(errno));
-		return -1;
-	}
-	if (pool->hidden)
-		own_pool_destroy(transport, pool->hidden);
-
-	/* The pool's bytes move with it. A client that kept its views of
-	 * the old memory draws old buffers there; one that made new views
-	 * (remapped below or later) draws everything into the new memory. */
-	memcpy(blob->map, old->map, pool->size < old->size ? pool->size : old->size);
-	old->client_views = pool->mode != POOL_COPY && blob_has_client_views(old);
-	old->views_checked = shm->views_generation;
-	/* The view the client maps for the new size (upstream
-	 * libwayland-cursor: fallocate, resize, munmap, mmap) must show the
-	 * pool, not the holes punched in it. Until the next remap the file
-	 * holds a copy again. A client that grows inside the view it
-	 * reserved maps none: that view takes the new memory instead. */
-	pool->prev_blob = (struct vma) {
-		.dev = old->map_dev, .ino = old->map_ino,
-		.offset = old->map_offset_in_file,
-	};
-	pool->moved = true;
-	reserved_views_move(pool, blob->size, false, &take, &give_back);
-	if (pool->emptied && (!take || give_back)) {
-		shm->stats->shm_bytes_copied +=
-			refill_file(pool->client_fd, blob->map, pool->size);
-		pool->emptied = false;
-	}
-	if (give_back) {
-		reserved_views_move(pool, blob->size, true, &take, &give_back);
-		shm->views_generation++;
-	}
-
-	pool->hidden = hidden;
-	pool->target_id = hidden->id;
-	blob_unref(pool->target_blob);
-	pool->target_blob = blob;
-	blob->refs++;
-	pool->blob = blob;
-	blob_unref(old);	/* its buffers keep it */
-
-	return 0;
-}
-
-static int
-pool_resize(struct virt_shm *shm, struct wl_transport *transport,
-	    struct shm_pool *pool, union wl_argument *args)
-{
-	int32_t size = args[0].i;
-	bool moved = false;
-
-	if (size <= 0 || (size_t) size <= pool->size)
-		return 0;	/* the compositor refuses shrinking */
-
-	if ((size_t) size > pool->blob->size) {
-		/* Views made since the last remap that still fit the current
-		 * host memory go onto it first, so that what the client
-		 * wrote through them moves with the pool. Left in the file,
-		 * it would be indistinguishable from the zero pages the
-		 * client's fallocate for the new size just put in the holes
-		 * punched earlier (upstream libwayland-cursor grows this way:
-		 * fallocate, resize, then a new view). */
-		if (pool->mode == POOL_ZERO_COPY)
-			pool_remap(shm, pool);
-		if (pool_move(shm, transport, pool, (size_t) size) < 0)
-			return -1;
-		moved = true;
-		/* The client's pool object keeps its old size: nothing of
-		 * it lies beyond its first host memory. */
-		args[0].i = pool->compositor_size;
-	} else if (pool->target_id == pool->id) {
-		pool->compositor_size = size;
-	}
-
-	/* From here the client's bytes up to the new size are the pool's:
-	 * what it wrote there through a view before resizing moves too. */
-	pool->size = (size_t) size;
-
-	/* After a move, only views already made for the new size (or a
-	 * reserved view the pool grew into): with none, remapping would
-	 * punch the file just refilled for the view to come (the next
-	 * commit or resize takes that one). */
-	if (pool->mode != POOL_COPY && (!moved || pool_has_file_views(pool))) {
-		if (!pool_remap(shm, pool) && pool->mode == POOL_ZERO_COPY)
-			pool->mode = POOL_MIXED;
-	}
-
-	return 0;
-}
-
-/* ---- buffers and surfaces ------------------------------------------------- */
 
 /* Bytes per pixel of the wl_shm formats clients use; 0 for the others,
  * whose buffers are copied whole. */
@@ -1226,9 +1028,9 @@ format_bpp(uint32_t format)
 	return 0;
 }
 
-static int
-buffer_create(struct virt_shm *shm, struct shm_pool *pool,
-	      uint32_t *sender_id, union wl_argument *args)
+int
+shm_buffer_create(struct virt_shm *shm, struct shm_pool *pool,
+		  uint32_t *sender_id, union wl_argument *args)
 {
 	struct shm_buffer *buffer;
 	int32_t offset = args[1].i, height = args[3].i, stride = args[4].i;
@@ -1254,31 +1056,218 @@ buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 	if (buffer->width <= 0 ||
 	    (int64_t) buffer->width * buffer->bpp > (int64_t) stride)
 		buffer->bpp = 0;	/* rows as the compositor will judge */
-	buffer->blob = pool->target_blob;
-	buffer->blob->refs++;
+	buffer->blob = shm_blob_ref(pool->target_blob);
 	pool->refs++;
-	table_insert(shm->buffers, buffer);
+	shm_table_insert(shm->pools.buffers, buffer);
 
 	return 0;
 }
 
-static void
-buffer_destroy(struct virt_shm *shm, uint32_t id)
+struct shm_buffer *
+shm_buffer_find(struct virt_shm *shm, uint32_t id)
 {
-	struct shm_buffer *buffer = table_find(shm->buffers, id);
+	return shm_table_find(shm->pools.buffers, id);
+}
+
+void
+shm_buffer_destroy(struct virt_shm *shm, uint32_t id)
+{
+	struct shm_buffer *buffer = shm_buffer_find(shm, id);
 
 	if (buffer == NULL)
 		return;
 
-	table_remove(shm->buffers, buffer);
-	blob_unref(buffer->blob);
+	shm_table_remove(shm->pools.buffers, buffer);
+	shm_blob_unref(buffer->blob);
 	pool_unref(buffer->pool);
 	free(buffer);
 }
 
-/* Make the host memory the compositor reads for this buffer hold what the
- * client drew. Zero copy when the pool is fully remapped and the buffer
- * lives in its current host memory. */
+struct shm_pool *
+shm_pool_find(struct virt_shm *shm, uint32_t id)
+{
+	return shm_table_find(shm->pools.table, id);
+}
+
+void
+shm_pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
+		 struct shm_pool *pool)
+{
+	/* The library's own pool goes with the client's. */
+	if (pool->hidden)
+		shm_pool_own_destroy(transport, pool->hidden);
+	pool->hidden = NULL;
+
+	shm_table_remove(shm->pools.table, pool);
+	pool_unref(pool);
+}
+
+void
+shm_pools_fini(struct virt_shm *shm)
+{
+	int i;
+
+	for (i = 0; i < SHM_TABLE_BUCKETS; i++) {
+		while (shm->pools.buffers[i]) {
+			struct shm_buffer *b = shm->pools.buffers[i];
+
+			shm->pools.buffers[i] = b->next;
+			shm_blob_unref(b->blob);
+			pool_unref(b->pool);
+			free(b);
+		}
+		while (shm->pools.table[i]) {
+			struct shm_pool *p = shm->pools.table[i];
+
+			shm->pools.table[i] = p->next;
+			pool_unref(p);
+		}
+	}
+}
+
+/* The trap of DESIGN.md: the compositor grows only its mapping of the
+ * first fd. New host memory goes behind a wl_shm_pool of the library's
+ * own, made now, ahead of the client's resize. */
+static int
+pool_move(struct virt_shm *shm, struct wl_transport *transport,
+	  struct shm_pool *pool, size_t size)
+{
+	struct shm_blob *blob, *old = pool->blob;
+	struct wl_object *hidden;
+	char why[160];
+	bool take, give_back;
+
+	blob = shm_blob_create(shm->cd, size, why, sizeof why);
+	if (blob == NULL) {
+		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): %s\n",
+		       pool->id, size, why);
+		return -1;
+	}
+
+	hidden = shm_pool_own_create(transport, pool->shm_id, blob, size);
+	if (hidden == NULL) {
+		shm_blob_unref(blob);
+		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): cannot "
+		       "make a pool for new host memory (%s)\n", pool->id,
+		       size, strerror(errno));
+		return -1;
+	}
+	if (pool->hidden)
+		shm_pool_own_destroy(transport, pool->hidden);
+
+	/* The pool's bytes move with it. A client that kept its views of
+	 * the old memory draws old buffers there; one that made new views
+	 * (remapped below or later) draws everything into the new memory. */
+	memcpy(blob->map, old->map,
+	       pool->size < old->size ? pool->size : old->size);
+	shm_remap_blob_left(shm, old, pool->mode != SHM_POOL_COPY);
+	/* The view the client maps for the new size (upstream
+	 * libwayland-cursor: fallocate, resize, munmap, mmap) must show the
+	 * pool, not the holes punched in it. Until the next remap the file
+	 * holds a copy again. A client that grows inside the view it
+	 * reserved maps none: that view takes the new memory instead. */
+	pool->prev_blob = (struct vma) {
+		.dev = old->map_dev, .ino = old->map_ino,
+		.offset = old->map_offset_in_file,
+	};
+	pool->moved = true;
+	shm_remap_reserved_views_check(pool, blob->size, &take, &give_back);
+	if (pool->emptied && (!take || give_back)) {
+		shm->stats->shm_bytes_copied +=
+			shm_file_refill(pool->client_fd, blob->map, pool->size);
+		pool->emptied = false;
+	}
+	if (give_back)
+		shm_remap_reserved_views_give_back(shm, pool, blob->size);
+
+	pool->hidden = hidden;
+	pool->target_id = hidden->id;
+	shm_blob_unref(pool->target_blob);
+	pool->target_blob = shm_blob_ref(blob);
+	pool->blob = blob;
+	shm_blob_unref(old);	/* its buffers keep it */
+
+	return 0;
+}
+
+/* wl_shm_pool.resize(size): within the pool's host memory it only
+ * grows; beyond it the pool moves. */
+int
+shm_resize(struct virt_shm *shm, struct wl_transport *transport,
+	   struct shm_pool *pool, union wl_argument *args)
+{
+	int32_t size = args[0].i;
+	bool moved = false;
+
+	if (size <= 0 || (size_t) size <= pool->size)
+		return 0;	/* the compositor refuses shrinking */
+
+	if ((size_t) size > pool->blob->size) {
+		/* Views made since the last remap that still fit the current
+		 * host memory go onto it first, so that what the client
+		 * wrote through them moves with the pool. Left in the file,
+		 * it would be indistinguishable from the zero pages the
+		 * client's fallocate for the new size just put in the holes
+		 * punched earlier (upstream libwayland-cursor grows this way:
+		 * fallocate, resize, then a new view). */
+		if (pool->mode == SHM_POOL_ZERO_COPY)
+			shm_remap_pool(shm, pool);
+		if (pool_move(shm, transport, pool, (size_t) size) < 0)
+			return -1;
+		moved = true;
+		/* The client's pool object keeps its old size: nothing of
+		 * it lies beyond its first host memory. */
+		args[0].i = pool->compositor_size;
+	} else if (pool->target_id == pool->id) {
+		pool->compositor_size = size;
+	}
+
+	/* From here the client's bytes up to the new size are the pool's:
+	 * what it wrote there through a view before resizing moves too. */
+	pool->size = (size_t) size;
+
+	/* After a move, only views already made for the new size (or a
+	 * reserved view the pool grew into): with none, remapping would
+	 * punch the file just refilled for the view to come (the next
+	 * commit or resize takes that one). */
+	if (pool->mode != SHM_POOL_COPY &&
+	    (!moved || shm_remap_has_file_views(pool))) {
+		if (!shm_remap_pool(shm, pool) &&
+		    pool->mode == SHM_POOL_ZERO_COPY)
+			pool->mode = SHM_POOL_MIXED;
+	}
+
+	return 0;
+}
+
+/* A rectangle [x1, x2) x [y1, y2); empty when x1 >= x2 or y1 >= y2. */
+struct shm_box {
+	int32_t x1, y1, x2, y2;
+};
+
+/* Commits of a surface whose damage is remembered, for buffers copied on
+ * commit: a buffer attached again after at most this many commits gets
+ * the union of their damage copied, one after more gets all of it. */
+#define DAMAGE_HISTORY 8
+
+/* What the library follows of a wl_surface to know its damage. */
+struct shm_surface {
+	uint32_t id;
+	struct shm_surface *next;
+	uint64_t serial;	/* tells surfaces apart across reused ids */
+	uint32_t buffer;	/* attached wl_buffer id, 0 for none */
+	bool attached;		/* since the last commit */
+	bool damaged;
+	/* Damage since the last commit, and the state it is read in. */
+	struct shm_box damage;		/* surface coordinates */
+	struct shm_box damage_buffer;	/* buffer coordinates */
+	int32_t scale, transform;
+	bool viewport;		/* wp_viewporter maps it: scale unknown */
+	/* Damage of the last commits, in buffer coordinates. */
+	uint32_t commits;
+	struct shm_box history[DAMAGE_HISTORY];
+};
+
 static const struct shm_box box_everything = { 0, 0, INT32_MAX, INT32_MAX };
 
 static bool
@@ -1305,7 +1294,8 @@ box_union(struct shm_box *a, const struct shm_box *b)
 static int32_t
 clamp32(int64_t v)
 {
-	return v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t) v;
+	return v < INT32_MIN ? INT32_MIN :
+	       v > INT32_MAX ? INT32_MAX : (int32_t) v;
 }
 
 /* Adds the rectangle (x, y, w, h), scaled by `scale`, to `b`. */
@@ -1386,56 +1376,55 @@ buffer_copy_damage(struct virt_shm *shm, struct shm_buffer *buffer,
 	}
 }
 
+/* Make the host memory the compositor reads for this buffer hold what the
+ * client drew. Zero copy when the pool is fully remapped and the buffer
+ * lives in its current host memory. */
 static void
 buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
 	    const struct shm_surface *surface)
 {
 	struct shm_pool *pool = buffer->pool;
 	size_t from = buffer->offset, to = buffer->offset + buffer->bytes;
+	bool earlier_memory;
 
 	if (to > pool->size || to > buffer->blob->size)
 		return;	/* the compositor reports the bad buffer */
 
-	if (pool->mode == POOL_COPY) {
+	if (pool->mode == SHM_POOL_COPY) {
 		buffer_copy_damage(shm, buffer, surface);
 		return;
 	}
 
-	if (buffer->blob != pool->blob &&
-	    buffer->blob->views_checked != shm->views_generation) {
-		/* A remap since may have put newer memory over its views. */
-		buffer->blob->client_views = buffer->blob->client_views &&
-					     blob_has_client_views(buffer->blob);
-		buffer->blob->views_checked = shm->views_generation;
-	}
-	if (buffer->blob != pool->blob && !buffer->blob->client_views) {
-		/* A buffer of earlier host memory: the client draws into
-		 * the current one. */
+	/* A buffer of earlier host memory that the client no longer draws
+	 * into: it draws into the current one. */
+	earlier_memory = buffer->blob != pool->blob &&
+			 !shm_remap_client_draws_in(shm, buffer->blob);
+	if (earlier_memory) {
 		memcpy((char *) buffer->blob->map + from,
 		       (char *) pool->blob->map + from, buffer->bytes);
 		shm->stats->shm_bytes_copied += buffer->bytes;
 	}
 
-	if (!file_has_data(pool->client_fd, from, to))
+	if (!shm_file_has_data(pool->client_fd, from, to))
 		return;
 
 	/* Someone wrote to the file, not to host memory. */
-	if (pool->mode == POOL_ZERO_COPY && pool_remap(shm, pool)) {
-		if (buffer->blob != pool->blob && !buffer->blob->client_views)
+	if (pool->mode == SHM_POOL_ZERO_COPY && shm_remap_pool(shm, pool)) {
+		if (earlier_memory)
 			memcpy((char *) buffer->blob->map + from,
 			       (char *) pool->blob->map + from, buffer->bytes);
 		return;
 	}
-	pool->mode = POOL_MIXED;
+	pool->mode = SHM_POOL_MIXED;
 	shm->stats->shm_bytes_copied +=
-		copy_file_data(pool->client_fd, buffer->blob->map, from, to,
-			       false);
+		shm_file_copy_data(pool->client_fd, buffer->blob->map, from,
+				   to, false);
 }
 
 static struct shm_surface *
 surface_get(struct virt_shm *shm, uint32_t id)
 {
-	struct shm_surface *surface = table_find(shm->surfaces, id);
+	struct shm_surface *surface = shm_table_find(shm->surfaces.table, id);
 
 	if (surface)
 		return surface;
@@ -1443,10 +1432,10 @@ surface_get(struct virt_shm *shm, uint32_t id)
 	surface = calloc(1, sizeof *surface);
 	if (surface) {
 		surface->id = id;
-		surface->serial = ++shm->surface_serial;
+		surface->serial = ++shm->surfaces.serial;
 		surface->scale = 1;
 		surface->transform = WL_OUTPUT_TRANSFORM_NORMAL;
-		table_insert(shm->surfaces, surface);
+		shm_table_insert(shm->surfaces.table, surface);
 	}
 	return surface;
 }
@@ -1473,120 +1462,140 @@ surface_commit(struct virt_shm *shm, struct shm_surface *surface)
 	}
 	surface->commits++;
 	surface->history[surface->commits % DAMAGE_HISTORY] = box;
-	surface->damage = surface->damage_buffer = (struct shm_box) { 0, 0, 0, 0 };
+	surface->damage = surface->damage_buffer =
+		(struct shm_box) { 0, 0, 0, 0 };
 
 	if (!surface->attached && !surface->damaged)
 		return;
 	surface->attached = surface->damaged = false;
 
-	buffer = table_find(shm->buffers, surface->buffer);
+	buffer = shm_buffer_find(shm, surface->buffer);
 	if (buffer)
 		buffer_sync(shm, buffer, surface);
 }
 
-static void
-pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
-	     struct shm_pool *pool)
+void
+shm_damage_viewport(struct virt_shm *shm, uint32_t surface_id)
 {
-	/* The library's own pool goes with the client's. */
-	if (pool->hidden)
-		own_pool_destroy(transport, pool->hidden);
-	pool->hidden = NULL;
+	struct shm_surface *surface = surface_get(shm, surface_id);
 
-	table_remove(shm->pools, pool);
-	pool_unref(pool);
+	if (surface)
+		surface->viewport = true;
 }
 
+int
+shm_damage_surface_request(struct virt_shm *shm, uint32_t surface_id,
+			   uint32_t opcode, union wl_argument *args)
+{
+	struct shm_surface *surface;
+
+	switch (opcode) {
+	case WL_SURFACE_DESTROY:
+		surface = shm_table_find(shm->surfaces.table, surface_id);
+		if (surface) {
+			shm_table_remove(shm->surfaces.table, surface);
+			free(surface);
+		}
+		return 0;
+	case WL_SURFACE_ATTACH:
+		surface = surface_get(shm, surface_id);
+		if (surface) {
+			surface->buffer = args[0].o ? args[0].o->id : 0;
+			surface->attached = true;
+		}
+		return 0;
+	case WL_SURFACE_DAMAGE:
+	case WL_SURFACE_DAMAGE_BUFFER:
+		surface = surface_get(shm, surface_id);
+		if (surface == NULL)
+			return 0;
+		surface->damaged = true;
+		box_add(opcode == WL_SURFACE_DAMAGE ? &surface->damage :
+			&surface->damage_buffer, args[0].i, args[1].i,
+			args[2].i, args[3].i, 1);
+		return 0;
+	case WL_SURFACE_SET_BUFFER_SCALE:
+	case WL_SURFACE_SET_BUFFER_TRANSFORM:
+		/* Read with the damage they are committed with. */
+		surface = surface_get(shm, surface_id);
+		if (surface && opcode == WL_SURFACE_SET_BUFFER_SCALE)
+			surface->scale = args[0].i;
+		else if (surface)
+			surface->transform = args[0].i;
+		return 0;
+	case WL_SURFACE_COMMIT:
+		surface = shm_table_find(shm->surfaces.table, surface_id);
+		if (surface)
+			surface_commit(shm, surface);
+		return 0;
+	}
+	return 0;
+}
+
+void
+shm_damage_fini(struct virt_shm *shm)
+{
+	int i;
+
+	for (i = 0; i < SHM_TABLE_BUCKETS; i++) {
+		while (shm->surfaces.table[i]) {
+			struct shm_surface *s = shm->surfaces.table[i];
+
+			shm->surfaces.table[i] = s->next;
+			free(s);
+		}
+	}
+}
+
+/* Requests go to the part that follows them: pools and buffers to
+ * shm-pool.c (a resize to shm-resize.c), surfaces to shm-damage.c. */
 int
 virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 		 struct wl_object *target, uint32_t *sender_id,
 		 uint32_t opcode, union wl_argument *args)
 {
 	const char *interface = target->interface->name;
-	struct shm_surface *surface;
 	struct shm_pool *pool;
 
 	if (strcmp(interface, "wl_shm") == 0) {
 		if (opcode == WL_SHM_CREATE_POOL)
-			return pool_create(shm, target, args);
+			return shm_pool_create(shm, target, args);
 		return 0;
 	}
 
 	if (strcmp(interface, "wl_shm_pool") == 0) {
-		pool = table_find(shm->pools, target->id);
+		pool = shm_pool_find(shm, target->id);
 		if (pool == NULL)
 			return 0;
 		switch (opcode) {
 		case WL_SHM_POOL_CREATE_BUFFER:
-			return buffer_create(shm, pool, sender_id, args);
+			return shm_buffer_create(shm, pool, sender_id, args);
 		case WL_SHM_POOL_DESTROY:
-			pool_destroy(shm, transport, pool);
+			shm_pool_destroy(shm, transport, pool);
 			return 0;
 		case WL_SHM_POOL_RESIZE:
-			return pool_resize(shm, transport, pool, args);
+			return shm_resize(shm, transport, pool, args);
 		}
 		return 0;
 	}
 
 	if (strcmp(interface, "wl_buffer") == 0) {
 		if (opcode == WL_BUFFER_DESTROY)
-			buffer_destroy(shm, target->id);
+			shm_buffer_destroy(shm, target->id);
 		return 0;
 	}
 
 	/* A viewport maps surface to buffer coordinates in ways the library
 	 * does not follow: that surface's damage covers all of its buffer. */
 	if (strcmp(interface, "wp_viewporter") == 0) {
-		if (opcode == 1 && args[1].o != NULL) {	/* get_viewport */
-			surface = surface_get(shm, args[1].o->id);
-			if (surface)
-				surface->viewport = true;
-		}
+		if (opcode == 1 && args[1].o != NULL)	/* get_viewport */
+			shm_damage_viewport(shm, args[1].o->id);
 		return 0;
 	}
 
-	if (strcmp(interface, "wl_surface") == 0) {
-		switch (opcode) {
-		case WL_SURFACE_DESTROY:
-			surface = table_find(shm->surfaces, target->id);
-			if (surface) {
-				table_remove(shm->surfaces, surface);
-				free(surface);
-			}
-			return 0;
-		case WL_SURFACE_ATTACH:
-			surface = surface_get(shm, target->id);
-			if (surface) {
-				surface->buffer = args[0].o ? args[0].o->id : 0;
-				surface->attached = true;
-			}
-			return 0;
-		case WL_SURFACE_DAMAGE:
-		case WL_SURFACE_DAMAGE_BUFFER:
-			surface = surface_get(shm, target->id);
-			if (surface == NULL)
-				return 0;
-			surface->damaged = true;
-			box_add(opcode == WL_SURFACE_DAMAGE ? &surface->damage :
-				&surface->damage_buffer, args[0].i, args[1].i,
-				args[2].i, args[3].i, 1);
-			return 0;
-		case WL_SURFACE_SET_BUFFER_SCALE:
-		case WL_SURFACE_SET_BUFFER_TRANSFORM:
-			/* Read with the damage they are committed with. */
-			surface = surface_get(shm, target->id);
-			if (surface && opcode == WL_SURFACE_SET_BUFFER_SCALE)
-				surface->scale = args[0].i;
-			else if (surface)
-				surface->transform = args[0].i;
-			return 0;
-		case WL_SURFACE_COMMIT:
-			surface = table_find(shm->surfaces, target->id);
-			if (surface)
-				surface_commit(shm, surface);
-			return 0;
-		}
-	}
+	if (strcmp(interface, "wl_surface") == 0)
+		return shm_damage_surface_request(shm, target->id, opcode,
+						  args);
 
 	return 0;
 }
@@ -1610,29 +1619,7 @@ virt_shm_hooks(const char *interface)
 void
 virt_shm_destroy(struct virt_shm *shm)
 {
-	int i;
-
-	for (i = 0; i < TABLE_BUCKETS; i++) {
-		while (shm->buffers[i]) {
-			struct shm_buffer *b = shm->buffers[i];
-
-			shm->buffers[i] = b->next;
-			blob_unref(b->blob);
-			pool_unref(b->pool);
-			free(b);
-		}
-		while (shm->pools[i]) {
-			struct shm_pool *p = shm->pools[i];
-
-			shm->pools[i] = p->next;
-			pool_unref(p);
-		}
-		while (shm->surfaces[i]) {
-			struct shm_surface *s = shm->surfaces[i];
-
-			shm->surfaces[i] = s->next;
-			free(s);
-		}
-	}
+	shm_pools_fini(shm);
+	shm_damage_fini(shm);
 	free(shm);
 }
