@@ -1,837 +1,19 @@
 /*
  * SPDX-License-Identifier: MIT
- * wl_shm pools over the virtio-gpu transport, with zero copy for
- * unmodified clients (DESIGN.md, "wl_shm with zero copy").
- *
- * A guest memfd cannot reach the host (cross-domain-protocol.md §4.1), so
- * each pool gets host memory (§5.1-5.2) that the compositor maps. At
- * create_pool the pool's bytes are copied there once and the client's own
- * shared mappings of its fd are replaced, at the same addresses, by
- * mappings of the host memory: from then on the client draws where the
- * compositor reads. The client's fd is then emptied (holes punched), which
- * frees the guest's copy and makes any later write that misses the host
- * memory show up as data in the file: at each commit one lseek(SEEK_DATA)
- * tells whether the pool is still fully remapped. When it is not (a
- * mapping made later, a child process drawing, MAP_PRIVATE, ...) the
- * library remaps what it can and copies the rest; pixels are always right.
- *
- * Host memory can only be mapped whole (virtio_gpu_vram_mmap), so each
- * pool's host memory is exactly the page-rounded pool: a client view of
- * the whole pool can be replaced by it. wl_shm_pool.resize beyond it cannot
- * grow it either (and the compositor keeps the first fd it got), so the
- * pool then gets new host memory behind a wl_shm_pool of the library's
- * own; new buffers go there, buffers of the old memory stay correct. The
- * emptied file is refilled then, so that the view the client maps for the
- * new size shows the pool (upstream libwayland-cursor appends to it).
- *
- * A view larger than the pool (address space reserved up front, the pool
- * grown inside it) gets host memory at its head; when the pool grows into
- * the rest, the new host memory goes over the whole view. A pool that
- * outgrows such a view gives the view back to the file and is copied.
- *
- * On a real kernel host memory mappings cannot grow (VM_DONTEXPAND): a
- * client that mremap()s a remapped view larger gets an error.
+ * wl_shm pools: created over host memory (shared with a live pool of the
+ * same file), the library's own pools behind them, their buffers, and
+ * their end when the pool object and its last buffer are gone.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shm.h"
-#include "vma.h"
+#include "shm-private.h"
 #include "wayland-client-protocol.h"
 #include "wayland-private.h"
-
-#define FOURCC_R8 0x20203852u	/* 'R', '8', ' ', ' ' */
-#define GRALLOC_LINEAR (1u << 4)
-#define GRALLOC_SW_WRITE_OFTEN (1u << 11)
-
-
-#define TABLE_BUCKETS 256
-
-enum pool_mode {
-	/* Every writer the library knows of draws into host memory. */
-	POOL_ZERO_COPY,
-	/* Some writer does not (another process, an unremappable mapping):
-	 * what lands in the client's file is copied on commit. */
-	POOL_MIXED,
-	/* Nothing remapped: buffers are copied on commit. */
-	POOL_COPY,
-};
-
-/* One host allocation. */
-struct shm_blob {
-	struct cross_domain *cd;
-	uint32_t bo;
-	uint64_t map_offset;	/* of the bo on the DRM fd */
-	void *map;		/* the library's own mapping */
-	size_t size;
-	dev_t map_dev;		/* how its mappings show (vma.h) */
-	ino_t map_ino;
-	uint64_t map_offset_in_file;
-	/* The client still has views of it (it kept them across a resize
-	 * that moved the pool), so it draws there itself. Looked at again
-	 * when a remap may have replaced them (views_checked). */
-	bool client_views;
-	unsigned views_checked;
-	int refs;
-};
-
-struct shm_pool {
-	uint32_t id;		/* the client's wl_shm_pool */
-	struct shm_pool *next;
-	uint32_t shm_id;	/* the wl_shm it came from */
-	uint32_t version;
-	int client_fd;
-	dev_t dev;
-	ino_t ino;
-	size_t size;		/* as the client sees it */
-	int32_t compositor_size;	/* of the client's pool object */
-	enum pool_mode mode;
-	bool emptied;		/* the file was punched once */
-	bool counted;		/* in zero_copy_pools */
-	struct shm_blob *blob;	/* current: remapped views, what to copy from */
-	uint32_t target_id;	/* where new buffers go */
-	struct shm_blob *target_blob;	/* what target_id shows the compositor */
-	struct wl_object *hidden;	/* the library's pool behind it, if any */
-	/* A view larger than the pool (a client that maps address space up
-	 * front and grows the pool inside it): its head shows host memory,
-	 * its tail still the file. After a move, how the previous host
-	 * memory shows, to know such heads when the pool grows into the
-	 * tails. */
-	struct vma prev_blob;
-	bool moved;
-	/* Every pool still alive (buffers keep destroyed ones), to find
-	 * the one already holding a file another create_pool names. */
-	struct shm_pool *live_prev, *live_next;
-	struct virt_shm *shm;
-	int refs;		/* the pool object and each buffer */
-};
-
-/* A rectangle [x1, x2) x [y1, y2); empty when x1 >= x2 or y1 >= y2. */
-struct shm_box {
-	int32_t x1, y1, x2, y2;
-};
-
-/* Commits of a surface whose damage is remembered, for buffers copied on
- * commit: a buffer attached again after at most this many commits gets
- * the union of their damage copied, one after more gets all of it. */
-#define DAMAGE_HISTORY 8
-
-struct shm_buffer {
-	uint32_t id;
-	struct shm_buffer *next;
-	struct shm_pool *pool;
-	struct shm_blob *blob;	/* what the compositor reads */
-	size_t offset;		/* in the client's pool */
-	size_t bytes;
-	int32_t width, height, stride;
-	int bpp;		/* bytes per pixel, 0 when not known */
-	/* Copied on commit: as of which commit of which surface. */
-	uint64_t synced_surface;	/* shm_surface.serial, 0 for never */
-	uint32_t synced_commit;
-};
-
-struct shm_surface {
-	uint32_t id;
-	struct shm_surface *next;
-	uint64_t serial;	/* tells surfaces apart across reused ids */
-	uint32_t buffer;	/* attached wl_buffer id, 0 for none */
-	bool attached;		/* since the last commit */
-	bool damaged;
-	/* Damage since the last commit, and the state it is read in. */
-	struct shm_box damage;		/* surface coordinates */
-	struct shm_box damage_buffer;	/* buffer coordinates */
-	int32_t scale, transform;
-	bool viewport;		/* wp_viewporter maps it: scale unknown */
-	/* Damage of the last commits, in buffer coordinates. */
-	uint32_t commits;
-	struct shm_box history[DAMAGE_HISTORY];
-};
-
-struct virt_shm {
-	struct cross_domain *cd;
-	struct wl_transport_stats *stats;
-	bool copy_only;		/* WAYLAND_VIRTGPU_SHM=copy */
-	struct shm_pool *pools[TABLE_BUCKETS];
-	struct shm_buffer *buffers[TABLE_BUCKETS];
-	struct shm_surface *surfaces[TABLE_BUCKETS];
-	/* Counts remaps that put new host memory over a view of older. */
-	unsigned views_generation;
-	uint64_t surface_serial;
-	struct shm_pool *live;	/* list of struct shm_pool.live_next */
-};
-
-/* Tables: hashes of singly linked lists keyed by object id (each struct
- * starts with `id` and `next`). */
-struct table_item {
-	uint32_t id;
-	struct table_item *next;
-};
-
-static void *
-table_find(void *table, uint32_t id)
-{
-	struct table_item *it = ((struct table_item **) table)[id % TABLE_BUCKETS];
-
-	while (it && it->id != id)
-		it = it->next;
-	return it;
-}
-
-static void
-table_insert(void *table, void *item)
-{
-	struct table_item **bucket = table, *it = item;
-
-	bucket += it->id % TABLE_BUCKETS;
-	it->next = *bucket;
-	*bucket = it;
-}
-
-static void
-table_remove(void *table, void *item)
-{
-	struct table_item **p = table, *it = item;
-
-	p += it->id % TABLE_BUCKETS;
-	while (*p && *p != it)
-		p = &(*p)->next;
-	if (*p)
-		*p = it->next;
-}
-
-struct virt_shm *
-virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats)
-{
-	struct virt_shm *shm = calloc(1, sizeof *shm);
-
-	if (shm) {
-		const char *mode = getenv("WAYLAND_VIRTGPU_SHM");
-
-		shm->cd = cd;
-		shm->stats = stats;
-		/* For clients that grow pool mappings with mremap(), which
-		 * host memory mappings do not allow (README.md). */
-		shm->copy_only = mode && strcmp(mode, "copy") == 0;
-	}
-	return shm;
-}
-
-/* ---- host memory ------------------------------------------------------ */
-
-/* Host memory of at least `size` bytes as an R8 image (§5.1). Rows of
- * 4096 bytes rather than one row of `size`: image dimensions on real
- * hosts are bounded (GPU allocators cap them). */
-static int
-host_memory_query(struct cross_domain *cd, size_t size,
-		  struct cross_domain_image_requirements *req)
-{
-	uint32_t width = 4096;
-	size_t rows = (size + width - 1) / width;
-
-	if (rows > 65536) {
-		width = 16384;
-		rows = (size + width - 1) / width;
-	}
-	if (rows > 65536) {
-		errno = E2BIG;
-		return -1;
-	}
-
-	return cross_domain_image_requirements(cd, width, (uint32_t) rows,
-					       FOURCC_R8,
-					       GRALLOC_LINEAR |
-					       GRALLOC_SW_WRITE_OFTEN, req);
-}
-
-/* Where the process's mappings show this blob: as the library's own does. */
-static void
-blob_identify(struct shm_blob *blob)
-{
-	struct vma m;
-
-	if (vma_at(blob->map, &m) == 0 && m.start == (uintptr_t) blob->map) {
-		blob->map_dev = m.dev;
-		blob->map_ino = m.ino;
-		blob->map_offset_in_file = m.offset;
-	}
-}
-
-static struct shm_blob *
-blob_create(struct cross_domain *cd, size_t size, char *why, size_t why_size)
-{
-	struct cross_domain_image_requirements req;
-	struct virtgpu_map map;
-	struct shm_blob *blob;
-
-	blob = calloc(1, sizeof *blob);
-	if (blob == NULL)
-		return NULL;
-	blob->cd = cd;
-	blob->refs = 1;
-
-	size = (size + (size_t) cd->dev.page_size - 1) &
-	       ~((size_t) cd->dev.page_size - 1);
-	if (host_memory_query(cd, size, &req) < 0 || req.size < size) {
-		snprintf(why, why_size, "the host cannot allocate %zu bytes "
-			 "(%s)", size, strerror(errno));
-		goto err;
-	}
-
-	if (virtgpu_blob_create(&cd->dev, VIRTGPU_BLOB_MEM_HOST3D,
-				VIRTGPU_BLOB_FLAG_USE_MAPPABLE |
-				VIRTGPU_BLOB_FLAG_USE_SHAREABLE,
-				req.size, req.blob_id, &blob->bo, NULL) < 0) {
-		snprintf(why, why_size, "host memory of %llu bytes refused "
-			 "(%s)", (unsigned long long) req.size, strerror(errno));
-		goto err;
-	}
-	blob->size = (size_t) req.size;
-
-	memset(&map, 0, sizeof map);
-	map.handle = blob->bo;
-	if (ioctl(cd->dev.fd, VIRTGPU_IOCTL_MAP, &map) < 0)
-		goto err_bo;
-	blob->map_offset = map.offset;
-	blob->map = mmap(NULL, blob->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 cd->dev.fd, (off_t) map.offset);
-	if (blob->map == MAP_FAILED) {
-		blob->map = NULL;
-		goto err_bo;
-	}
-
-	blob_identify(blob);
-	return blob;
-
-err_bo:
-	snprintf(why, why_size, "cannot map host memory (%s)",
-		 strerror(errno));
-	if (blob->map)
-		munmap(blob->map, blob->size);
-	virtgpu_gem_close(&cd->dev, blob->bo);
-err:
-	free(blob);
-	errno = ENOMEM;
-	return NULL;
-}
-
-static void
-blob_unref(struct shm_blob *blob)
-{
-	if (blob == NULL || --blob->refs > 0)
-		return;
-
-	munmap(blob->map, blob->size);
-	virtgpu_gem_close(&blob->cd->dev, blob->bo);
-	free(blob);
-}
-
-/* Memory for a pool that a library of ours fills (libwayland-cursor): the
- * host memory's fd and the library's mapping go to the caller, who unmaps
- * and closes them; the GEM handle is closed now (the mapping and the fd
- * keep the memory). */
-int
-virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
-{
-	struct shm_blob *blob;
-	char why[160] = "";
-	int fd;
-
-	if (*size == 0 || *size > INT32_MAX) {
-		errno = EINVAL;
-		return -1;
-	}
-	blob = blob_create(shm->cd, *size, why, sizeof why);
-	if (blob == NULL) {
-		wl_log("wayland-virtgpu: shared memory of %zu bytes: %s\n",
-		       *size, why);
-		errno = ENOMEM;
-		return -1;
-	}
-
-	fd = virtgpu_prime_export(&shm->cd->dev, blob->bo);
-	if (fd < 0) {
-		wl_log("wayland-virtgpu: shared memory of %zu bytes: cannot "
-		       "export host memory (%s)\n", *size, strerror(errno));
-		blob_unref(blob);
-		errno = ENOMEM;
-		return -1;
-	}
-	*data = blob->map;
-	*size = blob->size;
-	virtgpu_gem_close(&shm->cd->dev, blob->bo);
-	free(blob);
-
-	return fd;
-}
-
-/* ---- the client's mappings --------------------------------------------- */
-
-/* Put host memory where the first blob->size bytes of a client view were,
- * same address and access (host memory maps only whole). */
-static int
-remap_onto(uintptr_t start, bool writable, struct shm_blob *blob)
-{
-	int prot = PROT_READ | (writable ? PROT_WRITE : 0);
-	void *p;
-
-	p = mmap((void *) start, blob->size, prot, MAP_SHARED | MAP_FIXED,
-		 blob->cd->dev.fd, (off_t) blob->map_offset);
-	return p == (void *) start ? 0 : -1;
-}
-
-/* The next run of data in the file within [from, to): false when only
- * holes are left. */
-static bool
-next_data_extent(int fd, size_t from, size_t to, size_t *start, size_t *end)
-{
-	off_t data, hole;
-
-	data = lseek(fd, (off_t) from, SEEK_DATA);
-	if (data < 0 || (size_t) data >= to)
-		return false;
-	hole = lseek(fd, data, SEEK_HOLE);
-	if (hole < 0 || (size_t) hole > to)
-		hole = (off_t) to;
-
-	*start = (size_t) data;
-	*end = (size_t) hole;
-	return true;
-}
-
-/* Copy what the client's file holds (its data extents, not its holes)
- * within [from, to) into host memory at the same offsets. With
- * skip_zero_pages, pages of zeros are left alone: after the file was
- * emptied, fallocate() (which clients call to grow pools) fills it with
- * zero pages that are nobody's pixels, and must not cover host memory the
- * client drew into. */
-static size_t
-copy_file_data(int fd, void *dst, size_t from, size_t to, bool skip_zero_pages)
-{
-	static const uint8_t zeros[4096];
-	uint8_t page[4096];
-	size_t copied = 0, at, n, data, hole;
-
-	while (next_data_extent(fd, from, to, &data, &hole)) {
-		for (at = data; at < hole; at += n) {
-			n = hole - at < sizeof page ? hole - at : sizeof page;
-			if (pread(fd, page, n, (off_t) at) != (ssize_t) n)
-				return copied;
-			if (skip_zero_pages && memcmp(page, zeros, n) == 0)
-				continue;
-			/* A page host memory holds already (a refilled
-			 * file) needs no copy. */
-			if (memcmp((char *) dst + at, page, n) == 0)
-				continue;
-			memcpy((char *) dst + at, page, n);
-			copied += n;
-		}
-		from = hole;
-	}
-
-	return copied;
-}
-
-/* The reverse, after the file was emptied: give the file back what host
- * memory holds, in [0, size), where the file has nothing of its own (holes,
- * and pages of zeros a fallocate() put in them). A view the client maps
- * later then shows the pool's bytes, not zeros, so what it writes next to
- * them (an allocator appending in a page half used) merges in the file,
- * and copying the file back later loses nothing. */
-static size_t
-refill_file(int fd, const void *src, size_t size)
-{
-	static const uint8_t zeros[4096];
-	uint8_t page[4096];
-	size_t written = 0, at, n;
-
-	for (at = 0; at < size; at += n) {
-		off_t data = lseek(fd, (off_t) at, SEEK_DATA);
-		bool fill;
-
-		n = size - at < sizeof page ? size - at : sizeof page;
-		if (data < 0 || (size_t) data >= at + n) {
-			fill = true;	/* a hole */
-		} else if ((size_t) data > at) {
-			n = (size_t) data - at;	/* a hole up to the data */
-			fill = true;
-		} else {
-			fill = pread(fd, page, n, (off_t) at) == (ssize_t) n &&
-			       memcmp(page, zeros, n) == 0;
-		}
-		/* Zeros in host memory: the file shows them already. */
-		if (fill && memcmp((const char *) src + at, zeros, n) != 0) {
-			if (pwrite(fd, (const char *) src + at, n, (off_t) at) !=
-			    (ssize_t) n)
-				break;
-			written += n;
-		}
-	}
-
-	return written;
-}
-
-static bool
-file_has_data(int fd, size_t from, size_t to)
-{
-	size_t data, hole;
-
-	return next_data_extent(fd, from, to, &data, &hole);
-}
-
-static int
-punch(int fd, size_t size)
-{
-	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-			 (off_t) size);
-}
-
-/* Can holes be punched in the file? Sealed files and some filesystems
- * refuse; ask with an empty punch past its end. */
-static bool
-punchable(int fd, size_t size)
-{
-	int seals = fcntl(fd, F_GET_SEALS);
-
-	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
-		return false;
-	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			 (off_t) size, 4096) == 0;
-}
-
-/* What the file held when it was copied to host memory: its data
- * extents (its holes held zeros), to tell later which bytes changed. */
-struct snapshot {
-	struct extent {
-		size_t offset, len;
-		uint8_t *bytes;
-	} *extents;
-	int count;
-};
-
-static void
-snapshot_free(struct snapshot *snap)
-{
-	int i;
-
-	for (i = 0; i < snap->count; i++)
-		free(snap->extents[i].bytes);
-	free(snap->extents);
-}
-
-static bool
-snapshot_take(struct snapshot *snap, int fd, const uint8_t *host, size_t size)
-{
-	size_t from = 0, len, data, hole;
-
-	memset(snap, 0, sizeof *snap);
-	while (next_data_extent(fd, from, size, &data, &hole)) {
-		struct extent *grown;
-
-		len = hole - data;
-
-		grown = realloc(snap->extents, (snap->count + 1) * sizeof *grown);
-		if (grown == NULL)
-			goto err;
-		snap->extents = grown;
-		grown[snap->count].offset = data;
-		grown[snap->count].len = len;
-		grown[snap->count].bytes = malloc(len);
-		if (grown[snap->count].bytes == NULL)
-			goto err;
-		memcpy(grown[snap->count].bytes, host + data, len);
-		snap->count++;
-		from = hole;
-	}
-	return true;
-
-err:
-	snapshot_free(snap);
-	return false;
-}
-
-/* The snapshot's byte at `at` (0 in its holes); extents are in order. */
-static uint8_t
-snapshot_byte(const struct snapshot *snap, int *hint, size_t at)
-{
-	int i;
-
-	for (i = *hint; i < snap->count; i++) {
-		const struct extent *e = &snap->extents[i];
-
-		if (at < e->offset)
-			break;
-		if (at < e->offset + e->len) {
-			*hint = i;
-			return e->bytes[at - e->offset];
-		}
-	}
-	return 0;
-}
-
-/* Does the snapshot hold exactly these n bytes at `at`? Only said where
- * one extent covers them: elsewhere the byte-wise look decides. */
-static bool
-snapshot_holds(const struct snapshot *snap, int *hint, size_t at,
-	       const uint8_t *bytes, size_t n)
-{
-	int i;
-
-	for (i = *hint; i < snap->count; i++) {
-		const struct extent *e = &snap->extents[i];
-
-		if (at < e->offset)
-			break;
-		if (at + n <= e->offset + e->len) {
-			*hint = i;
-			return memcmp(e->bytes + (at - e->offset), bytes, n) == 0;
-		}
-	}
-	return false;
-}
-
-/* Bytes another thread wrote through a view between the copy and the
- * remap landed in the file; take those host memory has had no newer
- * write to since (it still holds the snapshot's byte there). */
-static size_t
-merge_racing_writes(int fd, const struct snapshot *snap, uint8_t *host,
-		    size_t size)
-{
-	uint8_t chunk[4096];
-	size_t from = 0, at, n, i, merged = 0, data, hole;
-	int hint = 0;
-
-	while (next_data_extent(fd, from, size, &data, &hole)) {
-		for (at = data; at < hole; at += n) {
-			n = hole - at < sizeof chunk ? hole - at : sizeof chunk;
-			if (pread(fd, chunk, n, (off_t) at) != (ssize_t) n)
-				return merged;
-			if (snapshot_holds(snap, &hint, at, chunk, n))
-				continue;	/* nobody wrote here */
-			for (i = 0; i < n; i++) {
-				uint8_t old = snapshot_byte(snap, &hint, at + i);
-
-				if (chunk[i] != old && host[at + i] == old) {
-					host[at + i] = chunk[i];
-					merged++;
-				}
-			}
-		}
-		from = hole;
-	}
-	return merged;
-}
-
-/* A client view at [start, start + len) shows the pool's file again, from
- * its start, instead of host memory. */
-static void
-view_show_file(struct shm_pool *pool, uintptr_t start, size_t len,
-	       bool writable)
-{
-	if (mmap((void *) start, len, PROT_READ | (writable ? PROT_WRITE : 0),
-		 MAP_SHARED | MAP_FIXED, pool->client_fd, 0) == MAP_FAILED)
-		wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot give a view "
-		       "back its file (%s)\n", pool->id, strerror(errno));
-}
-
-/* Is `m` the tail of a view whose head shows the pool's previous host
- * memory (the view was larger than the pool, and the pool grew into it)?
- * *head_start says where the view starts. */
-static bool
-reserved_tail(struct shm_pool *pool, const struct vma *m, uintptr_t *head_start)
-{
-	struct vma head;
-
-	if (!pool->moved || !m->shared || m->offset == 0 ||
-	    m->start < m->offset)
-		return false;
-	*head_start = m->start - (uintptr_t) m->offset;
-	/* The head: one mapping of the previous memory, up to the tail. */
-	return vma_at((void *) *head_start, &head) == 0 &&
-	       head.start == *head_start && head.end == m->start &&
-	       head.dev == pool->prev_blob.dev &&
-	       head.ino == pool->prev_blob.ino &&
-	       head.offset == pool->prev_blob.offset;
-}
-
-/* After a move to `size` bytes of host memory: views whose tails can take
- * it are left to the next remap; with `apply`, the heads of those too
- * small for it show the file again (refilled first), so that everything
- * the client draws through such a view lands in one place, copied from
- * there. Says whether any view will take the new memory and whether any
- * head goes back to the file. */
-static void
-reserved_views_move(struct shm_pool *pool, size_t size, bool apply,
-		    bool *take, bool *give_back)
-{
-	struct vma *maps = NULL;
-	uintptr_t head;
-	int n, i;
-
-	*take = *give_back = false;
-	n = vma_of_file(pool->dev, pool->ino, &maps);
-	for (i = 0; i < n; i++) {
-		const struct vma *m = &maps[i];
-
-		if (!reserved_tail(pool, m, &head))
-			continue;
-		if (m->end - head >= size) {
-			*take = true;
-			continue;
-		}
-		*give_back = true;
-		if (apply)
-			view_show_file(pool, head, m->start - head, m->writable);
-	}
-	free(maps);
-}
-
-/*
- * Move every writer of the pool's file that can be moved onto the pool's
- * host memory: what they hold goes to host memory first, then their
- * mappings are replaced and the file emptied. Returns true when nothing
- * is left writing to the pool's bytes in the file as far as this process
- * can see.
- */
-static bool
-pool_remap(struct virt_shm *shm, struct shm_pool *pool)
-{
-	struct vma *maps = NULL;
-	struct snapshot snap;
-	bool complete = true, have_snapshot = false, *moves;
-	uintptr_t head;
-	int n, i, moving = 0;
-
-	if (!punchable(pool->client_fd, pool->size))
-		return false;
-
-	n = vma_of_file(pool->dev, pool->ino, &maps);
-	if (n < 0)
-		return false;
-	moves = calloc((size_t) n + 1, sizeof *moves);
-	if (moves == NULL) {
-		free(maps);
-		return false;
-	}
-
-	for (i = 0; i < n; i++) {
-		const struct vma *m = &maps[i];
-
-		if (m->offset >= pool->blob->size)
-			continue;	/* none of the pool's bytes */
-		if (m->offset == 0 && m->shared &&
-		    m->end - m->start >= pool->blob->size)
-			moves[i] = true;	/* whole, or a reserved view */
-		else if (reserved_tail(pool, m, &head) &&
-			 m->end - head >= pool->blob->size)
-			moves[i] = true;
-		else
-			complete = false;	/* MAP_PRIVATE, or partial */
-		moving += moves[i];
-	}
-	if (!complete) {
-		free(moves);
-		free(maps);
-		return false;
-	}
-
-	/* The first time the file holds the pool; later only what writers
-	 * the library did not see put there. With views to move, keep what
-	 * was copied, to find writes racing the remap (a drawing thread). */
-	shm->stats->shm_bytes_copied +=
-		copy_file_data(pool->client_fd, pool->blob->map, 0, pool->size,
-			       pool->emptied);
-	if (moving > 0 && !pool->emptied)
-		have_snapshot = snapshot_take(&snap, pool->client_fd,
-					      pool->blob->map, pool->size);
-
-	for (i = 0; i < n; i++) {
-		const struct vma *m = &maps[i];
-		uintptr_t start = m->start - (uintptr_t) m->offset;
-
-		if (!moves[i])
-			continue;
-		if (remap_onto(start, m->writable, pool->blob) < 0) {
-			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot put host "
-			       "memory under a view of the pool (%s)\n",
-			       pool->id, strerror(errno));
-			complete = false;
-			continue;
-		}
-		if (m->offset > 0)
-			shm->views_generation++;	/* older host memory went */
-	}
-	free(moves);
-	free(maps);
-
-	if (have_snapshot) {
-		shm->stats->shm_bytes_copied +=
-			merge_racing_writes(pool->client_fd, &snap,
-					    pool->blob->map, pool->size);
-		snapshot_free(&snap);
-	}
-	if (!complete)
-		return false;	/* a view still shows the file: keep it */
-
-	if (punch(pool->client_fd, pool->size) < 0)
-		return false;
-	pool->emptied = true;
-	if (moving > 0 && !pool->counted) {
-		/* Some view of the client's now shows host memory. */
-		pool->counted = true;
-		shm->stats->zero_copy_pools++;
-	}
-
-	return true;
-}
-
-/* Does the client have views of the pool's file (not remapped)? */
-static bool
-pool_has_file_views(struct shm_pool *pool)
-{
-	struct vma *maps = NULL;
-	int n;
-
-	n = vma_of_file(pool->dev, pool->ino, &maps);
-	free(maps);
-	return n != 0;
-}
-
-/* The client's views of this host memory (not the library's own): their
- * number with *out to free(), or -1. */
-static int
-blob_client_views(struct shm_blob *blob, struct vma **out)
-{
-	int n, i, kept = 0;
-
-	n = vma_of_file(blob->map_dev, blob->map_ino, out);
-	for (i = 0; i < n; i++) {
-		if ((*out)[i].start != (uintptr_t) blob->map &&
-		    (*out)[i].offset == blob->map_offset_in_file)
-			(*out)[kept++] = (*out)[i];
-	}
-	return n < 0 ? n : kept;
-}
-
-/* Does the client still have a view of this host memory? */
-static bool
-blob_has_client_views(struct shm_blob *blob)
-{
-	struct vma *maps = NULL;
-	int n = blob_client_views(blob, &maps);
-
-	free(maps);
-	return n > 0;
-}
-
-/* ---- pools ---------------------------------------------------------------- */
 
 static void
 pool_unref(struct shm_pool *pool)
@@ -842,11 +24,11 @@ pool_unref(struct shm_pool *pool)
 	if (pool->live_prev)
 		pool->live_prev->live_next = pool->live_next;
 	else if (pool->shm)
-		pool->shm->live = pool->live_next;
+		pool->shm->pools.live = pool->live_next;
 	if (pool->live_next)
 		pool->live_next->live_prev = pool->live_prev;
-	blob_unref(pool->target_blob);
-	blob_unref(pool->blob);
+	shm_blob_unref(pool->target_blob);
+	shm_blob_unref(pool->blob);
 	close(pool->client_fd);
 	free(pool);
 }
@@ -860,37 +42,12 @@ pool_holding(struct virt_shm *shm, const struct shm_pool *pool)
 
 	if (shm->copy_only)
 		return NULL;
-	for (p = shm->live; p; p = p->live_next) {
+	for (p = shm->pools.live; p; p = p->live_next) {
 		if (p->dev == pool->dev && p->ino == pool->ino &&
-		    p->mode != POOL_COPY)
+		    p->mode != SHM_POOL_COPY)
 			return p;
 	}
 	return NULL;
-}
-
-/* A new pool of the holder's file needs more than the holder's host
- * memory: the client's views of that memory show the file again (given
- * the pool's bytes back first), for the new pool's remap to take them;
- * the holder then follows the new memory, as a moved pool does, its
- * buffers copied from there. */
-static void
-pool_hand_over_views(struct virt_shm *shm, struct shm_pool *holder)
-{
-	struct shm_blob *blob = holder->blob;
-	struct vma *maps = NULL;
-	int n, i;
-
-	if (holder->emptied) {
-		shm->stats->shm_bytes_copied +=
-			refill_file(holder->client_fd, blob->map, holder->size);
-		holder->emptied = false;
-	}
-	n = blob_client_views(blob, &maps);
-	for (i = 0; i < n; i++)
-		view_show_file(holder, maps[i].start,
-			       maps[i].end - maps[i].start, maps[i].writable);
-	free(maps);
-	shm->views_generation++;
 }
 
 /* The holder's buffers come from the new pool's memory from now on, as
@@ -899,21 +56,20 @@ static void
 pool_follow(struct virt_shm *shm, struct shm_pool *holder,
 	    struct shm_pool *pool)
 {
-	holder->blob->client_views = false;
-	holder->blob->views_checked = shm->views_generation;
-	blob_unref(holder->blob);	/* its buffers keep it */
-	holder->blob = pool->blob;
-	holder->blob->refs++;
+	shm_remap_blob_left(shm, holder->blob, false);
+	shm_blob_unref(holder->blob);	/* its buffers keep it */
+	holder->blob = shm_blob_ref(pool->blob);
 	holder->emptied = pool->emptied;
-	holder->mode = pool->mode == POOL_ZERO_COPY ? POOL_ZERO_COPY : POOL_MIXED;
+	holder->mode = pool->mode == SHM_POOL_ZERO_COPY ? SHM_POOL_ZERO_COPY :
+							  SHM_POOL_MIXED;
 }
 
 /* wl_shm.create_pool(id, fd, size): host memory for the pool, its bytes
  * copied once, the client's views remapped; the compositor gets the host
  * memory's fd. */
-static int
-pool_create(struct virt_shm *shm, struct wl_object *shm_object,
-	    union wl_argument *args)
+int
+shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
+		union wl_argument *args)
 {
 	struct shm_pool *pool, *holder;
 	struct stat st;
@@ -966,37 +122,38 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	 * more, takes the views over. */
 	holder = pool_holding(shm, pool);
 	if (holder && holder->blob->size >= pool->size) {
-		pool->blob = holder->blob;
-		pool->blob->refs++;
+		pool->blob = shm_blob_ref(holder->blob);
 		pool->mode = holder->mode;
 		pool->emptied = holder->emptied;
 		pool->counted = holder->counted;
 		shm->stats->zero_copy_pools += pool->counted;
 		/* Views made since go onto the shared memory too. */
-		if (pool->mode == POOL_ZERO_COPY && !pool_remap(shm, pool))
-			pool->mode = POOL_MIXED;
+		if (pool->mode == SHM_POOL_ZERO_COPY &&
+		    !shm_remap_pool(shm, pool))
+			pool->mode = SHM_POOL_MIXED;
 	} else {
 		if (holder)
-			pool_hand_over_views(shm, holder);
-		pool->blob = blob_create(shm->cd, pool->size, why, sizeof why);
+			shm_remap_hand_over_views(shm, holder);
+		pool->blob = shm_blob_create(shm->cd, pool->size, why,
+					     sizeof why);
 		if (pool->blob == NULL)
 			goto err;
-		if (!shm->copy_only && pool_remap(shm, pool)) {
-			pool->mode = POOL_ZERO_COPY;
+		if (!shm->copy_only && shm_remap_pool(shm, pool)) {
+			pool->mode = SHM_POOL_ZERO_COPY;
 		} else {
 			/* The one copy of what the pool holds now: its data,
 			 * not its holes (foot's pools are 512 MiB of mostly
 			 * holes). */
-			pool->mode = POOL_COPY;
+			pool->mode = SHM_POOL_COPY;
 			shm->stats->shm_bytes_copied +=
-				copy_file_data(pool->client_fd, pool->blob->map,
-					       0, pool->size, false);
+				shm_file_copy_data(pool->client_fd,
+						   pool->blob->map, 0,
+						   pool->size, false);
 		}
 		if (holder)
 			pool_follow(shm, holder, pool);
 	}
-	pool->target_blob = pool->blob;
-	pool->blob->refs++;
+	pool->target_blob = shm_blob_ref(pool->blob);
 	shm->stats->shm_pools++;
 
 	/* An fd of the host memory only for the request: a pool kept no
@@ -1009,12 +166,12 @@ pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	}
 	close(args[1].h);
 	args[1].h = fd;
-	table_insert(shm->pools, pool);
+	shm_table_insert(shm->pools.table, pool);
 	pool->shm = shm;
-	pool->live_next = shm->live;
-	if (shm->live)
-		shm->live->live_prev = pool;
-	shm->live = pool;
+	pool->live_next = shm->pools.live;
+	if (shm->pools.live)
+		shm->pools.live->live_prev = pool;
+	shm->pools.live = pool;
 
 	return 1;
 
@@ -1023,8 +180,8 @@ err:
 		snprintf(why, sizeof why, "%s", strerror(errno));
 	wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: %s\n",
 	       size, why);
-	blob_unref(pool->target_blob);
-	blob_unref(pool->blob);
+	shm_blob_unref(pool->target_blob);
+	shm_blob_unref(pool->blob);
 	if (pool->client_fd >= 0)
 		close(pool->client_fd);
 	free(pool);
@@ -1032,11 +189,9 @@ err:
 	return -1;
 }
 
-/* A wl_shm_pool of the library's own over `blob`, made by the client's
- * wl_shm ahead of the request being hooked. */
-static struct wl_object *
-own_pool_create(struct wl_transport *transport, uint32_t shm_id,
-		struct shm_blob *blob, size_t size)
+struct wl_object *
+shm_pool_own_create(struct wl_transport *transport, uint32_t shm_id,
+		    struct shm_blob *blob, size_t size)
 {
 	const struct wl_transport_core *core = transport->core;
 	union wl_argument args[3];
@@ -1066,8 +221,8 @@ own_pool_create(struct wl_transport *transport, uint32_t shm_id,
 	return object;
 }
 
-static void
-own_pool_destroy(struct wl_transport *transport, struct wl_object *object)
+void
+shm_pool_own_destroy(struct wl_transport *transport, struct wl_object *object)
 {
 	const struct wl_transport_core *core = transport->core;
 	union wl_argument none[1];
@@ -1077,122 +232,6 @@ own_pool_destroy(struct wl_transport *transport, struct wl_object *object)
 			    WL_SHM_POOL_DESTROY, none);
 	core->destroy_object(transport->core_data, object);
 }
-
-/* The trap of DESIGN.md: the compositor grows only its mapping of the
- * first fd. New host memory goes behind a wl_shm_pool of the library's
- * own, made now, ahead of the client's resize. */
-static int
-pool_move(struct virt_shm *shm, struct wl_transport *transport,
-	  struct shm_pool *pool, size_t size)
-{
-	struct shm_blob *blob, *old = pool->blob;
-	struct wl_object *hidden;
-	char why[160];
-	bool take, give_back;
-
-	blob = blob_create(shm->cd, size, why, sizeof why);
-	if (blob == NULL) {
-		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): %s\n",
-		       pool->id, size, why);
-		return -1;
-	}
-
-	hidden = own_pool_create(transport, pool->shm_id, blob, size);
-	if (hidden == NULL) {
-		blob_unref(blob);
-		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): cannot "
-		       "make a pool for new host memory (%s)\n", pool->id,
-		       size, strerror(errno));
-		return -1;
-	}
-	if (pool->hidden)
-		own_pool_destroy(transport, pool->hidden);
-
-	/* The pool's bytes move with it. A client that kept its views of
-	 * the old memory draws old buffers there; one that made new views
-	 * (remapped below or later) draws everything into the new memory. */
-	memcpy(blob->map, old->map, pool->size < old->size ? pool->size : old->size);
-	old->client_views = pool->mode != POOL_COPY && blob_has_client_views(old);
-	old->views_checked = shm->views_generation;
-	/* The view the client maps for the new size (upstream
-	 * libwayland-cursor: fallocate, resize, munmap, mmap) must show the
-	 * pool, not the holes punched in it. Until the next remap the file
-	 * holds a copy again. A client that grows inside the view it
-	 * reserved maps none: that view takes the new memory instead. */
-	pool->prev_blob = (struct vma) {
-		.dev = old->map_dev, .ino = old->map_ino,
-		.offset = old->map_offset_in_file,
-	};
-	pool->moved = true;
-	reserved_views_move(pool, blob->size, false, &take, &give_back);
-	if (pool->emptied && (!take || give_back)) {
-		shm->stats->shm_bytes_copied +=
-			refill_file(pool->client_fd, blob->map, pool->size);
-		pool->emptied = false;
-	}
-	if (give_back) {
-		reserved_views_move(pool, blob->size, true, &take, &give_back);
-		shm->views_generation++;
-	}
-
-	pool->hidden = hidden;
-	pool->target_id = hidden->id;
-	blob_unref(pool->target_blob);
-	pool->target_blob = blob;
-	blob->refs++;
-	pool->blob = blob;
-	blob_unref(old);	/* its buffers keep it */
-
-	return 0;
-}
-
-static int
-pool_resize(struct virt_shm *shm, struct wl_transport *transport,
-	    struct shm_pool *pool, union wl_argument *args)
-{
-	int32_t size = args[0].i;
-	bool moved = false;
-
-	if (size <= 0 || (size_t) size <= pool->size)
-		return 0;	/* the compositor refuses shrinking */
-
-	if ((size_t) size > pool->blob->size) {
-		/* Views made since the last remap that still fit the current
-		 * host memory go onto it first, so that what the client
-		 * wrote through them moves with the pool. Left in the file,
-		 * it would be indistinguishable from the zero pages the
-		 * client's fallocate for the new size just put in the holes
-		 * punched earlier (upstream libwayland-cursor grows this way:
-		 * fallocate, resize, then a new view). */
-		if (pool->mode == POOL_ZERO_COPY)
-			pool_remap(shm, pool);
-		if (pool_move(shm, transport, pool, (size_t) size) < 0)
-			return -1;
-		moved = true;
-		/* The client's pool object keeps its old size: nothing of
-		 * it lies beyond its first host memory. */
-		args[0].i = pool->compositor_size;
-	} else if (pool->target_id == pool->id) {
-		pool->compositor_size = size;
-	}
-
-	/* From here the client's bytes up to the new size are the pool's:
-	 * what it wrote there through a view before resizing moves too. */
-	pool->size = (size_t) size;
-
-	/* After a move, only views already made for the new size (or a
-	 * reserved view the pool grew into): with none, remapping would
-	 * punch the file just refilled for the view to come (the next
-	 * commit or resize takes that one). */
-	if (pool->mode != POOL_COPY && (!moved || pool_has_file_views(pool))) {
-		if (!pool_remap(shm, pool) && pool->mode == POOL_ZERO_COPY)
-			pool->mode = POOL_MIXED;
-	}
-
-	return 0;
-}
-
-/* ---- buffers and surfaces ------------------------------------------------- */
 
 /* Bytes per pixel of the wl_shm formats clients use; 0 for the others,
  * whose buffers are copied whole. */
@@ -1226,9 +265,9 @@ format_bpp(uint32_t format)
 	return 0;
 }
 
-static int
-buffer_create(struct virt_shm *shm, struct shm_pool *pool,
-	      uint32_t *sender_id, union wl_argument *args)
+int
+shm_buffer_create(struct virt_shm *shm, struct shm_pool *pool,
+		  uint32_t *sender_id, union wl_argument *args)
 {
 	struct shm_buffer *buffer;
 	int32_t offset = args[1].i, height = args[3].i, stride = args[4].i;
@@ -1254,385 +293,71 @@ buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 	if (buffer->width <= 0 ||
 	    (int64_t) buffer->width * buffer->bpp > (int64_t) stride)
 		buffer->bpp = 0;	/* rows as the compositor will judge */
-	buffer->blob = pool->target_blob;
-	buffer->blob->refs++;
+	buffer->blob = shm_blob_ref(pool->target_blob);
 	pool->refs++;
-	table_insert(shm->buffers, buffer);
+	shm_table_insert(shm->pools.buffers, buffer);
 
 	return 0;
 }
 
-static void
-buffer_destroy(struct virt_shm *shm, uint32_t id)
+struct shm_buffer *
+shm_buffer_find(struct virt_shm *shm, uint32_t id)
 {
-	struct shm_buffer *buffer = table_find(shm->buffers, id);
+	return shm_table_find(shm->pools.buffers, id);
+}
+
+void
+shm_buffer_destroy(struct virt_shm *shm, uint32_t id)
+{
+	struct shm_buffer *buffer = shm_buffer_find(shm, id);
 
 	if (buffer == NULL)
 		return;
 
-	table_remove(shm->buffers, buffer);
-	blob_unref(buffer->blob);
+	shm_table_remove(shm->pools.buffers, buffer);
+	shm_blob_unref(buffer->blob);
 	pool_unref(buffer->pool);
 	free(buffer);
 }
 
-/* Make the host memory the compositor reads for this buffer hold what the
- * client drew. Zero copy when the pool is fully remapped and the buffer
- * lives in its current host memory. */
-static const struct shm_box box_everything = { 0, 0, INT32_MAX, INT32_MAX };
-
-static bool
-box_empty(const struct shm_box *b)
+struct shm_pool *
+shm_pool_find(struct virt_shm *shm, uint32_t id)
 {
-	return b->x1 >= b->x2 || b->y1 >= b->y2;
-}
-
-static void
-box_union(struct shm_box *a, const struct shm_box *b)
-{
-	if (box_empty(b))
-		return;
-	if (box_empty(a)) {
-		*a = *b;
-		return;
-	}
-	a->x1 = b->x1 < a->x1 ? b->x1 : a->x1;
-	a->y1 = b->y1 < a->y1 ? b->y1 : a->y1;
-	a->x2 = b->x2 > a->x2 ? b->x2 : a->x2;
-	a->y2 = b->y2 > a->y2 ? b->y2 : a->y2;
-}
-
-static int32_t
-clamp32(int64_t v)
-{
-	return v < INT32_MIN ? INT32_MIN : v > INT32_MAX ? INT32_MAX : (int32_t) v;
-}
-
-/* Adds the rectangle (x, y, w, h), scaled by `scale`, to `b`. */
-static void
-box_add(struct shm_box *b, int32_t x, int32_t y, int32_t w, int32_t h,
-	int32_t scale)
-{
-	struct shm_box r;
-
-	if (w <= 0 || h <= 0)
-		return;
-	r.x1 = clamp32((int64_t) x * scale);
-	r.y1 = clamp32((int64_t) y * scale);
-	r.x2 = clamp32(((int64_t) x + w) * scale);
-	r.y2 = clamp32(((int64_t) y + h) * scale);
-	box_union(b, &r);
-}
-
-/* What of a buffer copied on commit must be copied now: the damage of every
- * commit of this surface since the buffer was last copied for it (the
- * client drew the frames between into other buffers, and brings this one
- * up to date within their damage), or all of it. */
-static struct shm_box
-buffer_damage(struct shm_buffer *buffer, const struct shm_surface *surface)
-{
-	struct shm_box region = { 0, 0, 0, 0 };
-	uint32_t c;
-
-	if (surface == NULL || buffer->bpp == 0 ||
-	    buffer->synced_surface != surface->serial ||
-	    surface->commits - buffer->synced_commit > DAMAGE_HISTORY) {
-		region = box_everything;
-	} else {
-		for (c = buffer->synced_commit + 1; c != surface->commits + 1; c++)
-			box_union(&region, &surface->history[c % DAMAGE_HISTORY]);
-	}
-	if (surface) {
-		buffer->synced_surface = surface->serial;
-		buffer->synced_commit = surface->commits;
-	}
-
-	region.x1 = region.x1 < 0 ? 0 : region.x1;
-	region.y1 = region.y1 < 0 ? 0 : region.y1;
-	region.x2 = region.x2 > buffer->width ? buffer->width : region.x2;
-	region.y2 = region.y2 > buffer->height ? buffer->height : region.y2;
-	return region;
-}
-
-/* Copies the damaged rows of a buffer from the client's file. */
-static void
-buffer_copy_damage(struct virt_shm *shm, struct shm_buffer *buffer,
-		   const struct shm_surface *surface)
-{
-	struct shm_box r = buffer_damage(buffer, surface);
-	int fd = buffer->pool->client_fd;
-	char *dst = buffer->blob->map;
-	size_t at, len;
-
-	if (box_empty(&r))
-		return;
-	if (buffer->bpp == 0 || (r.x1 == 0 && r.x2 == buffer->width)) {
-		/* Whole rows: one read. */
-		at = buffer->offset + (size_t) r.y1 * (size_t) buffer->stride;
-		len = (size_t) (r.y2 - r.y1) * (size_t) buffer->stride;
-		if (at + len > buffer->offset + buffer->bytes)
-			len = buffer->offset + buffer->bytes - at;
-		if (pread(fd, dst + at, len, (off_t) at) > 0)
-			shm->stats->shm_bytes_copied += len;
-		return;
-	}
-	len = (size_t) (r.x2 - r.x1) * (size_t) buffer->bpp;
-	for (int32_t y = r.y1; y < r.y2; y++) {
-		at = buffer->offset + (size_t) y * (size_t) buffer->stride +
-		     (size_t) r.x1 * (size_t) buffer->bpp;
-		if (pread(fd, dst + at, len, (off_t) at) != (ssize_t) len)
-			break;
-		shm->stats->shm_bytes_copied += len;
-	}
-}
-
-static void
-buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
-	    const struct shm_surface *surface)
-{
-	struct shm_pool *pool = buffer->pool;
-	size_t from = buffer->offset, to = buffer->offset + buffer->bytes;
-
-	if (to > pool->size || to > buffer->blob->size)
-		return;	/* the compositor reports the bad buffer */
-
-	if (pool->mode == POOL_COPY) {
-		buffer_copy_damage(shm, buffer, surface);
-		return;
-	}
-
-	if (buffer->blob != pool->blob &&
-	    buffer->blob->views_checked != shm->views_generation) {
-		/* A remap since may have put newer memory over its views. */
-		buffer->blob->client_views = buffer->blob->client_views &&
-					     blob_has_client_views(buffer->blob);
-		buffer->blob->views_checked = shm->views_generation;
-	}
-	if (buffer->blob != pool->blob && !buffer->blob->client_views) {
-		/* A buffer of earlier host memory: the client draws into
-		 * the current one. */
-		memcpy((char *) buffer->blob->map + from,
-		       (char *) pool->blob->map + from, buffer->bytes);
-		shm->stats->shm_bytes_copied += buffer->bytes;
-	}
-
-	if (!file_has_data(pool->client_fd, from, to))
-		return;
-
-	/* Someone wrote to the file, not to host memory. */
-	if (pool->mode == POOL_ZERO_COPY && pool_remap(shm, pool)) {
-		if (buffer->blob != pool->blob && !buffer->blob->client_views)
-			memcpy((char *) buffer->blob->map + from,
-			       (char *) pool->blob->map + from, buffer->bytes);
-		return;
-	}
-	pool->mode = POOL_MIXED;
-	shm->stats->shm_bytes_copied +=
-		copy_file_data(pool->client_fd, buffer->blob->map, from, to,
-			       false);
-}
-
-static struct shm_surface *
-surface_get(struct virt_shm *shm, uint32_t id)
-{
-	struct shm_surface *surface = table_find(shm->surfaces, id);
-
-	if (surface)
-		return surface;
-
-	surface = calloc(1, sizeof *surface);
-	if (surface) {
-		surface->id = id;
-		surface->serial = ++shm->surface_serial;
-		surface->scale = 1;
-		surface->transform = WL_OUTPUT_TRANSFORM_NORMAL;
-		table_insert(shm->surfaces, surface);
-	}
-	return surface;
-}
-
-/* The client promised not to touch the buffer until it is released, so
- * what it holds at commit is what the compositor must see. */
-static void
-surface_commit(struct virt_shm *shm, struct shm_surface *surface)
-{
-	struct shm_buffer *buffer;
-	struct shm_box box = surface->damage_buffer;
-
-	/* This commit's damage in buffer coordinates: surface damage only
-	 * where the library knows how the surface maps to the buffer. */
-	if (!box_empty(&surface->damage)) {
-		if (surface->viewport || surface->scale < 1 ||
-		    surface->transform != WL_OUTPUT_TRANSFORM_NORMAL)
-			box = box_everything;
-		else
-			box_add(&box, surface->damage.x1, surface->damage.y1,
-				surface->damage.x2 - surface->damage.x1,
-				surface->damage.y2 - surface->damage.y1,
-				surface->scale);
-	}
-	surface->commits++;
-	surface->history[surface->commits % DAMAGE_HISTORY] = box;
-	surface->damage = surface->damage_buffer = (struct shm_box) { 0, 0, 0, 0 };
-
-	if (!surface->attached && !surface->damaged)
-		return;
-	surface->attached = surface->damaged = false;
-
-	buffer = table_find(shm->buffers, surface->buffer);
-	if (buffer)
-		buffer_sync(shm, buffer, surface);
-}
-
-static void
-pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
-	     struct shm_pool *pool)
-{
-	/* The library's own pool goes with the client's. */
-	if (pool->hidden)
-		own_pool_destroy(transport, pool->hidden);
-	pool->hidden = NULL;
-
-	table_remove(shm->pools, pool);
-	pool_unref(pool);
-}
-
-int
-virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
-		 struct wl_object *target, uint32_t *sender_id,
-		 uint32_t opcode, union wl_argument *args)
-{
-	const char *interface = target->interface->name;
-	struct shm_surface *surface;
-	struct shm_pool *pool;
-
-	if (strcmp(interface, "wl_shm") == 0) {
-		if (opcode == WL_SHM_CREATE_POOL)
-			return pool_create(shm, target, args);
-		return 0;
-	}
-
-	if (strcmp(interface, "wl_shm_pool") == 0) {
-		pool = table_find(shm->pools, target->id);
-		if (pool == NULL)
-			return 0;
-		switch (opcode) {
-		case WL_SHM_POOL_CREATE_BUFFER:
-			return buffer_create(shm, pool, sender_id, args);
-		case WL_SHM_POOL_DESTROY:
-			pool_destroy(shm, transport, pool);
-			return 0;
-		case WL_SHM_POOL_RESIZE:
-			return pool_resize(shm, transport, pool, args);
-		}
-		return 0;
-	}
-
-	if (strcmp(interface, "wl_buffer") == 0) {
-		if (opcode == WL_BUFFER_DESTROY)
-			buffer_destroy(shm, target->id);
-		return 0;
-	}
-
-	/* A viewport maps surface to buffer coordinates in ways the library
-	 * does not follow: that surface's damage covers all of its buffer. */
-	if (strcmp(interface, "wp_viewporter") == 0) {
-		if (opcode == 1 && args[1].o != NULL) {	/* get_viewport */
-			surface = surface_get(shm, args[1].o->id);
-			if (surface)
-				surface->viewport = true;
-		}
-		return 0;
-	}
-
-	if (strcmp(interface, "wl_surface") == 0) {
-		switch (opcode) {
-		case WL_SURFACE_DESTROY:
-			surface = table_find(shm->surfaces, target->id);
-			if (surface) {
-				table_remove(shm->surfaces, surface);
-				free(surface);
-			}
-			return 0;
-		case WL_SURFACE_ATTACH:
-			surface = surface_get(shm, target->id);
-			if (surface) {
-				surface->buffer = args[0].o ? args[0].o->id : 0;
-				surface->attached = true;
-			}
-			return 0;
-		case WL_SURFACE_DAMAGE:
-		case WL_SURFACE_DAMAGE_BUFFER:
-			surface = surface_get(shm, target->id);
-			if (surface == NULL)
-				return 0;
-			surface->damaged = true;
-			box_add(opcode == WL_SURFACE_DAMAGE ? &surface->damage :
-				&surface->damage_buffer, args[0].i, args[1].i,
-				args[2].i, args[3].i, 1);
-			return 0;
-		case WL_SURFACE_SET_BUFFER_SCALE:
-		case WL_SURFACE_SET_BUFFER_TRANSFORM:
-			/* Read with the damage they are committed with. */
-			surface = surface_get(shm, target->id);
-			if (surface && opcode == WL_SURFACE_SET_BUFFER_SCALE)
-				surface->scale = args[0].i;
-			else if (surface)
-				surface->transform = args[0].i;
-			return 0;
-		case WL_SURFACE_COMMIT:
-			surface = table_find(shm->surfaces, target->id);
-			if (surface)
-				surface_commit(shm, surface);
-			return 0;
-		}
-	}
-
-	return 0;
-}
-
-/* The interfaces whose requests virt_shm_request looks at. */
-bool
-virt_shm_hooks(const char *interface)
-{
-	static const char *const names[] = {
-		"wl_shm", "wl_shm_pool", "wl_buffer", "wp_viewporter", "wl_surface",
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(interface, names[i]) == 0)
-			return true;
-	}
-	return false;
+	return shm_table_find(shm->pools.table, id);
 }
 
 void
-virt_shm_destroy(struct virt_shm *shm)
+shm_pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
+		 struct shm_pool *pool)
+{
+	/* The library's own pool goes with the client's. */
+	if (pool->hidden)
+		shm_pool_own_destroy(transport, pool->hidden);
+	pool->hidden = NULL;
+
+	shm_table_remove(shm->pools.table, pool);
+	pool_unref(pool);
+}
+
+void
+shm_pools_fini(struct virt_shm *shm)
 {
 	int i;
 
-	for (i = 0; i < TABLE_BUCKETS; i++) {
-		while (shm->buffers[i]) {
-			struct shm_buffer *b = shm->buffers[i];
+	for (i = 0; i < SHM_TABLE_BUCKETS; i++) {
+		while (shm->pools.buffers[i]) {
+			struct shm_buffer *b = shm->pools.buffers[i];
 
-			shm->buffers[i] = b->next;
-			blob_unref(b->blob);
+			shm->pools.buffers[i] = b->next;
+			shm_blob_unref(b->blob);
 			pool_unref(b->pool);
 			free(b);
 		}
-		while (shm->pools[i]) {
-			struct shm_pool *p = shm->pools[i];
+		while (shm->pools.table[i]) {
+			struct shm_pool *p = shm->pools.table[i];
 
-			shm->pools[i] = p->next;
+			shm->pools.table[i] = p->next;
 			pool_unref(p);
 		}
-		while (shm->surfaces[i]) {
-			struct shm_surface *s = shm->surfaces[i];
-
-			shm->surfaces[i] = s->next;
-			free(s);
-		}
 	}
-	free(shm);
 }
