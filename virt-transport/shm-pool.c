@@ -64,6 +64,115 @@ pool_follow(struct virt_shm *shm, struct shm_pool *holder,
 							  SHM_POOL_MIXED;
 }
 
+/* A pool whose fd is host memory already (virt_shm_memory_create, a
+ * dma-buf of the device) goes as it is, the compositor reads what the
+ * client writes. A GUEST blob is left to the request's fd check, which
+ * refuses it with its reason. True when the fd is the device's. */
+static bool
+pool_fd_of_device(struct virt_shm *shm, int fd)
+{
+	uint32_t bo, res, blob_mem = 0;
+	bool host;
+
+	if (virtgpu_prime_import(&shm->cd->dev, fd, &bo) != 0)
+		return false;
+	host = virtgpu_resource_info(&shm->cd->dev, bo, &res,
+				     &blob_mem) == 0 &&
+	       blob_mem != VIRTGPU_BLOB_MEM_GUEST;
+	virtgpu_gem_close(&shm->cd->dev, bo);
+	if (host) {
+		shm->stats->shm_pools++;
+		shm->stats->zero_copy_pools++;
+		shm->stats->shm_host_pools++;
+	}
+	return true;
+}
+
+/* The pool as the request names it, with the client's fd of its own. */
+static int
+pool_open(struct shm_pool *pool, struct wl_object *shm_object,
+	  union wl_argument *args)
+{
+	struct stat st;
+
+	pool->id = args[0].o->id;
+	pool->shm_id = shm_object->id;
+	pool->size = (size_t) args[2].i;
+	pool->compositor_size = args[2].i;
+	pool->target_id = pool->id;
+	pool->refs = 1;
+	pool->client_fd = wl_os_dupfd_cloexec(args[1].h, 0);
+	if (pool->client_fd < 0 || fstat(pool->client_fd, &st) < 0)
+		return -1;
+	pool->dev = st.st_dev;
+	pool->ino = st.st_ino;
+	return 0;
+}
+
+/* A second pool of a file the library holds already (a client that makes
+ * a new pool instead of resizing): the client's views show that pool's
+ * host memory, not the emptied file, so the new pool shares it, as two
+ * pools of one file share its pages. */
+static void
+pool_share(struct virt_shm *shm, struct shm_pool *pool,
+	   struct shm_pool *holder)
+{
+	pool->blob = shm_blob_ref(holder->blob);
+	pool->mode = holder->mode;
+	pool->emptied = holder->emptied;
+	pool->counted = holder->counted;
+	shm->stats->zero_copy_pools += pool->counted;
+	/* Views made since go onto the shared memory too. */
+	if (pool->mode == SHM_POOL_ZERO_COPY && !shm_remap_pool(shm, pool))
+		pool->mode = SHM_POOL_MIXED;
+}
+
+/* Host memory for the pool: a holder's, or new, with the client's views
+ * remapped onto it (taken over from a holder needing more) or its bytes
+ * copied there once. */
+static int
+pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
+		 size_t why_size)
+{
+	struct shm_pool *holder = pool_holding(shm, pool);
+
+	if (holder && holder->blob->size >= pool->size) {
+		pool_share(shm, pool, holder);
+		return 0;
+	}
+
+	if (holder)
+		shm_remap_hand_over_views(shm, holder);
+	pool->blob = shm_blob_create(shm->cd, pool->size, why, why_size);
+	if (pool->blob == NULL)
+		return -1;
+	if (!shm->copy_only && shm_remap_pool(shm, pool)) {
+		pool->mode = SHM_POOL_ZERO_COPY;
+	} else {
+		/* The one copy of what the pool holds now: its data, not its
+		 * holes (foot's pools are 512 MiB of mostly holes). */
+		pool->mode = SHM_POOL_COPY;
+		shm->stats->shm_bytes_copied +=
+			shm_file_copy_data(pool->client_fd, pool->blob->map, 0,
+					   pool->size, false);
+	}
+	if (holder)
+		pool_follow(shm, holder, pool);
+	return 0;
+}
+
+/* The pool is found by its id, and by its file among the live ones. */
+static void
+pool_link(struct virt_shm *shm, struct shm_pool *pool)
+{
+	shm_table_insert(shm->pools.table, pool);
+	pool->shm = shm;
+	pool->live_next = shm->pools.live;
+	if (shm->pools.live)
+		shm->pools.live->live_prev = pool;
+	shm->pools.live = pool;
+}
+
 /* wl_shm.create_pool(id, fd, size): host memory for the pool, its bytes
  * copied once, the client's views remapped; the compositor gets the host
  * memory's fd. */
@@ -71,88 +180,22 @@ int
 shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 		union wl_argument *args)
 {
-	struct shm_pool *pool, *holder;
-	struct stat st;
+	struct shm_pool *pool;
 	int32_t size = args[2].i;
 	char why[160] = "";
-	uint32_t bo;
 	int fd;
 
 	if (size <= 0 || args[0].o == NULL)
 		return 0;	/* the compositor answers invalid_stride */
-
-	/* Host memory already (virt_shm_memory_create, a dma-buf of the
-	 * device): it goes as it is, the compositor reads what the client
-	 * writes. A GUEST blob is left to the request's fd check, which
-	 * refuses it with its reason. */
-	if (virtgpu_prime_import(&shm->cd->dev, args[1].h, &bo) == 0) {
-		uint32_t res, blob_mem = 0;
-		bool host = virtgpu_resource_info(&shm->cd->dev, bo, &res,
-						  &blob_mem) == 0 &&
-			    blob_mem != VIRTGPU_BLOB_MEM_GUEST;
-
-		virtgpu_gem_close(&shm->cd->dev, bo);
-		if (host) {
-			shm->stats->shm_pools++;
-			shm->stats->zero_copy_pools++;
-			shm->stats->shm_host_pools++;
-		}
+	if (pool_fd_of_device(shm, args[1].h))
 		return 0;
-	}
 
 	pool = calloc(1, sizeof *pool);
 	if (pool == NULL)
 		return -1;
-	pool->id = args[0].o->id;
-	pool->shm_id = shm_object->id;
-	pool->size = (size_t) size;
-	pool->compositor_size = size;
-	pool->target_id = pool->id;
-	pool->refs = 1;
-	pool->client_fd = wl_os_dupfd_cloexec(args[1].h, 0);
-	if (pool->client_fd < 0 || fstat(pool->client_fd, &st) < 0)
+	if (pool_open(pool, shm_object, args) < 0 ||
+	    pool_take_memory(shm, pool, why, sizeof why) < 0)
 		goto err;
-	pool->dev = st.st_dev;
-	pool->ino = st.st_ino;
-
-	/* A second pool of a file the library holds already (a client that
-	 * makes a new pool instead of resizing): the client's views show
-	 * that pool's host memory, not the emptied file, so the new pool
-	 * shares it, as two pools of one file share its pages, or, needing
-	 * more, takes the views over. */
-	holder = pool_holding(shm, pool);
-	if (holder && holder->blob->size >= pool->size) {
-		pool->blob = shm_blob_ref(holder->blob);
-		pool->mode = holder->mode;
-		pool->emptied = holder->emptied;
-		pool->counted = holder->counted;
-		shm->stats->zero_copy_pools += pool->counted;
-		/* Views made since go onto the shared memory too. */
-		if (pool->mode == SHM_POOL_ZERO_COPY &&
-		    !shm_remap_pool(shm, pool))
-			pool->mode = SHM_POOL_MIXED;
-	} else {
-		if (holder)
-			shm_remap_hand_over_views(shm, holder);
-		pool->blob = shm_blob_create(shm->cd, pool->size, why,
-					     sizeof why);
-		if (pool->blob == NULL)
-			goto err;
-		if (!shm->copy_only && shm_remap_pool(shm, pool)) {
-			pool->mode = SHM_POOL_ZERO_COPY;
-		} else {
-			/* The one copy of what the pool holds now: its data,
-			 * not its holes (foot's pools are 512 MiB of mostly
-			 * holes). */
-			pool->mode = SHM_POOL_COPY;
-			shm->stats->shm_bytes_copied +=
-				shm_file_copy_data(pool->client_fd,
-						   pool->blob->map, 0,
-						   pool->size, false);
-		}
-		if (holder)
-			pool_follow(shm, holder, pool);
-	}
 	pool->target_blob = shm_blob_ref(pool->blob);
 	shm->stats->shm_pools++;
 
@@ -166,12 +209,7 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	}
 	close(args[1].h);
 	args[1].h = fd;
-	shm_table_insert(shm->pools.table, pool);
-	pool->shm = shm;
-	pool->live_next = shm->pools.live;
-	if (shm->pools.live)
-		shm->pools.live->live_prev = pool;
-	shm->pools.live = pool;
+	pool_link(shm, pool);
 
 	return 1;
 
