@@ -1,7 +1,8 @@
 /*
  * SPDX-License-Identifier: MIT
- * wl_shm over the virtio-gpu transport (shm.c): pools live in host
- * memory, the client's own mappings remapped onto it where possible.
+ * wl_shm over the virtio-gpu transport (shm.c, its parts shm-*.c): pools
+ * live in host memory, the client's own mappings remapped onto it where
+ * possible.
  */
 #ifndef VIRT_SHM_H
 #define VIRT_SHM_H

@@ -1,0 +1,173 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * Host memory for wl_shm pools (cross-domain-protocol.md §5.1-5.2): a blob
+ * allocated as an R8 image, mapped by the library, and known again among
+ * the process's mappings; and memory libwayland-cursor fills itself.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include "shm-private.h"
+#include "wayland-private.h"
+
+#define FOURCC_R8 0x20203852u	/* 'R', '8', ' ', ' ' */
+#define GRALLOC_LINEAR (1u << 4)
+#define GRALLOC_SW_WRITE_OFTEN (1u << 11)
+
+/* Host memory of at least `size` bytes as an R8 image (§5.1). Rows of
+ * 4096 bytes rather than one row of `size`: image dimensions on real
+ * hosts are bounded (GPU allocators cap them). */
+static int
+host_memory_query(struct cross_domain *cd, size_t size,
+		  struct cross_domain_image_requirements *req)
+{
+	uint32_t width = 4096;
+	size_t rows = (size + width - 1) / width;
+
+	if (rows > 65536) {
+		width = 16384;
+		rows = (size + width - 1) / width;
+	}
+	if (rows > 65536) {
+		errno = E2BIG;
+		return -1;
+	}
+
+	return cross_domain_image_requirements(cd, width, (uint32_t) rows,
+					       FOURCC_R8,
+					       GRALLOC_LINEAR |
+					       GRALLOC_SW_WRITE_OFTEN, req);
+}
+
+/* Where the process's mappings show this blob: as the library's own does. */
+static void
+blob_identify(struct shm_blob *blob)
+{
+	struct vma m;
+
+	if (vma_at(blob->map, &m) == 0 && m.start == (uintptr_t) blob->map) {
+		blob->map_dev = m.dev;
+		blob->map_ino = m.ino;
+		blob->map_offset_in_file = m.offset;
+	}
+}
+
+struct shm_blob *
+shm_blob_create(struct cross_domain *cd, size_t size, char *why,
+		size_t why_size)
+{
+	struct cross_domain_image_requirements req;
+	struct virtgpu_map map;
+	struct shm_blob *blob;
+
+	blob = calloc(1, sizeof *blob);
+	if (blob == NULL)
+		return NULL;
+	blob->cd = cd;
+	blob->refs = 1;
+
+	size = (size + (size_t) cd->dev.page_size - 1) &
+	       ~((size_t) cd->dev.page_size - 1);
+	if (host_memory_query(cd, size, &req) < 0 || req.size < size) {
+		snprintf(why, why_size, "the host cannot allocate %zu bytes "
+			 "(%s)", size, strerror(errno));
+		goto err;
+	}
+
+	if (virtgpu_blob_create(&cd->dev, VIRTGPU_BLOB_MEM_HOST3D,
+				VIRTGPU_BLOB_FLAG_USE_MAPPABLE |
+				VIRTGPU_BLOB_FLAG_USE_SHAREABLE,
+				req.size, req.blob_id, &blob->bo, NULL) < 0) {
+		snprintf(why, why_size, "host memory of %llu bytes refused "
+			 "(%s)", (unsigned long long) req.size, strerror(errno));
+		goto err;
+	}
+	blob->size = (size_t) req.size;
+
+	memset(&map, 0, sizeof map);
+	map.handle = blob->bo;
+	if (ioctl(cd->dev.fd, VIRTGPU_IOCTL_MAP, &map) < 0)
+		goto err_bo;
+	blob->map_offset = map.offset;
+	blob->map = mmap(NULL, blob->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 cd->dev.fd, (off_t) map.offset);
+	if (blob->map == MAP_FAILED) {
+		blob->map = NULL;
+		goto err_bo;
+	}
+
+	blob_identify(blob);
+	return blob;
+
+err_bo:
+	snprintf(why, why_size, "cannot map host memory (%s)",
+		 strerror(errno));
+	if (blob->map)
+		munmap(blob->map, blob->size);
+	virtgpu_gem_close(&cd->dev, blob->bo);
+err:
+	free(blob);
+	errno = ENOMEM;
+	return NULL;
+}
+
+struct shm_blob *
+shm_blob_ref(struct shm_blob *blob)
+{
+	blob->refs++;
+	return blob;
+}
+
+void
+shm_blob_unref(struct shm_blob *blob)
+{
+	if (blob == NULL || --blob->refs > 0)
+		return;
+
+	munmap(blob->map, blob->size);
+	virtgpu_gem_close(&blob->cd->dev, blob->bo);
+	free(blob);
+}
+
+/* Memory for a pool that a library of ours fills (libwayland-cursor): the
+ * host memory's fd and the library's mapping go to the caller, who unmaps
+ * and closes them; the GEM handle is closed now (the mapping and the fd
+ * keep the memory). */
+int
+virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
+{
+	struct shm_blob *blob;
+	char why[160] = "";
+	int fd;
+
+	if (*size == 0 || *size > INT32_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	blob = shm_blob_create(shm->cd, *size, why, sizeof why);
+	if (blob == NULL) {
+		wl_log("wayland-virtgpu: shared memory of %zu bytes: %s\n",
+		       *size, why);
+		errno = ENOMEM;
+		return -1;
+	}
+
+	fd = virtgpu_prime_export(&shm->cd->dev, blob->bo);
+	if (fd < 0) {
+		wl_log("wayland-virtgpu: shared memory of %zu bytes: cannot "
+		       "export host memory (%s)\n", *size, strerror(errno));
+		shm_blob_unref(blob);
+		errno = ENOMEM;
+		return -1;
+	}
+	*data = blob->map;
+	*size = blob->size;
+	virtgpu_gem_close(&shm->cd->dev, blob->bo);
+	free(blob);
+
+	return fd;
+}

@@ -1,0 +1,248 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * The client's pool file: where it holds data, copying that to host memory
+ * and back, punching it empty, and the snapshot that tells a write racing
+ * a remap from the bytes that were copied.
+ */
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shm-private.h"
+
+/* The next run of data in the file within [from, to): false when only
+ * holes are left. */
+static bool
+next_data_extent(int fd, size_t from, size_t to, size_t *start, size_t *end)
+{
+	off_t data, hole;
+
+	data = lseek(fd, (off_t) from, SEEK_DATA);
+	if (data < 0 || (size_t) data >= to)
+		return false;
+	hole = lseek(fd, data, SEEK_HOLE);
+	if (hole < 0 || (size_t) hole > to)
+		hole = (off_t) to;
+
+	*start = (size_t) data;
+	*end = (size_t) hole;
+	return true;
+}
+
+/* Copy what the client's file holds (its data extents, not its holes)
+ * within [from, to) into host memory at the same offsets. With
+ * skip_zero_pages, pages of zeros are left alone: after the file was
+ * emptied, fallocate() (which clients call to grow pools) fills it with
+ * zero pages that are nobody's pixels, and must not cover host memory the
+ * client drew into. */
+size_t
+shm_file_copy_data(int fd, void *dst, size_t from, size_t to,
+		   bool skip_zero_pages)
+{
+	static const uint8_t zeros[4096];
+	uint8_t page[4096];
+	size_t copied = 0, at, n, data, hole;
+
+	while (next_data_extent(fd, from, to, &data, &hole)) {
+		for (at = data; at < hole; at += n) {
+			n = hole - at < sizeof page ? hole - at : sizeof page;
+			if (pread(fd, page, n, (off_t) at) != (ssize_t) n)
+				return copied;
+			if (skip_zero_pages && memcmp(page, zeros, n) == 0)
+				continue;
+			/* A page host memory holds already (a refilled
+			 * file) needs no copy. */
+			if (memcmp((char *) dst + at, page, n) == 0)
+				continue;
+			memcpy((char *) dst + at, page, n);
+			copied += n;
+		}
+		from = hole;
+	}
+
+	return copied;
+}
+
+/* The reverse, after the file was emptied: give the file back what host
+ * memory holds, in [0, size), where the file has nothing of its own (holes,
+ * and pages of zeros a fallocate() put in them). A view the client maps
+ * later then shows the pool's bytes, not zeros, so what it writes next to
+ * them (an allocator appending in a page half used) merges in the file,
+ * and copying the file back later loses nothing. */
+size_t
+shm_file_refill(int fd, const void *src, size_t size)
+{
+	static const uint8_t zeros[4096];
+	uint8_t page[4096];
+	size_t written = 0, at, n;
+
+	for (at = 0; at < size; at += n) {
+		off_t data = lseek(fd, (off_t) at, SEEK_DATA);
+		bool fill;
+
+		n = size - at < sizeof page ? size - at : sizeof page;
+		if (data < 0 || (size_t) data >= at + n) {
+			fill = true;	/* a hole */
+		} else if ((size_t) data > at) {
+			n = (size_t) data - at;	/* a hole up to the data */
+			fill = true;
+		} else {
+			fill = pread(fd, page, n, (off_t) at) == (ssize_t) n &&
+			       memcmp(page, zeros, n) == 0;
+		}
+		/* Zeros in host memory: the file shows them already. */
+		if (fill && memcmp((const char *) src + at, zeros, n) != 0) {
+			if (pwrite(fd, (const char *) src + at, n, (off_t) at) !=
+			    (ssize_t) n)
+				break;
+			written += n;
+		}
+	}
+
+	return written;
+}
+
+bool
+shm_file_has_data(int fd, size_t from, size_t to)
+{
+	size_t data, hole;
+
+	return next_data_extent(fd, from, to, &data, &hole);
+}
+
+int
+shm_file_punch(int fd, size_t size)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+			 (off_t) size);
+}
+
+/* Can holes be punched in the file? Sealed files and some filesystems
+ * refuse; ask with an empty punch past its end. */
+bool
+shm_file_punchable(int fd, size_t size)
+{
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (seals > 0 && (seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)))
+		return false;
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t) size, 4096) == 0;
+}
+
+void
+shm_file_snapshot_free(struct shm_file_snapshot *snap)
+{
+	int i;
+
+	for (i = 0; i < snap->count; i++)
+		free(snap->extents[i].bytes);
+	free(snap->extents);
+}
+
+bool
+shm_file_snapshot_take(struct shm_file_snapshot *snap, int fd,
+		       const uint8_t *host, size_t size)
+{
+	size_t from = 0, len, data, hole;
+
+	memset(snap, 0, sizeof *snap);
+	while (next_data_extent(fd, from, size, &data, &hole)) {
+		struct shm_file_extent *grown;
+
+		len = hole - data;
+
+		grown = realloc(snap->extents, (snap->count + 1) * sizeof *grown);
+		if (grown == NULL)
+			goto err;
+		snap->extents = grown;
+		grown[snap->count].offset = data;
+		grown[snap->count].len = len;
+		grown[snap->count].bytes = malloc(len);
+		if (grown[snap->count].bytes == NULL)
+			goto err;
+		memcpy(grown[snap->count].bytes, host + data, len);
+		snap->count++;
+		from = hole;
+	}
+	return true;
+
+err:
+	shm_file_snapshot_free(snap);
+	return false;
+}
+
+/* The snapshot's byte at `at` (0 in its holes); extents are in order. */
+static uint8_t
+snapshot_byte(const struct shm_file_snapshot *snap, int *hint, size_t at)
+{
+	int i;
+
+	for (i = *hint; i < snap->count; i++) {
+		const struct shm_file_extent *e = &snap->extents[i];
+
+		if (at < e->offset)
+			break;
+		if (at < e->offset + e->len) {
+			*hint = i;
+			return e->bytes[at - e->offset];
+		}
+	}
+	return 0;
+}
+
+/* Does the snapshot hold exactly these n bytes at `at`? Only said where
+ * one extent covers them: elsewhere the byte-wise look decides. */
+static bool
+snapshot_holds(const struct shm_file_snapshot *snap, int *hint, size_t at,
+	       const uint8_t *bytes, size_t n)
+{
+	int i;
+
+	for (i = *hint; i < snap->count; i++) {
+		const struct shm_file_extent *e = &snap->extents[i];
+
+		if (at < e->offset)
+			break;
+		if (at + n <= e->offset + e->len) {
+			*hint = i;
+			return memcmp(e->bytes + (at - e->offset), bytes, n) == 0;
+		}
+	}
+	return false;
+}
+
+/* Bytes another thread wrote through a view between the copy and the
+ * remap landed in the file; take those host memory has had no newer
+ * write to since (it still holds the snapshot's byte there). */
+size_t
+shm_file_merge_racing_writes(int fd, const struct shm_file_snapshot *snap,
+			     uint8_t *host, size_t size)
+{
+	uint8_t chunk[4096];
+	size_t from = 0, at, n, i, merged = 0, data, hole;
+	int hint = 0;
+
+	while (next_data_extent(fd, from, size, &data, &hole)) {
+		for (at = data; at < hole; at += n) {
+			n = hole - at < sizeof chunk ? hole - at : sizeof chunk;
+			if (pread(fd, chunk, n, (off_t) at) != (ssize_t) n)
+				return merged;
+			if (snapshot_holds(snap, &hint, at, chunk, n))
+				continue;	/* nobody wrote here */
+			for (i = 0; i < n; i++) {
+				uint8_t old = snapshot_byte(snap, &hint, at + i);
+
+				if (chunk[i] != old && host[at + i] == old) {
+					host[at + i] = chunk[i];
+					merged++;
+				}
+			}
+		}
+		from = hole;
+	}
+	return merged;
+}

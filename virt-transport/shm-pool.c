@@ -1,0 +1,401 @@
+/*
+ * SPDX-License-Identifier: MIT
+ * wl_shm pools: created over host memory (shared with a live pool of the
+ * same file), the library's own pools behind them, their buffers, and
+ * their end when the pool object and its last buffer are gone.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "shm-private.h"
+#include "wayland-client-protocol.h"
+#include "wayland-private.h"
+
+static void
+pool_unref(struct shm_pool *pool)
+{
+	if (--pool->refs > 0)
+		return;
+
+	if (pool->live_prev)
+		pool->live_prev->live_next = pool->live_next;
+	else if (pool->shm)
+		pool->shm->pools.live = pool->live_next;
+	if (pool->live_next)
+		pool->live_next->live_prev = pool->live_prev;
+	shm_blob_unref(pool->target_blob);
+	shm_blob_unref(pool->blob);
+	close(pool->client_fd);
+	free(pool);
+}
+
+/* The live pool that holds `pool`'s file in host memory, if any: the
+ * newest one, whose memory the client's views show. */
+static struct shm_pool *
+pool_holding(struct virt_shm *shm, const struct shm_pool *pool)
+{
+	struct shm_pool *p;
+
+	if (shm->copy_only)
+		return NULL;
+	for (p = shm->pools.live; p; p = p->live_next) {
+		if (p->dev == pool->dev && p->ino == pool->ino &&
+		    p->mode != SHM_POOL_COPY)
+			return p;
+	}
+	return NULL;
+}
+
+/* The holder's buffers come from the new pool's memory from now on, as
+ * a moved pool's do from its new memory. */
+static void
+pool_follow(struct virt_shm *shm, struct shm_pool *holder,
+	    struct shm_pool *pool)
+{
+	shm_remap_blob_left(shm, holder->blob, false);
+	shm_blob_unref(holder->blob);	/* its buffers keep it */
+	holder->blob = shm_blob_ref(pool->blob);
+	holder->emptied = pool->emptied;
+	holder->mode = pool->mode == SHM_POOL_ZERO_COPY ? SHM_POOL_ZERO_COPY :
+							  SHM_POOL_MIXED;
+}
+
+/* A pool whose fd is host memory already (virt_shm_memory_create, a
+ * dma-buf of the device) goes as it is, the compositor reads what the
+ * client writes. A GUEST blob is left to the request's fd check, which
+ * refuses it with its reason. True when the fd is the device's. */
+static bool
+pool_fd_of_device(struct virt_shm *shm, int fd)
+{
+	uint32_t bo, res, blob_mem = 0;
+	bool host;
+
+	if (virtgpu_prime_import(&shm->cd->dev, fd, &bo) != 0)
+		return false;
+	host = virtgpu_resource_info(&shm->cd->dev, bo, &res,
+				     &blob_mem) == 0 &&
+	       blob_mem != VIRTGPU_BLOB_MEM_GUEST;
+	virtgpu_gem_close(&shm->cd->dev, bo);
+	if (host) {
+		shm->stats->shm_pools++;
+		shm->stats->zero_copy_pools++;
+		shm->stats->shm_host_pools++;
+	}
+	return true;
+}
+
+/* The pool as the request names it, with the client's fd of its own. */
+static int
+pool_open(struct shm_pool *pool, struct wl_object *shm_object,
+	  union wl_argument *args)
+{
+	struct stat st;
+
+	pool->id = args[0].o->id;
+	pool->shm_id = shm_object->id;
+	pool->size = (size_t) args[2].i;
+	pool->compositor_size = args[2].i;
+	pool->target_id = pool->id;
+	pool->refs = 1;
+	pool->client_fd = wl_os_dupfd_cloexec(args[1].h, 0);
+	if (pool->client_fd < 0 || fstat(pool->client_fd, &st) < 0)
+		return -1;
+	pool->dev = st.st_dev;
+	pool->ino = st.st_ino;
+	return 0;
+}
+
+/* A second pool of a file the library holds already (a client that makes
+ * a new pool instead of resizing): the client's views show that pool's
+ * host memory, not the emptied file, so the new pool shares it, as two
+ * pools of one file share its pages. */
+static void
+pool_share(struct virt_shm *shm, struct shm_pool *pool,
+	   struct shm_pool *holder)
+{
+	pool->blob = shm_blob_ref(holder->blob);
+	pool->mode = holder->mode;
+	pool->emptied = holder->emptied;
+	pool->counted = holder->counted;
+	shm->stats->zero_copy_pools += pool->counted;
+	/* Views made since go onto the shared memory too. */
+	if (pool->mode == SHM_POOL_ZERO_COPY && !shm_remap_pool(shm, pool))
+		pool->mode = SHM_POOL_MIXED;
+}
+
+/* Host memory for the pool: a holder's, or new, with the client's views
+ * remapped onto it (taken over from a holder needing more) or its bytes
+ * copied there once. */
+static int
+pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
+		 size_t why_size)
+{
+	struct shm_pool *holder = pool_holding(shm, pool);
+
+	if (holder && holder->blob->size >= pool->size) {
+		pool_share(shm, pool, holder);
+		return 0;
+	}
+
+	if (holder)
+		shm_remap_hand_over_views(shm, holder);
+	pool->blob = shm_blob_create(shm->cd, pool->size, why, why_size);
+	if (pool->blob == NULL)
+		return -1;
+	if (!shm->copy_only && shm_remap_pool(shm, pool)) {
+		pool->mode = SHM_POOL_ZERO_COPY;
+	} else {
+		/* The one copy of what the pool holds now: its data, not its
+		 * holes (foot's pools are 512 MiB of mostly holes). */
+		pool->mode = SHM_POOL_COPY;
+		shm->stats->shm_bytes_copied +=
+			shm_file_copy_data(pool->client_fd, pool->blob->map, 0,
+					   pool->size, false);
+	}
+	if (holder)
+		pool_follow(shm, holder, pool);
+	return 0;
+}
+
+/* The pool is found by its id, and by its file among the live ones. */
+static void
+pool_link(struct virt_shm *shm, struct shm_pool *pool)
+{
+	shm_table_insert(shm->pools.table, pool);
+	pool->shm = shm;
+	pool->live_next = shm->pools.live;
+	if (shm->pools.live)
+		shm->pools.live->live_prev = pool;
+	shm->pools.live = pool;
+}
+
+/* wl_shm.create_pool(id, fd, size): host memory for the pool, its bytes
+ * copied once, the client's views remapped; the compositor gets the host
+ * memory's fd. */
+int
+shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
+		union wl_argument *args)
+{
+	struct shm_pool *pool;
+	int32_t size = args[2].i;
+	char why[160] = "";
+	int fd;
+
+	if (size <= 0 || args[0].o == NULL)
+		return 0;	/* the compositor answers invalid_stride */
+	if (pool_fd_of_device(shm, args[1].h))
+		return 0;
+
+	pool = calloc(1, sizeof *pool);
+	if (pool == NULL)
+		return -1;
+	if (pool_open(pool, shm_object, args) < 0 ||
+	    pool_take_memory(shm, pool, why, sizeof why) < 0)
+		goto err;
+	pool->target_blob = shm_blob_ref(pool->blob);
+	shm->stats->shm_pools++;
+
+	/* An fd of the host memory only for the request: a pool kept no
+	 * fd of it, so hundreds of pools stay within a process's fd limit. */
+	fd = virtgpu_prime_export(&shm->cd->dev, pool->blob->bo);
+	if (fd < 0) {
+		snprintf(why, sizeof why, "cannot export host memory (%s)",
+			 strerror(errno));
+		goto err;
+	}
+	close(args[1].h);
+	args[1].h = fd;
+	pool_link(shm, pool);
+
+	return 1;
+
+err:
+	if (!why[0])
+		snprintf(why, sizeof why, "%s", strerror(errno));
+	wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: %s\n",
+	       size, why);
+	shm_blob_unref(pool->target_blob);
+	shm_blob_unref(pool->blob);
+	if (pool->client_fd >= 0)
+		close(pool->client_fd);
+	free(pool);
+	errno = ENOMEM;
+	return -1;
+}
+
+struct wl_object *
+shm_pool_own_create(struct wl_transport *transport, uint32_t shm_id,
+		    struct shm_blob *blob, size_t size)
+{
+	const struct wl_transport_core *core = transport->core;
+	union wl_argument args[3];
+	struct wl_object *object;
+
+	object = core->create_object(transport->core_data, shm_id,
+				     &wl_shm_pool_interface, 1);
+	if (object == NULL) {
+		errno = EINVAL;
+		return NULL;
+	}
+
+	memset(args, 0, sizeof args);
+	args[0].o = object;
+	args[1].h = virtgpu_prime_export(&blob->cd->dev, blob->bo);
+	args[2].i = (int32_t) size;
+	if (args[1].h < 0 ||
+	    core->queue_request(transport->core_data, shm_id,
+				WL_SHM_CREATE_POOL, args) < 0) {
+		if (args[1].h >= 0)
+			close(args[1].h);
+		core->destroy_object(transport->core_data, object);
+		return NULL;
+	}
+	close(args[1].h);	/* the request holds its own copy */
+
+	return object;
+}
+
+void
+shm_pool_own_destroy(struct wl_transport *transport, struct wl_object *object)
+{
+	const struct wl_transport_core *core = transport->core;
+	union wl_argument none[1];
+
+	/* Buffers made from it keep their memory on the compositor side. */
+	core->queue_request(transport->core_data, object->id,
+			    WL_SHM_POOL_DESTROY, none);
+	core->destroy_object(transport->core_data, object);
+}
+
+/* Bytes per pixel of the wl_shm formats clients use; 0 for the others,
+ * whose buffers are copied whole. */
+static int
+format_bpp(uint32_t format)
+{
+	switch (format) {
+	case WL_SHM_FORMAT_ARGB8888:
+	case WL_SHM_FORMAT_XRGB8888:
+	case WL_SHM_FORMAT_ABGR8888:
+	case WL_SHM_FORMAT_XBGR8888:
+	case WL_SHM_FORMAT_RGBA8888:
+	case WL_SHM_FORMAT_RGBX8888:
+	case WL_SHM_FORMAT_BGRA8888:
+	case WL_SHM_FORMAT_BGRX8888:
+	case WL_SHM_FORMAT_ARGB2101010:
+	case WL_SHM_FORMAT_XRGB2101010:
+	case WL_SHM_FORMAT_ABGR2101010:
+	case WL_SHM_FORMAT_XBGR2101010:
+		return 4;
+	case WL_SHM_FORMAT_RGB888:
+	case WL_SHM_FORMAT_BGR888:
+		return 3;
+	case WL_SHM_FORMAT_RGB565:
+	case WL_SHM_FORMAT_BGR565:
+		return 2;
+	case WL_SHM_FORMAT_C8:
+	case WL_SHM_FORMAT_R8:
+		return 1;
+	}
+	return 0;
+}
+
+int
+shm_buffer_create(struct virt_shm *shm, struct shm_pool *pool,
+		  uint32_t *sender_id, union wl_argument *args)
+{
+	struct shm_buffer *buffer;
+	int32_t offset = args[1].i, height = args[3].i, stride = args[4].i;
+
+	*sender_id = pool->target_id;
+
+	/* Let the compositor judge bad geometry; copy only what fits. */
+	if (offset < 0 || height <= 0 || stride <= 0 || args[0].o == NULL)
+		return 0;
+
+	buffer = calloc(1, sizeof *buffer);
+	if (buffer == NULL)
+		return -1;
+
+	buffer->id = args[0].o->id;
+	buffer->pool = pool;
+	buffer->offset = (size_t) offset;
+	buffer->bytes = (size_t) stride * (size_t) height;
+	buffer->width = args[2].i;
+	buffer->height = height;
+	buffer->stride = stride;
+	buffer->bpp = format_bpp(args[5].u);
+	if (buffer->width <= 0 ||
+	    (int64_t) buffer->width * buffer->bpp > (int64_t) stride)
+		buffer->bpp = 0;	/* rows as the compositor will judge */
+	buffer->blob = shm_blob_ref(pool->target_blob);
+	pool->refs++;
+	shm_table_insert(shm->pools.buffers, buffer);
+
+	return 0;
+}
+
+struct shm_buffer *
+shm_buffer_find(struct virt_shm *shm, uint32_t id)
+{
+	return shm_table_find(shm->pools.buffers, id);
+}
+
+void
+shm_buffer_destroy(struct virt_shm *shm, uint32_t id)
+{
+	struct shm_buffer *buffer = shm_buffer_find(shm, id);
+
+	if (buffer == NULL)
+		return;
+
+	shm_table_remove(shm->pools.buffers, buffer);
+	shm_blob_unref(buffer->blob);
+	pool_unref(buffer->pool);
+	free(buffer);
+}
+
+struct shm_pool *
+shm_pool_find(struct virt_shm *shm, uint32_t id)
+{
+	return shm_table_find(shm->pools.table, id);
+}
+
+void
+shm_pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
+		 struct shm_pool *pool)
+{
+	/* The library's own pool goes with the client's. */
+	if (pool->hidden)
+		shm_pool_own_destroy(transport, pool->hidden);
+	pool->hidden = NULL;
+
+	shm_table_remove(shm->pools.table, pool);
+	pool_unref(pool);
+}
+
+void
+shm_pools_fini(struct virt_shm *shm)
+{
+	int i;
+
+	for (i = 0; i < SHM_TABLE_BUCKETS; i++) {
+		while (shm->pools.buffers[i]) {
+			struct shm_buffer *b = shm->pools.buffers[i];
+
+			shm->pools.buffers[i] = b->next;
+			shm_blob_unref(b->blob);
+			pool_unref(b->pool);
+			free(b);
+		}
+		while (shm->pools.table[i]) {
+			struct shm_pool *p = shm->pools.table[i];
+
+			shm->pools.table[i] = p->next;
+			pool_unref(p);
+		}
+	}
+}
