@@ -89,12 +89,11 @@ build_fuzzers() {
 	CC=clang build build-fuzz -Dfuzzers=true -Db_lundef=false
 }
 step "build (clang, libFuzzer targets)" build_fuzzers
-for target in tests/fuzz/event-fuzz tests/fuzz/host-message-fuzz tests/fuzz/fixups-fuzz tests/cursor/xcursor-fuzzer tests/sim/host-fuzzer; do
-	corpus=$(mktemp -d)
-	step "libFuzzer $target (${fuzz_seconds}s)" \
-		"build-fuzz/$target" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 \
-		-print_final_stats=1 "$corpus"
-	rm -rf "$corpus"
+# Each target starts from its corpus in the repository and merges back what it found, so each
+# run builds on the last; a crash is kept there as a replay case (tests/fuzz/README.md).
+for target in event-fuzz host-message-fuzz fixups-fuzz xcursor-fuzzer host-fuzzer; do
+	step "libFuzzer $target (${fuzz_seconds}s, corpus merged back)" \
+		tests/fuzz/run-fuzzers --build build-fuzz --seconds "$fuzz_seconds" "$target"
 done
 
 echo

@@ -9,7 +9,9 @@
  * Built as a libFuzzer target and as a replay of random inputs in the
  * normal suite.
  *
- * Input: a run of events, each a kind byte and its argument bytes.
+ * Input: a run of events, each an object byte, a kind byte and its
+ * argument bytes (one_event() reads them).
+ *   fixups-replay [--write-seeds DIR] [CORPUS_DIR...]
  */
 #include <fcntl.h>
 #include <stdarg.h>
@@ -22,6 +24,7 @@
 #include "transport-virtgpu.h"
 #include "wayland-client-core.h"
 #include "wayland-private.h"
+#include "fuzz-corpus.h"
 #include "fuzz-rng.h"
 
 static const struct wl_interface registry_if = { .name = "wl_registry" };
@@ -201,16 +204,58 @@ rng(void)
 	return fuzz_rng(&rng_state);
 }
 
-/* Random runs of events; then no fd may be left open. */
+/* Well-formed runs of each kind of event, and a table smaller than its
+ * indices: seeds for the corpus. */
+static const struct {
+	const char *name;
+	uint8_t bytes[40];
+	size_t size;
+} fixups_seeds[] = {
+	{ "dmabuf-feedback", { 0, 0, 1, 1, 4,  0, 2, 0, 48, 0, 48,  0, 3, 8,
+			       0, 5, 6, 0, 0, 0, 1, 0, 2,  0, 8 }, 25 },
+	{ "registry", { 0, 0, 1, 0, 4,  0, 0, 2, 1, 4,  0, 0, 3, 2, 1,  0, 0, 4, 3, 1,
+			0, 0, 5, 4, 2,  0, 1, 1,  0, 1, 5 }, 31 },
+	{ "wl-drm-and-keymap", { 2, 6,  2, 7, 0x10, 0, 0x10, 0 }, 8 },
+	{ "table-smaller-than-indices", { 1, 2, 0x10, 0, 0, 16,  1, 5, 4, 0, 1, 0, 200,
+					  1, 8 }, 15 },
+	{ "device-sizes", { 1, 3, 8,  1, 3, 3,  1, 4, 8,  1, 4, 16 }, 12 },
+};
+
+static int
+fixups_write_seeds(const char *dir)
+{
+	for (size_t i = 0; i < sizeof fixups_seeds / sizeof fixups_seeds[0]; i++)
+		if (fuzz_corpus_write(dir, fixups_seeds[i].name, fixups_seeds[i].bytes,
+				      fixups_seeds[i].size) < 0)
+			return 1;
+	return 0;
+}
+
+static int
+fixups_replay_file(const uint8_t *data, size_t size, const char *name)
+{
+	return fixups_one(data, size);
+}
+
+/* The seeds, the corpus folders, then random runs of events; then no fd
+ * may be left open. */
 int
-main(void)
+main(int argc, char **argv)
 {
 	static uint8_t input[512];
-	int i, fds_before, fds_after;
+	int i, fds_before, fds_after, failures = 0, n;
 
+	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+		return fixups_write_seeds(argv[2]);
 	fds_before = dup(0);
 	close(fds_before);
 	setenv("WAYLAND_DEBUG", "", 1);
+	for (size_t k = 0; k < sizeof fixups_seeds / sizeof fixups_seeds[0]; k++)
+		fixups_one(fixups_seeds[k].bytes, fixups_seeds[k].size);
+	for (i = 1; i < argc; i++) {
+		n = fuzz_corpus_replay(argv[i], fixups_replay_file, 1 << 20);
+		failures += n < 0 ? 1 : n;
+	}
 	for (i = 0; i < 20000; i++) {
 		size_t n = rng() % sizeof input, k;
 
@@ -225,7 +270,7 @@ main(void)
 			fds_after, fds_before);
 		return 1;
 	}
-	printf("fed 20000 runs of events to the fix-ups\n");
-	return 0;
+	printf("fed the seeds, the corpus folders and 20000 runs of events to the fix-ups\n");
+	return failures ? 1 : 0;
 }
 #endif

@@ -7,12 +7,14 @@
  *
  * Input: byte 0 picks the identifier count (odd: 4, even: 28), the rest
  * is the page.
+ *   host-message-replay [--write-seeds DIR] [CORPUS_DIR...]
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cross-domain.h"
+#include "fuzz-corpus.h"
 #include "fuzz-rng.h"
 
 static volatile uint32_t sink;
@@ -67,10 +69,113 @@ rng(void)
 	return fuzz_rng(&rng_state);
 }
 
+/* The pages a host writes, well-formed and as each host fault of the
+ * simulator (tests/sim/README.md "Faults") makes them: seeds for the corpus. */
+struct host_seed {
+	const char *name;
+	int n4;			/* the 4-identifier form */
+	uint8_t cmd;
+	uint32_t num_ids;
+	uint32_t types[3];
+	uint32_t data_size;	/* opaque_data_size */
+	uint32_t page_size;	/* bytes of the page given to the parser */
+};
+
+static const struct host_seed host_seeds[] = {
+	{ "receive-data", 0, CROSS_DOMAIN_CMD_RECEIVE, 0, { 0 }, 64, 352 + 64 },
+	{ "receive-blob-and-pipe", 0, CROSS_DOMAIN_CMD_RECEIVE, 2,
+	  { CROSS_DOMAIN_ID_TYPE_VIRTGPU_BLOB, CROSS_DOMAIN_ID_TYPE_WRITE_PIPE }, 24, 352 + 24 },
+	{ "receive-n4-three-fds", 1, CROSS_DOMAIN_CMD_RECEIVE, 3,
+	  { CROSS_DOMAIN_ID_TYPE_VIRTGPU_BLOB, CROSS_DOMAIN_ID_TYPE_READ_PIPE,
+	    CROSS_DOMAIN_ID_TYPE_WRITE_PIPE }, 8, 64 + 8 },
+	{ "receive-full", 0, CROSS_DOMAIN_CMD_RECEIVE, 0, { 0 }, 3744, 4096 },
+	{ "read", 0, CROSS_DOMAIN_CMD_READ, 0, { 0 }, 100, 24 + 100 },
+	{ "read-full", 0, CROSS_DOMAIN_CMD_READ, 0, { 0 }, 4072, 4096 },
+	{ "fault-size-past-ring", 0, CROSS_DOMAIN_CMD_RECEIVE, 0, { 0 }, 3744 + 512, 4096 },
+	{ "fault-read-past-ring", 0, CROSS_DOMAIN_CMD_READ, 0, { 0 }, 4072 + 256, 4096 },
+	{ "fault-too-many-ids", 0, CROSS_DOMAIN_CMD_RECEIVE, 29, { 0 }, 8, 352 + 8 },
+	{ "fault-too-many-ids-n4", 1, CROSS_DOMAIN_CMD_RECEIVE, 5, { 0 }, 8, 64 + 8 },
+	{ "fault-unknown-id-type", 0, CROSS_DOMAIN_CMD_RECEIVE, 1, { 99 }, 8, 352 + 8 },
+	{ "fault-garbage-cmd", 0, 0xee, 0, { 0 }, 16, 64 },
+	{ "fault-truncated", 0, CROSS_DOMAIN_CMD_RECEIVE, 2, { 1, 1 }, 64, 40 },
+};
+
+static size_t
+build_host_seed(const struct host_seed *seed, uint8_t *page)
+{
+	static uint32_t words[1024];	/* the message, built aligned */
+	struct cross_domain_sr_head *sr = (void *) words;
+	struct cross_domain_read_write *rw = (void *) words;
+	uint32_t n = seed->n4 ? 4 : CROSS_DOMAIN_MAX_IDENTIFIERS, i;
+
+	memset(words, 0, sizeof words);
+	sr->hdr.cmd = seed->cmd;
+	if (seed->cmd == CROSS_DOMAIN_CMD_READ) {
+		rw->identifier = CROSS_DOMAIN_PIPE_READ_START + 1;
+		rw->opaque_data_size = seed->data_size;
+		rw->hdr.cmd_size = (uint16_t) (24 + seed->data_size);
+	} else {
+		sr->num_identifiers = seed->num_ids;
+		sr->opaque_data_size = seed->data_size;
+		sr->hdr.cmd_size = (uint16_t) (CROSS_DOMAIN_SR_SIZE(n) + seed->data_size);
+		for (i = 0; i < 3 && i < n; i++) {
+			words[4 + i] = 0x10 + i;		/* identifiers */
+			words[4 + n + i] = seed->types[i];	/* types */
+			words[4 + 2 * n + i] = 4096;		/* sizes */
+		}
+	}
+	for (i = 0; i < 64; i++)	/* the first data bytes, whichever form */
+		((uint8_t *) words)[(seed->cmd == CROSS_DOMAIN_CMD_READ ? 24 :
+				     CROSS_DOMAIN_SR_SIZE(n)) + i] = (uint8_t) (i * 7);
+	page[0] = (uint8_t) seed->n4;
+	memcpy(page + 1, words, seed->page_size);
+	return 1 + seed->page_size;
+}
+
+static int
+write_seeds(const char *dir)
+{
+	static uint8_t page[1 + 4096];
+
+	for (size_t i = 0; i < sizeof host_seeds / sizeof host_seeds[0]; i++) {
+		size_t size = build_host_seed(&host_seeds[i], page);
+
+		if (fuzz_corpus_write(dir, host_seeds[i].name, page, size) < 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+replay_file(const uint8_t *data, size_t size, const char *name)
+{
+	return host_message_one(data, size);
+}
+
+static int
+replay_random(void);
+
+int
+main(int argc, char **argv)
+{
+	static uint8_t page[1 + 4096];
+	int failures = 0, n;
+
+	if (argc == 3 && strcmp(argv[1], "--write-seeds") == 0)
+		return write_seeds(argv[2]);
+	for (size_t i = 0; i < sizeof host_seeds / sizeof host_seeds[0]; i++)
+		host_message_one(page, build_host_seed(&host_seeds[i], page));
+	for (int a = 1; a < argc; a++) {
+		n = fuzz_corpus_replay(argv[a], replay_file, 1 + 4096);
+		failures += n < 0 ? 1 : n;
+	}
+	return replay_random() || failures;
+}
+
 /* Well-formed RECEIVE and READ pages, then byte flips, hostile words
  * and truncations of them. */
-int
-main(void)
+static int
+replay_random(void)
 {
 	static uint8_t page[1 + 4096];
 	static uint32_t words[1024];	/* the message, built aligned */
