@@ -26,10 +26,16 @@ mkdir -p "$src" "$out/debs"
 (cd "$top" && git ls-files -z --cached --others --exclude-standard |
 	tar --null -T - -cf -) | tar -xf - -C "$src"
 
-(cd "$src" && dpkg-buildpackage -us -uc -b) > "$out/build.log" 2>&1 || {
+# The source package first, from the clean copy, for lintian.
+(cd "$out/src" && dpkg-source -b wayland-virtgpu) > "$out/build.log" 2>&1 || {
+	cat "$out/build.log"
+	exit 1
+}
+(cd "$src" && dpkg-buildpackage -us -uc -b) >> "$out/build.log" 2>&1 || {
 	tail -n 60 "$out/build.log"
 	echo "build-packages: dpkg-buildpackage failed, log: $out/build.log" >&2
 	exit 1
 }
-mv "$out"/src/*.deb "$out"/src/*.ddeb "$out"/src/*.buildinfo "$out"/src/*.changes "$out/debs/" 2>/dev/null || true
+mv "$out"/src/*.deb "$out"/src/*.buildinfo "$out"/src/*.changes "$out"/src/*.dsc \
+	"$out"/src/*.tar.xz "$out/debs/"
 ls "$out/debs"
