@@ -22,6 +22,8 @@ packages=(
 	libegl-dev libgles-dev
 	# tools the tests use
 	procps psmisc util-linux valgrind python3 binutils strace
+	# the Debian packages (tests/debian)
+	dpkg-dev debhelper fakeroot lintian piuparts mmdebstrap
 )
 
 missing=()

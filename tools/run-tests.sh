@@ -85,6 +85,10 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 
+# The Debian packages: build, symbols gate, lintian, piuparts (README.md,
+# "Installing as the system library"); needs root and Debian's archive.
+step "debian packages (build, symbols gate, lintian, piuparts)" tests/debian/ci.sh
+
 build_fuzzers() {
 	CC=clang build build-fuzz -Dfuzzers=true -Db_lundef=false
 }

@@ -1,0 +1,36 @@
+#!/bin/bash
+# The Debian packages in CI (tools/run-tests.sh): builds them, then the
+# symbols gate, lintian and piuparts. As root it first installs the
+# packaging tools it needs; the build dependencies are installed by
+# build-packages.sh. The slower real-install test (tests/debian/
+# install-test.sh) is not run here.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+
+tools=(dpkg-dev debhelper fakeroot lintian piuparts mmdebstrap)
+missing=()
+for p in "${tools[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "debian-ci: missing ${missing[*]}; run as root" >&2
+		exit 1
+	fi
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+status=0
+for t in build-packages symbols-gate lint piuparts; do
+	start=$SECONDS
+	echo "--- tests/debian/$t.sh"
+	if ! "tests/debian/$t.sh"; then
+		status=1
+		[ $t = build-packages ] && break
+	fi
+	echo "--- tests/debian/$t.sh: $((SECONDS - start)) s"
+done
+exit $status
