@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "names.h"
 #include "transport-virtgpu.h"
 #include "wayland-private.h"
 
@@ -338,13 +339,8 @@ fixups_hooks(const char *interface)
 		"wl_registry", "wl_keyboard", "zwp_linux_dmabuf_feedback_v1",
 		"ext_image_copy_capture_session_v1", "wl_drm",
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(interface, names[i]) == 0)
-			return true;
-	}
-	return false;
+	return virt_name_listed(interface, names, VIRT_NAMES_COUNT(names));
 }
 
 /* A request about to be sent: a feedback object's table goes with it. */

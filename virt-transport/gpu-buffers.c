@@ -14,6 +14,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "names.h"
 #include "transport-virtgpu.h"
 #include "wayland-private.h"
 
@@ -264,13 +265,8 @@ gpu_buffers_hooks(const char *interface)
 	static const char *const names[] = {
 		"wl_surface", "wl_buffer", "zwp_linux_buffer_params_v1", "wl_drm",
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(interface, names[i]) == 0)
-			return true;
-	}
-	return false;
+	return virt_name_listed(interface, names, VIRT_NAMES_COUNT(names));
 }
 
 /* A request about to be sent: 0 to send it, 1 when it is not to be sent,

@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "shm-private.h"
 #include "wayland-client-protocol.h"
 #include "wayland-private.h"
@@ -160,13 +161,8 @@ virt_shm_hooks(const char *interface)
 	static const char *const names[] = {
 		"wl_shm", "wl_shm_pool", "wl_buffer", "wp_viewporter", "wl_surface",
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
-		if (strcmp(interface, names[i]) == 0)
-			return true;
-	}
-	return false;
+	return virt_name_listed(interface, names, VIRT_NAMES_COUNT(names));
 }
 
 void
