@@ -8,8 +8,10 @@
  * With --buffers it also draws two GPU buffers (the simulator's, or memfds over a socket)
  * and commits them through linux-dmabuf (create_immed, create); the compositor checks each.
  * --foreign-buffer[-immed] adds a plane the host cannot take (see check_foreign_buffer).
- * --render-delay MS: the simulated GPU renders each buffer in MS, started before its commit.
- *   gpu-client [--direct] [--mode MODE] [--hide-list LIST] [--buffers [--render-delay MS]]
+ * --render-delay MS: the simulated GPU renders each buffer in MS, started before its commit;
+ * --render-never: a rendering that never ends (the commit goes out after the library's bound).
+ *   gpu-client [--direct] [--mode MODE] [--hide-list LIST]
+ *              [--buffers [--render-delay MS | --render-never]]
  *              [--foreign-buffer[-immed]]
  * Exits 0 when everything matched; each mismatch is one "gpu-client: FAIL" line.
  */
@@ -22,6 +24,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wayland-client.h>
@@ -239,12 +242,14 @@ static const struct zwp_linux_buffer_params_v1_listener params_listener = {
 };
 
 /* A GPU buffer as a guest driver makes one (the simulator's), or over a socket a memfd
- * standing in for a dma-buf; filled with color. Returns its fd. */
+ * standing in for a dma-buf, drawn as the compositor expects the nth buffer (gpu_word).
+ * Returns its fd. */
 static int
-gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
+gpu_buffer_fd(bool direct, uint32_t n, uint32_t *stride)
 {
 	virtgpu_sim_gpu_buffer_create_t create = (virtgpu_sim_gpu_buffer_create_t)
 		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
+	uint32_t height = BUFFER_HEIGHT + GPU_SPARE_ROWS;
 	uint64_t size = 0;
 	uint32_t *pixels;
 	size_t i;
@@ -252,7 +257,7 @@ gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
 
 	if (direct) {
 		*stride = BUFFER_WIDTH * 4;
-		size = (uint64_t) *stride * BUFFER_HEIGHT;
+		size = (uint64_t) *stride * height;
 		fd = memfd_create("gpu-client-buffer", MFD_CLOEXEC);
 		if (fd >= 0 && ftruncate(fd, (off_t) size) < 0) {
 			close(fd);
@@ -260,8 +265,7 @@ gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
 		}
 	} else {
 		CHECK(create != NULL, "no simulated GPU (virtgpu_sim_gpu_buffer_create)");
-		fd = create ? create(BUFFER_WIDTH, BUFFER_HEIGHT, FOURCC_XRGB8888, 0, stride,
-				     &size) : -1;
+		fd = create ? create(BUFFER_WIDTH, height, FOURCC_XRGB8888, 0, stride, &size) : -1;
 	}
 	if (fd < 0)
 		return -1;
@@ -271,39 +275,79 @@ gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
 		return -1;
 	}
 	for (i = 0; i < size / 4; i++)
-		pixels[i] = color;
+		pixels[i] = gpu_word(n, i);
 	munmap(pixels, size);
 	return fd;
 }
 
 /* With --render-delay, the guest's GPU renders each buffer in that many milliseconds,
- * started just before its commit: the compositor sees zeros unless the commit waited. */
+ * started just before its commit: the compositor sees zeros unless the commit waited.
+ * --render-never: it never ends, and the commit must still go out, after the library's
+ * bound (1 s), showing zeros. */
 static uint32_t render_delay_ms;
+static bool render_never;
 
-/* Two buffers, one from create_immed and one from create, each attached and committed:
- * the compositor checks each is drawn and releases it. */
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Buffer i attached and committed: the compositor checks its bytes and releases it. With
+ * render_never, the compositor must instead say it saw zeros, after the bounded wait. */
+static void
+commit_buffer(struct wl_display *display, struct wl_surface *surface, struct gpu_buffer *buffer,
+	      int i)
+{
+	double start = now_s(), took;
+	int ret;
+
+	wl_buffer_add_listener(buffer->buffer, &buffer_listener, buffer);
+	wl_surface_attach(surface, buffer->buffer, 0, 0);
+	wl_surface_damage_buffer(surface, 0, 0, BUFFER_WIDTH, BUFFER_HEIGHT);
+	wl_surface_commit(surface);
+	ret = wl_display_roundtrip(display);
+	took = now_s() - start;
+	if (render_never) {
+		CHECK(ret < 0 && wl_display_get_error(display) == EPROTO,
+		      "a buffer whose rendering never ends was not committed (error %d)",
+		      wl_display_get_error(display));
+		CHECK(took >= 0.9 && took < 5, "the commit took %.2f s, not the 1 s bound", took);
+		printf("gpu-client: a never-ending rendering held the commit %.2f s\n", took);
+		return;
+	}
+	CHECK(ret >= 0, "the compositor refused buffer %d: error %d", i,
+	      wl_display_get_error(display));
+	CHECK(buffer->released, "buffer %d not released", i);
+}
+
+/* Two buffers, one from create_immed and one from create (at an offset into its dma-buf),
+ * each attached and committed: the compositor checks each holds what was drawn. */
 static void
 check_buffers(struct wl_display *display, struct wl_compositor *compositor,
-	      struct zwp_linux_dmabuf_v1 *dmabuf, bool direct)
+	      struct zwp_linux_dmabuf_v1 *dmabuf, bool direct, uint32_t first)
 {
 	virtgpu_sim_gpu_buffer_render_t render = (virtgpu_sim_gpu_buffer_render_t)
 		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_RENDER);
-
 	struct wl_surface *surface = wl_compositor_create_surface(compositor);
 	struct gpu_buffer buffers[2] = { 0 };
-	int i;
+	int i, count = render_never ? 1 : 2;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < count; i++) {
 		struct zwp_linux_buffer_params_v1 *params;
-		uint32_t stride;
-		int fd = gpu_buffer_fd(direct, 0xff204080u + (uint32_t) i, &stride);
+		uint32_t stride, n = first + (uint32_t) i;
+		int fd = gpu_buffer_fd(direct, n, &stride);
 
 		CHECK(fd >= 0, "cannot make a GPU buffer");
 		if (fd < 0)
 			return;
 		params = zwp_linux_dmabuf_v1_create_params(dmabuf);
 		zwp_linux_buffer_params_v1_add_listener(params, &params_listener, &buffers[i]);
-		zwp_linux_buffer_params_v1_add(params, fd, 0, 0, stride, 0, 0);
+		zwp_linux_buffer_params_v1_add(params, fd, 0, gpu_offset_rows(n) * stride,
+					       stride, 0, 0);
 		if (i == 0) {
 			buffers[i].buffer = zwp_linux_buffer_params_v1_create_immed(params,
 				BUFFER_WIDTH, BUFFER_HEIGHT, FOURCC_XRGB8888, 0);
@@ -315,22 +359,17 @@ check_buffers(struct wl_display *display, struct wl_compositor *compositor,
 		zwp_linux_buffer_params_v1_destroy(params);
 		CHECK(buffers[i].buffer != NULL, "no wl_buffer from %s",
 		      i == 0 ? "create_immed" : "create");
-		if (render_delay_ms && !direct) {
-			CHECK(render && render(fd, 0xff204080u + (uint32_t) i, render_delay_ms) == 0,
+		if ((render_delay_ms || render_never) && !direct) {
+			CHECK(render && render(fd, gpu_word(n, 0), render_never ? UINT32_MAX :
+					       render_delay_ms) == 0,
 			      "the simulated GPU does not render");
 		}
 		close(fd);
 		if (buffers[i].buffer == NULL)
 			return;
-		wl_buffer_add_listener(buffers[i].buffer, &buffer_listener, &buffers[i]);
-		wl_surface_attach(surface, buffers[i].buffer, 0, 0);
-		wl_surface_damage_buffer(surface, 0, 0, BUFFER_WIDTH, BUFFER_HEIGHT);
-		wl_surface_commit(surface);
-		CHECK(wl_display_roundtrip(display) >= 0, "the compositor refused buffer %d: "
-		      "error %d", i, wl_display_get_error(display));
-		CHECK(buffers[i].released, "buffer %d not released", i);
+		commit_buffer(display, surface, &buffers[i], i);
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < count; i++) {
 		if (buffers[i].buffer)
 			wl_buffer_destroy(buffers[i].buffer);
 	}
@@ -390,8 +429,9 @@ check_foreign_buffer(struct wl_display *display, struct wl_compositor *composito
 	      wl_display_get_error(display));
 	CHECK(params_failed_count == 1, "%d failed events, not 1", params_failed_count);
 	zwp_linux_buffer_params_v1_destroy(params);
-	/* The rest of the connection unharmed: a good buffer is taken. */
-	check_buffers(display, compositor, dmabuf, false);
+	/* The rest of the connection unharmed: a good buffer is taken (the compositor's
+	 * first: the failed one never reached it). */
+	check_buffers(display, compositor, dmabuf, false, 0);
 }
 
 static bool
@@ -505,6 +545,8 @@ main(int argc, char **argv)
 			buffers = true;
 		else if (strcmp(argv[i], "--render-delay") == 0 && i + 1 < argc)
 			render_delay_ms = (uint32_t) atoi(argv[++i]);
+		else if (strcmp(argv[i], "--render-never") == 0)
+			render_never = true;
 		else if (strcmp(argv[i], "--foreign-buffer") == 0)
 			foreign = 1;
 		else if (strcmp(argv[i], "--foreign-buffer-immed") == 0)
@@ -513,7 +555,7 @@ main(int argc, char **argv)
 			hide_list = argv[++i];
 		else {
 			fprintf(stderr, "usage: gpu-client [--direct] [--mode MODE] "
-				"[--hide-list LIST] [--buffers [--render-delay MS]] "
+				"[--hide-list LIST] [--buffers [--render-delay MS | --render-never]] "
 				"[--foreign-buffer[-immed]]\n");
 			return 2;
 		}
@@ -546,17 +588,16 @@ main(int argc, char **argv)
 		if (foreign)
 			check_foreign_buffer(display, compositor, dmabuf, foreign == 2);
 		else
-			check_buffers(display, compositor, dmabuf, direct);
+			check_buffers(display, compositor, dmabuf, direct, 0);
 		wl_compositor_destroy(compositor);
-		if (foreign == 2) {
+		if (foreign == 2 || render_never) {
 			/* The connection is over, as the check wanted. */
 			zwp_linux_dmabuf_feedback_v1_destroy(feedback);
 			zwp_linux_dmabuf_v1_destroy(dmabuf);
 			wl_registry_destroy(registry);
 			wl_display_disconnect(display);
 			if (failures == 0)
-				printf("gpu-client: create_immed of a foreign buffer ended "
-				       "the connection with EINVAL\n");
+				printf("gpu-client: the connection ended as expected\n");
 			return failures ? 1 : 0;
 		}
 	}

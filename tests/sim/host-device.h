@@ -76,5 +76,7 @@ void
 host_fence_run(void);
 int
 host_render_start(struct host_resource *res, uint32_t pixel, uint32_t delay_ms);
+int
+host_sync_file(struct host_resource *res);
 
 #endif

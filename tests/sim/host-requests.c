@@ -291,6 +291,17 @@ host_handle_render(struct host_conn *conn, const struct sim_ipc_render *req)
 	host_reply(conn, SIM_IPC_RENDER, ret, NULL, 0, -1);
 }
 
+/* A dma-buf's sync_file: the kernel's, asked of the host since the host knows the work. */
+static void
+host_handle_sync_file(struct host_conn *conn, const struct sim_ipc_sync_file *req)
+{
+	int fd = host_sync_file(host_resource_lookup_inode(req->dev, req->ino));
+
+	host_reply(conn, SIM_IPC_SYNC_FILE, fd < 0 ? fd : 0, NULL, 0, fd);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void
 host_handle_join(struct host_conn *conn, const struct sim_ipc_join *req)
 {
@@ -351,6 +362,7 @@ host_request_size(uint32_t op)
 	case SIM_IPC_IMPORT: return sizeof(struct sim_ipc_import);
 	case SIM_IPC_GPU_BUFFER: return sizeof(struct sim_ipc_gpu_buffer);
 	case SIM_IPC_RENDER: return sizeof(struct sim_ipc_render);
+	case SIM_IPC_SYNC_FILE: return sizeof(struct sim_ipc_sync_file);
 	default: return 0;
 	}
 }
@@ -400,6 +412,9 @@ host_dispatch(struct host_conn *conn, const struct sim_ipc_hdr *hdr, void *paylo
 		break;
 	case SIM_IPC_RENDER:
 		host_handle_render(conn, payload);
+		break;
+	case SIM_IPC_SYNC_FILE:
+		host_handle_sync_file(conn, payload);
 		break;
 	default:
 		host_reply(conn, hdr->op, -EPROTO, NULL, 0, -1);

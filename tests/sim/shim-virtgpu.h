@@ -55,6 +55,9 @@ void
 vg_link_atfork_child(struct vg_link *link);
 int
 vg_link_internal_fds(struct vg_link *link, int *fds, int max);
+int
+vg_link_call_own(uint32_t op, const void *req, size_t req_size, void *reply, size_t reply_size,
+		 int *reply_fd);
 
 /* --- shim-virtgpu-context.c: GETPARAM, GET_CAPS and the file's context -------------------- */
 

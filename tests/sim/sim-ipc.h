@@ -26,6 +26,7 @@ enum sim_ipc_op {
 	SIM_IPC_CTX_STATE,
 	SIM_IPC_GPU_BUFFER,	/* reply fd: the dma-buf stand-in */
 	SIM_IPC_RENDER,		/* a GPU buffer rendered into, busy until done */
+	SIM_IPC_SYNC_FILE,	/* reply fd: signals once the dma-buf's pending work ended */
 };
 
 struct sim_ipc_hdr {
@@ -127,6 +128,12 @@ struct sim_ipc_render {
 	uint64_t ino;
 	uint32_t pixel;		/* what it holds once rendered (0 until then) */
 	uint32_t delay_ms;
+};
+
+/* DMA_BUF_IOCTL_EXPORT_SYNC_FILE on a dma-buf stand-in. */
+struct sim_ipc_sync_file {
+	uint64_t dev;		/* the dma-buf stand-in */
+	uint64_t ino;
 };
 
 struct sim_ipc_gpu_buffer {

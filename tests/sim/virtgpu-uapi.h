@@ -200,6 +200,34 @@ struct drm_virtgpu_context_init {
 	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_RESOURCE_CREATE_BLOB, struct drm_virtgpu_resource_create_blob)
 #define DRM_IOCTL_VIRTGPU_CONTEXT_INIT	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_CONTEXT_INIT, struct drm_virtgpu_context_init)
 
+/* --- the dma-buf file (linux/dma-buf.h) ---------------------------------------------------- */
+
+#define DMA_BUF_SYNC_READ		(1 << 0)
+#define DMA_BUF_SYNC_WRITE		(2 << 0)
+#define DMA_BUF_SYNC_RW			(DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE)
+#define DMA_BUF_SYNC_END		(1 << 2)
+
+struct dma_buf_sync {
+	uint64_t flags;
+};
+
+struct dma_buf_export_sync_file {
+	uint32_t flags;
+	int32_t fd;
+};
+
+struct dma_buf_import_sync_file {
+	uint32_t flags;
+	int32_t fd;
+};
+
+#define DMA_BUF_BASE			'b'
+#define DMA_BUF_IOCTL_SYNC		_IOW(DMA_BUF_BASE, 0, struct dma_buf_sync)
+#define DMA_BUF_SET_NAME_A		_IOW(DMA_BUF_BASE, 1, uint32_t)
+#define DMA_BUF_SET_NAME_B		_IOW(DMA_BUF_BASE, 1, uint64_t)
+#define DMA_BUF_IOCTL_EXPORT_SYNC_FILE	_IOWR(DMA_BUF_BASE, 2, struct dma_buf_export_sync_file)
+#define DMA_BUF_IOCTL_IMPORT_SYNC_FILE	_IOW(DMA_BUF_BASE, 3, struct dma_buf_import_sync_file)
+
 /* --- cross-domain wire format, §3 -------------------------------------------------------- */
 
 #define CROSS_DOMAIN_CMD_INIT				1
