@@ -12,7 +12,7 @@
  * --render-never: a rendering that never ends (the commit goes out after the library's bound).
  *   gpu-client [--direct] [--mode MODE] [--hide-list LIST]
  *              [--buffers [--render-delay MS | --render-never]]
- *              [--foreign-buffer[-immed]]
+ *              [--foreign-buffer[-immed]] [--bad-params KIND]
  * Exits 0 when everything matched; each mismatch is one "gpu-client: FAIL" line.
  */
 #include <dlfcn.h>
@@ -434,6 +434,55 @@ check_foreign_buffer(struct wl_display *display, struct wl_compositor *composito
 	check_buffers(display, compositor, dmabuf, false, 0);
 }
 
+/* Params the compositor must refuse (--bad-params KIND): the error a compositor gives (as
+ * weston and wlroots do) must reach the client through the library, which looks at every
+ * add (its fd, its plane index) and must neither crash nor mix planes up.
+ *   five-planes: planes 0-4 (index 4 is past the last) -> plane_idx
+ *   duplicate-plane: plane 0 twice -> plane_set
+ *   missing-plane: plane 1 only, then create -> incomplete
+ *   no-fd: an fd of -1 -> the request cannot be sent (EBADF, as upstream libwayland) */
+static void
+check_bad_params(struct wl_display *display, struct zwp_linux_dmabuf_v1 *dmabuf, bool direct,
+		 const char *kind)
+{
+	struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
+	const struct wl_interface *interface = NULL;
+	uint32_t stride, i, code = 0, want = 0;
+	int fd = gpu_buffer_fd(direct, 0, &stride), error;
+
+	CHECK(fd >= 0, "cannot make a GPU buffer");
+	if (strcmp(kind, "five-planes") == 0) {
+		for (i = 0; i < 5; i++)
+			zwp_linux_buffer_params_v1_add(params, fd, i, 0, stride, 0, 0);
+		want = ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX;
+	} else if (strcmp(kind, "duplicate-plane") == 0) {
+		zwp_linux_buffer_params_v1_add(params, fd, 0, 0, stride, 0, 0);
+		zwp_linux_buffer_params_v1_add(params, fd, 0, 0, stride, 0, 0);
+		want = ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_SET;
+	} else if (strcmp(kind, "missing-plane") == 0) {
+		zwp_linux_buffer_params_v1_add(params, fd, 1, 0, stride, 0, 0);
+		zwp_linux_buffer_params_v1_create(params, BUFFER_WIDTH, BUFFER_HEIGHT,
+						  FOURCC_XRGB8888, 0);
+		want = ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE;
+	} else {
+		zwp_linux_buffer_params_v1_add(params, -1, 0, 0, stride, 0, 0);
+	}
+	close(fd);
+	CHECK(wl_display_roundtrip(display) < 0, "%s: the connection goes on", kind);
+	error = wl_display_get_error(display);
+	if (want) {
+		code = wl_display_get_protocol_error(display, &interface, NULL);
+		CHECK(error == EPROTO && interface == &zwp_linux_buffer_params_v1_interface &&
+		      code == want, "%s: error %d, %s code %u, not the compositor's %u", kind,
+		      error, interface ? interface->name : "(none)", code, want);
+	} else {
+		CHECK(error == EBADF, "%s: error %d, not EBADF", kind, error);
+	}
+	zwp_linux_buffer_params_v1_destroy(params);
+	if (failures == 0)
+		printf("gpu-client: %s: error %d, code %u\n", kind, error, code);
+}
+
 static bool
 hidden_by(const char *list, const char *interface)
 {
@@ -532,6 +581,7 @@ main(int argc, char **argv)
 	struct wl_compositor *compositor;
 	struct wl_drm *drm;
 	bool direct = false, buffers = false;
+	const char *bad_params = NULL;
 	int foreign = 0;
 	int i, fd, removes_before, expected_removes;
 
@@ -553,10 +603,12 @@ main(int argc, char **argv)
 			foreign = 2;
 		else if (strcmp(argv[i], "--hide-list") == 0 && i + 1 < argc)
 			hide_list = argv[++i];
+		else if (strcmp(argv[i], "--bad-params") == 0 && i + 1 < argc)
+			bad_params = argv[++i];
 		else {
 			fprintf(stderr, "usage: gpu-client [--direct] [--mode MODE] "
 				"[--hide-list LIST] [--buffers [--render-delay MS | --render-never]] "
-				"[--foreign-buffer[-immed]]\n");
+				"[--foreign-buffer[-immed]] [--bad-params KIND]\n");
 			return 2;
 		}
 	}
@@ -582,6 +634,15 @@ main(int argc, char **argv)
 	wl_display_roundtrip(display);
 	check_feedback(&f, direct, mode);
 
+	if (bad_params) {
+		/* The compositor's error ends the connection, as the check wanted. */
+		check_bad_params(display, dmabuf, direct, bad_params);
+		zwp_linux_dmabuf_feedback_v1_destroy(feedback);
+		zwp_linux_dmabuf_v1_destroy(dmabuf);
+		wl_registry_destroy(registry);
+		wl_display_disconnect(display);
+		return failures ? 1 : 0;
+	}
 	if (buffers || foreign) {
 		compositor = wl_registry_bind(registry, g.compositor_name,
 					      &wl_compositor_interface, 4);

@@ -121,9 +121,14 @@ struct gpu_buffer {
 /* Buffers made so far (the tests run one client). */
 static uint32_t buffers_made;
 
+/* Planes as linux-dmabuf allows (4); the buffers here use plane 0 only, the others are
+ * checked as upstream compositors check them. */
+#define GPU_MAX_PLANES 4
+
 struct gpu_params {
-	int fd;
+	int fd;			/* plane 0 */
 	uint32_t stride, offset;
+	int other_fds[GPU_MAX_PLANES];	/* planes 1-3 */
 	bool used;
 };
 
@@ -144,28 +149,51 @@ static void
 params_free(struct wl_resource *resource)
 {
 	struct gpu_params *params = wl_resource_get_user_data(resource);
+	int i;
 
 	if (params->fd >= 0)
 		close(params->fd);
+	for (i = 1; i < GPU_MAX_PLANES; i++) {
+		if (params->other_fds[i] >= 0)
+			close(params->other_fds[i]);
+	}
 	free(params);
 }
 
+/* As weston and wlroots answer: an index past the last plane, a plane given twice. */
 static void
 params_add(struct wl_client *client, struct wl_resource *resource, int32_t fd,
 	   uint32_t plane, uint32_t offset, uint32_t stride, uint32_t modifier_hi,
 	   uint32_t modifier_lo)
 {
 	struct gpu_params *params = wl_resource_get_user_data(resource);
+	int *slot;
 
-	if (plane != 0 || params->fd >= 0) {
+	if (params->used) {
 		close(fd);
-		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX,
-				       "gpu-compositor: one plane only");
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_ALREADY_USED,
+				       "gpu-compositor: params already used");
 		return;
 	}
-	params->fd = fd;
-	params->stride = stride;
-	params->offset = offset;
+	if (plane >= GPU_MAX_PLANES) {
+		close(fd);
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX,
+				       "gpu-compositor: plane index %u is too high", plane);
+		return;
+	}
+	slot = plane == 0 ? &params->fd : &params->other_fds[plane];
+	if (*slot >= 0) {
+		close(fd);
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_SET,
+				       "gpu-compositor: a dmabuf was already added for plane %u",
+				       plane);
+		return;
+	}
+	*slot = fd;
+	if (plane == 0) {
+		params->stride = stride;
+		params->offset = offset;
+	}
 }
 
 /* A buffer of the params' plane, or NULL after an error posted. */
@@ -177,6 +205,11 @@ params_buffer(struct wl_client *client, struct wl_resource *resource, uint32_t i
 	struct gpu_buffer *buffer;
 	struct wl_resource *buffer_resource;
 
+	if (params->fd < 0 && !params->used) {
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
+				       "gpu-compositor: no dmabuf was added for plane 0");
+		return NULL;
+	}
 	if (params->used || params->fd < 0 || width <= 0 || height <= 0 ||
 	    params->stride < (uint32_t) width * 4 || params->stride % 4 || params->offset % 4) {
 		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
@@ -235,6 +268,8 @@ create_params(struct wl_client *client, struct wl_resource *resource, uint32_t i
 		return;
 	}
 	params->fd = -1;
+	for (int i = 0; i < GPU_MAX_PLANES; i++)
+		params->other_fds[i] = -1;
 	wl_resource_set_implementation(params_resource, &params_impl, params, params_free);
 }
 
