@@ -22,6 +22,7 @@ struct host_config {
 	char wayland_path[PATH_MAX];
 	uint64_t hostmem;
 	bool no_uuid;
+	bool no_3d_handle;	/* the profile's, or --no-3d-handle */
 };
 
 extern struct host_config host_config;

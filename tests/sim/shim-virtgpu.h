@@ -151,6 +151,13 @@ vg_blob_map(struct vg_file *vf, struct drm_virtgpu_map *map);
 int
 vg_blob_info(struct vg_file *vf, struct drm_virtgpu_resource_info *ri);
 
+/* --- shim-virtgpu-resource.c: RESOURCE_CREATE (3D resources) and TRANSFERs ---------------- */
+
+int
+vg_resource_create(struct vg_file *vf, struct drm_virtgpu_resource_create *rc);
+int
+vg_resource_transfer(struct vg_file *vf, struct drm_virtgpu_3d_transfer *args, bool to_host);
+
 /* --- shim-virtgpu-exec.c: EXECBUFFER, its fences, WAIT ------------------------------------ */
 
 int
