@@ -267,9 +267,9 @@ params_add_cannot_cross(struct virtgpu_transport *t, struct wl_object *params,
 	default:
 		break;
 	}
-	wl_log("wayland-virtgpu: zwp_linux_buffer_params_v1.add: fd %d is %s, "
-	       "not a virtio-gpu buffer, and cannot cross to the host; the "
-	       "buffer fails\n", args[0].h, what);
+	wl_log("wayland-virtgpu: zwp_linux_buffer_params_v1.add: fd %d is %s "
+	       "and cannot cross to the host; the buffer fails\n", args[0].h,
+	       what);
 	if (p == NULL)
 		p = object_add(&t->gpu.params, params->id, -1);
 	if (p == NULL) {

@@ -10,8 +10,9 @@
  * --foreign-buffer[-immed] adds a plane the host cannot take (see check_foreign_buffer).
  * --render-delay MS: the simulated GPU renders each buffer in MS, started before its commit;
  * --render-never: a rendering that never ends (the commit goes out after the library's bound).
+ * --3d: the buffers are classic 3D resources, as virgl makes them (see gpu_3d_buffer_fd).
  *   gpu-client [--direct] [--mode MODE] [--hide-list LIST]
- *              [--buffers [--render-delay MS | --render-never]]
+ *              [--buffers [--3d] [--render-delay MS | --render-never]]
  *              [--foreign-buffer[-immed]] [--bad-params KIND]
  * Exits 0 when everything matched; each mismatch is one "gpu-client: FAIL" line.
  */
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -33,6 +35,7 @@
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "wl-drm-client-protocol.h"
 #include "../sim/virtgpu-sim.h"
+#include "../sim/virtgpu-uapi.h"
 
 static int failures;
 
@@ -280,6 +283,62 @@ gpu_buffer_fd(bool direct, uint32_t n, uint32_t *stride)
 	return fd;
 }
 
+/* --3d: buffers as virgl-era Mesa allocates its window buffers (gpu-path.md §3): a classic
+ * 3D resource on a DRM fd of the client's own, drawn through its guest pages and sent to the
+ * host image with TRANSFER_TO_HOST, exported with PRIME. */
+static bool use_3d;
+
+#define VIRGL_FORMAT_B8G8R8X8_UNORM 2
+#define PIPE_TEXTURE_2D 2
+#define VIRGL_BIND_RENDER_TARGET (1 << 1)
+#define VIRGL_BIND_SAMPLER_VIEW (1 << 3)
+#define VIRGL_BIND_SCANOUT (1 << 18)
+#define VIRGL_BIND_SHARED (1 << 20)
+
+static int
+gpu_3d_buffer_fd(uint32_t n, uint32_t *stride)
+{
+	static int drm = -1;
+	uint32_t height = BUFFER_HEIGHT + GPU_SPARE_ROWS;
+	struct drm_virtgpu_resource_create rc = {
+		.target = PIPE_TEXTURE_2D, .format = VIRGL_FORMAT_B8G8R8X8_UNORM,
+		.bind = VIRGL_BIND_RENDER_TARGET | VIRGL_BIND_SAMPLER_VIEW | VIRGL_BIND_SCANOUT |
+			VIRGL_BIND_SHARED,
+		.width = BUFFER_WIDTH, .height = height, .depth = 1, .array_size = 1,
+		.size = BUFFER_WIDTH * 4 * height,
+	};
+	struct drm_virtgpu_3d_transfer xfer = { .box = { 0, 0, 0, BUFFER_WIDTH, height, 1 } };
+	struct drm_virtgpu_map map = { 0 };
+	struct drm_prime_handle prime = { .flags = DRM_CLOEXEC | DRM_RDWR };
+	struct drm_gem_close gem_close = { 0 };
+	uint32_t *pixels;
+	size_t i;
+
+	if (drm < 0)
+		drm = open("/dev/dri/renderD128", O_RDWR | O_CLOEXEC);
+	CHECK(drm >= 0 && ioctl(drm, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &rc) == 0,
+	      "RESOURCE_CREATE: %s", strerror(errno));
+	if (drm < 0 || rc.bo_handle == 0)
+		return -1;
+	map.handle = xfer.bo_handle = prime.handle = gem_close.handle = rc.bo_handle;
+	pixels = ioctl(drm, DRM_IOCTL_VIRTGPU_MAP, &map) == 0 ?
+		mmap(NULL, rc.size, PROT_READ | PROT_WRITE, MAP_SHARED, drm, (off_t) map.offset) :
+		MAP_FAILED;
+	CHECK(pixels != MAP_FAILED, "the 3D resource's pages cannot be mapped");
+	if (pixels != MAP_FAILED) {
+		for (i = 0; i < rc.size / 4; i++)
+			pixels[i] = gpu_word(n, i);
+		munmap(pixels, rc.size);
+	}
+	CHECK(ioctl(drm, DRM_IOCTL_VIRTGPU_TRANSFER_TO_HOST, &xfer) == 0, "TRANSFER_TO_HOST: %s",
+	      strerror(errno));
+	CHECK(ioctl(drm, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) == 0, "PRIME export: %s",
+	      strerror(errno));
+	ioctl(drm, DRM_IOCTL_GEM_CLOSE, &gem_close);
+	*stride = BUFFER_WIDTH * 4;
+	return prime.fd;
+}
+
 /* With --render-delay, the guest's GPU renders each buffer in that many milliseconds,
  * started just before its commit: the compositor sees zeros unless the commit waited.
  * --render-never: it never ends, and the commit must still go out, after the library's
@@ -339,7 +398,7 @@ check_buffers(struct wl_display *display, struct wl_compositor *compositor,
 	for (i = 0; i < count; i++) {
 		struct zwp_linux_buffer_params_v1 *params;
 		uint32_t stride, n = first + (uint32_t) i;
-		int fd = gpu_buffer_fd(direct, n, &stride);
+		int fd = use_3d ? gpu_3d_buffer_fd(n, &stride) : gpu_buffer_fd(direct, n, &stride);
 
 		CHECK(fd >= 0, "cannot make a GPU buffer");
 		if (fd < 0)
@@ -405,9 +464,18 @@ check_foreign_buffer(struct wl_display *display, struct wl_compositor *composito
 		     struct zwp_linux_dmabuf_v1 *dmabuf, bool immed)
 {
 	struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
-	int fd = memfd_create("not-a-virtio-gpu-buffer", MFD_CLOEXEC);
+	uint32_t stride;
+	int fd;
 
-	CHECK(fd >= 0 && ftruncate(fd, BUFFER_WIDTH * 4 * BUFFER_HEIGHT) == 0, "memfd");
+	/* With --3d, the plane is a 3D resource on a host that cannot export it; the good
+	 * buffer after it is an ordinary one. */
+	if (use_3d) {
+		fd = gpu_3d_buffer_fd(0, &stride);
+		use_3d = false;
+	} else {
+		fd = memfd_create("not-a-virtio-gpu-buffer", MFD_CLOEXEC);
+		CHECK(fd >= 0 && ftruncate(fd, BUFFER_WIDTH * 4 * BUFFER_HEIGHT) == 0, "memfd");
+	}
 	zwp_linux_buffer_params_v1_add_listener(params, &foreign_listener, NULL);
 	zwp_linux_buffer_params_v1_add(params, fd, 0, 0, BUFFER_WIDTH * 4, 0, 0);
 	close(fd);
@@ -597,6 +665,8 @@ main(int argc, char **argv)
 			render_delay_ms = (uint32_t) atoi(argv[++i]);
 		else if (strcmp(argv[i], "--render-never") == 0)
 			render_never = true;
+		else if (strcmp(argv[i], "--3d") == 0)
+			use_3d = true;
 		else if (strcmp(argv[i], "--foreign-buffer") == 0)
 			foreign = 1;
 		else if (strcmp(argv[i], "--foreign-buffer-immed") == 0)
@@ -607,7 +677,7 @@ main(int argc, char **argv)
 			bad_params = argv[++i];
 		else {
 			fprintf(stderr, "usage: gpu-client [--direct] [--mode MODE] "
-				"[--hide-list LIST] [--buffers [--render-delay MS | --render-never]] "
+				"[--hide-list LIST] [--buffers [--3d] [--render-delay MS | --render-never]] "
 				"[--foreign-buffer[-immed]] [--bad-params KIND]\n");
 			return 2;
 		}
