@@ -8,12 +8,32 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "transport-virtgpu.h"
 #include "wayland-private.h"
+
+/* Whether classic 3D resources (virgl's window buffers) are sent as they
+ * are: the host passes one on only if it can export its image (gpu-path.md
+ * §3: rutabaga 0.1.71+ exports the GL texture; libkrun only GBM-backed
+ * resources), and a SEND of one it cannot export costs the whole channel.
+ * WAYLAND_VIRTGPU_3D_RESOURCES=send|refuse; unset, refused on libkrun (the
+ * 24-byte INIT), sent elsewhere. */
+static bool
+fd_translate_3d_crosses(void)
+{
+	const char *mode = getenv("WAYLAND_VIRTGPU_3D_RESOURCES");
+	const char *init = getenv("WAYLAND_VIRTGPU_INIT");
+
+	if (mode && strcmp(mode, "refuse") == 0)
+		return false;
+	if (mode && strcmp(mode, "send") == 0)
+		return true;
+	return !(init && strcmp(init, "24") == 0);
+}
 
 enum fd_kind
 fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
@@ -26,12 +46,20 @@ fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
 		uint32_t res, blob_mem = 0;
 
 		/* §4.1: the host needs a host-side resource; memory only the
-		 * guest has (a GUEST blob) cannot be passed on. */
-		if (virtgpu_resource_info(&t->cd.dev, *bo, &res, &blob_mem) == 0 &&
-		    blob_mem == VIRTGPU_BLOB_MEM_GUEST) {
+		 * guest has (a GUEST blob) cannot be passed on. The kernel
+		 * leaves blob_mem as it was (0) for a classic 3D resource. */
+		if (virtgpu_resource_info(&t->cd.dev, *bo, &res, &blob_mem) < 0)
+			return FD_DMABUF;
+		if (blob_mem == VIRTGPU_BLOB_MEM_GUEST) {
 			virtgpu_gem_close(&t->cd.dev, *bo);
 			snprintf(what, what_size, "a GPU buffer only the guest "
 				 "has (a GUEST blob)");
+			return FD_UNSUPPORTED;
+		}
+		if (blob_mem == 0 && !fd_translate_3d_crosses()) {
+			virtgpu_gem_close(&t->cd.dev, *bo);
+			snprintf(what, what_size, "a virgl 3D resource (this "
+				 "host exports none)");
 			return FD_UNSUPPORTED;
 		}
 		return FD_DMABUF;

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "names.h"
@@ -121,37 +122,97 @@ buffer_made(struct vt_gpu_buffers *g, struct wl_object *buffer, int fd)
 	return 0;
 }
 
-/* With DMA_BUF_IOCTL_EXPORT_SYNC_FILE (Linux 6.0), the rendering's fence
- * itself; before it, the driver's own wait on the buffer, through a
- * handle kept for the buffer's life (one ioctl a commit, not three). True
- * when the wait ran to its end. */
-static bool
-gpu_wait(struct virtgpu_transport *t, struct gpu_object *buffer)
+/* What a commit found: nothing pending, a wait that ended, or one given up. */
+enum gpu_wait_result {
+	GPU_IDLE,
+	GPU_WAITED,
+	GPU_TIMED_OUT,
+};
+
+/* poll() on fd for POLLIN within timeout_ms: 1 ready, 0 not. */
+static int
+gpu_poll_in(int fd, int timeout_ms)
 {
-	struct dma_buf_export_sync_file sync = { .flags = DMA_BUF_SYNC_READ, .fd = -1 };
-	struct vt_gpu_buffers *g = &t->gpu;
-	int fd = buffer->fd, ret;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint64_t end = virtgpu_now_ns() + (uint64_t) timeout_ms * 1000000;
+	int ret;
 
-	if (!g->no_export_sync_file &&
-	    ioctl(fd, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &sync) == 0) {
-		struct pollfd pfd = { .fd = sync.fd, .events = POLLIN };
+	while ((ret = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR) {
+		uint64_t now = virtgpu_now_ns();
 
-		ret = poll(&pfd, 1, GPU_WAIT_MAX_MS);
-		close(sync.fd);
-		return ret == 1;
+		timeout_ms = now < end ? (int) ((end - now) / 1000000) : 0;
 	}
-	if (errno == ENOTTY || errno == EINVAL)
-		g->no_export_sync_file = true;	/* an older kernel */
+	return ret == 1;
+}
+
+/* DMA_BUF_IOCTL_EXPORT_SYNC_FILE (Linux 6.0): the fence of the rendering
+ * itself; a buffer without pending work gets a signalled one. -1 (errno)
+ * when the kernel has no such ioctl. */
+static int
+gpu_wait_sync_file(int dmabuf, enum gpu_wait_result *result)
+{
+	struct dma_buf_export_sync_file sync = {
+		.flags = DMA_BUF_SYNC_READ, .fd = -1,
+	};
+
+	if (ioctl(dmabuf, DMA_BUF_IOCTL_EXPORT_SYNC_FILE, &sync) < 0)
+		return -1;
+	if (gpu_poll_in(sync.fd, 0))
+		*result = GPU_IDLE;
+	else if (gpu_poll_in(sync.fd, GPU_WAIT_MAX_MS))
+		*result = GPU_WAITED;
+	else
+		*result = GPU_TIMED_OUT;
+	close(sync.fd);
+	return 0;
+}
+
+/* Before Linux 6.0: the driver's own answer on the buffer, through a handle
+ * kept for the buffer's life. The kernel's blocking WAIT gives up only
+ * after 15 s, so the library asks without blocking, at growing intervals
+ * (50 us to 1 ms), for GPU_WAIT_MAX_MS at most. */
+static enum gpu_wait_result
+gpu_wait_virtgpu(struct virtgpu_transport *t, struct gpu_object *buffer)
+{
+	struct timespec pause = { 0, 50000 };
+	uint64_t end;
+	int busy;
 
 	if (!buffer->bo) {
-		if (virtgpu_prime_import(&t->cd.dev, fd, &buffer->bo) < 0) {
+		if (virtgpu_prime_import(&t->cd.dev, buffer->fd, &buffer->bo) < 0) {
 			buffer->bo = 0;
-			return true;	/* not ours: nothing to wait for */
+			return GPU_IDLE;	/* not ours: nothing to wait for */
 		}
 		buffer->dev = &t->cd.dev;
 	}
-	ret = virtgpu_wait(&t->cd.dev, buffer->bo);
-	return ret == 0;
+	if (virtgpu_busy(&t->cd.dev, buffer->bo) != 1)
+		return GPU_IDLE;
+	end = virtgpu_now_ns() + (uint64_t) GPU_WAIT_MAX_MS * 1000000;
+	while ((busy = virtgpu_busy(&t->cd.dev, buffer->bo)) == 1 &&
+	       virtgpu_now_ns() < end) {
+		nanosleep(&pause, NULL);
+		if (pause.tv_nsec < 1000000)
+			pause.tv_nsec *= 2;
+	}
+	return busy == 1 ? GPU_TIMED_OUT : GPU_WAITED;
+}
+
+static enum gpu_wait_result
+gpu_wait(struct virtgpu_transport *t, struct gpu_object *buffer)
+{
+	struct vt_gpu_buffers *g = &t->gpu;
+	enum gpu_wait_result result;
+
+	if (!g->no_export_sync_file) {
+		if (gpu_wait_sync_file(buffer->fd, &result) == 0) {
+			g->sync_way = "sync_file";
+			return result;
+		}
+		if (errno == ENOTTY || errno == EINVAL)
+			g->no_export_sync_file = true;	/* an older kernel */
+	}
+	g->sync_way = "virtgpu_wait";
+	return gpu_wait_virtgpu(t, buffer);
 }
 
 /* wl_surface.commit with a dma-buf attached since the last one. */
@@ -161,6 +222,7 @@ surface_commit(struct virtgpu_transport *t, uint32_t surface_id)
 	struct vt_gpu_buffers *g = &t->gpu;
 	struct gpu_object *surface = object_find(g->surfaces, surface_id);
 	struct gpu_object *buffer;
+	enum gpu_wait_result result;
 	uint64_t start;
 
 	if (surface == NULL || surface->buffer == 0)
@@ -171,7 +233,10 @@ surface_commit(struct virtgpu_transport *t, uint32_t surface_id)
 		return;
 
 	start = virtgpu_now_ns();
-	if (!gpu_wait(t, buffer) && !g->wait_failed_said) {
+	result = gpu_wait(t, buffer);
+	if (result == GPU_IDLE)
+		return;
+	if (result == GPU_TIMED_OUT && !g->wait_failed_said) {
 		wl_log("wayland-virtgpu: the guest's rendering into buffer %u "
 		       "did not end within %d ms; committing it anyway\n",
 		       buffer->id, GPU_WAIT_MAX_MS);
@@ -202,9 +267,9 @@ params_add_cannot_cross(struct virtgpu_transport *t, struct wl_object *params,
 	default:
 		break;
 	}
-	wl_log("wayland-virtgpu: zwp_linux_buffer_params_v1.add: fd %d is %s, "
-	       "not a virtio-gpu buffer, and cannot cross to the host; the "
-	       "buffer fails\n", args[0].h, what);
+	wl_log("wayland-virtgpu: zwp_linux_buffer_params_v1.add: fd %d is %s "
+	       "and cannot cross to the host; the buffer fails\n", args[0].h,
+	       what);
 	if (p == NULL)
 		p = object_add(&t->gpu.params, params->id, -1);
 	if (p == NULL) {

@@ -331,7 +331,8 @@ struct vt_gpu_buffers {
 	struct gpu_object *surfaces;	/* wl_surfaces such a buffer was attached to */
 	bool no_export_sync_file;	/* the kernel is older than 6.0 */
 	bool wait_failed_said;
-	uint64_t waits, wait_ns;
+	const char *sync_way;		/* stats: how commits wait, once known */
+	uint64_t waits, wait_ns;	/* commits that found rendering pending */
 };
 
 void

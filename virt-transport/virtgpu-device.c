@@ -399,3 +399,19 @@ virtgpu_wait(struct virtgpu_device *dev, uint32_t bo_handle)
 
 	return ret;
 }
+
+int
+virtgpu_busy(struct virtgpu_device *dev, uint32_t bo_handle)
+{
+	struct virtgpu_wait wait = {
+		.handle = bo_handle, .flags = VIRTGPU_WAIT_NOWAIT,
+	};
+	int ret;
+
+	do {
+		ret = ioctl(dev->fd, VIRTGPU_IOCTL_WAIT, &wait);
+	} while (ret == -1 && errno == EINTR);
+	if (ret == 0)
+		return 0;
+	return errno == EBUSY ? 1 : -1;
+}

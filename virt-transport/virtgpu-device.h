@@ -77,6 +77,10 @@ virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
 
 int
 virtgpu_wait(struct virtgpu_device *dev, uint32_t bo_handle);
+/* Whether work on the object is pending (VIRTGPU_WAIT_NOWAIT): 1 busy,
+ * 0 idle, -1 with errno when the kernel does not say. */
+int
+virtgpu_busy(struct virtgpu_device *dev, uint32_t bo_handle);
 
 static inline uint64_t
 virtgpu_page_align(const struct virtgpu_device *dev, uint64_t size)

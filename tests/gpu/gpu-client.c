@@ -8,9 +8,12 @@
  * With --buffers it also draws two GPU buffers (the simulator's, or memfds over a socket)
  * and commits them through linux-dmabuf (create_immed, create); the compositor checks each.
  * --foreign-buffer[-immed] adds a plane the host cannot take (see check_foreign_buffer).
- * --render-delay MS: the simulated GPU renders each buffer in MS, started before its commit.
- *   gpu-client [--direct] [--mode MODE] [--hide-list LIST] [--buffers [--render-delay MS]]
- *              [--foreign-buffer[-immed]]
+ * --render-delay MS: the simulated GPU renders each buffer in MS, started before its commit;
+ * --render-never: a rendering that never ends (the commit goes out after the library's bound).
+ * --3d: the buffers are classic 3D resources, as virgl makes them (see gpu_3d_buffer_fd).
+ *   gpu-client [--direct] [--mode MODE] [--hide-list LIST]
+ *              [--buffers [--3d] [--render-delay MS | --render-never]]
+ *              [--foreign-buffer[-immed]] [--bad-params KIND]
  * Exits 0 when everything matched; each mismatch is one "gpu-client: FAIL" line.
  */
 #include <dlfcn.h>
@@ -20,8 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wayland-client.h>
@@ -30,6 +35,7 @@
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "wl-drm-client-protocol.h"
 #include "../sim/virtgpu-sim.h"
+#include "../sim/virtgpu-uapi.h"
 
 static int failures;
 
@@ -239,12 +245,14 @@ static const struct zwp_linux_buffer_params_v1_listener params_listener = {
 };
 
 /* A GPU buffer as a guest driver makes one (the simulator's), or over a socket a memfd
- * standing in for a dma-buf; filled with color. Returns its fd. */
+ * standing in for a dma-buf, drawn as the compositor expects the nth buffer (gpu_word).
+ * Returns its fd. */
 static int
-gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
+gpu_buffer_fd(bool direct, uint32_t n, uint32_t *stride)
 {
 	virtgpu_sim_gpu_buffer_create_t create = (virtgpu_sim_gpu_buffer_create_t)
 		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
+	uint32_t height = BUFFER_HEIGHT + GPU_SPARE_ROWS;
 	uint64_t size = 0;
 	uint32_t *pixels;
 	size_t i;
@@ -252,7 +260,7 @@ gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
 
 	if (direct) {
 		*stride = BUFFER_WIDTH * 4;
-		size = (uint64_t) *stride * BUFFER_HEIGHT;
+		size = (uint64_t) *stride * height;
 		fd = memfd_create("gpu-client-buffer", MFD_CLOEXEC);
 		if (fd >= 0 && ftruncate(fd, (off_t) size) < 0) {
 			close(fd);
@@ -260,8 +268,7 @@ gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
 		}
 	} else {
 		CHECK(create != NULL, "no simulated GPU (virtgpu_sim_gpu_buffer_create)");
-		fd = create ? create(BUFFER_WIDTH, BUFFER_HEIGHT, FOURCC_XRGB8888, 0, stride,
-				     &size) : -1;
+		fd = create ? create(BUFFER_WIDTH, height, FOURCC_XRGB8888, 0, stride, &size) : -1;
 	}
 	if (fd < 0)
 		return -1;
@@ -271,39 +278,135 @@ gpu_buffer_fd(bool direct, uint32_t color, uint32_t *stride)
 		return -1;
 	}
 	for (i = 0; i < size / 4; i++)
-		pixels[i] = color;
+		pixels[i] = gpu_word(n, i);
 	munmap(pixels, size);
 	return fd;
 }
 
-/* With --render-delay, the guest's GPU renders each buffer in that many milliseconds,
- * started just before its commit: the compositor sees zeros unless the commit waited. */
-static uint32_t render_delay_ms;
+/* --3d: buffers as virgl-era Mesa allocates its window buffers (gpu-path.md §3): a classic
+ * 3D resource on a DRM fd of the client's own, drawn through its guest pages and sent to the
+ * host image with TRANSFER_TO_HOST, exported with PRIME. */
+static bool use_3d;
 
-/* Two buffers, one from create_immed and one from create, each attached and committed:
- * the compositor checks each is drawn and releases it. */
+#define VIRGL_FORMAT_B8G8R8X8_UNORM 2
+#define PIPE_TEXTURE_2D 2
+#define VIRGL_BIND_RENDER_TARGET (1 << 1)
+#define VIRGL_BIND_SAMPLER_VIEW (1 << 3)
+#define VIRGL_BIND_SCANOUT (1 << 18)
+#define VIRGL_BIND_SHARED (1 << 20)
+
+static int
+gpu_3d_buffer_fd(uint32_t n, uint32_t *stride)
+{
+	static int drm = -1;
+	uint32_t height = BUFFER_HEIGHT + GPU_SPARE_ROWS;
+	struct drm_virtgpu_resource_create rc = {
+		.target = PIPE_TEXTURE_2D, .format = VIRGL_FORMAT_B8G8R8X8_UNORM,
+		.bind = VIRGL_BIND_RENDER_TARGET | VIRGL_BIND_SAMPLER_VIEW | VIRGL_BIND_SCANOUT |
+			VIRGL_BIND_SHARED,
+		.width = BUFFER_WIDTH, .height = height, .depth = 1, .array_size = 1,
+		.size = BUFFER_WIDTH * 4 * height,
+	};
+	struct drm_virtgpu_3d_transfer xfer = { .box = { 0, 0, 0, BUFFER_WIDTH, height, 1 } };
+	struct drm_virtgpu_map map = { 0 };
+	struct drm_prime_handle prime = { .flags = DRM_CLOEXEC | DRM_RDWR };
+	struct drm_gem_close gem_close = { 0 };
+	uint32_t *pixels;
+	size_t i;
+
+	if (drm < 0)
+		drm = open("/dev/dri/renderD128", O_RDWR | O_CLOEXEC);
+	CHECK(drm >= 0 && ioctl(drm, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE, &rc) == 0,
+	      "RESOURCE_CREATE: %s", strerror(errno));
+	if (drm < 0 || rc.bo_handle == 0)
+		return -1;
+	map.handle = xfer.bo_handle = prime.handle = gem_close.handle = rc.bo_handle;
+	pixels = ioctl(drm, DRM_IOCTL_VIRTGPU_MAP, &map) == 0 ?
+		mmap(NULL, rc.size, PROT_READ | PROT_WRITE, MAP_SHARED, drm, (off_t) map.offset) :
+		MAP_FAILED;
+	CHECK(pixels != MAP_FAILED, "the 3D resource's pages cannot be mapped");
+	if (pixels != MAP_FAILED) {
+		for (i = 0; i < rc.size / 4; i++)
+			pixels[i] = gpu_word(n, i);
+		munmap(pixels, rc.size);
+	}
+	CHECK(ioctl(drm, DRM_IOCTL_VIRTGPU_TRANSFER_TO_HOST, &xfer) == 0, "TRANSFER_TO_HOST: %s",
+	      strerror(errno));
+	CHECK(ioctl(drm, DRM_IOCTL_PRIME_HANDLE_TO_FD, &prime) == 0, "PRIME export: %s",
+	      strerror(errno));
+	ioctl(drm, DRM_IOCTL_GEM_CLOSE, &gem_close);
+	*stride = BUFFER_WIDTH * 4;
+	return prime.fd;
+}
+
+/* With --render-delay, the guest's GPU renders each buffer in that many milliseconds,
+ * started just before its commit: the compositor sees zeros unless the commit waited.
+ * --render-never: it never ends, and the commit must still go out, after the library's
+ * bound (1 s), showing zeros. */
+static uint32_t render_delay_ms;
+static bool render_never;
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Buffer i attached and committed: the compositor checks its bytes and releases it. With
+ * render_never, the compositor must instead say it saw zeros, after the bounded wait. */
+static void
+commit_buffer(struct wl_display *display, struct wl_surface *surface, struct gpu_buffer *buffer,
+	      int i)
+{
+	double start = now_s(), took;
+	int ret;
+
+	wl_buffer_add_listener(buffer->buffer, &buffer_listener, buffer);
+	wl_surface_attach(surface, buffer->buffer, 0, 0);
+	wl_surface_damage_buffer(surface, 0, 0, BUFFER_WIDTH, BUFFER_HEIGHT);
+	wl_surface_commit(surface);
+	ret = wl_display_roundtrip(display);
+	took = now_s() - start;
+	if (render_never) {
+		CHECK(ret < 0 && wl_display_get_error(display) == EPROTO,
+		      "a buffer whose rendering never ends was not committed (error %d)",
+		      wl_display_get_error(display));
+		CHECK(took >= 0.9 && took < 5, "the commit took %.2f s, not the 1 s bound", took);
+		printf("gpu-client: a never-ending rendering held the commit %.2f s\n", took);
+		return;
+	}
+	CHECK(ret >= 0, "the compositor refused buffer %d: error %d", i,
+	      wl_display_get_error(display));
+	CHECK(buffer->released, "buffer %d not released", i);
+}
+
+/* Two buffers, one from create_immed and one from create (at an offset into its dma-buf),
+ * each attached and committed: the compositor checks each holds what was drawn. */
 static void
 check_buffers(struct wl_display *display, struct wl_compositor *compositor,
-	      struct zwp_linux_dmabuf_v1 *dmabuf, bool direct)
+	      struct zwp_linux_dmabuf_v1 *dmabuf, bool direct, uint32_t first)
 {
 	virtgpu_sim_gpu_buffer_render_t render = (virtgpu_sim_gpu_buffer_render_t)
 		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_RENDER);
-
 	struct wl_surface *surface = wl_compositor_create_surface(compositor);
 	struct gpu_buffer buffers[2] = { 0 };
-	int i;
+	int i, count = render_never ? 1 : 2;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < count; i++) {
 		struct zwp_linux_buffer_params_v1 *params;
-		uint32_t stride;
-		int fd = gpu_buffer_fd(direct, 0xff204080u + (uint32_t) i, &stride);
+		uint32_t stride, n = first + (uint32_t) i;
+		int fd = use_3d ? gpu_3d_buffer_fd(n, &stride) : gpu_buffer_fd(direct, n, &stride);
 
 		CHECK(fd >= 0, "cannot make a GPU buffer");
 		if (fd < 0)
 			return;
 		params = zwp_linux_dmabuf_v1_create_params(dmabuf);
 		zwp_linux_buffer_params_v1_add_listener(params, &params_listener, &buffers[i]);
-		zwp_linux_buffer_params_v1_add(params, fd, 0, 0, stride, 0, 0);
+		zwp_linux_buffer_params_v1_add(params, fd, 0, gpu_offset_rows(n) * stride,
+					       stride, 0, 0);
 		if (i == 0) {
 			buffers[i].buffer = zwp_linux_buffer_params_v1_create_immed(params,
 				BUFFER_WIDTH, BUFFER_HEIGHT, FOURCC_XRGB8888, 0);
@@ -315,22 +418,17 @@ check_buffers(struct wl_display *display, struct wl_compositor *compositor,
 		zwp_linux_buffer_params_v1_destroy(params);
 		CHECK(buffers[i].buffer != NULL, "no wl_buffer from %s",
 		      i == 0 ? "create_immed" : "create");
-		if (render_delay_ms && !direct) {
-			CHECK(render && render(fd, 0xff204080u + (uint32_t) i, render_delay_ms) == 0,
+		if ((render_delay_ms || render_never) && !direct) {
+			CHECK(render && render(fd, gpu_word(n, 0), render_never ? UINT32_MAX :
+					       render_delay_ms) == 0,
 			      "the simulated GPU does not render");
 		}
 		close(fd);
 		if (buffers[i].buffer == NULL)
 			return;
-		wl_buffer_add_listener(buffers[i].buffer, &buffer_listener, &buffers[i]);
-		wl_surface_attach(surface, buffers[i].buffer, 0, 0);
-		wl_surface_damage_buffer(surface, 0, 0, BUFFER_WIDTH, BUFFER_HEIGHT);
-		wl_surface_commit(surface);
-		CHECK(wl_display_roundtrip(display) >= 0, "the compositor refused buffer %d: "
-		      "error %d", i, wl_display_get_error(display));
-		CHECK(buffers[i].released, "buffer %d not released", i);
+		commit_buffer(display, surface, &buffers[i], i);
 	}
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < count; i++) {
 		if (buffers[i].buffer)
 			wl_buffer_destroy(buffers[i].buffer);
 	}
@@ -366,9 +464,18 @@ check_foreign_buffer(struct wl_display *display, struct wl_compositor *composito
 		     struct zwp_linux_dmabuf_v1 *dmabuf, bool immed)
 {
 	struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
-	int fd = memfd_create("not-a-virtio-gpu-buffer", MFD_CLOEXEC);
+	uint32_t stride;
+	int fd;
 
-	CHECK(fd >= 0 && ftruncate(fd, BUFFER_WIDTH * 4 * BUFFER_HEIGHT) == 0, "memfd");
+	/* With --3d, the plane is a 3D resource on a host that cannot export it; the good
+	 * buffer after it is an ordinary one. */
+	if (use_3d) {
+		fd = gpu_3d_buffer_fd(0, &stride);
+		use_3d = false;
+	} else {
+		fd = memfd_create("not-a-virtio-gpu-buffer", MFD_CLOEXEC);
+		CHECK(fd >= 0 && ftruncate(fd, BUFFER_WIDTH * 4 * BUFFER_HEIGHT) == 0, "memfd");
+	}
 	zwp_linux_buffer_params_v1_add_listener(params, &foreign_listener, NULL);
 	zwp_linux_buffer_params_v1_add(params, fd, 0, 0, BUFFER_WIDTH * 4, 0, 0);
 	close(fd);
@@ -390,8 +497,58 @@ check_foreign_buffer(struct wl_display *display, struct wl_compositor *composito
 	      wl_display_get_error(display));
 	CHECK(params_failed_count == 1, "%d failed events, not 1", params_failed_count);
 	zwp_linux_buffer_params_v1_destroy(params);
-	/* The rest of the connection unharmed: a good buffer is taken. */
-	check_buffers(display, compositor, dmabuf, false);
+	/* The rest of the connection unharmed: a good buffer is taken (the compositor's
+	 * first: the failed one never reached it). */
+	check_buffers(display, compositor, dmabuf, false, 0);
+}
+
+/* Params the compositor must refuse (--bad-params KIND): the error a compositor gives (as
+ * weston and wlroots do) must reach the client through the library, which looks at every
+ * add (its fd, its plane index) and must neither crash nor mix planes up.
+ *   five-planes: planes 0-4 (index 4 is past the last) -> plane_idx
+ *   duplicate-plane: plane 0 twice -> plane_set
+ *   missing-plane: plane 1 only, then create -> incomplete
+ *   no-fd: an fd of -1 -> the request cannot be sent (EBADF, as upstream libwayland) */
+static void
+check_bad_params(struct wl_display *display, struct zwp_linux_dmabuf_v1 *dmabuf, bool direct,
+		 const char *kind)
+{
+	struct zwp_linux_buffer_params_v1 *params = zwp_linux_dmabuf_v1_create_params(dmabuf);
+	const struct wl_interface *interface = NULL;
+	uint32_t stride, i, code = 0, want = 0;
+	int fd = gpu_buffer_fd(direct, 0, &stride), error;
+
+	CHECK(fd >= 0, "cannot make a GPU buffer");
+	if (strcmp(kind, "five-planes") == 0) {
+		for (i = 0; i < 5; i++)
+			zwp_linux_buffer_params_v1_add(params, fd, i, 0, stride, 0, 0);
+		want = ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX;
+	} else if (strcmp(kind, "duplicate-plane") == 0) {
+		zwp_linux_buffer_params_v1_add(params, fd, 0, 0, stride, 0, 0);
+		zwp_linux_buffer_params_v1_add(params, fd, 0, 0, stride, 0, 0);
+		want = ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_SET;
+	} else if (strcmp(kind, "missing-plane") == 0) {
+		zwp_linux_buffer_params_v1_add(params, fd, 1, 0, stride, 0, 0);
+		zwp_linux_buffer_params_v1_create(params, BUFFER_WIDTH, BUFFER_HEIGHT,
+						  FOURCC_XRGB8888, 0);
+		want = ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE;
+	} else {
+		zwp_linux_buffer_params_v1_add(params, -1, 0, 0, stride, 0, 0);
+	}
+	close(fd);
+	CHECK(wl_display_roundtrip(display) < 0, "%s: the connection goes on", kind);
+	error = wl_display_get_error(display);
+	if (want) {
+		code = wl_display_get_protocol_error(display, &interface, NULL);
+		CHECK(error == EPROTO && interface == &zwp_linux_buffer_params_v1_interface &&
+		      code == want, "%s: error %d, %s code %u, not the compositor's %u", kind,
+		      error, interface ? interface->name : "(none)", code, want);
+	} else {
+		CHECK(error == EBADF, "%s: error %d, not EBADF", kind, error);
+	}
+	zwp_linux_buffer_params_v1_destroy(params);
+	if (failures == 0)
+		printf("gpu-client: %s: error %d, code %u\n", kind, error, code);
 }
 
 static bool
@@ -492,6 +649,7 @@ main(int argc, char **argv)
 	struct wl_compositor *compositor;
 	struct wl_drm *drm;
 	bool direct = false, buffers = false;
+	const char *bad_params = NULL;
 	int foreign = 0;
 	int i, fd, removes_before, expected_removes;
 
@@ -505,16 +663,22 @@ main(int argc, char **argv)
 			buffers = true;
 		else if (strcmp(argv[i], "--render-delay") == 0 && i + 1 < argc)
 			render_delay_ms = (uint32_t) atoi(argv[++i]);
+		else if (strcmp(argv[i], "--render-never") == 0)
+			render_never = true;
+		else if (strcmp(argv[i], "--3d") == 0)
+			use_3d = true;
 		else if (strcmp(argv[i], "--foreign-buffer") == 0)
 			foreign = 1;
 		else if (strcmp(argv[i], "--foreign-buffer-immed") == 0)
 			foreign = 2;
 		else if (strcmp(argv[i], "--hide-list") == 0 && i + 1 < argc)
 			hide_list = argv[++i];
+		else if (strcmp(argv[i], "--bad-params") == 0 && i + 1 < argc)
+			bad_params = argv[++i];
 		else {
 			fprintf(stderr, "usage: gpu-client [--direct] [--mode MODE] "
-				"[--hide-list LIST] [--buffers [--render-delay MS]] "
-				"[--foreign-buffer[-immed]]\n");
+				"[--hide-list LIST] [--buffers [--3d] [--render-delay MS | --render-never]] "
+				"[--foreign-buffer[-immed]] [--bad-params KIND]\n");
 			return 2;
 		}
 	}
@@ -540,23 +704,31 @@ main(int argc, char **argv)
 	wl_display_roundtrip(display);
 	check_feedback(&f, direct, mode);
 
+	if (bad_params) {
+		/* The compositor's error ends the connection, as the check wanted. */
+		check_bad_params(display, dmabuf, direct, bad_params);
+		zwp_linux_dmabuf_feedback_v1_destroy(feedback);
+		zwp_linux_dmabuf_v1_destroy(dmabuf);
+		wl_registry_destroy(registry);
+		wl_display_disconnect(display);
+		return failures ? 1 : 0;
+	}
 	if (buffers || foreign) {
 		compositor = wl_registry_bind(registry, g.compositor_name,
 					      &wl_compositor_interface, 4);
 		if (foreign)
 			check_foreign_buffer(display, compositor, dmabuf, foreign == 2);
 		else
-			check_buffers(display, compositor, dmabuf, direct);
+			check_buffers(display, compositor, dmabuf, direct, 0);
 		wl_compositor_destroy(compositor);
-		if (foreign == 2) {
+		if (foreign == 2 || render_never) {
 			/* The connection is over, as the check wanted. */
 			zwp_linux_dmabuf_feedback_v1_destroy(feedback);
 			zwp_linux_dmabuf_v1_destroy(dmabuf);
 			wl_registry_destroy(registry);
 			wl_display_disconnect(display);
 			if (failures == 0)
-				printf("gpu-client: create_immed of a foreign buffer ended "
-				       "the connection with EINVAL\n");
+				printf("gpu-client: the connection ended as expected\n");
 			return failures ? 1 : 0;
 		}
 	}

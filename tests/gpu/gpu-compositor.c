@@ -3,8 +3,8 @@
  * (offered at v5) with default feedback naming a device only the host has and a format table
  * in a memfd, wl_drm v2 naming that device's path, and the globals whose fds cannot cross
  * the virtio-gpu channel (by name), and wl_compositor whose surfaces check at each commit
- * that the attached dma-buf is drawn. Binding wl_drm removes two of those globals again, so
- * that global_remove is seen too. --mode makes the feedback wrong on purpose (gpu-test.h).
+ * that the attached dma-buf holds exactly what the client drew (gpu_word). Binding wl_drm
+ * removes two of those globals again, so that global_remove is seen too. --mode makes the feedback wrong on purpose (gpu-test.h).
  *   gpu-compositor --socket NAME [--mode MODE]   (in $XDG_RUNTIME_DIR; SIGTERM ends it)
  */
 #include <signal.h>
@@ -115,11 +115,20 @@ struct gpu_buffer {
 	int fd;
 	int32_t width, height;
 	uint32_t stride, offset, format;
+	uint32_t number;	/* the client's nth buffer: what it must hold (gpu_word) */
 };
 
+/* Buffers made so far (the tests run one client). */
+static uint32_t buffers_made;
+
+/* Planes as linux-dmabuf allows (4); the buffers here use plane 0 only, the others are
+ * checked as upstream compositors check them. */
+#define GPU_MAX_PLANES 4
+
 struct gpu_params {
-	int fd;
+	int fd;			/* plane 0 */
 	uint32_t stride, offset;
+	int other_fds[GPU_MAX_PLANES];	/* planes 1-3 */
 	bool used;
 };
 
@@ -140,28 +149,51 @@ static void
 params_free(struct wl_resource *resource)
 {
 	struct gpu_params *params = wl_resource_get_user_data(resource);
+	int i;
 
 	if (params->fd >= 0)
 		close(params->fd);
+	for (i = 1; i < GPU_MAX_PLANES; i++) {
+		if (params->other_fds[i] >= 0)
+			close(params->other_fds[i]);
+	}
 	free(params);
 }
 
+/* As weston and wlroots answer: an index past the last plane, a plane given twice. */
 static void
 params_add(struct wl_client *client, struct wl_resource *resource, int32_t fd,
 	   uint32_t plane, uint32_t offset, uint32_t stride, uint32_t modifier_hi,
 	   uint32_t modifier_lo)
 {
 	struct gpu_params *params = wl_resource_get_user_data(resource);
+	int *slot;
 
-	if (plane != 0 || params->fd >= 0) {
+	if (params->used) {
 		close(fd);
-		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX,
-				       "gpu-compositor: one plane only");
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_ALREADY_USED,
+				       "gpu-compositor: params already used");
 		return;
 	}
-	params->fd = fd;
-	params->stride = stride;
-	params->offset = offset;
+	if (plane >= GPU_MAX_PLANES) {
+		close(fd);
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_IDX,
+				       "gpu-compositor: plane index %u is too high", plane);
+		return;
+	}
+	slot = plane == 0 ? &params->fd : &params->other_fds[plane];
+	if (*slot >= 0) {
+		close(fd);
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_PLANE_SET,
+				       "gpu-compositor: a dmabuf was already added for plane %u",
+				       plane);
+		return;
+	}
+	*slot = fd;
+	if (plane == 0) {
+		params->stride = stride;
+		params->offset = offset;
+	}
 }
 
 /* A buffer of the params' plane, or NULL after an error posted. */
@@ -173,8 +205,13 @@ params_buffer(struct wl_client *client, struct wl_resource *resource, uint32_t i
 	struct gpu_buffer *buffer;
 	struct wl_resource *buffer_resource;
 
+	if (params->fd < 0 && !params->used) {
+		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
+				       "gpu-compositor: no dmabuf was added for plane 0");
+		return NULL;
+	}
 	if (params->used || params->fd < 0 || width <= 0 || height <= 0 ||
-	    params->stride < (uint32_t) width * 4) {
+	    params->stride < (uint32_t) width * 4 || params->stride % 4 || params->offset % 4) {
 		wl_resource_post_error(resource, ZWP_LINUX_BUFFER_PARAMS_V1_ERROR_INCOMPLETE,
 				       "gpu-compositor: bad params");
 		return NULL;
@@ -187,7 +224,7 @@ params_buffer(struct wl_client *client, struct wl_resource *resource, uint32_t i
 		return NULL;
 	}
 	*buffer = (struct gpu_buffer) { params->fd, width, height, params->stride,
-					params->offset, format };
+					params->offset, format, buffers_made++ };
 	params->fd = -1;
 	params->used = true;
 	wl_resource_set_implementation(buffer_resource, &buffer_impl, buffer, buffer_free);
@@ -231,30 +268,44 @@ create_params(struct wl_client *client, struct wl_resource *resource, uint32_t i
 		return;
 	}
 	params->fd = -1;
+	for (int i = 0; i < GPU_MAX_PLANES; i++)
+		params->other_fds[i] = -1;
 	wl_resource_set_implementation(params_resource, &params_impl, params, params_free);
 }
 
-/* A committed buffer must be drawn: every pixel the same, not 0 (the guest's "rendering"
- * fills it; a buffer committed before its rendering ended still shows 0). */
+/* A committed buffer must hold exactly what the client drew (gpu_word): the first word that
+ * differs is described in why. A buffer committed before its rendering ended shows zeros. */
 static bool
-buffer_drawn(struct gpu_buffer *buffer, uint32_t *first)
+buffer_drawn(const struct gpu_buffer *buffer, char *why, size_t why_size)
 {
 	size_t size = (size_t) buffer->offset + (size_t) buffer->stride * buffer->height;
-	uint8_t *map = mmap(NULL, size, PROT_READ, MAP_SHARED, buffer->fd, 0);
+	const uint8_t *map = mmap(NULL, size, PROT_READ, MAP_SHARED, buffer->fd, 0);
 	bool drawn = map != MAP_FAILED;
 	int32_t x, y;
 
+	if (!drawn)
+		snprintf(why, why_size, "buffer %u cannot be mapped", buffer->number);
+	if (buffer->offset != gpu_offset_rows(buffer->number) * buffer->stride) {
+		snprintf(why, why_size, "buffer %u at offset %u, not %u", buffer->number,
+			 buffer->offset, gpu_offset_rows(buffer->number) * buffer->stride);
+		drawn = false;
+	}
 	for (y = 0; drawn && y < buffer->height; y++) {
-		const uint32_t *row = (const uint32_t *) (map + buffer->offset +
-							  (size_t) y * buffer->stride);
+		size_t first = (buffer->offset + (size_t) y * buffer->stride) / 4;
+		const uint32_t *row = (const uint32_t *) map + first;
 
-		if (y == 0)
-			*first = row[0];
-		for (x = 0; x < buffer->width; x++)
-			drawn = drawn && row[x] == *first && *first != 0;
+		for (x = 0; drawn && x < buffer->width; x++) {
+			uint32_t want = gpu_word(buffer->number, first + (size_t) x);
+
+			if (row[x] != want) {
+				snprintf(why, why_size, "buffer %u: pixel (%d,%d) is 0x%08x, "
+					 "not 0x%08x", buffer->number, x, y, row[x], want);
+				drawn = false;
+			}
+		}
 	}
 	if (map != MAP_FAILED)
-		munmap(map, size);
+		munmap((void *) map, size);
 	return drawn;
 }
 
@@ -270,18 +321,19 @@ surface_commit(struct wl_client *client, struct wl_resource *resource)
 {
 	struct wl_resource *buffer_resource = wl_resource_get_user_data(resource);
 	struct gpu_buffer *buffer;
-	uint32_t first = 0;
+	char why[128];
 
 	if (buffer_resource == NULL)
 		return;
 	wl_resource_set_user_data(resource, NULL);
 	buffer = wl_resource_get_user_data(buffer_resource);
-	if (!buffer_drawn(buffer, &first))
+	if (!buffer_drawn(buffer, why, sizeof why)) {
+		fprintf(stderr, "gpu-compositor: %s\n", why);
 		wl_resource_post_error(resource, WL_SURFACE_ERROR_INVALID_SIZE,
-				       "gpu-compositor: buffer committed before it was drawn "
-				       "(first pixel 0x%08x)", first);
-	else
+				       "gpu-compositor: %s", why);
+	} else {
 		wl_buffer_send_release(buffer_resource);
+	}
 }
 
 static void

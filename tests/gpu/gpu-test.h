@@ -27,6 +27,26 @@ static const struct gpu_table_entry gpu_table[GPU_TABLE_ENTRIES] = {
 	{ 0x34325258, 0, 0x00ffffffffffffffull },	/* XRGB8888, invalid */
 };
 
+/* The bytes of the GPU buffers: 32-bit word i of the nth dma-buf buffer the compositor
+ * gets from a client (n from 0) holds gpu_word(n, i), so a copy that is missing, shifted,
+ * cut short or of another buffer shows. The simulated GPU renders the same pattern:
+ * virtgpu_sim_gpu_buffer_render(fd, gpu_word(n, 0), delay) writes word i as pixel + i. */
+static inline uint32_t
+gpu_word(uint32_t n, uint64_t i)
+{
+	return 0xff000402u + (n << 20) + (uint32_t) i;
+}
+
+/* Buffer n's picture starts this many rows into its dma-buf (the plane's offset): 0 for
+ * even n, GPU_SPARE_ROWS for odd n, so that an offset lost or changed on the way shows. */
+#define GPU_SPARE_ROWS 4
+
+static inline uint32_t
+gpu_offset_rows(uint32_t n)
+{
+	return n % 2 ? GPU_SPARE_ROWS : 0;
+}
+
 /* Globals whose fds cannot cross the channel, offered by name only. */
 static const char *const gpu_fd_globals[] = {
 	"wp_linux_drm_syncobj_manager_v1",

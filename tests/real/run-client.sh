@@ -133,7 +133,7 @@ foot-scroll)
 vkcube)
 	# Vulkan (Mesa's lavapipe): its WSI finds no GPU on the host's
 	# compositor and presents through wl_shm; through virtio-gpu the
-	# stats line says which path (shm_pools or gpu_waits).
+	# stats line says which path (shm_pools, or gpu_sync other than none).
 	MODE=stats
 	CLIENT_ENV+=(VK_ICD_FILENAMES=/usr/share/vulkan/icd.d/lvp_icd.x86_64.json)
 	CMD=(vkcube-wayland)

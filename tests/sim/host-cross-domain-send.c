@@ -169,7 +169,8 @@ cd_handle_send(struct cd_context *ctx, const uint8_t *cmd, uint16_t cmd_size)
 			if (!res)
 				return cd_context_lose(ctx, "SEND: resource %u is not attached to "
 						       "the context", ids[i]);
-			if (res->kind == HOST_RES_GUEST || res->kind == HOST_RES_GPU_NO_HANDLE)
+			if (res->kind == HOST_RES_GUEST || res->kind == HOST_RES_GPU_NO_HANDLE ||
+			    res->no_handle)
 				return cd_context_lose(ctx, "SEND: resource %u has no host handle",
 						       ids[i]);
 			fds[i] = res->fd;

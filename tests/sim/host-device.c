@@ -148,7 +148,7 @@ host_usage(FILE *out)
 {
 	fprintf(out,
 		"usage: virtgpu-sim-host --socket PATH [--profile NAME] [--wayland PATH]\n"
-		"                        [--stats FILE|-] [--hostmem BYTES] [--no-uuid]\n"
+		"                        [--stats FILE|-] [--hostmem BYTES] [--no-uuid] [--no-3d-handle]\n"
 		"                        [--fault KIND[@N[+]],...]\n"
 		"       virtgpu-sim-host --list-profiles | --list-faults\n"
 		"The compositor socket defaults to $XDG_RUNTIME_DIR/$WAYLAND_DISPLAY (wayland-0).\n"
@@ -192,6 +192,7 @@ host_parse_options(int argc, char *argv[])
 		{ "stats", required_argument, NULL, 't' },
 		{ "hostmem", required_argument, NULL, 'm' },
 		{ "no-uuid", no_argument, NULL, 'u' },
+		{ "no-3d-handle", no_argument, NULL, '3' },
 		{ "list-profiles", no_argument, NULL, 'l' },
 		{ "fault", required_argument, NULL, 'f' },
 		{ "list-faults", no_argument, NULL, 'F' },
@@ -210,6 +211,7 @@ host_parse_options(int argc, char *argv[])
 		case 't': device.stats_path = optarg; break;
 		case 'm': host_config.hostmem = strtoull(optarg, NULL, 0); break;
 		case 'u': host_config.no_uuid = true; break;
+		case '3': host_config.no_3d_handle = true; break;
 		case 'l': host_profile_list(stdout); return 0;
 		case 'f': fault = optarg; break;
 		case 'F': list_faults = true; break;
@@ -223,6 +225,8 @@ host_parse_options(int argc, char *argv[])
 		host_usage(stderr);
 		return 2;
 	}
+	if (host_config.profile->no_3d_handle)
+		host_config.no_3d_handle = true;
 	if (!device.socket_path) {
 		host_usage(stderr);
 		return 2;

@@ -22,6 +22,7 @@ struct host_config {
 	char wayland_path[PATH_MAX];
 	uint64_t hostmem;
 	bool no_uuid;
+	bool no_3d_handle;	/* the profile's, or --no-3d-handle */
 };
 
 extern struct host_config host_config;
@@ -76,5 +77,7 @@ void
 host_fence_run(void);
 int
 host_render_start(struct host_resource *res, uint32_t pixel, uint32_t delay_ms);
+int
+host_sync_file(struct host_resource *res);
 
 #endif

@@ -5,6 +5,7 @@
  * the test API's GPU rendering that keeps a buffer busy for a while.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,10 @@ struct host_deferred {
 	struct host_deferred *next;
 };
 
+/* A WAIT owed its reply (conn), or a sync_file that signals (eventfd) when res_id is idle. */
 struct host_waiter {
 	struct host_conn *conn;
+	int eventfd;
 	uint32_t res_id;
 	uint64_t deadline;
 	struct host_waiter *next;
@@ -66,6 +69,17 @@ static struct {
 	.next_fence_id = 1,
 };
 
+/* A sync_file stand-in (an eventfd) signals, and the host's copy of it goes. */
+static void
+host_eventfd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof one) < 0)
+		host_log("sync_file: eventfd: %s", strerror(errno));
+	close(fd);
+}
+
 static void
 host_waiters_check(void)
 {
@@ -84,7 +98,10 @@ host_waiters_check(void)
 			link = &w->next;
 			continue;
 		}
-		host_reply(w->conn, SIM_IPC_WAIT, status, NULL, 0, -1);
+		if (w->eventfd >= 0)
+			host_eventfd_signal(w->eventfd);
+		else
+			host_reply(w->conn, SIM_IPC_WAIT, status, NULL, 0, -1);
 		*link = w->next;
 		free(w);
 	}
@@ -306,6 +323,7 @@ host_wait(struct host_conn *conn, uint32_t res_id, bool nowait, uint32_t timeout
 	if (!w)
 		return -ENOMEM;
 	w->conn = conn;
+	w->eventfd = -1;
 	w->res_id = res_id;
 	w->deadline = host_now_ms() + (timeout_ms ? timeout_ms : HOST_WAIT_TIMEOUT_MS);
 	w->next = timeline.waiters;
@@ -313,20 +331,58 @@ host_wait(struct host_conn *conn, uint32_t res_id, bool nowait, uint32_t timeout
 	return 1;
 }
 
-/* Every 32-bit pixel of the resource's memory set to pixel; false if it cannot be mapped. */
+/* DMA_BUF_IOCTL_EXPORT_SYNC_FILE: a sync_file stand-in (an eventfd, readable once signalled)
+ * for the resource's pending work. Idle, it is the kernel's signalled stub fence. It signals
+ * when the resource is idle: work queued after the export delays it too (a deviation; the
+ * kernel's sync_file holds only the fences of the moment). The fd or -errno. */
+int
+host_sync_file(struct host_resource *res)
+{
+	int fd = eventfd(0, EFD_CLOEXEC), copy;
+	struct host_waiter *w;
+
+	if (fd < 0)
+		return -errno;
+	if (!res || res->busy == 0) {
+		uint64_t one = 1;
+
+		if (write(fd, &one, sizeof one) < 0) {
+			close(fd);
+			return -EIO;
+		}
+		return fd;
+	}
+	w = calloc(1, sizeof *w);
+	copy = w ? fcntl(fd, F_DUPFD_CLOEXEC, 0) : -1;
+	if (copy < 0) {
+		free(w);
+		close(fd);
+		return -ENOMEM;
+	}
+	w->eventfd = copy;
+	w->res_id = res->id;
+	w->deadline = UINT64_MAX;
+	w->next = timeline.waiters;
+	timeline.waiters = w;
+	return fd;
+}
+
+/* 32-bit word i of the resource's memory set to pixel + i (step 1), or to pixel (step 0);
+ * false if it cannot be mapped. */
 static bool
-host_resource_fill(struct host_resource *res, uint32_t pixel)
+host_resource_fill(struct host_resource *res, uint32_t pixel, uint32_t step)
 {
 	uint32_t *p = host_resource_map(res);
 
 	if (!p)
 		return false;
 	for (uint64_t i = 0; i < res->size / 4; i++)
-		p[i] = pixel;
+		p[i] = pixel + step * (uint32_t)i;
 	return true;
 }
 
-/* The guest's GPU starts rendering into res: zeros now, pixel in delay_ms, busy until then. */
+/* The guest's GPU starts rendering into res: zeros now, word i = pixel + i in delay_ms (never
+ * for UINT32_MAX), busy until then. */
 int
 host_render_start(struct host_resource *res, uint32_t pixel, uint32_t delay_ms)
 {
@@ -334,13 +390,13 @@ host_render_start(struct host_resource *res, uint32_t pixel, uint32_t delay_ms)
 
 	if (!r)
 		return -ENOMEM;
-	if (!host_resource_fill(res, 0)) {
+	if (!host_resource_fill(res, 0, 0)) {
 		free(r);
 		return -EINVAL;
 	}
 	r->res_id = res->id;
 	r->pixel = pixel;
-	r->deadline = host_now_ms() + delay_ms;
+	r->deadline = delay_ms == UINT32_MAX ? UINT64_MAX : host_now_ms() + delay_ms;
 	r->next = timeline.renders;
 	timeline.renders = r;
 	res->busy++;
@@ -363,7 +419,7 @@ host_renders_check(void)
 		*link = r->next;
 		res = host_resource_lookup(r->res_id);
 		if (res) {
-			host_resource_fill(res, r->pixel);
+			host_resource_fill(res, r->pixel, 1);
 			res->busy--;
 			host_resource_maybe_free(res);
 		}
@@ -430,15 +486,17 @@ host_fence_watch(struct pollfd *pfds, int max, struct timespec **timeout,
 	if (timeline.waiters || timeline.renders) {
 		uint64_t now = host_now_ms(), next = UINT64_MAX;
 		for (struct host_waiter *w = timeline.waiters; w; w = w->next)
-			if (w->deadline < next)
+			if (w->deadline < next)	/* a sync_file's UINT64_MAX: none */
 				next = w->deadline;
 		for (struct host_render *r = timeline.renders; r; r = r->next)
 			if (r->deadline < next)
 				next = r->deadline;
-		next = next > now ? next - now : 0;
-		storage->tv_sec = next / 1000;
-		storage->tv_nsec = (next % 1000) * 1000000;
-		*timeout = storage;
+		if (next != UINT64_MAX) {
+			next = next > now ? next - now : 0;
+			storage->tv_sec = next / 1000;
+			storage->tv_nsec = (next % 1000) * 1000000;
+			*timeout = storage;
+		}
 	}
 	return n;
 }

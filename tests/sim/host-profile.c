@@ -32,11 +32,12 @@ static const struct host_profile host_profiles[] = {
 	},
 	{
 		.name = "libkrun-1.15",
-		.description = "libkrun 1.10-1.15: INIT by bytes remaining, N=28 only after a 24-B INIT",
+		.description = "libkrun 1.10-1.15: INIT by bytes remaining, N=28 only after a 24-B INIT, 3D resources without a host handle",
 		.init_rule = HOST_INIT_KR_REMAINING,
 		.classify_rule = HOST_CLASSIFY_KR,
 		.num_identifiers = CROSS_DOMAIN_OLD_IDENTIFIERS,
 		.kr_v1_identifiers = true,
+		.no_3d_handle = true,	/* KR create_3d: export_blob only (gpu-path.md §3) */
 	},
 	{
 		.name = "writepipe-bug",

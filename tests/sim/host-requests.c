@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "host-device.h"
@@ -86,10 +88,11 @@ host_object_of(const struct host_resource *res, struct sim_ipc_object *obj)
 		.res_id = res->id,
 		.kind = res->kind == HOST_RES_GUEST ? SIM_OBJECT_GUEST :
 			res->kind == HOST_RES_HOST3D ? SIM_OBJECT_HOST3D :
-			res->kind == HOST_RES_GPU ? SIM_OBJECT_GPU : SIM_OBJECT_GPU_NO_HANDLE,
+			res->kind == HOST_RES_GPU ? SIM_OBJECT_GPU :
+			res->kind == HOST_RES_3D ? SIM_OBJECT_3D : SIM_OBJECT_GPU_NO_HANDLE,
 		.blob_mem = res->blob_mem,
 		.blob_flags = res->blob_flags,
-		.size = res->size,
+		.size = res->kind == HOST_RES_3D ? res->backing_size : res->size,
 		.map_ok = res->fd >= 0,
 		.stride = res->stride,
 	};
@@ -242,7 +245,9 @@ host_handle_import(struct host_conn *conn, const struct sim_ipc_import *req)
 	}
 	host_file_handle_open(conn->file, res->id);
 	host_object_of(res, &obj);
-	host_reply(conn, SIM_IPC_IMPORT, 0, &obj, sizeof obj, res->fd);
+	/* The guest maps a 3D resource's own pages, never the host's image. */
+	host_reply(conn, SIM_IPC_IMPORT, 0, &obj, sizeof obj,
+		   res->kind == HOST_RES_3D ? res->backing_fd : res->fd);
 }
 
 static void
@@ -279,6 +284,97 @@ host_handle_gpu_buffer(struct host_conn *conn, const struct sim_ipc_gpu_buffer *
 	host_reply(conn, SIM_IPC_GPU_BUFFER, 0, &obj, sizeof obj, res->fd);
 }
 
+/* RESOURCE_CREATE_3D + ATTACH_BACKING: the image on the host, linear at 4 bytes a pixel
+ * (every format is taken as 32-bit here), and the guest pages for transfers. Whether the
+ * image has a handle for cross-domain is the host's (gpu-path.md §3): rutabaga 0.1.71+
+ * exports the GL texture, libkrun only GBM-backed resources. */
+static void
+host_handle_resource_create(struct host_conn *conn, const struct sim_ipc_resource_create *req,
+			    int *fds, uint32_t num_fds)
+{
+	struct host_resource *res;
+	struct sim_ipc_object obj;
+	struct stat st;
+	uint64_t size = (uint64_t)req->width * 4 * req->height;
+	int fd;
+
+	if (num_fds != 1 || !conn->file->ctx) {
+		host_reply(conn, SIM_IPC_RESOURCE_CREATE, -EPROTO, NULL, 0, -1);
+		goto close_fds;
+	}
+	if (req->width == 0 || req->height == 0 || req->width > 16384 || req->height > 16384 ||
+	    req->depth > 1 || req->array_size > 1 || req->nr_samples > 1) {
+		/* virglrenderer refuses it; the kernel returns before it knows. */
+		host_log("context %u: a 3D resource of %ux%u refused", conn->file->id, req->width,
+			 req->height);
+		size = 4096;
+	}
+	fd = host_gralloc_memfd("virtgpu-sim-3d-image", size);
+	res = fd >= 0 ? host_resource_create(HOST_RES_3D, fd, size) : NULL;
+	if (!res) {
+		if (fd >= 0)
+			close(fd);
+		host_reply(conn, SIM_IPC_RESOURCE_CREATE, -ENOMEM, NULL, 0, -1);
+		goto close_fds;
+	}
+	res->backing_fd = fds[0];
+	res->backing_size = req->size;
+	if (fstat(fds[0], &st) == 0) {
+		res->backing_dev = st.st_dev;
+		res->backing_ino = st.st_ino;
+	}
+	res->width = req->width;
+	res->height = req->height;
+	res->stride = req->width * 4;
+	res->no_handle = host_config.no_3d_handle;
+	host_file_handle_open(conn->file, res->id);
+	host_object_of(res, &obj);
+	host_reply(conn, SIM_IPC_RESOURCE_CREATE, 0, &obj, sizeof obj, -1);
+	return;
+close_fds:
+	for (uint32_t i = 0; i < num_fds; i++)
+		close(fds[i]);
+}
+
+/* TRANSFER_TO_HOST_3D / FROM_HOST_3D of a box at level 0: rows of box.w pixels, packed in the
+ * guest pages from offset. Out of bounds, the host refuses it (the kernel's reply is not
+ * waited for: the guest sees nothing). */
+static void
+host_handle_transfer(struct host_conn *conn, const struct sim_ipc_transfer *req)
+{
+	struct host_resource *res = host_resource_lookup(req->res_id);
+	const uint32_t x = req->box[0], y = req->box[1], w = req->box[3], h = req->box[4];
+	uint8_t *image, *pages;
+
+	host_reply(conn, SIM_IPC_TRANSFER, 0, NULL, 0, -1);
+	if (!res || res->kind != HOST_RES_3D || req->level != 0 || x > res->width ||
+	    w > res->width - x || y > res->height || h > res->height - y ||
+	    req->offset > res->backing_size ||
+	    (uint64_t)w * 4 * h > res->backing_size - req->offset) {
+		host_log("TRANSFER of resource %u refused: outside it", req->res_id);
+		return;
+	}
+	image = host_resource_map(res);
+	pages = mmap(NULL, res->backing_size, PROT_READ | PROT_WRITE, MAP_SHARED, res->backing_fd,
+		     0);
+	if (!image || pages == MAP_FAILED) {
+		host_log("TRANSFER of resource %u: cannot map it", req->res_id);
+		if (pages != MAP_FAILED)
+			munmap(pages, res->backing_size);
+		return;
+	}
+	for (uint32_t row = 0; row < h; row++) {
+		uint8_t *at = image + (uint64_t)(y + row) * res->stride + (uint64_t)x * 4;
+		uint8_t *guest = pages + req->offset + (uint64_t)row * w * 4;
+
+		if (req->to_host)
+			memcpy(at, guest, (size_t)w * 4);
+		else
+			memcpy(guest, at, (size_t)w * 4);
+	}
+	munmap(pages, res->backing_size);
+}
+
 /* The test API's GPU rendering into one of its buffers. */
 static void
 host_handle_render(struct host_conn *conn, const struct sim_ipc_render *req)
@@ -286,9 +382,21 @@ host_handle_render(struct host_conn *conn, const struct sim_ipc_render *req)
 	struct host_resource *res = host_resource_lookup_inode(req->dev, req->ino);
 	int ret = -EINVAL;
 
-	if (res && res->fd >= 0 && (res->kind == HOST_RES_GPU || res->kind == HOST_RES_GPU_NO_HANDLE))
+	if (res && res->fd >= 0 && (res->kind == HOST_RES_GPU || res->kind == HOST_RES_GPU_NO_HANDLE ||
+				    res->kind == HOST_RES_3D))
 		ret = host_render_start(res, req->pixel, req->delay_ms);
 	host_reply(conn, SIM_IPC_RENDER, ret, NULL, 0, -1);
+}
+
+/* A dma-buf's sync_file: the kernel's, asked of the host since the host knows the work. */
+static void
+host_handle_sync_file(struct host_conn *conn, const struct sim_ipc_sync_file *req)
+{
+	int fd = host_sync_file(host_resource_lookup_inode(req->dev, req->ino));
+
+	host_reply(conn, SIM_IPC_SYNC_FILE, fd < 0 ? fd : 0, NULL, 0, fd);
+	if (fd >= 0)
+		close(fd);
 }
 
 static void
@@ -351,6 +459,9 @@ host_request_size(uint32_t op)
 	case SIM_IPC_IMPORT: return sizeof(struct sim_ipc_import);
 	case SIM_IPC_GPU_BUFFER: return sizeof(struct sim_ipc_gpu_buffer);
 	case SIM_IPC_RENDER: return sizeof(struct sim_ipc_render);
+	case SIM_IPC_SYNC_FILE: return sizeof(struct sim_ipc_sync_file);
+	case SIM_IPC_RESOURCE_CREATE: return sizeof(struct sim_ipc_resource_create);
+	case SIM_IPC_TRANSFER: return sizeof(struct sim_ipc_transfer);
 	default: return 0;
 	}
 }
@@ -400,6 +511,15 @@ host_dispatch(struct host_conn *conn, const struct sim_ipc_hdr *hdr, void *paylo
 		break;
 	case SIM_IPC_RENDER:
 		host_handle_render(conn, payload);
+		break;
+	case SIM_IPC_SYNC_FILE:
+		host_handle_sync_file(conn, payload);
+		break;
+	case SIM_IPC_RESOURCE_CREATE:
+		host_handle_resource_create(conn, payload, fds, hdr->num_fds);
+		return true;
+	case SIM_IPC_TRANSFER:
+		host_handle_transfer(conn, payload);
 		break;
 	default:
 		host_reply(conn, hdr->op, -EPROTO, NULL, 0, -1);

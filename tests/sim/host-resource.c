@@ -50,6 +50,7 @@ host_resource_create(enum host_res_kind kind, int fd, uint64_t size)
 	res->id = host_next_res_id++;
 	res->kind = kind;
 	res->fd = fd;
+	res->backing_fd = -1;
 	res->size = size;
 	res->next = host_resources;
 	host_resources = res;
@@ -79,7 +80,8 @@ struct host_resource *
 host_resource_lookup_inode(dev_t dev, ino_t ino)
 {
 	for (struct host_resource *res = host_resources; res; res = res->next)
-		if (res->dev == dev && res->ino == ino)
+		if ((res->dev == dev && res->ino == ino) ||
+		    (res->backing_fd >= 0 && res->backing_dev == dev && res->backing_ino == ino))
 			return res;
 	return NULL;
 }
@@ -130,6 +132,8 @@ host_resource_maybe_free(struct host_resource *res)
 	if (res->map)
 		munmap(res->map, res->size);
 	close(res->fd);
+	if (res->backing_fd >= 0)
+		close(res->backing_fd);
 	free(res);
 }
 

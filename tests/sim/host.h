@@ -38,6 +38,7 @@ struct host_profile {
 	bool supports_dmabuf;
 	bool writepipe_bug;		/* write pipes tagged 1 with size 0 */
 	bool no_eof;			/* EOF never reported */
+	bool no_3d_handle;		/* 3D resources have no host handle (§3) */
 };
 
 const struct host_profile *
@@ -108,6 +109,7 @@ enum host_res_kind {
 	HOST_RES_HOST3D,		/* host memory, a host handle */
 	HOST_RES_GPU,			/* a GPU driver's buffer, a host handle */
 	HOST_RES_GPU_NO_HANDLE,		/* like a 2D resource */
+	HOST_RES_3D,			/* a classic 3D resource: guest pages + host image */
 };
 
 struct host_resource {
@@ -122,6 +124,13 @@ struct host_resource {
 	uint32_t stride;
 	dev_t dev;
 	ino_t ino;
+	/* 3D resources: fd is the host's image, these the guest pages (the dma-buf). */
+	int backing_fd;
+	uint64_t backing_size;
+	dev_t backing_dev;
+	ino_t backing_ino;
+	uint32_t width, height;
+	bool no_handle;			/* the host cannot export the image (§3) */
 	int files;			/* DRM files holding a handle */
 	int busy;			/* unsignalled fences naming it */
 	void *map;			/* host mapping, made on first use */

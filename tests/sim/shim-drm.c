@@ -182,6 +182,16 @@ ioctl(int fd, unsigned long request, ...)
 	va_end(ap);
 	shim_init();
 	file = shim_file_of_fd(fd);
+	if (!file && _IOC_TYPE(request) == DMA_BUF_BASE) {
+		ret = shim_dmabuf_ioctl(fd, request, arg);
+		if (ret == 1)
+			return shim_real.ioctl(fd, request, arg);
+		if (ret < 0) {
+			errno = -ret;
+			return -1;
+		}
+		return ret;
+	}
 	if (!file)
 		return shim_real.ioctl(fd, request, arg);
 	/* The VFS answers these before the driver sees anything. */

@@ -41,14 +41,16 @@ shim_stat_note_dmabuf(dev_t dev, ino_t ino)
 	pthread_mutex_unlock(&shim_stat_lock);
 }
 
-static bool
-shim_stat_is_dmabuf(int fd)
+bool
+shim_stat_is_dmabuf(int fd, struct stat *stp)
 {
 	struct stat st;
 	bool found = false;
 
 	if (fstat(fd, &st) < 0)
 		return false;
+	if (stp)
+		*stp = st;
 	pthread_mutex_lock(&shim_stat_lock);
 	for (int i = 0; i < shim_num_dmabufs && !found; i++)
 		found = shim_dmabufs[i].dev == st.st_dev && shim_dmabufs[i].ino == st.st_ino;
@@ -217,7 +219,7 @@ shim_stat_readlink_fd(const char *path, char *buf, size_t size, bool *handled)
 	file = shim_file_of_fd(fd);
 	if (file)
 		target = shim_node_path(file->node, name, sizeof name);
-	else if (shim_num_dmabufs > 0 && shim_stat_is_dmabuf(fd))
+	else if (shim_num_dmabufs > 0 && shim_stat_is_dmabuf(fd, NULL))
 		target = "/dmabuf:";
 	else
 		return 0;

@@ -175,3 +175,31 @@ vg_link_internal_fds(struct vg_link *link, int *fds, int max)
 		fds[n++] = link->pool[i];
 	return n;
 }
+
+/* One request on a connection of its own, as a DRM file of its own: for what is no DRM
+ * file's (a dma-buf's ioctls, the test API). */
+int
+vg_link_call_own(uint32_t op, const void *req, size_t req_size, void *reply, size_t reply_size,
+		 int *reply_fd)
+{
+	struct sim_ipc_device dev;
+	int conn, ret, sv[2];
+
+	conn = vg_link_connect();
+	if (conn < 0)
+		return conn;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		ret = -errno;
+		shim_real.close(conn);
+		return ret;
+	}
+	ret = vg_link_call_on(conn, SIM_IPC_HELLO, NULL, 0, NULL, 0, &sv[1], 1, &dev, sizeof dev,
+			      NULL);
+	if (ret == 0)
+		ret = vg_link_call_on(conn, op, req, req_size, NULL, 0, NULL, 0, reply, reply_size,
+				      reply_fd);
+	shim_real.close(conn);
+	shim_real.close(sv[0]);
+	shim_real.close(sv[1]);
+	return ret;
+}

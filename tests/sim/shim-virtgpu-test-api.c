@@ -19,33 +19,6 @@ virtgpu_sim_context_state(int drm_fd, char *reason, size_t size);
 SHIM_EXPORT int
 virtgpu_sim_gpu_buffer_render(int fd, uint32_t pixel, uint32_t delay_ms);
 
-/* A connection of the test API's own, as a GPU driver's DRM file, with op called on it. */
-static int
-test_api_call(uint32_t op, const void *req, size_t req_size, void *reply, size_t reply_size,
-	      int *reply_fd)
-{
-	struct sim_ipc_device dev;
-	int conn, ret, sv[2];
-
-	conn = vg_link_connect();
-	if (conn < 0)
-		return conn;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		ret = -errno;
-		shim_real.close(conn);
-		return ret;
-	}
-	ret = vg_link_call_on(conn, SIM_IPC_HELLO, NULL, 0, NULL, 0, &sv[1], 1, &dev, sizeof dev,
-			      NULL);
-	if (ret == 0)
-		ret = vg_link_call_on(conn, op, req, req_size, NULL, 0, NULL, 0, reply, reply_size,
-				      reply_fd);
-	shim_real.close(conn);
-	shim_real.close(sv[0]);
-	shim_real.close(sv[1]);
-	return ret;
-}
-
 SHIM_EXPORT int
 virtgpu_sim_gpu_buffer_create(uint32_t width, uint32_t height, uint32_t fourcc, uint32_t flags,
 			      uint32_t *stride, uint64_t *size)
@@ -57,7 +30,7 @@ virtgpu_sim_gpu_buffer_create(uint32_t width, uint32_t height, uint32_t fourcc, 
 
 	shim_init();
 	/* As a GPU driver would: its own DRM file, a resource, an export, the file closed. */
-	ret = test_api_call(SIM_IPC_GPU_BUFFER, &req, sizeof req, &info, sizeof info, &fd);
+	ret = vg_link_call_own(SIM_IPC_GPU_BUFFER, &req, sizeof req, &info, sizeof info, &fd);
 	if (ret < 0)
 		return ret;
 	if (fd < 0)
@@ -107,5 +80,5 @@ virtgpu_sim_gpu_buffer_render(int fd, uint32_t pixel, uint32_t delay_ms)
 		return -errno;
 	req.dev = st.st_dev;
 	req.ino = st.st_ino;
-	return test_api_call(SIM_IPC_RENDER, &req, sizeof req, NULL, 0, NULL);
+	return vg_link_call_own(SIM_IPC_RENDER, &req, sizeof req, NULL, 0, NULL);
 }

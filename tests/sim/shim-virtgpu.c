@@ -71,8 +71,14 @@ vg_ioctl(struct shim_file *file, unsigned nr, void *kdata)
 		return vg_exec_execbuffer(vf, kdata);
 	case DRM_COMMAND_BASE + DRM_VIRTGPU_GETPARAM:
 		return vg_context_getparam(vf, kdata);
+	case DRM_COMMAND_BASE + DRM_VIRTGPU_RESOURCE_CREATE:
+		return vg_resource_create(vf, kdata);
 	case DRM_COMMAND_BASE + DRM_VIRTGPU_RESOURCE_INFO:
 		return vg_blob_info(vf, kdata);
+	case DRM_COMMAND_BASE + DRM_VIRTGPU_TRANSFER_FROM_HOST:
+		return vg_resource_transfer(vf, kdata, false);
+	case DRM_COMMAND_BASE + DRM_VIRTGPU_TRANSFER_TO_HOST:
+		return vg_resource_transfer(vf, kdata, true);
 	case DRM_COMMAND_BASE + DRM_VIRTGPU_WAIT:
 		return vg_exec_wait(vf, kdata);
 	case DRM_COMMAND_BASE + DRM_VIRTGPU_GET_CAPS:
@@ -94,10 +100,10 @@ vg_ioctl_size(unsigned idx)
 	case DRM_VIRTGPU_MAP: return sizeof(struct drm_virtgpu_map);
 	case DRM_VIRTGPU_EXECBUFFER: return sizeof(struct drm_virtgpu_execbuffer);
 	case DRM_VIRTGPU_GETPARAM: return sizeof(struct drm_virtgpu_getparam);
-	case DRM_VIRTGPU_RESOURCE_CREATE: return 56;
+	case DRM_VIRTGPU_RESOURCE_CREATE: return sizeof(struct drm_virtgpu_resource_create);
 	case DRM_VIRTGPU_RESOURCE_INFO: return sizeof(struct drm_virtgpu_resource_info);
-	case DRM_VIRTGPU_TRANSFER_FROM_HOST: return 44;
-	case DRM_VIRTGPU_TRANSFER_TO_HOST: return 44;
+	case DRM_VIRTGPU_TRANSFER_FROM_HOST: return sizeof(struct drm_virtgpu_3d_transfer);
+	case DRM_VIRTGPU_TRANSFER_TO_HOST: return sizeof(struct drm_virtgpu_3d_transfer);
 	case DRM_VIRTGPU_WAIT: return sizeof(struct drm_virtgpu_3d_wait);
 	case DRM_VIRTGPU_GET_CAPS: return sizeof(struct drm_virtgpu_get_caps);
 	case DRM_VIRTGPU_RESOURCE_CREATE_BLOB:

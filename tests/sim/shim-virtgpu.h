@@ -55,6 +55,9 @@ void
 vg_link_atfork_child(struct vg_link *link);
 int
 vg_link_internal_fds(struct vg_link *link, int *fds, int max);
+int
+vg_link_call_own(uint32_t op, const void *req, size_t req_size, void *reply, size_t reply_size,
+		 int *reply_fd);
 
 /* --- shim-virtgpu-context.c: GETPARAM, GET_CAPS and the file's context -------------------- */
 
@@ -147,6 +150,13 @@ int
 vg_blob_map(struct vg_file *vf, struct drm_virtgpu_map *map);
 int
 vg_blob_info(struct vg_file *vf, struct drm_virtgpu_resource_info *ri);
+
+/* --- shim-virtgpu-resource.c: RESOURCE_CREATE (3D resources) and TRANSFERs ---------------- */
+
+int
+vg_resource_create(struct vg_file *vf, struct drm_virtgpu_resource_create *rc);
+int
+vg_resource_transfer(struct vg_file *vf, struct drm_virtgpu_3d_transfer *args, bool to_host);
 
 /* --- shim-virtgpu-exec.c: EXECBUFFER, its fences, WAIT ------------------------------------ */
 

@@ -107,11 +107,22 @@ shim_file_of_fd(int fd);
 void
 shim_fd_atfork_child(void);
 
+/* --- shim-virtgpu-dmabuf.c: the ioctls of a dma-buf file --------------------------------- */
+
+/* dma_buf_ioctl when fd is a dma-buf stand-in: 0 or -errno (-ENOTTY for what it does not
+ * know); 1 when fd is no dma-buf (the real ioctl answers). */
+int
+shim_dmabuf_ioctl(int fd, unsigned long request, void *arg);
+
 /* --- shim-stat.c: stat, access, readlink ---------------------------------------------------- */
 
 /* Remembers the inode of a dma-buf stand-in, for readlink of /proc/self/fd. */
 void
 shim_stat_note_dmabuf(dev_t dev, ino_t ino);
+/* Whether fd is a dma-buf stand-in the driver gave out (its stat in *st when not NULL). */
+struct stat;
+bool
+shim_stat_is_dmabuf(int fd, struct stat *st);
 void
 shim_stat_atfork_child(void);
 

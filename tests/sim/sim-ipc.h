@@ -26,6 +26,9 @@ enum sim_ipc_op {
 	SIM_IPC_CTX_STATE,
 	SIM_IPC_GPU_BUFFER,	/* reply fd: the dma-buf stand-in */
 	SIM_IPC_RENDER,		/* a GPU buffer rendered into, busy until done */
+	SIM_IPC_SYNC_FILE,	/* reply fd: signals once the dma-buf's pending work ended */
+	SIM_IPC_RESOURCE_CREATE,	/* fd: the guest pages; a 3D resource */
+	SIM_IPC_TRANSFER,	/* between a 3D resource's guest pages and its host image */
 };
 
 struct sim_ipc_hdr {
@@ -65,6 +68,7 @@ enum sim_object_kind {
 	SIM_OBJECT_HOST3D,		/* host memory from a blob_id */
 	SIM_OBJECT_GPU,			/* a guest GPU driver's buffer with a host handle */
 	SIM_OBJECT_GPU_NO_HANDLE,	/* like a 2D resource: no host handle (§4.1) */
+	SIM_OBJECT_3D,			/* a classic 3D resource: guest pages + host image */
 };
 
 struct sim_ipc_object {
@@ -127,6 +131,27 @@ struct sim_ipc_render {
 	uint64_t ino;
 	uint32_t pixel;		/* what it holds once rendered (0 until then) */
 	uint32_t delay_ms;
+};
+
+/* RESOURCE_CREATE as virtio_gpu_cmd_resource_create_3d + ATTACH_BACKING carry it. */
+struct sim_ipc_resource_create {
+	uint32_t target, format, bind, width, height, depth, array_size, last_level;
+	uint32_t nr_samples, flags;
+	uint64_t size;		/* the guest pages, page aligned */
+};
+
+struct sim_ipc_transfer {
+	uint32_t res_id;
+	uint32_t to_host;
+	uint32_t level;
+	uint32_t offset;	/* into the guest pages */
+	uint32_t box[6];	/* x, y, z, w, h, d */
+};
+
+/* DMA_BUF_IOCTL_EXPORT_SYNC_FILE on a dma-buf stand-in. */
+struct sim_ipc_sync_file {
+	uint64_t dev;		/* the dma-buf stand-in */
+	uint64_t ino;
 };
 
 struct sim_ipc_gpu_buffer {

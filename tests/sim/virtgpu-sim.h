@@ -29,9 +29,10 @@ typedef int (*virtgpu_sim_context_state_t)(int drm_fd, char *reason, size_t size
 
 /*
  * The guest's GPU renders into a buffer of virtgpu_sim_gpu_buffer_create: it holds zeros at
- * once and every 32-bit pixel becomes `pixel` when the rendering ends, delay_ms later. Until
- * then the buffer is busy, as behind a GPU driver's fence: VIRTGPU_WAIT on it waits. Returns 0
- * or -errno.
+ * once and 32-bit word i of it becomes `pixel + i` when the rendering ends, delay_ms later
+ * (UINT32_MAX: never, as a hung GPU). Until then the buffer is busy, as behind a GPU driver's
+ * fence: VIRTGPU_WAIT on it waits, and the sync_file DMA_BUF_IOCTL_EXPORT_SYNC_FILE gives
+ * signals when it ends. Returns 0 or -errno.
  */
 typedef int (*virtgpu_sim_gpu_buffer_render_t)(int fd, uint32_t pixel, uint32_t delay_ms);
 #define VIRTGPU_SIM_GPU_BUFFER_RENDER "virtgpu_sim_gpu_buffer_render"

@@ -152,6 +152,39 @@ struct drm_virtgpu_resource_info {
 	uint32_t blob_mem;
 };
 
+/* A classic 3D (virgl) resource: guest pages for transfers, the image on the host. */
+struct drm_virtgpu_resource_create {
+	uint32_t target;
+	uint32_t format;
+	uint32_t bind;
+	uint32_t width;
+	uint32_t height;
+	uint32_t depth;
+	uint32_t array_size;
+	uint32_t last_level;
+	uint32_t nr_samples;
+	uint32_t flags;
+	uint32_t bo_handle;	/* out */
+	uint32_t res_handle;	/* out */
+	uint32_t size;		/* the guest pages; 0: one page */
+	uint32_t stride;	/* unused by the kernel */
+};
+
+struct drm_virtgpu_3d_box {
+	uint32_t x, y, z;
+	uint32_t w, h, d;
+};
+
+/* TRANSFER_TO_HOST and TRANSFER_FROM_HOST take the same. */
+struct drm_virtgpu_3d_transfer {
+	uint32_t bo_handle;
+	struct drm_virtgpu_3d_box box;
+	uint32_t level;
+	uint32_t offset;
+	uint32_t stride;	/* host3d blobs only; 0 for resources */
+	uint32_t layer_stride;
+};
+
 struct drm_virtgpu_3d_wait {
 	uint32_t handle;
 	uint32_t flags;
@@ -193,12 +226,46 @@ struct drm_virtgpu_context_init {
 #define DRM_IOCTL_VIRTGPU_EXECBUFFER	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_EXECBUFFER, struct drm_virtgpu_execbuffer)
 #define DRM_IOCTL_VIRTGPU_EXECBUFFER_V1	_IOC(_IOC_READ | _IOC_WRITE, 'd', 0x42, VIRTGPU_EXECBUFFER_V1_SIZE)
 #define DRM_IOCTL_VIRTGPU_GETPARAM	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_GETPARAM, struct drm_virtgpu_getparam)
+#define DRM_IOCTL_VIRTGPU_RESOURCE_CREATE \
+	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_RESOURCE_CREATE, struct drm_virtgpu_resource_create)
 #define DRM_IOCTL_VIRTGPU_RESOURCE_INFO	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_RESOURCE_INFO, struct drm_virtgpu_resource_info)
+#define DRM_IOCTL_VIRTGPU_TRANSFER_FROM_HOST \
+	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_TRANSFER_FROM_HOST, struct drm_virtgpu_3d_transfer)
+#define DRM_IOCTL_VIRTGPU_TRANSFER_TO_HOST \
+	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_TRANSFER_TO_HOST, struct drm_virtgpu_3d_transfer)
 #define DRM_IOCTL_VIRTGPU_WAIT		DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_WAIT, struct drm_virtgpu_3d_wait)
 #define DRM_IOCTL_VIRTGPU_GET_CAPS	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_GET_CAPS, struct drm_virtgpu_get_caps)
 #define DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB \
 	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_RESOURCE_CREATE_BLOB, struct drm_virtgpu_resource_create_blob)
 #define DRM_IOCTL_VIRTGPU_CONTEXT_INIT	DRM_IOCTL_VIRTGPU(DRM_VIRTGPU_CONTEXT_INIT, struct drm_virtgpu_context_init)
+
+/* --- the dma-buf file (linux/dma-buf.h) ---------------------------------------------------- */
+
+#define DMA_BUF_SYNC_READ		(1 << 0)
+#define DMA_BUF_SYNC_WRITE		(2 << 0)
+#define DMA_BUF_SYNC_RW			(DMA_BUF_SYNC_READ | DMA_BUF_SYNC_WRITE)
+#define DMA_BUF_SYNC_END		(1 << 2)
+
+struct dma_buf_sync {
+	uint64_t flags;
+};
+
+struct dma_buf_export_sync_file {
+	uint32_t flags;
+	int32_t fd;
+};
+
+struct dma_buf_import_sync_file {
+	uint32_t flags;
+	int32_t fd;
+};
+
+#define DMA_BUF_BASE			'b'
+#define DMA_BUF_IOCTL_SYNC		_IOW(DMA_BUF_BASE, 0, struct dma_buf_sync)
+#define DMA_BUF_SET_NAME_A		_IOW(DMA_BUF_BASE, 1, uint32_t)
+#define DMA_BUF_SET_NAME_B		_IOW(DMA_BUF_BASE, 1, uint64_t)
+#define DMA_BUF_IOCTL_EXPORT_SYNC_FILE	_IOWR(DMA_BUF_BASE, 2, struct dma_buf_export_sync_file)
+#define DMA_BUF_IOCTL_IMPORT_SYNC_FILE	_IOW(DMA_BUF_BASE, 3, struct dma_buf_import_sync_file)
 
 /* --- cross-domain wire format, §3 -------------------------------------------------------- */
 
@@ -362,6 +429,9 @@ _Static_assert(DRM_IOCTL_VIRTGPU_EXECBUFFER == 0xC0406442, "EXECBUFFER");
 _Static_assert(DRM_IOCTL_VIRTGPU_EXECBUFFER_V1 == 0xC0286442, "EXECBUFFER v1");
 _Static_assert(DRM_IOCTL_VIRTGPU_GETPARAM == 0xC0106443, "GETPARAM");
 _Static_assert(DRM_IOCTL_VIRTGPU_RESOURCE_INFO == 0xC0106445, "RESOURCE_INFO");
+_Static_assert(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE == 0xC0386444, "RESOURCE_CREATE");
+_Static_assert(DRM_IOCTL_VIRTGPU_TRANSFER_FROM_HOST == 0xC02C6446, "TRANSFER_FROM_HOST");
+_Static_assert(DRM_IOCTL_VIRTGPU_TRANSFER_TO_HOST == 0xC02C6447, "TRANSFER_TO_HOST");
 _Static_assert(DRM_IOCTL_VIRTGPU_WAIT == 0xC0086448, "WAIT");
 _Static_assert(DRM_IOCTL_VIRTGPU_GET_CAPS == 0xC0186449, "GET_CAPS");
 _Static_assert(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB == 0xC030644A, "CREATE_BLOB");
