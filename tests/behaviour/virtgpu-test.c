@@ -156,7 +156,7 @@ fdt_array(void *data, struct beh_fd_test *t, struct wl_array *payload)
 
 static const struct beh_fd_test_listener fdt_listener = {
 	fdt_described, fdt_memory, fdt_pipe, fdt_pipe_data, fdt_mixed,
-	fdt_array,
+	fdt_array, NULL,	/* file_read: memory-fds-test.c's */
 };
 
 static void
