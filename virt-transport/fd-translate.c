@@ -3,7 +3,8 @@
  * fds across the channel (cross-domain-protocol.md §4.1-4.2): what the
  * client sends becomes an identifier the host knows (a resource id, a
  * read pipe), and what the host sends becomes an fd the client can use
- * (host memory as a blob's fd, a write pipe). wl_shm pools are shm.c's.
+ * (host memory as a blob's fd, a write pipe). wl_shm pools are shm.c's;
+ * files and memfds in other requests become host memory in memory-fds.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "transport-virtgpu.h"
@@ -33,6 +35,34 @@ fd_translate_3d_crosses(void)
 	if (mode && strcmp(mode, "send") == 0)
 		return true;
 	return !(init && strcmp(init, "24") == 0);
+}
+
+/* Files of pseudo filesystems, named for the error line: not memory
+ * even on a kernel that calls them regular files. */
+#define ANON_INODE_FS_MAGIC 0x09041934
+#define DMA_BUF_MAGIC 0x444d4142
+#define PID_FS_MAGIC 0x50494446
+
+static bool
+pseudo_file_name(int fd, char *what, size_t what_size)
+{
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	switch ((unsigned long) sf.f_type) {
+	case ANON_INODE_FS_MAGIC:
+		snprintf(what, what_size, "an eventfd, timerfd or other "
+			 "anonymous file");
+		return true;
+	case DMA_BUF_MAGIC:
+		snprintf(what, what_size, "a dma-buf of another device");
+		return true;
+	case PID_FS_MAGIC:
+		snprintf(what, what_size, "a pidfd");
+		return true;
+	}
+	return false;
 }
 
 enum fd_kind
@@ -75,10 +105,15 @@ fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
 		if ((flags & O_ACCMODE) == O_WRONLY)
 			return FD_READ_PIPE;
 		snprintf(what, what_size, "a pipe's read end");
+	} else if (pseudo_file_name(fd, what, what_size)) {
+		return FD_UNSUPPORTED;
 	} else if (S_ISREG(st.st_mode)) {
 		snprintf(what, what_size, "a file or memfd");
+		return FD_MEMORY;
 	} else if (S_ISSOCK(st.st_mode)) {
 		snprintf(what, what_size, "a socket");
+	} else if (S_ISDIR(st.st_mode)) {
+		snprintf(what, what_size, "a directory");
 	} else {
 		snprintf(what, what_size, "of file type 0%o",
 			 (unsigned) (st.st_mode & S_IFMT));
@@ -186,8 +221,9 @@ fd_translate_in(struct virtgpu_transport *t,
 }
 
 /* A request about to be sent: every fd in it that shm.c did not take
- * must be one the host can take. Saying which request carried one that
- * is not beats failing later, in a SEND. */
+ * must be one the host can take; a file or memfd is replaced by host
+ * memory holding its bytes (memory-fds.c). Saying which request carried
+ * one that cannot cross beats failing later, in a SEND. */
 int
 fd_translate_check_request(struct virtgpu_transport *t,
 			   struct wl_object *target,
@@ -209,6 +245,10 @@ fd_translate_check_request(struct virtgpu_transport *t,
 			virtgpu_gem_close(&t->cd.dev, bo);
 			break;
 		case FD_READ_PIPE:
+			break;
+		case FD_MEMORY:
+			if (memory_fd_replace(t, target, message, &args[i].h) < 0)
+				return -1;
 			break;
 		default:
 			wl_log("wayland-virtgpu: %s.%s: fd %d is %s and cannot "

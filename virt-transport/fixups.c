@@ -30,15 +30,16 @@
 
 /* Globals whose requests or events carry fds no host can pass: sync
  * objects and sync_files (no identifier type crosses, gpu-path.md §4), a
- * DRM lease's device fd, a listening socket, a client's gamma table in
- * guest memory. Clients fall back when they are absent (Mesa: implicit
- * sync). WAYLAND_VIRTGPU_HIDE_GLOBALS replaces the list. */
+ * DRM lease's device fd, a listening socket. Clients fall back when they
+ * are absent (Mesa: implicit sync). A gamma table or any other file in a
+ * request crosses as host memory (memory-fds.c), so
+ * zwlr_gamma_control_manager_v1 is offered. WAYLAND_VIRTGPU_HIDE_GLOBALS
+ * replaces the list. */
 static const char default_hidden[] =
 	"wp_linux_drm_syncobj_manager_v1,"
 	"zwp_linux_explicit_synchronization_v1,"
 	"wp_drm_lease_device_v1,"
-	"wp_security_context_manager_v1,"
-	"zwlr_gamma_control_manager_v1";
+	"wp_security_context_manager_v1";
 
 int
 fixups_init(struct virtgpu_transport *t)

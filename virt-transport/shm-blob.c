@@ -2,14 +2,17 @@
  * SPDX-License-Identifier: MIT
  * Host memory for wl_shm pools (cross-domain-protocol.md §5.1-5.2): a blob
  * allocated as an R8 image, mapped by the library, and known again among
- * the process's mappings; and memory libwayland-cursor fills itself.
+ * the process's mappings; memory libwayland-cursor fills itself; and host
+ * memory holding a copy of a file a request carries (memory-fds.c).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "shm-private.h"
 #include "wayland-private.h"
@@ -170,4 +173,65 @@ virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
 	free(blob);
 
 	return fd;
+}
+
+/* Up to `size` bytes of the file read into dst with pread: the client's
+ * file is never mapped, so a client shrinking it under the copy costs no
+ * SIGBUS. What the file no longer holds stays zero (host memory starts
+ * zeroed; cleared anyway). The bytes read, or -1 with errno. */
+static ssize_t
+file_read_into(int fd, uint8_t *dst, size_t size)
+{
+	size_t at = 0;
+	ssize_t n;
+
+	while (at < size) {
+		n = pread(fd, dst + at, size - at, (off_t) at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;	/* the file ends here now */
+		at += (size_t) n;
+	}
+	memset(dst + at, 0, size - at);
+	return (ssize_t) at;
+}
+
+int
+virt_shm_file_copy(struct virt_shm *shm, int fd, size_t size, size_t *copied,
+		   char *why, size_t why_size)
+{
+	struct shm_blob *blob;
+	ssize_t n;
+	int out;
+
+	blob = shm_blob_create(shm->cd, size, why, why_size);
+	if (blob == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	n = file_read_into(fd, blob->map, size);
+	if (n < 0) {
+		snprintf(why, why_size, "its bytes cannot be read (%s)",
+			 strerror(errno));
+		shm_blob_unref(blob);
+		errno = EINVAL;
+		return -1;
+	}
+	*copied = (size_t) n;
+
+	/* The exported fd keeps the host memory; the library's mapping and
+	 * handle go now. */
+	out = virtgpu_prime_export(&shm->cd->dev, blob->bo);
+	if (out < 0) {
+		snprintf(why, why_size, "cannot export host memory (%s)",
+			 strerror(errno));
+		shm_blob_unref(blob);
+		errno = ENOMEM;
+		return -1;
+	}
+	shm_blob_unref(blob);
+	return out;
 }

@@ -30,6 +30,15 @@ virt_shm_destroy(struct virt_shm *shm);
 int
 virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data);
 
+/* Host memory of at least `size` bytes (page-rounded) holding a copy of
+ * the first `size` bytes of the file behind fd, read with pread, never
+ * mapped; *copied says how many the file still had (the rest is zeros).
+ * Returns the host memory's fd; -1 with errno (ENOMEM: the host has no
+ * memory; EINVAL: the file cannot be read) and a reason in `why`. */
+int
+virt_shm_file_copy(struct virt_shm *shm, int fd, size_t size, size_t *copied,
+		   char *why, size_t why_size);
+
 /* A request about to be sent. Returns 1 when it took care of the
  * request's fds, 0 when it has nothing to do with them, -1 (after a log
  * line) on failure. May redirect the request through *sender_id. */

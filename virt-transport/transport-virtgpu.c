@@ -182,7 +182,8 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 	fprintf(f, " pipe_bytes_in=%llu pipe_bytes_out=%llu identifiers=%d"
 		" shm_host_pools=%llu polls=%llu polls_with_send=%llu"
 		" flush_eagain=%llu hidden_globals=%llu gpu_waits=%llu"
-		" gpu_wait_us=%llu gpu_sync=%s shm_mode=%s",
+		" gpu_wait_us=%llu gpu_sync=%s shm_mode=%s memory_fds=%llu"
+		" memory_fd_bytes=%llu",
 		(unsigned long long) t->pipes.bytes_in,
 		(unsigned long long) t->pipes.bytes_out, t->cd.max_ids,
 		(unsigned long long) t->base.stats.shm_host_pools,
@@ -192,7 +193,9 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 		(unsigned long long) t->fixups.globals_hidden,
 		(unsigned long long) t->gpu.waits,
 		(unsigned long long) t->gpu.wait_ns / 1000,
-		t->gpu.sync_way ? t->gpu.sync_way : "none", t->shm_mode);
+		t->gpu.sync_way ? t->gpu.sync_way : "none", t->shm_mode,
+		(unsigned long long) t->memory_fds.count,
+		(unsigned long long) t->memory_fds.bytes);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -153,6 +153,7 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 enum fd_kind {
 	FD_DMABUF,
 	FD_READ_PIPE,		/* a pipe's write end: the client reads */
+	FD_MEMORY,		/* a regular file or memfd: memory-fds.c */
 	FD_UNSUPPORTED,
 };
 
@@ -170,6 +171,21 @@ fd_translate_check_request(struct virtgpu_transport *t,
 			   struct wl_object *target,
 			   const struct wl_message *message,
 			   union wl_argument *args);
+
+/* --- memory-fds.c: files and memfds in requests, as host memory ------- */
+
+/* The largest file a request may carry (the ICC profiles of the
+ * color-management protocol are at most 32 MiB; gamma tables and keymaps
+ * are kilobytes): each is copied when the request is sent. */
+#define MEMORY_FD_MAX (32u << 20)
+
+struct vt_memory_fds {
+	uint64_t count, bytes;	/* files sent as host memory, their bytes */
+};
+
+int
+memory_fd_replace(struct virtgpu_transport *t, struct wl_object *target,
+		  const struct wl_message *message, int *fd);
 
 /* --- pipes.c: pipe data both ways -------------------------------------- */
 
@@ -368,6 +384,7 @@ struct virtgpu_transport {
 	struct vt_fork fork;
 	struct vt_fixups fixups;
 	struct vt_gpu_buffers gpu;
+	struct vt_memory_fds memory_fds;
 	const char *shm_mode;	/* the stats line's: zero-copy, copy, copy-mremap */
 };
 

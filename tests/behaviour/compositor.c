@@ -5,6 +5,7 @@
  */
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +290,69 @@ fdt_handle_inspect3(struct wl_client *client, struct wl_resource *resource,
 	describe_fd(resource, 2, c);
 }
 
+/* Reads [from, to) of fd in pieces: the bytes read (stops at the end or
+ * an error, *error set), hashed with FNV-1a into *hash; *nonzero when one
+ * of them is not 0. head, when not NULL, gets the first 64. */
+static size_t
+read_range(int fd, size_t from, size_t to, uint32_t *hash, bool *nonzero,
+	   struct wl_array *head, int *error)
+{
+	unsigned char buf[65536];
+	size_t at = from, i;
+	ssize_t n;
+
+	while (at < to) {
+		n = pread(fd, buf, to - at < sizeof buf ? to - at : sizeof buf,
+			  (off_t) at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				*error = errno;
+			break;
+		}
+		for (i = 0; i < (size_t) n; i++) {
+			*hash = (*hash ^ buf[i]) * 16777619u;
+			*nonzero |= buf[i] != 0;
+		}
+		if (head && head->size < 64) {
+			size_t k = 64 - head->size < (size_t) n ?
+				   64 - head->size : (size_t) n;
+
+			memcpy(wl_array_add(head, k), buf, k);
+		}
+		at += (size_t) n;
+	}
+	return at - from;
+}
+
+static void
+fdt_handle_read_file(struct wl_client *client, struct wl_resource *resource,
+		     int32_t fd, uint32_t len)
+{
+	uint32_t hash = 2166136261u, tail_hash = 0;
+	bool nonzero = false, tail_nonzero = false;
+	struct wl_array head;
+	size_t size = 0, got = 0;
+	struct stat st;
+	int error = 0;
+
+	wl_array_init(&head);
+	if (fstat(fd, &st) < 0) {
+		error = errno;
+	} else {
+		size = (size_t) st.st_size;
+		got = read_range(fd, 0, len, &hash, &nonzero, &head, &error);
+		if (size > len)
+			read_range(fd, len, size, &tail_hash, &tail_nonzero,
+				   NULL, &error);
+	}
+	close(fd);
+	beh_fd_test_send_file_read(resource, (uint32_t) size, (uint32_t) got,
+				   hash, !tail_nonzero, (uint32_t) error, &head);
+	wl_array_release(&head);
+}
+
 static int
 memfd_of_size(const char *text, uint32_t size)
 {
@@ -464,6 +528,7 @@ static const struct beh_fd_test_interface fd_test_impl = {
 	.get_mixed = fdt_handle_get_mixed,
 	.echo = fdt_handle_echo,
 	.sleep = fdt_handle_sleep,
+	.read_file = fdt_handle_read_file,
 };
 
 static void

@@ -637,7 +637,7 @@ main(int argc, char **argv)
 {
 	const char *hide_list = "wp_linux_drm_syncobj_manager_v1,"
 		"zwp_linux_explicit_synchronization_v1,wp_drm_lease_device_v1,"
-		"wp_security_context_manager_v1,zwlr_gamma_control_manager_v1";
+		"wp_security_context_manager_v1";
 	enum gpu_mode mode = GPU_MODE_GOOD;
 	struct globals g = { 0 };
 	struct feedback f = { 0 };

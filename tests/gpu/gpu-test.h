@@ -47,7 +47,9 @@ gpu_offset_rows(uint32_t n)
 	return n % 2 ? GPU_SPARE_ROWS : 0;
 }
 
-/* Globals whose fds cannot cross the channel, offered by name only. */
+/* Globals the library hides by default (their fds cannot cross the
+ * channel), and one it offers since its memfds cross as host memory
+ * (zwlr_gamma_control_manager_v1); offered by name only. */
 static const char *const gpu_fd_globals[] = {
 	"wp_linux_drm_syncobj_manager_v1",
 	"zwp_linux_explicit_synchronization_v1",

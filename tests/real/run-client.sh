@@ -8,7 +8,7 @@
 #   CLIENT: simple-shm simple-egl terminal gtk4-demo gtk3-widget-factory
 #           qt5-analogclock qt5-calculator foot foot-scroll testsprite2 mpv
 #           vkcube sdl-testgl2 wl-clipboard;
-#           with --virtgpu also clipboard-64m keymap
+#           with --virtgpu also clipboard-64m keymap, and on sway wtype
 #   LIBDIR holds the libwayland-client.so.0 under test; EXTRA_LIBDIRs (e.g.
 #   build/cursor, build/egl) join LD_LIBRARY_PATH when they exist.
 #   --virtgpu: the client under test runs as a guest of the simulated
@@ -181,16 +181,23 @@ keymap)
 	BACKEND=x11
 	MODE=keymap
 	;;
+wtype)
+	# A virtual keyboard's keymap, a memfd in a request, as a guest.
+	MODE=keys-virtgpu
+	;;
 *)
 	rt_die "unknown client $CLIENT"
 	;;
 esac
 
 case $MODE in
-bytes-virtgpu|keymap)
+bytes-virtgpu|keymap|keys-virtgpu)
 	[ -n "$VIRTGPU_BUILD" ] || rt_die "$CLIENT runs only with --virtgpu"
 	;;
 esac
+[ "$MODE" != keys-virtgpu ] || [ "${RT_HOST_COMPOSITOR:-weston}" = sway ] ||
+	rt_die "$CLIENT needs zwp_virtual_keyboard_manager_v1: RT_HOST_COMPOSITOR=sway"
+
 # On sway (wlroots) windows float on the background, and wl-clipboard uses
 # wlr-data-control, a protocol the library knows nothing of, with its fds.
 if [ "${RT_HOST_COMPOSITOR:-weston}" = sway ]; then
@@ -575,6 +582,55 @@ run_keymap()
 	rt_log "PASS: the guest received the keymap intact (${ref#keymap })"
 }
 
+# typed_texts LOG: what wev (LOG) was typed, one line per keyboard that
+# came and went (each wtype run makes its own).
+typed_texts()
+{
+	awk '/capabilities:  *none/ { if (t != "") print t; t = "" }
+	     /utf8: \047.+\047$/ { sub(/.*utf8: \047/, ""); sub(/\047$/, ""); t = t $0 }
+	     END { if (t != "") print t }' "$1"
+}
+
+# wtype types with a virtual keyboard whose keymap (a memfd in
+# zwp_virtual_keyboard_v1.keymap, with a keysym for each character not on
+# a keyboard) sway compiles: directly on the system library, then as a
+# guest; wev, a host client with the focus, must see both texts. On a
+# library that cannot send the memfd the guest's wtype still exits 0, but
+# sway has no keymap and nothing is typed.
+run_keys_virtgpu()
+{
+	local direct='direct-Ü→ß' typed_guest='guest-Ü→ß' n=0 status=0 got want stats
+	{ command -v wtype && command -v wev; } >/dev/null ||
+		rt_die "wtype and wev are needed (tools/install-deps.sh)"
+	rt_start_weston sway test
+	host env LD_LIBRARY_PATH="$sysdir" timeout 30 stdbuf -oL wev >"$RT_WORK/wev.log" 2>&1 &
+	rt_track $!
+	until grep -q 'capabilities:' "$RT_WORK/wev.log"; do
+		((n++ >= 100)) && { cat "$RT_WORK/wev.log" >&2; rt_die "wev did not start"; }
+		sleep 0.1
+	done
+	sleep 0.5	# its window mapped and focused
+	host env LD_LIBRARY_PATH="$sysdir" timeout 20 wtype -s 500 "$direct" \
+		>"$RT_WORK/wtype-ref.log" 2>&1 || rt_die "wtype failed on the system library"
+	sleep 0.5
+	guest timeout 20 wtype -s 500 "$typed_guest" >"$RT_WORK/wtype-test.log" 2>&1 || status=1
+	sleep 1
+	sed 's/^/    guest wtype: /' "$RT_WORK/wtype-test.log" >&2
+	got=$(typed_texts "$RT_WORK/wev.log" | paste -sd'|')
+	want="$direct|$typed_guest"
+	rt_log "wev saw: $got"
+	[ "$got" = "$want" ] || { rt_log "expected: $want"; status=1; }
+	report_library_errors "$RT_WORK/wtype-test.log"
+	rt_check_stats "$RT_WORK/wtype-test.log" "guest wtype" || status=1
+	stats=$(grep -a '^wayland-virtgpu stats: ' "$RT_WORK/wtype-test.log" | tail -n 1)
+	case $stats in
+	*" memory_fds=1 "*) ;;
+	*) rt_log "the keymap was not counted as a memory fd (memory_fds=1)"; status=1 ;;
+	esac
+	[ $status -eq 0 ] || { save_failure wev.log wtype-ref.log wtype-test.log; rt_die "wtype through the simulated virtio-gpu"; }
+	rt_log "PASS: sway compiled the guest's keymap and typed '$typed_guest'"
+}
+
 STATS_FRAMES=6
 frames()
 {
@@ -601,6 +657,10 @@ bytes-virtgpu)
 	;;
 keymap)
 	run_keymap
+	exit 0
+	;;
+keys-virtgpu)
+	run_keys_virtgpu
 	exit 0
 	;;
 esac
