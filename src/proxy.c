@@ -48,7 +48,7 @@ names_watched_proxy(struct wl_display *display,
 	struct argument_details arg;
 	int i;
 
-	if (display->watched_proxies == 0)
+	if (display->watched_proxies == 0 || !strchr(signature, 'o'))
 		return false;
 	for (i = 0; (signature = wire_next_argument(signature, &arg)), arg.type; i++)
 		if (arg.type == 'o' && args[i].o &&

@@ -9,9 +9,19 @@
  *   pread    no view at all: the bytes are read from the fd
  *   damage   as shared, with copy_with_damage
  *
- * usage: capture-client [--with-damage] MODE OUT.ppm
- * Exit status 0 with the image written; 1 with a line on failure (the
- * compositor's failed event included).
+ * usage: capture-client [--pattern] [--destroy-buffer|--truncate-half|--oversize]
+ *                       MODE OUT.ppm|-
+ * --pattern: the pixels must be capture-compositor's pattern (all of them,
+ * or the rows left after --truncate-half).
+ * Against a hostile compositor (capture-compositor):
+ *   --destroy-buffer  the buffer is destroyed right after the copy request;
+ *                     the ready event must still come, and nothing else
+ *   --truncate-half   the file is cut to half after the copy request; the
+ *                     half left must hold the capture
+ *   --oversize        the pool is half the buffer: the compositor's
+ *                     wl_shm_pool invalid_stride error must be what fails
+ * Exit status 0 when all holds; 1 with a line otherwise (the compositor's
+ * failed event included).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -25,6 +35,13 @@
 
 #include <wayland-client.h>
 #include "screencopy-client-protocol.h"
+
+/* capture-compositor's pattern. */
+static uint32_t
+pattern(uint32_t x, uint32_t y)
+{
+	return 0xff000000u | (x * 4) << 16 | (y * 5) << 8 | ((x + y) & 0xff);
+}
 
 struct capture {
 	struct wl_shm *shm;
@@ -173,6 +190,54 @@ write_ppm(const struct capture *c, const unsigned char *pixels, const char *out)
 		die("%s: %s", out, strerror(errno));
 }
 
+static void
+check_pattern(const struct capture *c, const unsigned char *pixels,
+	      uint32_t rows)
+{
+	uint32_t x, y, px;
+
+	for (y = 0; y < rows; y++) {
+		for (x = 0; x < c->width; x++) {
+			memcpy(&px, pixels + (size_t) y * c->stride + x * 4, 4);
+			if ((px & 0xffffff) != (pattern(x, y) & 0xffffff))
+				die("pixel (%u, %u) is 0x%08x, not the compositor's "
+				    "0x%08x", x, y, px, pattern(x, y));
+		}
+	}
+	printf("capture-client: %u rows of the pattern\n", rows);
+}
+
+static void
+capture_end(struct capture *c, struct wl_registry *registry,
+	    struct wl_display *display)
+{
+	wl_shm_destroy(c->shm);
+	wl_output_destroy(c->output);
+	zwlr_screencopy_manager_v1_destroy(c->manager);
+	wl_registry_destroy(registry);
+	wl_display_disconnect(display);
+}
+
+/* --oversize: the compositor's error must be the one that ends it. */
+static int
+expect_invalid_stride(struct wl_display *display)
+{
+	const struct wl_interface *interface = NULL;
+	uint32_t id, code;
+
+	while (wl_display_dispatch(display) >= 0)
+		;
+	code = wl_display_get_protocol_error(display, &interface, &id);
+	if (interface == NULL || strcmp(interface->name, "wl_shm_pool") != 0 ||
+	    code != WL_SHM_ERROR_INVALID_STRIDE)
+		die("expected the compositor's wl_shm_pool invalid_stride error, "
+		    "got %s (%s code %u)", strerror(wl_display_get_error(display)),
+		    interface ? interface->name : "no interface", code);
+	printf("capture-client: the compositor refused the buffer larger "
+	       "than its pool\n");
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -182,15 +247,29 @@ main(int argc, char *argv[])
 	struct zwlr_screencopy_frame_v1 *frame;
 	struct wl_shm_pool *pool;
 	struct wl_buffer *buffer;
-	const char *mode, *out;
+	const char *mode, *out, *hostile = "";
 	unsigned char *view = NULL, *pixels;
+	bool check = false;
+	uint32_t rows;
 	size_t size;
-	int fd;
+	int fd, i;
 
-	if (argc != 3)
-		die("usage: capture-client shared|private|pread|damage OUT.ppm");
-	mode = argv[1];
-	out = argv[2];
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1]; i++) {
+		if (strcmp(argv[i], "--pattern") == 0)
+			check = true;
+		else if (strcmp(argv[i], "--destroy-buffer") == 0 ||
+			 strcmp(argv[i], "--truncate-half") == 0 ||
+			 strcmp(argv[i], "--oversize") == 0)
+			hostile = argv[i] + 2;
+		else
+			die("unknown option %s", argv[i]);
+	}
+	if (argc - i != 2)
+		die("usage: capture-client [--pattern] [--destroy-buffer|"
+		    "--truncate-half|--oversize] shared|private|pread|damage "
+		    "OUT.ppm|-");
+	mode = argv[i];
+	out = argv[i + 1];
 	if (strcmp(mode, "shared") && strcmp(mode, "private") &&
 	    strcmp(mode, "pread") && strcmp(mode, "damage"))
 		die("unknown mode %s", mode);
@@ -230,32 +309,62 @@ main(int argc, char *argv[])
 	if (view == MAP_FAILED)
 		die("mmap: %s", strerror(errno));
 
-	pool = wl_shm_create_pool(c.shm, fd, (int32_t) size);
+	pool = wl_shm_create_pool(c.shm, fd, (int32_t) (strcmp(hostile, "oversize") ?
+							 size : size / 2));
 	buffer = wl_shm_pool_create_buffer(pool, 0, (int32_t) c.width,
 					   (int32_t) c.height,
 					   (int32_t) c.stride, c.format);
-	wl_shm_pool_destroy(pool);
+	if (strcmp(hostile, "oversize") != 0)
+		wl_shm_pool_destroy(pool);	/* else the error names it */
 	if (strcmp(mode, "damage") == 0)
 		zwlr_screencopy_frame_v1_copy_with_damage(frame, buffer);
 	else
 		zwlr_screencopy_frame_v1_copy(frame, buffer);
+	if (strcmp(hostile, "oversize") == 0) {
+		expect_invalid_stride(display);
+		zwlr_screencopy_frame_v1_destroy(frame);
+		wl_buffer_destroy(buffer);
+		wl_shm_pool_destroy(pool);
+		capture_end(&c, registry, display);
+		return 0;
+	}
+	rows = c.height;
+	if (strcmp(hostile, "destroy-buffer") == 0) {
+		wl_buffer_destroy(buffer);
+		buffer = NULL;
+	} else if (strcmp(hostile, "truncate-half") == 0) {
+		rows = c.height / 2;
+		if (ftruncate(fd, (off_t) rows * c.stride) < 0)
+			die("ftruncate: %s", strerror(errno));
+	}
 	while (!c.ready && !c.failed)
 		if (wl_display_dispatch(display) < 0)
 			die("connection lost: %s", strerror(errno));
 	if (c.failed)
 		die("the compositor failed the capture");
 
-	pixels = view;
-	if (view == NULL) {
-		pixels = malloc(size);
-		if (pixels == NULL || pread(fd, pixels, size, 0) != (ssize_t) size)
-			die("pread: %s", strerror(errno));
+	if (buffer) {
+		pixels = view;
+		if (view == NULL) {
+			pixels = malloc(size);
+			if (pixels == NULL ||
+			    pread(fd, pixels, (size_t) rows * c.stride, 0) !=
+			    (ssize_t) rows * c.stride)
+				die("pread: %s", strerror(errno));
+		}
+		if (check)
+			check_pattern(&c, pixels, rows);
+		if (strcmp(out, "-") != 0)
+			write_ppm(&c, pixels, out);
+		if (pixels != view)
+			free(pixels);
+		wl_buffer_destroy(buffer);
+	} else {
+		printf("capture-client: ready came for the destroyed buffer\n");
 	}
-	write_ppm(&c, pixels, out);
 
 	zwlr_screencopy_frame_v1_destroy(frame);
-	wl_buffer_destroy(buffer);
 	wl_display_roundtrip(display);
-	wl_display_disconnect(display);
+	capture_end(&c, registry, display);
 	return 0;
 }
