@@ -19,6 +19,9 @@ enum wl_proxy_flag {
 	/* The transport's hooks want this proxy's messages (transport.h
 	 * hooks_interface); asked once, when the proxy is made. */
 	WL_PROXY_FLAG_HOOKED = (1 << 3),
+	/* A request of any object that names this one as an argument reaches
+	 * the transport's request hook (transport.h watch_object). */
+	WL_PROXY_FLAG_WATCHED = (1 << 4),
 };
 
 struct wl_zombie {
@@ -69,6 +72,7 @@ struct wl_display {
 
 	struct wl_list live_link;
 	bool stats_printed;
+	int watched_proxies;	/* live ones with WL_PROXY_FLAG_WATCHED */
 	pid_t pid;		/* the process that connected */
 };
 

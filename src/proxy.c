@@ -38,6 +38,25 @@ proxy_set_hooked(struct wl_proxy *proxy)
 		proxy->flags |= WL_PROXY_FLAG_HOOKED;
 }
 
+/* Does a request name, as an argument, an object the transport watches?
+ * Costs a look at the signature only while the transport watches any. */
+static bool
+names_watched_proxy(struct wl_display *display,
+		    const struct wl_message *message, union wl_argument *args)
+{
+	const char *signature = message->signature;
+	struct argument_details arg;
+	int i;
+
+	if (display->watched_proxies == 0 || !strchr(signature, 'o'))
+		return false;
+	for (i = 0; (signature = wire_next_argument(signature, &arg)), arg.type; i++)
+		if (arg.type == 'o' && args[i].o &&
+		    (((struct wl_proxy *) args[i].o)->flags & WL_PROXY_FLAG_WATCHED))
+			return true;
+	return false;
+}
+
 struct wl_proxy *
 proxy_create(struct wl_proxy *factory, const struct wl_interface *interface,
 	     uint32_t version)
@@ -161,7 +180,10 @@ proxy_destroy(struct wl_proxy *proxy)
 		wl_map_insert_at(&display->objects, 0, proxy->object.id, NULL);
 	}
 
+	if (proxy->flags & WL_PROXY_FLAG_WATCHED)
+		display->watched_proxies--;
 	proxy->flags |= WL_PROXY_FLAG_DESTROYED;
+	proxy->flags &= ~WL_PROXY_FLAG_WATCHED;
 	wl_list_remove(&proxy->queue_link);
 	wl_list_init(&proxy->queue_link);
 	proxy->queue = NULL;
@@ -292,7 +314,8 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 	transport = wl_connection_get_transport(display->connection);
 	hook = transport->ops->request &&
 	       ((proxy->flags & WL_PROXY_FLAG_HOOKED) ||
-		strchr(message->signature, 'h')) ?
+		strchr(message->signature, 'h') ||
+		names_watched_proxy(display, message, closure->args)) ?
 	       transport->ops->request(transport, &proxy->object,
 				       &closure->sender_id, opcode, message,
 				       closure->args) : 0;
@@ -648,6 +671,36 @@ core_queue_event(void *core, uint32_t target_id, uint32_t opcode)
 	return 0;
 }
 
+static int
+core_watch_object(void *core, uint32_t id)
+{
+	struct wl_display *display = core;
+	struct wl_proxy *proxy = live_proxy(display, id);
+
+	if (proxy == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!(proxy->flags & WL_PROXY_FLAG_WATCHED)) {
+		proxy->flags |= WL_PROXY_FLAG_WATCHED;
+		display->watched_proxies++;
+	}
+	return 0;
+}
+
+static int
+core_hook_object(void *core, uint32_t id)
+{
+	struct wl_proxy *proxy = live_proxy(core, id);
+
+	if (proxy == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	proxy->flags |= WL_PROXY_FLAG_HOOKED;
+	return 0;
+}
+
 static void
 core_destroy_object(void *core, struct wl_object *object)
 {
@@ -673,5 +726,7 @@ const struct wl_transport_core wl_proxy_transport_core = {
 	.queue_request = core_queue_request,
 	.destroy_object = core_destroy_object,
 	.queue_event = core_queue_event,
+	.watch_object = core_watch_object,
+	.hook_object = core_hook_object,
 	.keepalive = core_keepalive,
 };

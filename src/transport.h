@@ -40,6 +40,7 @@ struct wl_transport_stats {
 	uint64_t zero_copy_pools;
 	uint64_t shm_bytes_copied;
 	uint64_t shm_host_pools;	/* pools whose fd already was host memory */
+	uint64_t shm_bytes_copied_back;	/* written by the compositor (capture) */
 };
 
 struct wl_transport_ops {
@@ -151,6 +152,14 @@ struct wl_transport_core {
 	 * zwp_linux_buffer_params_v1.failed for a buffer the transport
 	 * cannot pass on, say). */
 	int (*queue_event)(void *core, uint32_t target_id, uint32_t opcode);
+	/* From now until object `id` is destroyed, a request of any object
+	 * that names it as an argument reaches the request hook, whatever
+	 * hooks_interface said of that object (a wl_buffer handed to a
+	 * screen capture, say). */
+	int (*watch_object)(void *core, uint32_t id);
+	/* From now on object `id`'s events and requests reach the hooks,
+	 * whatever hooks_interface said of its interface. */
+	int (*hook_object)(void *core, uint32_t id);
 	/* Not from a hook: from a thread of the transport's own, with none
 	 * of its locks held. Sends a wl_display.sync of the library's own
 	 * (its reply is dropped) and flushes: a host that never reports a

@@ -76,7 +76,7 @@ if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 	meson_suites build-asan --suite unit --suite behaviour --suite fuzz --suite sim \
-		--suite virt --suite behaviour-virtgpu --suite gpu
+		--suite virt --suite behaviour-virtgpu --suite gpu --suite capture
 	meson_suites build-asan theme-tree-loops-broken-files-fallback-growth \
 		xcursor-parser-corpus-replay wl-egl-window-abi-and-callbacks \
 		theme-matches-system-through-virtgpu-Adwaita-48 \

@@ -17,6 +17,7 @@
 #include "transport.h"
 #include "vma.h"
 
+struct wl_message;
 struct wl_object;
 union wl_argument;
 
@@ -177,6 +178,10 @@ shm_remap_pool(struct virt_shm *shm, struct shm_pool *pool);
 /* Does the client have views of the pool's file (not remapped)? */
 bool
 shm_remap_has_file_views(struct shm_pool *pool);
+/* Does the process have no view of the pool at all (neither of its file
+ * nor of its host memory)? */
+bool
+shm_remap_has_no_views(struct shm_pool *pool);
 /* The client's views of the holder's host memory show its file again,
  * for a new pool of that file to take them. */
 void
@@ -251,6 +256,32 @@ shm_damage_viewport(struct virt_shm *shm, uint32_t surface_id);
 void
 shm_damage_fini(struct virt_shm *shm);
 
+/* --- shm-capture.c: buffers the compositor writes into ------------------ */
+
+struct shm_loan;
+
+struct shm_captures {
+	struct shm_loan *loans;	/* buffers lent, by the object borrowing */
+};
+
+/* A new wl_shm buffer: requests that name it reach the hook. */
+void
+shm_capture_watch(struct virt_shm *shm, struct wl_transport *transport,
+		  uint32_t buffer_id);
+/* A request of an object other than a wl_surface; always 0 but for -1 out
+ * of memory. */
+int
+shm_capture_request(struct virt_shm *shm, struct wl_transport *transport,
+		    struct wl_object *target, const struct wl_message *message,
+		    union wl_argument *args);
+void
+shm_capture_buffer_gone(struct virt_shm *shm, uint32_t buffer_id);
+void
+shm_capture_event(struct virt_shm *shm, struct wl_object *target,
+		  uint32_t opcode, union wl_argument *args);
+void
+shm_capture_fini(struct virt_shm *shm);
+
 /* --- shm.c ---------------------------------------------------------------- */
 
 struct virt_shm {
@@ -260,6 +291,7 @@ struct virt_shm {
 	struct shm_pools pools;		/* shm-pool.c */
 	struct shm_views views;		/* shm-remap.c */
 	struct shm_surfaces surfaces;	/* shm-damage.c */
+	struct shm_captures captures;	/* shm-capture.c */
 };
 
 #endif

@@ -246,6 +246,13 @@ shm_remap_has_file_views(struct shm_pool *pool)
 	return n != 0;
 }
 
+bool
+shm_remap_has_no_views(struct shm_pool *pool)
+{
+	return !blob_has_client_views(pool->blob) &&
+	       !shm_remap_has_file_views(pool);
+}
+
 /* A new pool of the holder's file needs more than the holder's host
  * memory: the client's views of that memory show the file again (given
  * the pool's bytes back first), for the new pool's remap to take them;

@@ -37,7 +37,8 @@
  * and buffers shm-pool.c's, a pool's growth and move shm-resize.c's;
  * remapping the client's views is shm-remap.c's, the client's file
  * (punched, refilled, copied) shm-file.c's, and damage with the copy on
- * commit shm-damage.c's.
+ * commit shm-damage.c's; buffers the compositor writes into (screen
+ * capture) shm-capture.c's.
  */
 #include <stdbool.h>
 #include <stdlib.h>
@@ -106,10 +107,12 @@ virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats,
 int
 virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 		 struct wl_object *target, uint32_t *sender_id,
-		 uint32_t opcode, union wl_argument *args)
+		 uint32_t opcode, const struct wl_message *message,
+		 union wl_argument *args)
 {
 	const char *interface = target->interface->name;
 	struct shm_pool *pool;
+	int ret;
 
 	if (strcmp(interface, "wl_shm") == 0) {
 		if (opcode == WL_SHM_CREATE_POOL)
@@ -123,7 +126,10 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 			return 0;
 		switch (opcode) {
 		case WL_SHM_POOL_CREATE_BUFFER:
-			return shm_buffer_create(shm, pool, sender_id, args);
+			ret = shm_buffer_create(shm, pool, sender_id, args);
+			if (ret == 0 && args[0].o)
+				shm_capture_watch(shm, transport, args[0].o->id);
+			return ret;
 		case WL_SHM_POOL_DESTROY:
 			shm_pool_destroy(shm, transport, pool);
 			return 0;
@@ -134,8 +140,10 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 	}
 
 	if (strcmp(interface, "wl_buffer") == 0) {
-		if (opcode == WL_BUFFER_DESTROY)
+		if (opcode == WL_BUFFER_DESTROY) {
+			shm_capture_buffer_gone(shm, target->id);
 			shm_buffer_destroy(shm, target->id);
+		}
 		return 0;
 	}
 
@@ -151,7 +159,15 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 		return shm_damage_surface_request(shm, target->id, opcode,
 						  args);
 
-	return 0;
+	/* Any other object handed one of the pools' buffers. */
+	return shm_capture_request(shm, transport, target, message, args);
+}
+
+void
+virt_shm_event(struct virt_shm *shm, struct wl_object *target,
+	       uint32_t opcode, union wl_argument *args)
+{
+	shm_capture_event(shm, target, opcode, args);
 }
 
 /* The interfaces whose requests virt_shm_request looks at. */
@@ -170,5 +186,6 @@ virt_shm_destroy(struct virt_shm *shm)
 {
 	shm_pools_fini(shm);
 	shm_damage_fini(shm);
+	shm_capture_fini(shm);
 	free(shm);
 }

@@ -14,6 +14,7 @@
 #include "transport.h"
 
 struct virt_shm;
+struct wl_message;
 struct wl_object;
 union wl_argument;
 
@@ -45,7 +46,14 @@ virt_shm_file_copy(struct virt_shm *shm, int fd, size_t size, size_t *copied,
 int
 virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 		 struct wl_object *target, uint32_t *sender_id,
-		 uint32_t opcode, union wl_argument *args);
+		 uint32_t opcode, const struct wl_message *message,
+		 union wl_argument *args);
+
+/* An event about to be queued (shm-capture.c: what the compositor wrote
+ * into a buffer, shown to the client). */
+void
+virt_shm_event(struct virt_shm *shm, struct wl_object *target,
+	       uint32_t opcode, union wl_argument *args);
 
 /* Whether virt_shm_request looks at requests of this interface. */
 bool

@@ -138,7 +138,7 @@ virtgpu_request(struct wl_transport *transport, struct wl_object *target,
 		return ret;
 
 	ret = virt_shm_request(t->shm, transport, target, sender_id, opcode,
-			       args);
+			       message, args);
 	if (ret < 0)
 		return -1;
 	if (ret > 0)
@@ -153,7 +153,10 @@ virtgpu_event(struct wl_transport *transport, struct wl_object *target,
 	      union wl_argument *args)
 {
 	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
-	int ret = fixups_event(t, target, opcode, message, args);
+	int ret;
+
+	virt_shm_event(t->shm, target, opcode, args);
+	ret = fixups_event(t, target, opcode, message, args);
 
 	if (ret == 0)
 		ret = gpu_buffers_event(t, target, message, args);
@@ -183,7 +186,7 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 		" shm_host_pools=%llu polls=%llu polls_with_send=%llu"
 		" flush_eagain=%llu hidden_globals=%llu gpu_waits=%llu"
 		" gpu_wait_us=%llu gpu_sync=%s shm_mode=%s memory_fds=%llu"
-		" memory_fd_bytes=%llu",
+		" memory_fd_bytes=%llu shm_bytes_copied_back=%llu",
 		(unsigned long long) t->pipes.bytes_in,
 		(unsigned long long) t->pipes.bytes_out, t->cd.max_ids,
 		(unsigned long long) t->base.stats.shm_host_pools,
@@ -195,7 +198,8 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 		(unsigned long long) t->gpu.wait_ns / 1000,
 		t->gpu.sync_way ? t->gpu.sync_way : "none", t->shm_mode,
 		(unsigned long long) t->memory_fds.count,
-		(unsigned long long) t->memory_fds.bytes);
+		(unsigned long long) t->memory_fds.bytes,
+		(unsigned long long) t->base.stats.shm_bytes_copied_back);
 	pthread_mutex_unlock(&t->lock);
 }
 
