@@ -143,7 +143,7 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 
 	if (holder)
 		shm_remap_hand_over_views(shm, holder);
-	pool->blob = shm_blob_create(shm->cd, pool->size, why, why_size);
+	pool->blob = shm_blob_create(shm, pool->size, why, why_size);
 	if (pool->blob == NULL)
 		return -1;
 	if (!shm->copy_only && shm_remap_pool(shm, pool)) {

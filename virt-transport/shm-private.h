@@ -36,9 +36,17 @@ shm_table_remove(void *table, void *item);
 
 /* --- shm-blob.c: host memory ------------------------------------------- */
 
+/* The host-visible memory the library holds for pools: what a VM's window
+ * onto host memory (QEMU's hostmem) and its cap on mapped blobs must fit. */
+struct shm_host_use {
+	uint64_t bytes, bytes_peak;
+	uint32_t blobs, blobs_peak;
+};
+
 /* One host allocation. */
 struct shm_blob {
 	struct cross_domain *cd;
+	struct shm_host_use *use;	/* counts it while it lives */
 	uint32_t bo;
 	uint64_t map_offset;	/* of the bo on the DRM fd */
 	void *map;		/* the library's own mapping */
@@ -58,7 +66,7 @@ struct shm_blob {
 /* Host memory of at least `size` bytes, page-rounded, mapped by the
  * library; NULL with a reason in `why` when the host has none. */
 struct shm_blob *
-shm_blob_create(struct cross_domain *cd, size_t size, char *why,
+shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 		size_t why_size);
 struct shm_blob *
 shm_blob_ref(struct shm_blob *blob);
@@ -292,6 +300,7 @@ struct virt_shm {
 	struct shm_views views;		/* shm-remap.c */
 	struct shm_surfaces surfaces;	/* shm-damage.c */
 	struct shm_captures captures;	/* shm-capture.c */
+	struct shm_host_use host;	/* shm-blob.c */
 };
 
 #endif

@@ -21,7 +21,7 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	char why[160];
 	bool take, give_back;
 
-	blob = shm_blob_create(shm->cd, size, why, sizeof why);
+	blob = shm_blob_create(shm, size, why, sizeof why);
 	if (blob == NULL) {
 		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): %s\n",
 		       pool->id, size, why);

@@ -182,6 +182,17 @@ virt_shm_hooks(const char *interface)
 }
 
 void
+virt_shm_print_stats(struct virt_shm *shm, FILE *f)
+{
+	const struct shm_host_use *use = &shm->host;
+
+	fprintf(f, " host_bytes=%llu/%llu host_blobs=%u/%u",
+		(unsigned long long) use->bytes,
+		(unsigned long long) use->bytes_peak, use->blobs,
+		use->blobs_peak);
+}
+
+void
 virt_shm_destroy(struct virt_shm *shm)
 {
 	shm_pools_fini(shm);
