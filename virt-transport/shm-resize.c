@@ -28,7 +28,8 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 		return -1;
 	}
 
-	hidden = shm_pool_own_create(transport, pool->shm_id, blob, size);
+	hidden = shm_pool_own_create(transport, pool->shm_id, blob, size,
+				     NULL);
 	if (hidden == NULL) {
 		shm_blob_unref(blob);
 		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): cannot "
@@ -85,6 +86,15 @@ shm_resize(struct virt_shm *shm, struct wl_transport *transport,
 
 	if (size <= 0 || (size_t) size <= pool->size)
 		return 0;	/* the compositor refuses shrinking */
+
+	if (pool->windowed) {
+		/* Windows lie within any size; the compositor's pool object
+		 * keeps its page. */
+		pool->size = (size_t) size;
+		args[0].i = pool->compositor_size;
+		shm_window_resized(shm, pool);
+		return 0;
+	}
 
 	if ((size_t) size > pool->blob->size) {
 		/* Views made since the last remap that still fit the current
