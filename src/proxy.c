@@ -708,6 +708,18 @@ core_destroy_object(void *core, struct wl_object *object)
 }
 
 static void
+core_swap_ids(void *core, struct wl_object *a, struct wl_object *b)
+{
+	struct wl_display *display = core;
+	uint32_t id = a->id;
+
+	wl_map_insert_at(&display->objects, 0, b->id, a);
+	wl_map_insert_at(&display->objects, 0, id, b);
+	a->id = b->id;
+	b->id = id;
+}
+
+static void
 core_keepalive(void *core)
 {
 	struct wl_display *display = core;
@@ -725,6 +737,7 @@ const struct wl_transport_core wl_proxy_transport_core = {
 	.create_object = core_create_object,
 	.queue_request = core_queue_request,
 	.destroy_object = core_destroy_object,
+	.swap_ids = core_swap_ids,
 	.queue_event = core_queue_event,
 	.watch_object = core_watch_object,
 	.hook_object = core_hook_object,

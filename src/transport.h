@@ -147,6 +147,11 @@ struct wl_transport_core {
 	/* Forget an object made by create_object, after its destructor
 	 * request was queued. */
 	void (*destroy_object)(void *core, struct wl_object *object);
+	/* The two objects (made on this side, not sent yet) trade ids: an
+	 * object of the library's own made for a request that creates one
+	 * of the client's goes out first, and the compositor wants new ids
+	 * in order. */
+	void (*swap_ids)(void *core, struct wl_object *a, struct wl_object *b);
 	/* An event without arguments on object `target_id`, as if the
 	 * compositor had sent it, queued behind what was received (a
 	 * zwp_linux_buffer_params_v1.failed for a buffer the transport

@@ -59,10 +59,24 @@ blob_identify(struct shm_blob *blob)
 	}
 }
 
+/* The blob counts in the host memory in use from now until its end. */
+static void
+host_use_add(struct shm_host_use *use, struct shm_blob *blob)
+{
+	blob->use = use;
+	use->bytes += blob->size;
+	use->blobs++;
+	if (use->bytes > use->bytes_peak)
+		use->bytes_peak = use->bytes;
+	if (use->blobs > use->blobs_peak)
+		use->blobs_peak = use->blobs;
+}
+
 struct shm_blob *
-shm_blob_create(struct cross_domain *cd, size_t size, char *why,
+shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 		size_t why_size)
 {
+	struct cross_domain *cd = shm->cd;
 	struct cross_domain_image_requirements req;
 	struct virtgpu_map map;
 	struct shm_blob *blob;
@@ -104,6 +118,7 @@ shm_blob_create(struct cross_domain *cd, size_t size, char *why,
 	}
 
 	blob_identify(blob);
+	host_use_add(&shm->host, blob);
 	return blob;
 
 err_bo:
@@ -131,6 +146,10 @@ shm_blob_unref(struct shm_blob *blob)
 	if (blob == NULL || --blob->refs > 0)
 		return;
 
+	if (blob->use) {
+		blob->use->bytes -= blob->size;
+		blob->use->blobs--;
+	}
 	munmap(blob->map, blob->size);
 	virtgpu_gem_close(&blob->cd->dev, blob->bo);
 	free(blob);
@@ -151,7 +170,7 @@ virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
 		errno = EINVAL;
 		return -1;
 	}
-	blob = shm_blob_create(shm->cd, *size, why, sizeof why);
+	blob = shm_blob_create(shm, *size, why, sizeof why);
 	if (blob == NULL) {
 		wl_log("wayland-virtgpu: shared memory of %zu bytes: %s\n",
 		       *size, why);
@@ -167,6 +186,10 @@ virt_shm_memory_create(struct virt_shm *shm, size_t *size, void **data)
 		errno = ENOMEM;
 		return -1;
 	}
+	/* Its end is the cursor library's munmap and close, which the
+	 * library does not see: counted at its peak, not in use. */
+	shm->host.bytes -= blob->size;
+	shm->host.blobs--;
 	*data = blob->map;
 	*size = blob->size;
 	virtgpu_gem_close(&shm->cd->dev, blob->bo);
@@ -207,7 +230,7 @@ virt_shm_file_copy(struct virt_shm *shm, int fd, size_t size, size_t *copied,
 	ssize_t n;
 	int out;
 
-	blob = shm_blob_create(shm->cd, size, why, why_size);
+	blob = shm_blob_create(shm, size, why, why_size);
 	if (blob == NULL) {
 		errno = ENOMEM;
 		return -1;

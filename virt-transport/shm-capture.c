@@ -110,6 +110,11 @@ lend_viewless_pool(struct virt_shm *shm, struct shm_pool *pool)
 {
 	if (pool->mode != SHM_POOL_ZERO_COPY || !shm_remap_has_no_views(pool))
 		return;
+	if (pool->windowed) {
+		/* Its windows' bytes go back to the file, which it reads. */
+		shm_windows_to_file(shm, pool);
+		return;
+	}
 	if (pool->emptied) {
 		shm->stats->shm_bytes_copied +=
 			shm_file_refill(pool->client_fd, pool->blob->map,
@@ -180,14 +185,26 @@ buffer_write_back(struct virt_shm *shm, struct shm_buffer *buffer)
 {
 	struct shm_pool *pool = buffer->pool;
 	size_t from = buffer->offset, to = buffer->offset + buffer->bytes;
+	/* Host memory holds the pool from blob->base on (windows). */
+	const char *src = (const char *) buffer->blob->map - buffer->blob->base;
+	struct shm_window *w;
 	bool newer_memory;
 
-	if (to < from || to > buffer->blob->size)
+	if (to < from || to > buffer->blob->base + buffer->blob->size)
 		return;		/* a buffer the compositor refused */
+
+	/* The window the client now draws in, when it took in this
+	 * buffer's. */
+	w = pool->windowed ? shm_window_of(pool, from, to) : NULL;
+	if (w && w->blob != buffer->blob && pool->mode != SHM_POOL_COPY) {
+		memcpy((char *) w->blob->map + (from - w->base), src + from,
+		       to - from);
+		shm->stats->shm_bytes_copied_back += to - from;
+	}
 
 	/* Views of the pool's current host memory, when the buffer lives in
 	 * earlier memory the client no longer draws into. */
-	newer_memory = buffer->blob != pool->blob &&
+	newer_memory = !pool->windowed && buffer->blob != pool->blob &&
 		       !shm_remap_client_draws_in(shm, buffer->blob);
 	if (newer_memory && to <= pool->blob->size && pool->mode != SHM_POOL_COPY) {
 		memcpy((char *) pool->blob->map + from,
@@ -200,8 +217,7 @@ buffer_write_back(struct virt_shm *shm, struct shm_buffer *buffer)
 	 * one to look for). */
 	if (pool->mode != SHM_POOL_ZERO_COPY)
 		shm->stats->shm_bytes_copied_back +=
-			file_write_back(pool->client_fd, buffer->blob->map,
-					from, to);
+			file_write_back(pool->client_fd, src, from, to);
 }
 
 /* An event of `target`, about to be queued: the buffers lent to it show

@@ -123,7 +123,8 @@ buffer_copy_damage(struct virt_shm *shm, struct shm_buffer *buffer,
 {
 	struct shm_box r = buffer_damage(buffer, surface);
 	int fd = buffer->pool->client_fd;
-	char *dst = buffer->blob->map;
+	/* Host memory holds the pool from blob->base on (windows). */
+	char *dst = (char *) buffer->blob->map - buffer->blob->base;
 	size_t at, len;
 
 	if (box_empty(&r))
@@ -159,11 +160,15 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
 	size_t from = buffer->offset, to = buffer->offset + buffer->bytes;
 	bool earlier_memory;
 
-	if (to > pool->size || to > buffer->blob->size)
+	if (to > pool->size || to > buffer->blob->base + buffer->blob->size)
 		return;	/* the compositor reports the bad buffer */
 
 	if (pool->mode == SHM_POOL_COPY) {
 		buffer_copy_damage(shm, buffer, surface);
+		return;
+	}
+	if (pool->windowed) {
+		shm_window_sync(shm, buffer);
 		return;
 	}
 

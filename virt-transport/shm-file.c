@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shm-private.h"
@@ -42,6 +43,15 @@ size_t
 shm_file_copy_data(int fd, void *dst, size_t from, size_t to,
 		   bool skip_zero_pages)
 {
+	return shm_file_copy_data_at(fd, dst, 0, from, to, skip_zero_pages);
+}
+
+/* The same into memory that holds the file from offset dst_base on. */
+size_t
+shm_file_copy_data_at(int fd, void *dst_memory, size_t dst_base, size_t from,
+		      size_t to, bool skip_zero_pages)
+{
+	char *dst = (char *) dst_memory - dst_base;
 	static const uint8_t zeros[4096];
 	uint8_t page[4096];
 	size_t copied = 0, at, n, data, hole;
@@ -75,11 +85,25 @@ shm_file_copy_data(int fd, void *dst, size_t from, size_t to,
 size_t
 shm_file_refill(int fd, const void *src, size_t size)
 {
-	static const uint8_t zeros[4096];
-	uint8_t page[4096];
-	size_t written = 0, at, n;
+	return shm_file_refill_at(fd, src, 0, size);
+}
 
-	for (at = 0; at < size; at += n) {
+/* The same for [from, to) of the file, from memory that holds it from
+ * `from` on; never past the file's end (a client may have shrunk it). */
+size_t
+shm_file_refill_at(int fd, const void *src_memory, size_t from, size_t to)
+{
+	static const uint8_t zeros[4096];
+	const char *src = (const char *) src_memory - from;
+	uint8_t page[4096];
+	size_t written = 0, at, n, size = to;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return 0;
+	if ((size_t) st.st_size < size)
+		size = (size_t) st.st_size;
+	for (at = from; at < size; at += n) {
 		off_t data = lseek(fd, (off_t) at, SEEK_DATA);
 		bool fill;
 
@@ -116,8 +140,14 @@ shm_file_has_data(int fd, size_t from, size_t to)
 int
 shm_file_punch(int fd, size_t size)
 {
-	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-			 (off_t) size);
+	return shm_file_punch_at(fd, 0, size);
+}
+
+int
+shm_file_punch_at(int fd, size_t from, size_t to)
+{
+	return fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			 (off_t) from, (off_t) (to - from));
 }
 
 /* Can holes be punched in the file? Sealed files and some filesystems

@@ -27,6 +27,8 @@ pool_unref(struct shm_pool *pool)
 		pool->shm->pools.live = pool->live_next;
 	if (pool->live_next)
 		pool->live_next->live_prev = pool->live_prev;
+	if (pool->windowed && pool->shm)
+		shm_windows_release(pool->shm, NULL, pool);
 	shm_blob_unref(pool->target_blob);
 	shm_blob_unref(pool->blob);
 	close(pool->client_fd);
@@ -127,14 +129,36 @@ pool_share(struct virt_shm *shm, struct shm_pool *pool,
 		pool->mode = SHM_POOL_MIXED;
 }
 
+/* A large pool gets only a page of host memory for the compositor's pool
+ * object; its buffers get windows (shm-window.c). */
+static int
+pool_take_window_stub(struct virt_shm *shm, struct shm_pool *pool, bool copy,
+		      char *why, size_t why_size)
+{
+	pool->windowed = true;
+	pool->mode = copy ? SHM_POOL_COPY : SHM_POOL_ZERO_COPY;
+	pool->blob = shm_blob_create(shm, 1, why, why_size);
+	return pool->blob ? 0 : -1;
+}
+
 /* Host memory for the pool: a holder's, or new, with the client's views
  * remapped onto it (taken over from a holder needing more) or its bytes
- * copied there once. */
+ * copied there once. A file held in windows goes back to the file, and
+ * both pools copy (a case no known client makes). */
 static int
 pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 		 size_t why_size)
 {
 	struct shm_pool *holder = pool_holding(shm, pool);
+	bool copy = shm->copy_only;
+
+	if (holder && holder->windowed) {
+		shm_windows_to_file(shm, holder);
+		holder = NULL;
+		copy = true;
+	}
+	if (holder == NULL && shm_window_wanted(pool->size))
+		return pool_take_window_stub(shm, pool, copy, why, why_size);
 
 	if (holder && holder->blob->size >= pool->size) {
 		pool_share(shm, pool, holder);
@@ -143,10 +167,10 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 
 	if (holder)
 		shm_remap_hand_over_views(shm, holder);
-	pool->blob = shm_blob_create(shm->cd, pool->size, why, why_size);
+	pool->blob = shm_blob_create(shm, pool->size, why, why_size);
 	if (pool->blob == NULL)
 		return -1;
-	if (!shm->copy_only && shm_remap_pool(shm, pool)) {
+	if (!copy && shm_remap_pool(shm, pool)) {
 		pool->mode = SHM_POOL_ZERO_COPY;
 	} else {
 		/* The one copy of what the pool holds now: its data, not its
@@ -198,6 +222,11 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 		goto err;
 	pool->target_blob = shm_blob_ref(pool->blob);
 	shm->stats->shm_pools++;
+	if (pool->windowed) {
+		/* The compositor's pool object holds no buffer. */
+		args[2].i = (int32_t) pool->blob->size;
+		pool->compositor_size = args[2].i;
+	}
 
 	/* An fd of the host memory only for the request: a pool kept no
 	 * fd of it, so hundreds of pools stay within a process's fd limit. */
@@ -229,7 +258,7 @@ err:
 
 struct wl_object *
 shm_pool_own_create(struct wl_transport *transport, uint32_t shm_id,
-		    struct shm_blob *blob, size_t size)
+		    struct shm_blob *blob, size_t size, struct wl_object *before)
 {
 	const struct wl_transport_core *core = transport->core;
 	union wl_argument args[3];
@@ -241,6 +270,10 @@ shm_pool_own_create(struct wl_transport *transport, uint32_t shm_id,
 		errno = EINVAL;
 		return NULL;
 	}
+	/* It goes out ahead of the hooked request: ahead of the object that
+	 * request creates in the compositor's order of ids too. */
+	if (before && object->id > before->id && core->swap_ids)
+		core->swap_ids(transport->core_data, object, before);
 
 	memset(args, 0, sizeof args);
 	args[0].o = object;
@@ -304,10 +337,12 @@ format_bpp(uint32_t format)
 }
 
 int
-shm_buffer_create(struct virt_shm *shm, struct shm_pool *pool,
-		  uint32_t *sender_id, union wl_argument *args)
+shm_buffer_create(struct virt_shm *shm, struct wl_transport *transport,
+		  struct shm_pool *pool, uint32_t *sender_id,
+		  union wl_argument *args)
 {
 	struct shm_buffer *buffer;
+	struct shm_blob *blob = pool->target_blob;
 	int32_t offset = args[1].i, height = args[3].i, stride = args[4].i;
 
 	*sender_id = pool->target_id;
@@ -319,6 +354,17 @@ shm_buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 	buffer = calloc(1, sizeof *buffer);
 	if (buffer == NULL)
 		return -1;
+	/* In a windowed pool: none when the buffer is not inside the pool
+	 * (it goes to the compositor's one-page pool, which refuses it). */
+	if (pool->windowed) {
+		int ret = shm_window_buffer(shm, transport, pool, sender_id,
+					    args, &blob);
+
+		if (ret < 0 || blob == NULL) {
+			free(buffer);
+			return ret;
+		}
+	}
 
 	buffer->id = args[0].o->id;
 	buffer->pool = pool;
@@ -331,7 +377,7 @@ shm_buffer_create(struct virt_shm *shm, struct shm_pool *pool,
 	if (buffer->width <= 0 ||
 	    (int64_t) buffer->width * buffer->bpp > (int64_t) stride)
 		buffer->bpp = 0;	/* rows as the compositor will judge */
-	buffer->blob = shm_blob_ref(pool->target_blob);
+	buffer->blob = shm_blob_ref(blob);
 	pool->refs++;
 	shm_table_insert(shm->pools.buffers, buffer);
 
@@ -353,6 +399,8 @@ shm_buffer_destroy(struct virt_shm *shm, uint32_t id)
 		return;
 
 	shm_table_remove(shm->pools.buffers, buffer);
+	if (buffer->pool->windowed)
+		shm_window_buffer_gone(buffer->pool, buffer->blob);
 	shm_blob_unref(buffer->blob);
 	pool_unref(buffer->pool);
 	free(buffer);
@@ -372,6 +420,8 @@ shm_pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
 	if (pool->hidden)
 		shm_pool_own_destroy(transport, pool->hidden);
 	pool->hidden = NULL;
+	if (pool->windowed)
+		shm_windows_pool_destroyed(transport, pool);
 
 	shm_table_remove(shm->pools.table, pool);
 	pool_unref(pool);

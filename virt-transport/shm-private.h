@@ -36,9 +36,20 @@ shm_table_remove(void *table, void *item);
 
 /* --- shm-blob.c: host memory ------------------------------------------- */
 
+/* The host-visible memory the library holds for pools: what a VM's window
+ * onto host memory (QEMU's hostmem) and its cap on mapped blobs must fit. */
+struct shm_host_use {
+	uint64_t bytes, bytes_peak;
+	uint32_t blobs, blobs_peak;
+	/* shm-window.c's: windows made, bytes moved between them and the
+	 * file as they come and go. */
+	uint64_t windows, bytes_moved;
+};
+
 /* One host allocation. */
 struct shm_blob {
 	struct cross_domain *cd;
+	struct shm_host_use *use;	/* counts it while it lives */
 	uint32_t bo;
 	uint64_t map_offset;	/* of the bo on the DRM fd */
 	void *map;		/* the library's own mapping */
@@ -46,6 +57,7 @@ struct shm_blob {
 	dev_t map_dev;		/* how its mappings show (vma.h) */
 	ino_t map_ino;
 	uint64_t map_offset_in_file;
+	size_t base;		/* the pool offset of its first byte (windows) */
 	/* shm-remap.c's: the client still has views of it (it kept them
 	 * across a resize that moved the pool), so it draws there itself.
 	 * Looked at again when a remap may have replaced them
@@ -58,7 +70,7 @@ struct shm_blob {
 /* Host memory of at least `size` bytes, page-rounded, mapped by the
  * library; NULL with a reason in `why` when the host has none. */
 struct shm_blob *
-shm_blob_create(struct cross_domain *cd, size_t size, char *why,
+shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 		size_t why_size);
 struct shm_blob *
 shm_blob_ref(struct shm_blob *blob);
@@ -94,6 +106,9 @@ struct shm_pool {
 	uint32_t target_id;	/* where new buffers go */
 	struct shm_blob *target_blob;	/* what target_id shows the compositor */
 	struct wl_object *hidden;	/* the library's pool behind it, if any */
+	/* Held in windows over its buffers, not whole (shm-window.c). */
+	bool windowed;
+	struct shm_window *windows;
 	/* A view larger than the pool (a client that maps address space up
 	 * front and grows the pool inside it): its head shows host memory,
 	 * its tail still the file. After a move, how the previous host
@@ -141,15 +156,17 @@ void
 shm_pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
 		 struct shm_pool *pool);
 /* A wl_shm_pool of the library's own over `blob`, made by the client's
- * wl_shm ahead of the request being hooked, and its end. */
+ * wl_shm ahead of the request being hooked (which creates `before`, if
+ * not NULL), and its end. */
 struct wl_object *
 shm_pool_own_create(struct wl_transport *transport, uint32_t shm_id,
-		    struct shm_blob *blob, size_t size);
+		    struct shm_blob *blob, size_t size, struct wl_object *before);
 void
 shm_pool_own_destroy(struct wl_transport *transport, struct wl_object *object);
 int
-shm_buffer_create(struct virt_shm *shm, struct shm_pool *pool,
-		  uint32_t *sender_id, union wl_argument *args);
+shm_buffer_create(struct virt_shm *shm, struct wl_transport *transport,
+		  struct shm_pool *pool, uint32_t *sender_id,
+		  union wl_argument *args);
 struct shm_buffer *
 shm_buffer_find(struct virt_shm *shm, uint32_t id);
 void
@@ -157,6 +174,49 @@ shm_buffer_destroy(struct virt_shm *shm, uint32_t id);
 /* Every buffer and pool left at disconnect. */
 void
 shm_pools_fini(struct virt_shm *shm);
+
+/* --- shm-window.c: large pools in host memory only where buffers are ---- */
+
+/* Pools above this are windowed: 64 MiB holds two 4K frames. */
+#define SHM_WINDOW_MIN ((size_t) 64 << 20)
+/* Host memory a window has beyond its first buffer on each side, besides
+ * that buffer's own size. */
+#define SHM_WINDOW_HEADROOM ((size_t) 2 << 20)
+
+struct shm_window {
+	struct shm_window *next;
+	size_t base, len;	/* the pool's bytes it holds */
+	struct shm_blob *blob;	/* blob->base == base */
+	struct wl_object *hidden;	/* the library's pool over it */
+	int buffers;		/* live buffers made in it */
+	bool remapped;		/* the client's views were put on it */
+};
+
+bool
+shm_window_wanted(size_t size);
+struct shm_window *
+shm_window_of(struct shm_pool *pool, size_t from, size_t to);
+int
+shm_window_buffer(struct virt_shm *shm, struct wl_transport *transport,
+		  struct shm_pool *pool, uint32_t *sender_id,
+		  union wl_argument *args, struct shm_blob **blob);
+void
+shm_window_buffer_gone(struct shm_pool *pool, struct shm_blob *blob);
+void
+shm_window_resized(struct virt_shm *shm, struct shm_pool *pool);
+bool
+shm_window_remap_again(struct virt_shm *shm, struct shm_pool *pool,
+		       struct shm_window *w);
+void
+shm_window_sync(struct virt_shm *shm, struct shm_buffer *buffer);
+void
+shm_windows_to_file(struct virt_shm *shm, struct shm_pool *pool);
+void
+shm_windows_pool_destroyed(struct wl_transport *transport,
+			   struct shm_pool *pool);
+void
+shm_windows_release(struct virt_shm *shm, struct wl_transport *transport,
+		    struct shm_pool *pool);
 
 /* --- shm-resize.c: a pool grown, moved to new host memory if need be --- */
 
@@ -208,11 +268,18 @@ size_t
 shm_file_copy_data(int fd, void *dst, size_t from, size_t to,
 		   bool skip_zero_pages);
 size_t
+shm_file_copy_data_at(int fd, void *dst, size_t dst_base, size_t from,
+		      size_t to, bool skip_zero_pages);
+size_t
 shm_file_refill(int fd, const void *src, size_t size);
+size_t
+shm_file_refill_at(int fd, const void *src, size_t from, size_t to);
 bool
 shm_file_has_data(int fd, size_t from, size_t to);
 int
 shm_file_punch(int fd, size_t size);
+int
+shm_file_punch_at(int fd, size_t from, size_t to);
 bool
 shm_file_punchable(int fd, size_t size);
 
@@ -292,6 +359,7 @@ struct virt_shm {
 	struct shm_views views;		/* shm-remap.c */
 	struct shm_surfaces surfaces;	/* shm-damage.c */
 	struct shm_captures captures;	/* shm-capture.c */
+	struct shm_host_use host;	/* shm-blob.c */
 };
 
 #endif

@@ -21,14 +21,15 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	char why[160];
 	bool take, give_back;
 
-	blob = shm_blob_create(shm->cd, size, why, sizeof why);
+	blob = shm_blob_create(shm, size, why, sizeof why);
 	if (blob == NULL) {
 		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): %s\n",
 		       pool->id, size, why);
 		return -1;
 	}
 
-	hidden = shm_pool_own_create(transport, pool->shm_id, blob, size);
+	hidden = shm_pool_own_create(transport, pool->shm_id, blob, size,
+				     NULL);
 	if (hidden == NULL) {
 		shm_blob_unref(blob);
 		wl_log("wayland-virtgpu: wl_shm_pool#%u.resize(%zu): cannot "
@@ -85,6 +86,15 @@ shm_resize(struct virt_shm *shm, struct wl_transport *transport,
 
 	if (size <= 0 || (size_t) size <= pool->size)
 		return 0;	/* the compositor refuses shrinking */
+
+	if (pool->windowed) {
+		/* Windows lie within any size; the compositor's pool object
+		 * keeps its page. */
+		pool->size = (size_t) size;
+		args[0].i = pool->compositor_size;
+		shm_window_resized(shm, pool);
+		return 0;
+	}
 
 	if ((size_t) size > pool->blob->size) {
 		/* Views made since the last remap that still fit the current

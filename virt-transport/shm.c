@@ -126,7 +126,8 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 			return 0;
 		switch (opcode) {
 		case WL_SHM_POOL_CREATE_BUFFER:
-			ret = shm_buffer_create(shm, pool, sender_id, args);
+			ret = shm_buffer_create(shm, transport, pool, sender_id,
+						args);
 			if (ret == 0 && args[0].o)
 				shm_capture_watch(shm, transport, args[0].o->id);
 			return ret;
@@ -179,6 +180,19 @@ virt_shm_hooks(const char *interface)
 	};
 
 	return virt_name_listed(interface, names, VIRT_NAMES_COUNT(names));
+}
+
+void
+virt_shm_print_stats(struct virt_shm *shm, FILE *f)
+{
+	const struct shm_host_use *use = &shm->host;
+
+	fprintf(f, " host_bytes=%llu/%llu host_blobs=%u/%u host_windows=%llu"
+		" host_bytes_moved=%llu",
+		(unsigned long long) use->bytes,
+		(unsigned long long) use->bytes_peak, use->blobs,
+		use->blobs_peak, (unsigned long long) use->windows,
+		(unsigned long long) use->bytes_moved);
 }
 
 void

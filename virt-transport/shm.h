@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cross-domain.h"
 #include "transport.h"
@@ -54,6 +55,11 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 void
 virt_shm_event(struct virt_shm *shm, struct wl_object *target,
 	       uint32_t opcode, union wl_argument *args);
+
+/* The stats line's keys of host memory: host_bytes and host_blobs, each
+ * in use now / at the peak. */
+void
+virt_shm_print_stats(struct virt_shm *shm, FILE *f);
 
 /* Whether virt_shm_request looks at requests of this interface. */
 bool

@@ -200,6 +200,8 @@ virtgpu_print_stats(struct wl_transport *transport, FILE *f)
 		(unsigned long long) t->memory_fds.count,
 		(unsigned long long) t->memory_fds.bytes,
 		(unsigned long long) t->base.stats.shm_bytes_copied_back);
+	if (t->shm)
+		virt_shm_print_stats(t->shm, f);
 	pthread_mutex_unlock(&t->lock);
 }
 

@@ -427,8 +427,22 @@ host_handle_export(struct host_conn *conn, const struct sim_ipc_res *req)
 	struct host_resource *res = host_resource_lookup(req->res_id);
 
 	if (res)
-		res->exported = true;
+		res->dmabufs++;
 	host_reply(conn, SIM_IPC_EXPORT, res ? 0 : -ENOENT, NULL, 0, -1);
+}
+
+/* The last fd of a dma-buf stand-in closed: the memory goes with its last handle, and
+ * leaves the host-visible window (the kernel's drm_mm node goes with the object). */
+static void
+host_handle_export_close(struct host_conn *conn, const struct sim_ipc_res *req)
+{
+	struct host_resource *res = host_resource_lookup(req->res_id);
+
+	if (res && res->dmabufs > 0) {
+		res->dmabufs--;
+		host_resource_maybe_free(res);
+	}
+	host_reply(conn, SIM_IPC_EXPORT_CLOSE, res ? 0 : -ENOENT, NULL, 0, -1);
 }
 
 static void
@@ -454,7 +468,8 @@ host_request_size(uint32_t op)
 	case SIM_IPC_CTX_CREATE: return sizeof(struct sim_ipc_ctx_create);
 	case SIM_IPC_HANDLE_OPEN:
 	case SIM_IPC_HANDLE_CLOSE:
-	case SIM_IPC_EXPORT: return sizeof(struct sim_ipc_res);
+	case SIM_IPC_EXPORT:
+	case SIM_IPC_EXPORT_CLOSE: return sizeof(struct sim_ipc_res);
 	case SIM_IPC_WAIT: return sizeof(struct sim_ipc_wait);
 	case SIM_IPC_IMPORT: return sizeof(struct sim_ipc_import);
 	case SIM_IPC_GPU_BUFFER: return sizeof(struct sim_ipc_gpu_buffer);
@@ -521,6 +536,9 @@ host_dispatch(struct host_conn *conn, const struct sim_ipc_hdr *hdr, void *paylo
 	case SIM_IPC_TRANSFER:
 		host_handle_transfer(conn, payload);
 		break;
+	case SIM_IPC_EXPORT_CLOSE:
+		host_handle_export_close(conn, payload);
+		break;
 	default:
 		host_reply(conn, hdr->op, -EPROTO, NULL, 0, -1);
 		break;
@@ -540,7 +558,10 @@ host_handle_message(struct host_conn *conn)
 		conn->dead = true;
 		return;
 	}
-	if (hdr.op != SIM_IPC_HELLO && hdr.op != SIM_IPC_JOIN && !conn->file)
+	/* A dma-buf outlives the DRM file it came from: its close comes on a connection
+	 * of its own. */
+	if (hdr.op != SIM_IPC_HELLO && hdr.op != SIM_IPC_JOIN &&
+	    hdr.op != SIM_IPC_EXPORT_CLOSE && !conn->file)
 		host_reply(conn, hdr.op, -EBADF, NULL, 0, -1);
 	else if (hdr.size < host_request_size(hdr.op))
 		host_reply(conn, hdr.op, -EPROTO, NULL, 0, -1);

@@ -114,14 +114,15 @@ host_resource_hostmem_used(void)
 	return used;
 }
 
-/* The kernel frees a resource with its last handle; one that was exported lives on as long
- * as its dma-buf, which the simulation cannot see, so until the device exits. */
+/* The kernel frees a resource with its last handle and its last dma-buf fd (the fake
+ * kernel says when the last fd of a stand-in it made closes); one the guest cannot close
+ * (the test API's) lives until the device exits. */
 void
 host_resource_maybe_free(struct host_resource *res)
 {
 	struct host_resource **link;
 
-	if (res->files > 0 || res->exported || res->busy > 0)
+	if (res->files > 0 || res->exported || res->dmabufs > 0 || res->busy > 0)
 		return;
 	for (link = &host_resources; *link; link = &(*link)->next) {
 		if (*link == res) {

@@ -120,7 +120,9 @@ struct host_resource {
 	uint32_t blob_mem;
 	uint32_t blob_flags;
 	bool dmabuf;			/* host memory a dma-buf gralloc made */
-	bool exported;			/* a dma-buf exists: lives as long as the device */
+	bool exported;			/* a dma-buf the guest cannot close: lives as long as
+					 * the device */
+	int dmabufs;			/* dma-buf stand-ins open in the guest */
 	uint32_t stride;
 	dev_t dev;
 	ino_t ino;

@@ -19,12 +19,21 @@
 static _Atomic(struct shim_file *) shim_fds[SHIM_MAX_FD];
 static pthread_mutex_t shim_fd_lock = PTHREAD_MUTEX_INITIALIZER;
 
-struct shim_file *
-shim_file_of_fd(int fd)
+/* Any open file the table follows behind fd: DRM files and dma-buf stand-ins. */
+static struct shim_file *
+shim_fd_entry(int fd)
 {
 	if (fd < 0 || fd >= SHIM_MAX_FD)
 		return NULL;
 	return atomic_load_explicit(&shim_fds[fd], memory_order_acquire);
+}
+
+struct shim_file *
+shim_file_of_fd(int fd)
+{
+	struct shim_file *file = shim_fd_entry(fd);
+
+	return file && !file->dmabuf ? file : NULL;
 }
 
 static void
@@ -44,7 +53,7 @@ shim_fd_forget(int fd)
 	bool last = false;
 
 	pthread_mutex_lock(&shim_fd_lock);
-	file = shim_file_of_fd(fd);
+	file = shim_fd_entry(fd);
 	if (file) {
 		atomic_store(&shim_fds[fd], NULL);
 		last = --file->refs == 0;
@@ -60,7 +69,7 @@ shim_fd_forget(int fd)
 static int
 shim_fd_dup_of(int fd, int newfd)
 {
-	struct shim_file *file = shim_file_of_fd(fd);
+	struct shim_file *file = shim_fd_entry(fd);
 
 	if (newfd >= 0 && file) {
 		if (newfd >= SHIM_MAX_FD) {
@@ -82,6 +91,16 @@ shim_fd_atfork_child(void)
 		if (file && file->driver && file->driver->atfork_child)
 			file->driver->atfork_child(file);
 	}
+}
+
+int
+shim_fd_adopt(int fd, struct shim_file *file)
+{
+	if (fd < 0 || fd >= SHIM_MAX_FD)
+		return -EMFILE;
+	file->dmabuf = true;
+	shim_fd_register(fd, file);
+	return 0;
 }
 
 /* --- open ------------------------------------------------------------------------------------ */
@@ -224,7 +243,7 @@ close(int fd)
 	int ret;
 
 	shim_init();
-	if (!shim_file_of_fd(fd))
+	if (!shim_fd_entry(fd))
 		return shim_real.close(fd);
 	ret = shim_real.close(fd);
 	shim_fd_forget(fd);
@@ -241,7 +260,7 @@ dup(int fd)
 static int
 shim_fd_dup_to(int oldfd, int newfd, int ret)
 {
-	struct shim_file *file = shim_file_of_fd(oldfd);
+	struct shim_file *file = shim_fd_entry(oldfd);
 
 	if (ret < 0 || oldfd == newfd)
 		return ret;
@@ -330,7 +349,7 @@ close_range(unsigned first, unsigned last, int flags)
 		ret = -1;
 	if (ret == 0 && !(flags & CLOSE_RANGE_CLOEXEC)) {
 		for (unsigned fd = first; fd <= last && fd < SHIM_MAX_FD; fd++)
-			if (shim_file_of_fd(fd))
+			if (shim_fd_entry(fd))
 				shim_fd_forget(fd);
 	}
 	return ret;

@@ -6,9 +6,74 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "shim-virtgpu.h"
+
+/* A dma-buf stand-in this process made: which resource it holds. */
+struct vg_dmabuf {
+	uint32_t res_id;
+	bool forked;	/* an inherited copy: the parent's close counts */
+};
+
+/* Its last fd closed: the host may free the memory (with its last handle), as the kernel
+ * frees an object with its last dma-buf. A connection of its own: the DRM file it came
+ * from may be gone. */
+static void
+vg_dmabuf_release(struct shim_file *file)
+{
+	struct vg_dmabuf *buf = file->priv;
+	struct sim_ipc_res req = { buf->res_id, 0 };
+	int conn;
+
+	if (!buf->forked) {
+		conn = vg_link_connect();
+		if (conn >= 0) {
+			vg_link_call_on(conn, SIM_IPC_EXPORT_CLOSE, &req, sizeof req, NULL, 0,
+					NULL, 0, NULL, 0, NULL);
+			shim_real.close(conn);
+		}
+	}
+	free(buf);
+}
+
+/* A child's copies are the parent's open files: the parent's last close frees them (a
+ * child that outlives it with the dma-buf is not simulated). */
+static void
+vg_dmabuf_atfork_child(struct shim_file *file)
+{
+	((struct vg_dmabuf *)file->priv)->forked = true;
+}
+
+static const struct shim_driver vg_dmabuf_driver = {
+	.name = "dma-buf",
+	.release = vg_dmabuf_release,
+	.atfork_child = vg_dmabuf_atfork_child,
+};
+
+/* The stand-in's fd is followed to its last close. */
+static void
+vg_dmabuf_track(int fd, uint32_t res_id)
+{
+	struct shim_file *file = calloc(1, sizeof *file);
+	struct vg_dmabuf *buf = calloc(1, sizeof *buf);
+
+	if (!file || !buf) {
+		free(file);
+		free(buf);
+		return;	/* untracked: the host keeps the memory until it exits */
+	}
+	buf->res_id = res_id;
+	file->driver = &vg_dmabuf_driver;
+	file->priv = buf;
+	file->app_fd = fd;
+	if (shim_fd_adopt(fd, file) < 0) {
+		free(file);
+		free(buf);
+	}
+}
 
 int
 vg_prime_handle_to_fd(struct vg_file *vf, struct drm_prime_handle *args)
@@ -35,7 +100,9 @@ vg_prime_handle_to_fd(struct vg_file *vf, struct drm_prime_handle *args)
 	if (fd < 0)
 		return -errno;
 	req = (struct sim_ipc_res){ obj->info.res_id, 0 };
-	vg_link_call(&vf->link, SIM_IPC_EXPORT, &req, sizeof req, NULL, 0, NULL, 0, NULL, 0, NULL);
+	if (vg_link_call(&vf->link, SIM_IPC_EXPORT, &req, sizeof req, NULL, 0, NULL, 0, NULL, 0,
+			 NULL) == 0)
+		vg_dmabuf_track(fd, obj->info.res_id);
 	shim_stat_note_dmabuf(obj->dev, obj->ino);
 	args->fd = fd;
 	return 0;

@@ -42,6 +42,7 @@ struct shim_driver {
 
 struct shim_file {
 	int refs;		/* application fds naming this open file */
+	bool dmabuf;		/* a dma-buf stand-in, not a DRM file (shim_fd_adopt) */
 	int node;		/* renderD(128 + node) */
 	int open_flags;
 	int app_fd;
@@ -103,6 +104,11 @@ shim_foreign_driver(int node, const char *name);
 /* The open DRM file behind an fd, or NULL. */
 struct shim_file *
 shim_file_of_fd(int fd);
+/* A new fd naming an open file of the driver's that is not a DRM file (a dma-buf
+ * stand-in): followed across dup and close like the others, released with its last fd,
+ * invisible to shim_file_of_fd. */
+int
+shim_fd_adopt(int fd, struct shim_file *file);
 /* In a forked child: the table's lock is free, each driver frees its own. */
 void
 shim_fd_atfork_child(void);

@@ -29,6 +29,7 @@ enum sim_ipc_op {
 	SIM_IPC_SYNC_FILE,	/* reply fd: signals once the dma-buf's pending work ended */
 	SIM_IPC_RESOURCE_CREATE,	/* fd: the guest pages; a 3D resource */
 	SIM_IPC_TRANSFER,	/* between a 3D resource's guest pages and its host image */
+	SIM_IPC_EXPORT_CLOSE,	/* a dma-buf's last fd closed; on a connection of its own */
 };
 
 struct sim_ipc_hdr {

@@ -755,6 +755,50 @@ test_image_requirements(void)
 	chan_close(&c);
 }
 
+/* The host-visible window (1 GiB by default) holds a mappable blob until its last handle
+ * and its last dma-buf fd are gone, as the kernel's drm_mm node lives with the object. */
+static void
+test_host_window(void)
+{
+	struct chan c;
+	struct cross_domain_get_image_requirements req = {
+		.hdr = { .cmd = CROSS_DOMAIN_CMD_GET_IMAGE_REQUIREMENTS, .cmd_size = sizeof req },
+		.width = 16384, .height = 600 * 64, .drm_format = SIM_FORMAT_R8, .flags = 0x11,
+	};
+	struct cross_domain_image_requirements reqs;
+	struct drm_virtgpu_3d_wait wait;
+	struct drm_prime_handle ph = { .flags = DRM_CLOEXEC | DRM_RDWR };
+	struct drm_gem_close gc = { 0, 0 };
+	uint32_t h, h2;
+	int copy;
+
+	if (!chan_open(&c))
+		return;
+	CHECK(exec(c.fd, &req, sizeof req, 0, &c.qh, 1) == 0, "GET_IMAGE_REQUIREMENTS");
+	wait = (struct drm_virtgpu_3d_wait){ c.qh, 0 };
+	CHECK(xioctl(c.fd, DRM_IOCTL_VIRTGPU_WAIT, &wait) == 0, "WAIT");
+	memcpy(&reqs, c.qmap, sizeof reqs);
+	CHECK(reqs.size == 600ull << 20, "600 MiB: size %llu", (unsigned long long)reqs.size);
+
+	CHECK(blob_create(c.fd, 2, 3, reqs.size, reqs.blob_id, &h, NULL) == 0, "600 MiB");
+	CHECK(blob_create(c.fd, 2, 3, reqs.size, reqs.blob_id, &h2, NULL) == ENOSPC,
+	      "600 MiB more in a 1 GiB window");
+	ph.handle = h;
+	CHECK(xioctl(c.fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &ph) == 0, "PRIME export");
+	copy = dup(ph.fd);
+	close(ph.fd);
+	gc.handle = h;
+	CHECK(xioctl(c.fd, DRM_IOCTL_GEM_CLOSE, &gc) == 0, "GEM_CLOSE");
+	CHECK(blob_create(c.fd, 2, 3, reqs.size, reqs.blob_id, &h2, NULL) == ENOSPC,
+	      "a dma-buf fd (a dup) still holds the window");
+	close(copy);
+	CHECK(blob_create(c.fd, 2, 3, reqs.size, reqs.blob_id, &h2, NULL) == 0,
+	      "the window is free with the last fd");
+	gc.handle = h2;
+	CHECK(xioctl(c.fd, DRM_IOCTL_GEM_CLOSE, &gc) == 0, "GEM_CLOSE");
+	chan_close(&c);
+}
+
 static void
 test_read_pipe(void)
 {
@@ -1265,6 +1309,7 @@ main(int argc, char *argv[])
 		{ "echo-and-chunks", test_echo_and_chunks },
 		{ "host-memory", test_host_memory },
 		{ "image-requirements", test_image_requirements },
+		{ "host-window", test_host_window },
 		{ "read-pipe", test_read_pipe },
 		{ "write-pipe", test_write_pipe },
 		{ "gpu-buffer", test_gpu_buffer },
