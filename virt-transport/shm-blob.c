@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "shm-private.h"
@@ -222,6 +223,47 @@ file_read_into(int fd, uint8_t *dst, size_t size)
 	return (ssize_t) at;
 }
 
+/* Bytes [from, to) of a pool's file that live in host memory at `src`
+ * (src holds the pool from `base` on) over what the file gave. */
+static void
+overlay(uint8_t *dst, size_t size, const uint8_t *src, size_t base,
+	size_t from, size_t to)
+{
+	if (to > size)
+		to = size;
+	if (from < to)
+		memcpy(dst + from, src + (from - base), to - from);
+}
+
+/* The file is a wl_shm pool's the library holds in host memory: its file
+ * was emptied where the client's views show host memory, so those bytes
+ * come from there (a client that sends its pool's memfd in another
+ * request, say). */
+static void
+copy_pool_bytes(struct virt_shm *shm, int fd, uint8_t *dst, size_t size)
+{
+	const struct shm_window *w;
+	const struct shm_pool *p;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return;
+	for (p = shm->pools.live; p; p = p->live_next) {
+		if (p->dev != st.st_dev || p->ino != st.st_ino)
+			continue;
+		if (p->windowed) {
+			for (w = p->windows; w; w = w->next)
+				if (w->remapped)
+					overlay(dst, size, w->blob->map, w->base,
+						w->base, w->base + w->len);
+		} else if (p->emptied) {
+			overlay(dst, size, p->blob->map, 0, 0,
+				p->size < p->blob->size ? p->size : p->blob->size);
+		}
+		return;
+	}
+}
+
 int
 virt_shm_file_copy(struct virt_shm *shm, int fd, size_t size, size_t *copied,
 		   char *why, size_t why_size)
@@ -244,6 +286,7 @@ virt_shm_file_copy(struct virt_shm *shm, int fd, size_t size, size_t *copied,
 		return -1;
 	}
 	*copied = (size_t) n;
+	copy_pool_bytes(shm, fd, blob->map, (size_t) n);
 
 	/* The exported fd keeps the host memory; the library's mapping and
 	 * handle go now. */

@@ -121,7 +121,7 @@ lend_viewless_pool(struct virt_shm *shm, struct shm_pool *pool)
 					pool->size);
 		pool->emptied = false;
 	}
-	pool->mode = SHM_POOL_MIXED;
+	shm_pool_copied(shm, pool, SHM_POOL_MIXED, SHM_COPY_CAPTURE_NO_VIEW);
 }
 
 /* A request of an object that is not a wl_surface: does it name one of

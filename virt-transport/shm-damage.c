@@ -192,7 +192,7 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
 			       (char *) pool->blob->map + from, buffer->bytes);
 		return;
 	}
-	pool->mode = SHM_POOL_MIXED;
+	shm_pool_copied(shm, pool, SHM_POOL_MIXED, pool->remap_blocker);
 	shm->stats->shm_bytes_copied +=
 		shm_file_copy_data(pool->client_fd, buffer->blob->map, from,
 				   to, false);

@@ -35,6 +35,44 @@ pool_unref(struct shm_pool *pool)
 	free(pool);
 }
 
+const char *
+shm_copy_reason_name(enum shm_copy_reason why)
+{
+	static const char *const names[SHM_COPY_REASONS] = {
+		[SHM_COPY_NONE] = "none",
+		[SHM_COPY_ASKED] = "asked",
+		[SHM_COPY_MREMAP] = "mremap",
+		[SHM_COPY_PRIVATE_VIEW] = "private-view",
+		[SHM_COPY_PARTIAL_VIEW] = "partial-view",
+		[SHM_COPY_UNPUNCHABLE] = "unpunchable-file",
+		[SHM_COPY_MAPS_UNREADABLE] = "maps-unreadable",
+		[SHM_COPY_REMAP_FAILED] = "remap-failed",
+		[SHM_COPY_SHARED_FILE] = "shared-file",
+		[SHM_COPY_CAPTURE_NO_VIEW] = "capture-no-view",
+	};
+
+	return why < SHM_COPY_REASONS && names[why] ? names[why] : "unknown";
+}
+
+void
+shm_pool_copied(struct virt_shm *shm, struct shm_pool *pool,
+		enum shm_pool_mode mode, enum shm_copy_reason why)
+{
+	if (pool->mode == SHM_POOL_COPY && mode == SHM_POOL_MIXED)
+		mode = SHM_POOL_COPY;	/* copied whole already */
+	pool->mode = mode;
+	if (pool->copied_why != SHM_COPY_NONE)
+		return;
+	if (why <= SHM_COPY_NONE || why >= SHM_COPY_REASONS)
+		why = SHM_COPY_REMAP_FAILED;
+	pool->copied_why = why;
+	shm->copied_pools[why]++;
+	if (shm->debug)
+		wl_log("wayland-virtgpu: wl_shm_pool#%u (%zu bytes) is copied "
+		       "on commit: %s\n", pool->id, pool->size,
+		       shm_copy_reason_name(why));
+}
+
 /* The live pool that holds `pool`'s file in host memory, if any: the
  * newest one, whose memory the client's views show. */
 static struct shm_pool *
@@ -62,8 +100,8 @@ pool_follow(struct virt_shm *shm, struct shm_pool *holder,
 	shm_blob_unref(holder->blob);	/* its buffers keep it */
 	holder->blob = shm_blob_ref(pool->blob);
 	holder->emptied = pool->emptied;
-	holder->mode = pool->mode == SHM_POOL_ZERO_COPY ? SHM_POOL_ZERO_COPY :
-							  SHM_POOL_MIXED;
+	if (pool->mode != SHM_POOL_ZERO_COPY)
+		shm_pool_copied(shm, holder, SHM_POOL_MIXED, pool->copied_why);
 }
 
 /* A pool whose fd is host memory already (virt_shm_memory_create, a
@@ -126,17 +164,20 @@ pool_share(struct virt_shm *shm, struct shm_pool *pool,
 	shm->stats->zero_copy_pools += pool->counted;
 	/* Views made since go onto the shared memory too. */
 	if (pool->mode == SHM_POOL_ZERO_COPY && !shm_remap_pool(shm, pool))
-		pool->mode = SHM_POOL_MIXED;
+		shm_pool_copied(shm, pool, SHM_POOL_MIXED, pool->remap_blocker);
+	else if (pool->mode != SHM_POOL_ZERO_COPY)
+		shm_pool_copied(shm, pool, pool->mode, holder->copied_why);
 }
 
 /* A large pool gets only a page of host memory for the compositor's pool
  * object; its buffers get windows (shm-window.c). */
 static int
-pool_take_window_stub(struct virt_shm *shm, struct shm_pool *pool, bool copy,
-		      char *why, size_t why_size)
+pool_take_window_stub(struct virt_shm *shm, struct shm_pool *pool,
+		      enum shm_copy_reason copy, char *why, size_t why_size)
 {
 	pool->windowed = true;
-	pool->mode = copy ? SHM_POOL_COPY : SHM_POOL_ZERO_COPY;
+	if (copy != SHM_COPY_NONE)
+		shm_pool_copied(shm, pool, SHM_POOL_COPY, copy);
 	pool->blob = shm_blob_create(shm, 1, why, why_size);
 	return pool->blob ? 0 : -1;
 }
@@ -150,12 +191,13 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 		 size_t why_size)
 {
 	struct shm_pool *holder = pool_holding(shm, pool);
-	bool copy = shm->copy_only;
+	enum shm_copy_reason copy =
+		shm->copy_only ? shm->copy_only_why : SHM_COPY_NONE;
 
 	if (holder && holder->windowed) {
 		shm_windows_to_file(shm, holder);
 		holder = NULL;
-		copy = true;
+		copy = SHM_COPY_SHARED_FILE;
 	}
 	if (holder == NULL && shm_window_wanted(pool->size))
 		return pool_take_window_stub(shm, pool, copy, why, why_size);
@@ -170,12 +212,13 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 	pool->blob = shm_blob_create(shm, pool->size, why, why_size);
 	if (pool->blob == NULL)
 		return -1;
-	if (!copy && shm_remap_pool(shm, pool)) {
+	if (copy == SHM_COPY_NONE && shm_remap_pool(shm, pool)) {
 		pool->mode = SHM_POOL_ZERO_COPY;
 	} else {
 		/* The one copy of what the pool holds now: its data, not its
 		 * holes (foot's pools are 512 MiB of mostly holes). */
-		pool->mode = SHM_POOL_COPY;
+		shm_pool_copied(shm, pool, SHM_POOL_COPY,
+				copy != SHM_COPY_NONE ? copy : pool->remap_blocker);
 		shm->stats->shm_bytes_copied +=
 			shm_file_copy_data(pool->client_fd, pool->blob->map, 0,
 					   pool->size, false);

@@ -79,6 +79,22 @@ shm_blob_unref(struct shm_blob *blob);
 
 /* --- shm-pool.c: pools and their buffers -------------------------------- */
 
+/* Why a pool is copied on commit rather than zero-copy: counted per pool
+ * in the stats line (shm_copy_why), said once under WAYLAND_DEBUG. */
+enum shm_copy_reason {
+	SHM_COPY_NONE,
+	SHM_COPY_ASKED,		/* WAYLAND_VIRTGPU_SHM=copy */
+	SHM_COPY_MREMAP,	/* the process may grow views with mremap() */
+	SHM_COPY_PRIVATE_VIEW,	/* a MAP_PRIVATE view of the pool */
+	SHM_COPY_PARTIAL_VIEW,	/* a view of only part of the pool */
+	SHM_COPY_UNPUNCHABLE,	/* its file cannot be emptied */
+	SHM_COPY_MAPS_UNREADABLE,	/* the process's mappings cannot be read */
+	SHM_COPY_REMAP_FAILED,	/* the kernel refused to remap a view */
+	SHM_COPY_SHARED_FILE,	/* another pool of its file is held in windows */
+	SHM_COPY_CAPTURE_NO_VIEW,	/* lent to a capture, read through its fd */
+	SHM_COPY_REASONS
+};
+
 enum shm_pool_mode {
 	/* Every writer the library knows of draws into host memory. */
 	SHM_POOL_ZERO_COPY,
@@ -100,6 +116,9 @@ struct shm_pool {
 	size_t size;		/* as the client sees it */
 	int32_t compositor_size;	/* of the client's pool object */
 	enum shm_pool_mode mode;
+	enum shm_copy_reason copied_why;	/* since it left zero copy */
+	/* shm-remap.c's: why the last remap left a view showing the file. */
+	enum shm_copy_reason remap_blocker;
 	bool emptied;		/* the file was punched once */
 	bool counted;		/* in zero_copy_pools */
 	struct shm_blob *blob;	/* current: remapped views, what to copy from */
@@ -152,6 +171,13 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 		union wl_argument *args);
 struct shm_pool *
 shm_pool_find(struct virt_shm *shm, uint32_t id);
+const char *
+shm_copy_reason_name(enum shm_copy_reason why);
+/* The pool is copied on commit (mode COPY or MIXED) from now on, for `why`:
+ * counted, and said under WAYLAND_DEBUG, the first time. */
+void
+shm_pool_copied(struct virt_shm *shm, struct shm_pool *pool,
+		enum shm_pool_mode mode, enum shm_copy_reason why);
 void
 shm_pool_destroy(struct virt_shm *shm, struct wl_transport *transport,
 		 struct shm_pool *pool);
@@ -235,6 +261,10 @@ struct shm_views {
  * memory; true when nothing this process can see writes to the file. */
 bool
 shm_remap_pool(struct virt_shm *shm, struct shm_pool *pool);
+/* A view of the pool's file the remap cannot move: *complete goes false
+ * and the pool's remap_blocker says why (MAP_PRIVATE or partial). */
+void
+shm_remap_view_blocks(struct shm_pool *pool, const struct vma *m, bool *complete);
 /* Does the client have views of the pool's file (not remapped)? */
 bool
 shm_remap_has_file_views(struct shm_pool *pool);
@@ -355,6 +385,9 @@ struct virt_shm {
 	struct cross_domain *cd;
 	struct wl_transport_stats *stats;
 	bool copy_only;		/* never remap (transport-virtgpu.c says why) */
+	enum shm_copy_reason copy_only_why;
+	bool debug;		/* WAYLAND_DEBUG for the client */
+	uint64_t copied_pools[SHM_COPY_REASONS];	/* by reason */
 	struct shm_pools pools;		/* shm-pool.c */
 	struct shm_views views;		/* shm-remap.c */
 	struct shm_surfaces surfaces;	/* shm-damage.c */

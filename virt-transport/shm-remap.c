@@ -133,6 +133,18 @@ shm_remap_reserved_views_give_back(struct virt_shm *shm,
 	shm->views.generation++;
 }
 
+/* A view the remap cannot move: the pool's bytes stay in the file for it
+ * (the first such view names the reason). */
+void
+shm_remap_view_blocks(struct shm_pool *pool, const struct vma *m,
+		      bool *complete)
+{
+	if (*complete || pool->remap_blocker == SHM_COPY_NONE)
+		pool->remap_blocker = m->shared ? SHM_COPY_PARTIAL_VIEW :
+						  SHM_COPY_PRIVATE_VIEW;
+	*complete = false;
+}
+
 /*
  * Move every writer of the pool's file that can be moved onto the pool's
  * host memory: what they hold goes to host memory first, then their
@@ -149,9 +161,11 @@ shm_remap_pool(struct virt_shm *shm, struct shm_pool *pool)
 	uintptr_t head;
 	int n, i, moving = 0;
 
+	pool->remap_blocker = SHM_COPY_UNPUNCHABLE;
 	if (!shm_file_punchable(pool->client_fd, pool->size))
 		return false;
 
+	pool->remap_blocker = SHM_COPY_MAPS_UNREADABLE;
 	n = vma_of_file(pool->dev, pool->ino, &maps);
 	if (n < 0)
 		return false;
@@ -160,6 +174,7 @@ shm_remap_pool(struct virt_shm *shm, struct shm_pool *pool)
 		free(maps);
 		return false;
 	}
+	pool->remap_blocker = SHM_COPY_NONE;
 
 	for (i = 0; i < n; i++) {
 		const struct vma *m = &maps[i];
@@ -173,7 +188,7 @@ shm_remap_pool(struct virt_shm *shm, struct shm_pool *pool)
 			 m->end - head >= pool->blob->size)
 			moves[i] = true;
 		else
-			complete = false;	/* MAP_PRIVATE, or partial */
+			shm_remap_view_blocks(pool, m, &complete);
 		moving += moves[i];
 	}
 	if (!complete) {
@@ -203,6 +218,7 @@ shm_remap_pool(struct virt_shm *shm, struct shm_pool *pool)
 			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot put host "
 			       "memory under a view of the pool (%s)\n",
 			       pool->id, strerror(errno));
+			pool->remap_blocker = SHM_COPY_REMAP_FAILED;
 			complete = false;
 			continue;
 		}
@@ -222,8 +238,10 @@ shm_remap_pool(struct virt_shm *shm, struct shm_pool *pool)
 	if (!complete)
 		return false;	/* a view still shows the file: keep it */
 
-	if (shm_file_punch(pool->client_fd, pool->size) < 0)
+	if (shm_file_punch(pool->client_fd, pool->size) < 0) {
+		pool->remap_blocker = SHM_COPY_UNPUNCHABLE;
 		return false;
+	}
 	pool->emptied = true;
 	if (moving > 0 && !pool->counted) {
 		/* Some view of the client's now shows host memory. */

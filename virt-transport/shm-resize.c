@@ -128,7 +128,8 @@ shm_resize(struct virt_shm *shm, struct wl_transport *transport,
 	    (!moved || shm_remap_has_file_views(pool))) {
 		if (!shm_remap_pool(shm, pool) &&
 		    pool->mode == SHM_POOL_ZERO_COPY)
-			pool->mode = SHM_POOL_MIXED;
+			shm_pool_copied(shm, pool, SHM_POOL_MIXED,
+					pool->remap_blocker);
 	}
 
 	return 0;

@@ -174,9 +174,11 @@ window_remap(struct virt_shm *shm, struct shm_pool *pool,
 	bool complete = true;
 	int n, i;
 
+	pool->remap_blocker = SHM_COPY_MAPS_UNREADABLE;
 	n = vma_of_file(pool->dev, pool->ino, &maps);
 	if (n < 0)
 		return false;
+	pool->remap_blocker = SHM_COPY_NONE;
 	for (i = 0; i < n; i++) {
 		const struct vma *m = &maps[i];
 		uintptr_t view = m->start - (uintptr_t) m->offset;
@@ -188,7 +190,7 @@ window_remap(struct virt_shm *shm, struct shm_pool *pool,
 			continue;	/* another range of the file */
 		if (m->start < m->offset || !m->shared ||
 		    !view_is_whole(pool, view, view + w->base, w->len)) {
-			complete = false;	/* MAP_PRIVATE, partial */
+			shm_remap_view_blocks(pool, m, &complete);
 			continue;
 		}
 		at = mmap((void *) (view + w->base), w->len,
@@ -199,6 +201,7 @@ window_remap(struct virt_shm *shm, struct shm_pool *pool,
 			wl_log("wayland-virtgpu: wl_shm_pool#%u: cannot put host "
 			       "memory under a view of the pool (%s)\n",
 			       pool->id, strerror(errno));
+			pool->remap_blocker = SHM_COPY_REMAP_FAILED;
 			complete = false;
 		}
 	}
@@ -229,7 +232,9 @@ window_fill(struct virt_shm *shm, struct shm_pool *pool,
 		}
 		return;
 	}
-	pool->mode = SHM_POOL_MIXED;
+	if (pool->remap_blocker == SHM_COPY_NONE)
+		pool->remap_blocker = SHM_COPY_UNPUNCHABLE;
+	shm_pool_copied(shm, pool, SHM_POOL_MIXED, pool->remap_blocker);
 }
 
 /* The range of a new window for [from, to): headroom on both sides, the
@@ -409,7 +414,7 @@ shm_window_sync(struct virt_shm *shm, struct shm_buffer *buffer)
 			       buffer->bytes);
 		return;
 	}
-	pool->mode = SHM_POOL_MIXED;
+	shm_pool_copied(shm, pool, SHM_POOL_MIXED, pool->remap_blocker);
 	shm->stats->shm_bytes_copied +=
 		shm_file_copy_data_at(pool->client_fd, blob->map, blob->base,
 				      from, to, false);
@@ -431,7 +436,7 @@ shm_windows_to_file(struct virt_shm *shm, struct shm_pool *pool)
 		window_views_show_file(pool, w);
 		w->remapped = false;
 	}
-	pool->mode = SHM_POOL_COPY;
+	shm_pool_copied(shm, pool, SHM_POOL_COPY, SHM_COPY_SHARED_FILE);
 }
 
 /* The client's pool object and its hidden pools are gone. */

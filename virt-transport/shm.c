@@ -90,14 +90,19 @@ shm_table_remove(void *table, void *item)
 
 struct virt_shm *
 virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats,
-		bool copy_only)
+		bool copy_only, bool copy_for_mremap)
 {
 	struct virt_shm *shm = calloc(1, sizeof *shm);
+	const char *debug = getenv("WAYLAND_DEBUG");
 
 	if (shm) {
 		shm->cd = cd;
 		shm->stats = stats;
 		shm->copy_only = copy_only;
+		shm->copy_only_why = copy_for_mremap ? SHM_COPY_MREMAP :
+						       SHM_COPY_ASKED;
+		shm->debug = debug && (strstr(debug, "client") ||
+				       strcmp(debug, "1") == 0);
 	}
 	return shm;
 }
@@ -186,6 +191,9 @@ void
 virt_shm_print_stats(struct virt_shm *shm, FILE *f)
 {
 	const struct shm_host_use *use = &shm->host;
+	unsigned long long copied = 0;
+	const char *sep = "";
+	int why;
 
 	fprintf(f, " host_bytes=%llu/%llu host_blobs=%u/%u host_windows=%llu"
 		" host_bytes_moved=%llu",
@@ -193,6 +201,19 @@ virt_shm_print_stats(struct virt_shm *shm, FILE *f)
 		(unsigned long long) use->bytes_peak, use->blobs,
 		use->blobs_peak, (unsigned long long) use->windows,
 		(unsigned long long) use->bytes_moved);
+
+	for (why = SHM_COPY_NONE + 1; why < SHM_COPY_REASONS; why++)
+		copied += shm->copied_pools[why];
+	fprintf(f, " shm_copied_pools=%llu shm_copy_why=", copied);
+	for (why = SHM_COPY_NONE + 1; why < SHM_COPY_REASONS; why++) {
+		if (shm->copied_pools[why] == 0)
+			continue;
+		fprintf(f, "%s%s:%llu", sep, shm_copy_reason_name(why),
+			(unsigned long long) shm->copied_pools[why]);
+		sep = ",";
+	}
+	if (copied == 0)
+		fprintf(f, "none");
 }
 
 void

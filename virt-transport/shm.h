@@ -20,10 +20,12 @@ struct wl_object;
 union wl_argument;
 
 /* With copy_only, no client view is remapped: every pool is copied on
- * commit. */
+ * commit, because the user asked (WAYLAND_VIRTGPU_SHM=copy) or, with
+ * copy_for_mremap, because code in the process may mremap() its views. */
 struct virt_shm *
 virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats,
-		bool copy_only);
+		bool copy_only, bool copy_for_mremap);
+
 
 void
 virt_shm_destroy(struct virt_shm *shm);
@@ -56,8 +58,9 @@ void
 virt_shm_event(struct virt_shm *shm, struct wl_object *target,
 	       uint32_t opcode, union wl_argument *args);
 
-/* The stats line's keys of host memory: host_bytes and host_blobs, each
- * in use now / at the peak. */
+/* The stats line's keys of wl_shm: host_bytes and host_blobs, each in use
+ * now / at the peak; shm_copied_pools and shm_copy_why (pools copied on
+ * commit, by reason). */
 void
 virt_shm_print_stats(struct virt_shm *shm, FILE *f);
 

@@ -267,6 +267,7 @@ struct wl_transport *
 wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 {
 	struct virtgpu_transport *t;
+	bool copy;
 	int err;
 
 	t = calloc(1, sizeof *t);
@@ -302,7 +303,9 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 		goto err;
 	}
 
-	t->shm = virt_shm_create(&t->cd, &t->base.stats, shm_mode_choose(t));
+	copy = shm_mode_choose(t);
+	t->shm = virt_shm_create(&t->cd, &t->base.stats, copy,
+				 strcmp(t->shm_mode, "copy-mremap") == 0);
 	if (t->shm == NULL) {
 		snprintf(why, why_size, "out of memory");
 		errno = ENOMEM;

@@ -603,6 +603,11 @@ main(int argc, char *argv[])
 	if (!wl_global_create(compositor.display, &beh_fd_test_interface, 1,
 			      NULL, bind_fd_test))
 		die("wl_global_create");
+	/* wl_shm only when a case asks (its formats are events other cases
+	 * would count): a pool's memfd sent in another request too. */
+	if (getenv("BEH_COMPOSITOR_SHM") &&
+	    wl_display_init_shm(compositor.display) < 0)
+		die("wl_display_init_shm");
 	wl_display_add_client_created_listener(compositor.display,
 					       &client_created);
 

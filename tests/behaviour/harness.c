@@ -208,6 +208,9 @@ registry_handle_global(void *data, struct wl_registry *registry,
 		c->fd_test = wl_registry_bind(registry, name,
 					      &beh_fd_test_interface, 1);
 		check(c->fd_test != NULL);
+	} else if (strcmp(interface, wl_shm_interface.name) == 0) {
+		c->shm = wl_registry_bind(registry, name, &wl_shm_interface, 1);
+		check(c->shm != NULL);
 	}
 }
 
@@ -230,6 +233,7 @@ beh_client_bind(struct beh_client *c, struct wl_display *display,
 	c->test_version = version;
 	c->test = NULL;
 	c->fd_test = NULL;
+	c->shm = NULL;
 	c->registry = wl_display_get_registry(display);
 	check(c->registry != NULL);
 	wl_registry_add_listener(c->registry, &registry_listener, c);
@@ -281,6 +285,8 @@ beh_client_disconnect(struct beh_client *c)
 		beh_test_destroy(c->test);
 	if (c->fd_test)
 		beh_fd_test_destroy(c->fd_test);
+	if (c->shm)
+		wl_shm_destroy(c->shm);
 	wl_registry_destroy(c->registry);
 	wl_display_disconnect(c->display);
 	if (c->compositor > 0)

@@ -129,6 +129,7 @@ struct beh_client {
 	struct wl_registry *registry;
 	struct beh_test *test;
 	struct beh_fd_test *fd_test;
+	struct wl_shm *shm;
 	uint32_t test_version;
 	pid_t compositor;
 };

@@ -400,6 +400,38 @@ BEH_TEST(file_shrinking_while_sent)
 	close(s.fd);
 }
 
+/* The memfd of a wl_shm pool the client draws into after making it: over
+ * virtio-gpu the client's view was remapped onto host memory and the file
+ * emptied, so what the compositor gets must come from that memory. */
+BEH_TEST(memfd_of_a_wl_shm_pool)
+{
+	size_t len = 64 * 1024, k;
+	int fd = memfd_create("beh-pool-fd", MFD_CLOEXEC);
+	struct wl_shm_pool *pool;
+	struct beh_client c;
+	struct file_read r;
+	unsigned char *view;
+
+	check(fd >= 0 && ftruncate(fd, (off_t) len) == 0);
+	view = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	check(view != MAP_FAILED);
+	setenv("BEH_COMPOSITOR_SHM", "1", 1);
+	connect_reader(&c, &r);
+	unsetenv("BEH_COMPOSITOR_SHM");
+	check(c.shm != NULL);
+	pool = wl_shm_create_pool(c.shm, fd, (int32_t) len);
+	check_int(wl_display_roundtrip(c.display), >=, 0);
+	for (k = 0; k < len; k++)
+		view[k] = pattern(k);
+	beh_fd_test_read_file(c.fd_test, fd, (uint32_t) len);
+	check_int(wl_display_roundtrip(c.display), >=, 0);
+	check_got_file(&r, len);
+	wl_shm_pool_destroy(pool);
+	beh_client_disconnect(&c);
+	munmap(view, len);
+	close(fd);
+}
+
 /* Over virtio-gpu the stats line counts the files sent as host memory and
  * their bytes. */
 BEH_TEST_VIRTGPU_ONLY(stats_count_memory_fds)

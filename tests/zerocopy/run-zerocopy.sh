@@ -15,6 +15,8 @@
 #                      1.5x the pool's size (no shadow copy; issue 5, point 4)
 # env: ZEROCOPY_FAILURE_DIR  where screenshots and logs of failures go
 #      ZEROCOPY_SHM_MODE     the shm_mode the guest's stats line must show
+#      ZEROCOPY_COPY_WHY     the shm_copy_why it must show (pools copied on
+#                            commit by reason, e.g. private-view:1, or none)
 #                            (default: WAYLAND_VIRTGPU_SHM, else zero-copy)
 #      ZEROCOPY_PROFILE      host profile of the simulated device (default rutabaga)
 #      RT_KEEP=1             keep the work directory after success
@@ -182,6 +184,12 @@ guest_stats()
 	local mode
 	mode=$(sed -n 's/.* shm_mode=\([a-z-]*\).*/\1/p' <<<"$STATS")
 	[ "$mode" = "$want" ] || fail "guest: shm_mode=$mode, expected $want"
+	# Which pools were copied on commit, and why (ZEROCOPY_COPY_WHY).
+	local why
+	why=$(sed -n 's/.* shm_copy_why=\([a-z:,0-9-]*\).*/\1/p' <<<"$STATS")
+	if [ -n "${ZEROCOPY_COPY_WHY:-}" ] && [ "$why" != "$ZEROCOPY_COPY_WHY" ]; then
+		fail "guest: shm_copy_why=$why, expected $ZEROCOPY_COPY_WHY"
+	fi
 	return 0
 }
 
