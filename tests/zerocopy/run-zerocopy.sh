@@ -17,6 +17,8 @@
 #      ZEROCOPY_SHM_MODE     the shm_mode the guest's stats line must show
 #      ZEROCOPY_COPY_WHY     the shm_copy_why it must show (pools copied on
 #                            commit by reason, e.g. private-view:1, or none)
+#      ZEROCOPY_HOST_BYTES_MAX  the most host memory wl_shm may hold at its
+#                            peak (the stats line's host_bytes=now/peak)
 #                            (default: WAYLAND_VIRTGPU_SHM, else zero-copy)
 #      ZEROCOPY_PROFILE      host profile of the simulated device (default rutabaga)
 #      RT_KEEP=1             keep the work directory after success
@@ -189,6 +191,13 @@ guest_stats()
 	why=$(sed -n 's/.* shm_copy_why=\([a-z:,0-9-]*\).*/\1/p' <<<"$STATS")
 	if [ -n "${ZEROCOPY_COPY_WHY:-}" ] && [ "$why" != "$ZEROCOPY_COPY_WHY" ]; then
 		fail "guest: shm_copy_why=$why, expected $ZEROCOPY_COPY_WHY"
+	fi
+	# The host memory wl_shm held at its peak (ZEROCOPY_HOST_BYTES_MAX).
+	local peak
+	peak=$(sed -n 's/.* host_bytes=[0-9]*\/\([0-9]*\).*/\1/p' <<<"$STATS")
+	if [ -n "${ZEROCOPY_HOST_BYTES_MAX:-}" ] &&
+		! [ "${peak:-999999999999}" -le "$ZEROCOPY_HOST_BYTES_MAX" ]; then
+		fail "guest: host memory peaked at ${peak:-?} bytes, more than $ZEROCOPY_HOST_BYTES_MAX"
 	fi
 	return 0
 }

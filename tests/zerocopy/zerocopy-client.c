@@ -47,6 +47,7 @@
 #define THREAD_ATTEMPTS 6
 #define PARENT_SEED 1000u
 #define PRIVATE_MARK 0x5a
+#define LARGE_POOL (256u << 20)	/* large-pool: the pool's size */
 
 struct client;
 
@@ -372,6 +373,22 @@ setup_map_after_create(struct client *c)
 	c->map = map_shared(c->fd, c->pool_size);
 	c->map_size = c->pool_size;
 	two_slots(c);
+	return 0;
+}
+
+/* large-pool: a pool far larger than its buffers, as foot reserves 512
+ * MiB and draws a few MB of it: two buffers 40 MiB apart from 128 MiB on.
+ * The library holds host memory only around them (two windows). */
+static int
+setup_large_pool(struct client *c)
+{
+	c->pool_size = LARGE_POOL;
+	c->fd = pool_fd_create("zerocopy-pool", c->pool_size, 0);
+	c->map = map_shared(c->fd, c->pool_size);
+	c->map_size = c->pool_size;
+	c->pool = wl_shm_create_pool(c->shm, c->fd, (int32_t) c->pool_size);
+	slot_add(c, LARGE_POOL / 2, c->width * 4);
+	slot_add(c, LARGE_POOL / 2 + (40u << 20), c->width * 4);
 	return 0;
 }
 
@@ -1286,6 +1303,7 @@ static const struct mode modes[] = {
 	{ "new-pool-larger", setup_map_before_create, frame_new_pool, expect_plain, NULL, 256, 192 },
 	{ "partial", setup_map_before_create, frame_partial, expect_partial, check_partial, 256, 192 },
 	{ "sealed", setup_sealed, frame_plain, expect_plain, NULL, 256, 192 },
+	{ "large-pool", setup_large_pool, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "shm-open", setup_shm_open, frame_plain, expect_plain, NULL, 256, 192 },
 	{ "many-pools", setup_grid, frame_grid, expect_grid, NULL,
 	  4 + GRID_COLS * CELL_STEP - 2, 4 + GRID_ROWS * CELL_STEP - 2 },
