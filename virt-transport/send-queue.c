@@ -22,6 +22,29 @@
 #define SEND_FENCE_EVERY 8
 #define SEND_FENCE_EVERY_BYTES (32u << 10)
 
+/* SENDs (and their bytes) submitted that the host may not have run yet. */
+static uint64_t
+unrun_sends(const struct vt_send_queue *q)
+{
+	return q->sent - q->run;
+}
+
+static uint64_t
+unrun_bytes(const struct vt_send_queue *q)
+{
+	return q->sent_bytes - q->run_bytes;
+}
+
+/* The host ran every SEND up to a mark (counts of SENDs and bytes). */
+static void
+send_queue_ran(struct vt_send_queue *q, uint64_t sends, uint64_t bytes)
+{
+	if (sends > q->run) {
+		q->run = sends;
+		q->run_bytes = bytes;
+	}
+}
+
 /* True when the outstanding fence signalled: what it covered has run. */
 static bool
 send_fence_retire_locked(struct vt_send_queue *q)
@@ -32,10 +55,7 @@ send_fence_retire_locked(struct vt_send_queue *q)
 		return false;
 	close(q->fence);
 	q->fence = -1;
-	q->unrun_sends -= q->fenced_sends;
-	q->unrun_bytes -= q->fenced_bytes;
-	q->fenced_sends = 0;
-	q->fenced_bytes = 0;
+	send_queue_ran(q, q->fence_sends, q->fence_bytes);
 	return true;
 }
 
@@ -44,15 +64,15 @@ send_queue_full_locked(struct virtgpu_transport *t)
 {
 	struct vt_send_queue *q = &t->send_queue;
 
-	if (q->unrun_sends < SEND_QUEUE_MAX &&
-	    q->unrun_bytes < SEND_QUEUE_MAX_BYTES)
+	if (unrun_sends(q) < SEND_QUEUE_MAX &&
+	    unrun_bytes(q) < SEND_QUEUE_MAX_BYTES)
 		return false;
 	send_fence_retire_locked(q);
 	/* Without a fence to wait for (the kernel gave none), the kernel's
 	 * own wait in EXECBUFFER is all there is. */
 	return q->fence >= 0 &&
-	       (q->unrun_sends >= SEND_QUEUE_MAX ||
-		q->unrun_bytes >= SEND_QUEUE_MAX_BYTES);
+	       (unrun_sends(q) >= SEND_QUEUE_MAX ||
+		unrun_bytes(q) >= SEND_QUEUE_MAX_BYTES);
 }
 
 /* Whether the next SEND of size bytes should carry a fence. */
@@ -62,30 +82,57 @@ send_queue_wants_fence_locked(struct virtgpu_transport *t, size_t size)
 	struct vt_send_queue *q = &t->send_queue;
 
 	if (q->fence >= 0 &&
-	    (q->unrun_sends - q->fenced_sends < SEND_FENCE_EVERY &&
-	     q->unrun_bytes - q->fenced_bytes < SEND_FENCE_EVERY_BYTES))
+	    (q->sent - q->fence_sends < SEND_FENCE_EVERY &&
+	     q->sent_bytes - q->fence_bytes < SEND_FENCE_EVERY_BYTES))
 		return false;
 	if (q->fence >= 0 && !send_fence_retire_locked(q))
 		return false;
-	return q->unrun_sends + 1 >= SEND_FENCE_EVERY ||
-	       q->unrun_bytes + size >= SEND_FENCE_EVERY_BYTES;
+	return unrun_sends(q) + 1 >= SEND_FENCE_EVERY ||
+	       unrun_bytes(q) + size >= SEND_FENCE_EVERY_BYTES;
 }
 
 void
 send_queue_submitted_locked(struct virtgpu_transport *t, size_t size,
-			    int fence)
+			    int fence, bool with_poll)
 {
 	struct vt_send_queue *q = &t->send_queue;
 
-	q->unrun_sends++;
-	q->unrun_bytes += size;
+	q->sent++;
+	q->sent_bytes += size;
 	if (fence >= 0) {
 		if (q->fence >= 0)
 			close(q->fence);
 		q->fence = fence;
-		q->fenced_sends = q->unrun_sends;
-		q->fenced_bytes = q->unrun_bytes;
+		q->fence_sends = q->sent;
+		q->fence_bytes = q->sent_bytes;
 	}
+	if (with_poll)
+		send_queue_poll_submitted_locked(t);
+}
+
+/* A POLL was submitted after every SEND counted so far. The host runs a
+ * context's commands in order and makes a POLL's fence a poll job only
+ * once it ran the commands before it (§2; rutabaga's one command thread,
+ * the simulator's queue behind a SEND the compositor has not taken), so
+ * its answer says those SENDs ran: a client doing round trips needs no
+ * fence (an EXECBUFFER of its own, since a POLL cannot ride with one). */
+void
+send_queue_poll_submitted_locked(struct virtgpu_transport *t)
+{
+	struct vt_send_queue *q = &t->send_queue;
+
+	q->poll_sends = q->sent;
+	q->poll_bytes = q->sent_bytes;
+}
+
+void
+send_queue_poll_answered_locked(struct virtgpu_transport *t)
+{
+	struct vt_send_queue *q = &t->send_queue;
+
+	send_queue_ran(q, q->poll_sends, q->poll_bytes);
+	if (t->display.blocked && !send_queue_full_locked(t))
+		display_fd_unblock_locked(t);
 }
 
 /* Before the next SEND of size bytes is made (and anything of its

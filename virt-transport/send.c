@@ -76,22 +76,22 @@ send_chunk_submit(struct virtgpu_transport *t, const uint8_t *bytes,
 
 	for (done = 0; ret == 0 && done < size; done += piece) {
 		int piece_bos = done ? 0 : nbos, fence = -1;
-		bool last;
+		bool last, with_poll;
 
 		piece = size - done;
 		if (piece > CROSS_DOMAIN_MAX_SEND_DATA)
 			piece = CROSS_DOMAIN_MAX_SEND_DATA;
 		last = done + piece == size;
+		with_poll = !(fenced && last) && piece_bos == 0 &&
+			    poll_schedule_take_for_send(t);
 		ret = cross_domain_send(&t->cd, bytes + done, (uint32_t) piece,
 					ids, types, done ? 0 : nids, bos,
-					piece_bos,
-					!(fenced && last) && piece_bos == 0 &&
-					poll_schedule_take_for_send(t),
+					piece_bos, with_poll,
 					fenced && last ? &fence : NULL);
 		t->base.stats.sends += ret == 0;
 		if (ret == 0) {
 			pthread_mutex_lock(&t->lock);
-			send_queue_submitted_locked(t, piece, fence);
+			send_queue_submitted_locked(t, piece, fence, with_poll);
 			pthread_mutex_unlock(&t->lock);
 		}
 	}
