@@ -65,6 +65,13 @@ poll_timer_arm(struct virtgpu_transport *t, uint64_t ns)
 	return t->poll.timer_armed;
 }
 
+/* With the lock held; read without it by poll_schedule_maybe_deferred. */
+static void
+poll_deferred_set(struct vt_poll *p, bool deferred)
+{
+	__atomic_store_n(&p->deferred, deferred, __ATOMIC_RELAXED);
+}
+
 /* With the lock held: whether a POLL may go at all: none outstanding
  * (§2: exactly one), the channel alive, and the client not leaving much
  * pipe data unread (the host then keeps it). The rx bound comes after. */
@@ -105,7 +112,7 @@ poll_defer_locked(struct virtgpu_transport *t)
 	} else {
 		return false;
 	}
-	p->deferred = true;
+	poll_deferred_set(p, true);
 	p->deferred_ns = virtgpu_now_ns();
 	return true;
 }
@@ -123,14 +130,14 @@ poll_schedule_repoll_locked(struct virtgpu_transport *t, bool may_defer)
 	/* A client that does not read: the host keeps the rest (a reader
 	 * that empties rx asks again, as for a deferred POLL). */
 	if (t->rx.len >= RX_PENDING_MAX) {
-		p->deferred = true;
+		poll_deferred_set(p, true);
 		p->hold = POLL_HOLD_WAITER;
 		return;
 	}
 	if (may_defer && poll_defer_locked(t))
 		return;
 
-	p->deferred = false;
+	poll_deferred_set(p, false);
 	p->count++;
 	if (cross_domain_poll(&t->cd) < 0) {
 		wl_log("wayland-virtgpu: the host refused POLL (%s)\n",
@@ -151,11 +158,16 @@ poll_schedule_answered_locked(struct virtgpu_transport *t)
 }
 
 /* With the lock held: the client may wait now (it read nothing, or has
- * nothing to send): a POLL held back for its SEND goes alone. */
+ * nothing to send): a POLL held back for its SEND goes alone. Not while
+ * received bytes wait: the client reads them first (the display fd says
+ * readable), and its next wait lets the POLL go. Its flush would
+ * otherwise let go the POLL held back for its next SEND whenever the
+ * answer to this one came before the flush returned: two EXECBUFFERs per
+ * round trip from then on. */
 void
 poll_schedule_release_locked(struct virtgpu_transport *t)
 {
-	if (t->poll.deferred)
+	if (t->poll.deferred && t->rx.len == 0)
 		poll_schedule_repoll_locked(t, false);
 }
 
@@ -213,23 +225,30 @@ poll_schedule_timer_fired_locked(struct virtgpu_transport *t)
 	poll_schedule_repoll_locked(t, false);
 }
 
-/* Whether the next SEND should carry the deferred POLL; if so, it counts
- * as outstanding from now (a failed SEND fails the connection anyway). */
+/* With the lock held: whether the next SEND should carry the deferred
+ * POLL; if so, it counts as outstanding from now (a failed SEND fails the
+ * connection anyway). */
 bool
-poll_schedule_take_for_send(struct virtgpu_transport *t)
+poll_schedule_take_for_send_locked(struct virtgpu_transport *t)
 {
-	bool take;
+	bool take = t->poll.deferred && poll_possible_locked(t) &&
+		    t->rx.len < RX_PENDING_MAX;
 
-	pthread_mutex_lock(&t->lock);
-	take = t->poll.deferred && poll_possible_locked(t) &&
-	       t->rx.len < RX_PENDING_MAX;
 	if (take) {
-		t->poll.deferred = false;
+		poll_deferred_set(&t->poll, false);
 		t->poll.outstanding = true;
 		t->poll.count++;
 		t->poll.with_send++;
 	}
-	pthread_mutex_unlock(&t->lock);
-
 	return take;
+}
+
+/* Without the lock: whether a POLL may be held back. A hint for the
+ * client's flush, which must not wait for the lock when nothing is held
+ * (the pump may hold it, taking the answer to what was just sent); a
+ * POLL held back after this look is let go by the client's next wait. */
+bool
+poll_schedule_maybe_deferred(struct virtgpu_transport *t)
+{
+	return __atomic_load_n(&t->poll.deferred, __ATOMIC_RELAXED);
 }

@@ -91,38 +91,66 @@ send_queue_wants_fence_locked(struct virtgpu_transport *t, size_t size)
 	       unrun_bytes(q) + size >= SEND_FENCE_EVERY_BYTES;
 }
 
+/* Before a SEND of size bytes is submitted: counted now, with the POLL
+ * held back if may_poll and there is one (the return value), so that no
+ * lock is taken after the submit, when the pump may hold it to take the
+ * answer. *seq is the SEND's number for send_queue_sent. */
+bool
+send_queue_sending(struct virtgpu_transport *t, size_t size, bool may_poll,
+		   uint64_t *seq)
+{
+	struct vt_send_queue *q = &t->send_queue;
+	bool with_poll;
+
+	pthread_mutex_lock(&t->lock);
+	with_poll = may_poll && poll_schedule_take_for_send_locked(t);
+	q->sent++;
+	q->sent_bytes += size;
+	*seq = q->sent;
+	if (with_poll) {
+		/* It rides after this SEND, in the same submit. */
+		q->poll_sends = q->sent;
+		q->poll_bytes = q->sent_bytes;
+	}
+	__atomic_store_n(&q->in_flight, size, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&t->lock);
+	return with_poll;
+}
+
+/* After the SEND numbered seq was submitted (or failed, which ends the
+ * connection), with its fence (-1: none). */
 void
-send_queue_submitted_locked(struct virtgpu_transport *t, size_t size,
-			    int fence, bool with_poll)
+send_queue_sent(struct virtgpu_transport *t, uint64_t seq, int fence)
 {
 	struct vt_send_queue *q = &t->send_queue;
 
-	q->sent++;
-	q->sent_bytes += size;
-	if (fence >= 0) {
-		if (q->fence >= 0)
-			close(q->fence);
-		q->fence = fence;
-		q->fence_sends = q->sent;
-		q->fence_bytes = q->sent_bytes;
-	}
-	if (with_poll)
-		send_queue_poll_submitted_locked(t);
+	__atomic_store_n(&q->in_flight, 0, __ATOMIC_RELEASE);
+	if (fence < 0)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (q->fence >= 0)
+		close(q->fence);
+	q->fence = fence;
+	/* Sends come from one thread at a time: seq is the newest. */
+	q->fence_sends = seq;
+	q->fence_bytes = q->sent_bytes;
+	pthread_mutex_unlock(&t->lock);
 }
 
-/* A POLL was submitted after every SEND counted so far. The host runs a
- * context's commands in order and makes a POLL's fence a poll job only
- * once it ran the commands before it (§2; rutabaga's one command thread,
- * the simulator's queue behind a SEND the compositor has not taken), so
- * its answer says those SENDs ran: a client doing round trips needs no
+/* A POLL was submitted alone. The host runs a context's commands in order
+ * and makes a POLL's fence a poll job only once it ran the commands
+ * before it (§2; rutabaga's one command thread, the simulator's queue
+ * behind a SEND the compositor has not taken), so its answer says the
+ * SENDs submitted before it ran: a client doing round trips needs no
  * fence (an EXECBUFFER of its own, since a POLL cannot ride with one). */
 void
 send_queue_poll_submitted_locked(struct virtgpu_transport *t)
 {
 	struct vt_send_queue *q = &t->send_queue;
+	size_t in_flight = __atomic_load_n(&q->in_flight, __ATOMIC_ACQUIRE);
 
-	q->poll_sends = q->sent;
-	q->poll_bytes = q->sent_bytes;
+	q->poll_sends = q->sent - (in_flight > 0);
+	q->poll_bytes = q->sent_bytes - in_flight;
 }
 
 void

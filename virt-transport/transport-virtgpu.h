@@ -129,7 +129,9 @@ poll_schedule_pump_wait_ns_locked(struct virtgpu_transport *t);
 void
 poll_schedule_timer_fired_locked(struct virtgpu_transport *t);
 bool
-poll_schedule_take_for_send(struct virtgpu_transport *t);
+poll_schedule_take_for_send_locked(struct virtgpu_transport *t);
+bool
+poll_schedule_maybe_deferred(struct virtgpu_transport *t);
 
 /* --- send-queue.c: SENDs the host has not run yet ---------------------- */
 
@@ -140,6 +142,10 @@ poll_schedule_take_for_send(struct virtgpu_transport *t);
 struct vt_send_queue {
 	int fence;
 	uint64_t sent, sent_bytes;
+	/* The bytes of a SEND counted in sent but not submitted yet (0:
+	 * none; the core sends from one thread at a time), read without
+	 * the lock: a POLL submitted meanwhile does not cover it. */
+	size_t in_flight;
 	uint64_t run, run_bytes;
 	uint64_t fence_sends, fence_bytes;
 	uint64_t poll_sends, poll_bytes;
@@ -150,9 +156,11 @@ bool
 send_queue_full_locked(struct virtgpu_transport *t);
 bool
 send_queue_wants_fence_locked(struct virtgpu_transport *t, size_t size);
+bool
+send_queue_sending(struct virtgpu_transport *t, size_t size, bool may_poll,
+		   uint64_t *seq);
 void
-send_queue_submitted_locked(struct virtgpu_transport *t, size_t size,
-			    int fence, bool with_poll);
+send_queue_sent(struct virtgpu_transport *t, uint64_t seq, int fence);
 void
 send_queue_poll_submitted_locked(struct virtgpu_transport *t);
 void
