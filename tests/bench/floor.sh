@@ -16,7 +16,9 @@ usage: $0 [--build DIR] [--cpu N] [--count N] [--bench roundtrip|loop] [--config
   --build DIR     the build directory (default: build)
   --cpu N         the CPU everything runs on (default 0)
   --count N       round trips of the long run (default 5000; the short run makes N/5)
-  --bench NAME    client-bench's roundtrip (default) or loop (the client polls the display fd)
+  --bench NAME    client-bench's roundtrip (default), loop (the client polls the display fd)
+                  pool (wl_shm.create_pool among 4000 mappings) or frame (a 256x256 frame:
+                  attach, damage, commit, roundtrip); no floor for these two
   --configs LIST  comma-separated subset of socket,floor,virtgpu (default: all)
   --no-instructions  skip the valgrind (cachegrind) runs that count instructions
   --keep          keep the logs (in the runtime directory)
@@ -58,7 +60,7 @@ KERNEL=$BUILD/tests/sim/libvirtgpu-sim-kernel.so
 for f in "$BENCH" "$FLOOR" "$HOST_BIN" "$KERNEL"; do
 	[ -e "$f" ] || die "$f is missing: ninja -C $BUILD"
 done
-case $BENCH_NAME in roundtrip|loop) ;; *) die "--bench is roundtrip or loop" ;; esac
+case $BENCH_NAME in roundtrip|loop|pool|frame) ;; *) die "--bench is roundtrip, loop, pool or frame" ;; esac
 [ "$COUNT" -ge 50 ] 2>/dev/null || die "--count must be at least 50"
 SHORT=$((COUNT / 5))
 for tool in weston strace perf; do
@@ -135,6 +137,8 @@ client() {
 	local config=$1 n=$2
 	shift 2
 	local program=("$BENCH" -b "$BENCH_NAME" -n "$n" -w 100)
+	[ "$BENCH_NAME" = pool ] && program=("$BENCH" -b pool -p "$n")
+	[ "$BENCH_NAME" = frame ] && program=("$BENCH" -b frame -f "$n" -s 256x256 --no-fill)
 	mkdir -p "$RUNTIME_DIR/guest"
 	case $config in
 	socket)
@@ -191,7 +195,7 @@ counts() {
 		}' "$file" ;;
 	perf)
 		awk -F, '$3 == "context-switches" { print "context_switches", $1 }
-			$3 == "task-clock" { print "cpu_ms", $1 }' "$file" ;;
+			$3 == "task-clock" { print "cpu_us", $1 * 1000 }' "$file" ;;
 	valgrind)
 		awk '/I *refs:/ { gsub(",", "", $NF); print "instructions", $NF }' "$file" ;;
 	esac
@@ -209,6 +213,10 @@ per_roundtrip() {
 }
 
 IFS=, read -r -a CONFIG_LIST <<<"$CONFIGS"
+if [ "$BENCH_NAME" = pool ] || [ "$BENCH_NAME" = frame ]; then
+	# No floor for these: the floor is a round trip.
+	read -r -a CONFIG_LIST <<<"$(printf '%s\n' "${CONFIG_LIST[@]}" | grep -vx floor | tr '\n' ' ')"
+fi
 KINDS=(strace perf)
 [ $INSTRUCTIONS = 1 ] && KINDS+=(valgrind)
 for config in "${CONFIG_LIST[@]}"; do
@@ -237,20 +245,22 @@ median() {
 }
 
 echo
-echo "per $BENCH_NAME (the same wl_display.sync for the floor), counts: ($COUNT - $SHORT runs) / $((COUNT - SHORT));"
-echo "all processes on CPU $CPU; instructions: valgrind cachegrind, user space only"
-printf "%-8s %9s %9s %9s %9s %10s %10s %6s %10s\n" config "syscalls" "host sys" "ctx sw" \
-	"host cs" "instr" "host instr" "execbuf" "median_us"
+echo "per $BENCH_NAME (for the floor: its wl_display.sync), counts: ($COUNT - $SHORT runs) / $((COUNT - SHORT));"
+echo "all processes on CPU $CPU; instructions: valgrind cachegrind, user space only;"
+echo "cpu_us: task-clock (time, so noisy on a shared machine), client and host"
+printf "%-8s %9s %9s %9s %9s %10s %10s %6s %8s %8s %10s\n" config "syscalls" "host sys" \
+	"ctx sw" "host cs" "instr" "host instr" "execbuf" "cpu_us" "host_us" "median_us"
 for config in "${CONFIG_LIST[@]}"; do
 	get() {
 		awk -v c="$config" -v w="$1" -v k="$2" '$1 == c && $2 == w && $3 == k { print $4 }' \
 			"$RESULTS"
 	}
 	us=$(median "$LOGS/$config.$COUNT.perf.out" median_us)
-	printf "%-8s %9s %9s %9s %9s %10s %10s %6s %10s\n" "$config" \
+	printf "%-8s %9s %9s %9s %9s %10s %10s %6s %8s %8s %10s\n" "$config" \
 		"$(get client syscalls)" "$(get host syscalls)" "$(get client context_switches)" \
 		"$(get host context_switches)" "$(get client instructions)" \
-		"$(get host instructions)" "$(get client execbuffers)" "${us:--}"
+		"$(get host instructions)" "$(get client execbuffers)" "$(get client cpu_us)" \
+		"$(get host cpu_us)" "${us:--}"
 done
 echo
 echo "client system calls per round trip, by name (0.05 and more):"
