@@ -63,25 +63,47 @@ display_fd_fini(struct virtgpu_transport *t)
 		close(d->fd);
 }
 
-/* With the lock held: make the display fd readable (once). */
+/* With the lock held: make the display fd readable (once). The pump
+ * makes the write after it gives up the lock (display_fd_wake_due_locked). */
 void
 display_fd_notify_locked(struct virtgpu_transport *t)
 {
 	struct vt_display *d = &t->display;
-	uint64_t one = 1;
-	ssize_t ignored;
 
 	/* The reader draining the ring itself needs no wake-up. */
 	if (d->notified || t->rx.reader_draining)
 		return;
 	d->notified = true;
-	ignored = write(d->notify_tx, &one, 1);
+	if (pump_is_current(t))
+		d->wake_due = true;
+	else
+		display_fd_wake(t);
+}
+
+/* With the lock held, in the pump: whether a wake-up waits to be written;
+ * the caller writes it (display_fd_wake) once it gave up the lock. */
+bool
+display_fd_wake_due_locked(struct virtgpu_transport *t)
+{
+	bool due = t->display.wake_due;
+
+	t->display.wake_due = false;
+	return due;
+}
+
+void
+display_fd_wake(struct virtgpu_transport *t)
+{
+	uint64_t one = 1;
+	ssize_t ignored = write(t->display.notify_tx, &one, 1);
+
 	(void) ignored;
 }
 
 /* With the lock held, after a read: the display fd stays readable exactly
  * while something waits: bytes, or the end (left for the next read to
- * report). */
+ * report). A wake-up the pump has not written yet (it gave up the lock
+ * just before) stays notified: a later read takes its byte. */
 void
 display_fd_settle_locked(struct virtgpu_transport *t)
 {
@@ -91,10 +113,9 @@ display_fd_settle_locked(struct virtgpu_transport *t)
 		display_fd_notify_locked(t);
 	} else if (d->notified) {
 		uint64_t v;
-		ssize_t ignored = read(d->fd, &v, sizeof v);
 
-		(void) ignored;
-		d->notified = false;
+		if (read(d->fd, &v, sizeof v) > 0)
+			d->notified = false;
 	}
 }
 

@@ -15,6 +15,22 @@
 static pthread_mutex_t all_transports_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wl_list all_transports = { &all_transports, &all_transports };
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+/* This process's pid: getpid() is a system call, and fork_adopt runs for
+ * every send, read and flush. Set anew in each forked child (a child of
+ * vfork or posix_spawn runs no atfork handler, but only execs or exits). */
+static pid_t process_pid;
+
+static pid_t
+process_self(void)
+{
+	pid_t pid = __atomic_load_n(&process_pid, __ATOMIC_RELAXED);
+
+	if (pid == 0) {
+		pid = getpid();
+		__atomic_store_n(&process_pid, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
 
 static void
 atfork_prepare(void)
@@ -41,6 +57,7 @@ atfork_child(void)
 {
 	struct virtgpu_transport *t;
 
+	__atomic_store_n(&process_pid, getpid(), __ATOMIC_RELAXED);
 	wl_list_for_each(t, &all_transports, fork.link) {
 		pthread_mutex_unlock(&t->lock);
 		/* The DRM file (so the context and its one POLL) is shared
@@ -59,7 +76,7 @@ drain_at_exit(void)
 
 	pthread_mutex_lock(&all_transports_lock);
 	wl_list_for_each(t, &all_transports, fork.link) {
-		if (t->fork.owner_pid == getpid()) {
+		if (t->fork.owner_pid == process_self()) {
 			/* The drain alone moves pipe data from here on. */
 			pump_stop(t);
 			pipes_drain(t);
@@ -81,7 +98,9 @@ fork_init(struct virtgpu_transport *t)
 {
 	struct vt_fork *f = &t->fork;
 
-	f->owner_pid = getpid();
+	/* First: a fork from here on updates process_pid. */
+	pthread_once(&atfork_once, register_atfork);
+	f->owner_pid = process_self();
 	f->user_pid = mmap(NULL, sizeof *f->user_pid, PROT_READ | PROT_WRITE,
 			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (f->user_pid == MAP_FAILED)
@@ -122,14 +141,15 @@ void
 fork_adopt(struct virtgpu_transport *t)
 {
 	struct vt_fork *f = &t->fork;
+	pid_t self = process_self();
 
-	if (f->owner_pid == getpid()) {
+	if (f->owner_pid == self) {
 		/* A parent using the display again after a child did. */
 		if (f->user_pid && *f->user_pid != f->owner_pid)
 			*f->user_pid = f->owner_pid;
 		return;
 	}
-	f->owner_pid = getpid();
+	f->owner_pid = self;
 	if (f->user_pid)
 		*f->user_pid = f->owner_pid;
 	poll_schedule_timer_renew(t);
@@ -139,7 +159,7 @@ fork_adopt(struct virtgpu_transport *t)
 bool
 fork_is_owner(struct virtgpu_transport *t)
 {
-	return t->fork.owner_pid == getpid();
+	return t->fork.owner_pid == process_self();
 }
 
 /* Whether this process uses the display (not a parent whose forked child

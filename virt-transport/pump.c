@@ -97,6 +97,8 @@ pump_reader_waiting(struct virtgpu_transport *t, bool waiting)
 	pthread_mutex_lock(&t->lock);
 	if (waiting) {
 		p->readers_waiting++;
+		/* Normally let go already (the reader flushed first). */
+		poll_schedule_release_locked(t);
 	} else if (p->readers_waiting > 0 && --p->readers_waiting == 0) {
 		pthread_cond_broadcast(&p->readers_done);
 	}
@@ -281,6 +283,43 @@ pump_handle_locked(struct virtgpu_transport *t, struct pollfd *pfds,
 	}
 }
 
+/* Whether the calling thread is the pump. */
+bool
+pump_is_current(struct virtgpu_transport *t)
+{
+	return t->pump.running && pthread_equal(pthread_self(), t->pump.thread);
+}
+
+/* The lock is given up: a wake-up of the display fd the pump made while it
+ * held the lock goes now, so the client it wakes does not find the lock
+ * taken (a futex wait and a switch back on a busy CPU). */
+static void
+pump_unlock(struct virtgpu_transport *t)
+{
+	bool wake = display_fd_wake_due_locked(t);
+
+	pthread_mutex_unlock(&t->lock);
+	if (wake)
+		display_fd_wake(t);
+}
+
+/* Sleeps in ppoll for at most timeout_ms (-1: no limit) and wait_ns (-1:
+ * no limit), whichever is less. */
+static int
+pump_sleep(struct pollfd *pfds, int n, int timeout_ms, int64_t wait_ns)
+{
+	struct timespec ts;
+
+	if (timeout_ms < 0 && wait_ns < 0)
+		return ppoll(pfds, (nfds_t) n, NULL, NULL);
+	if (wait_ns < 0 || (timeout_ms >= 0 &&
+			    (int64_t) timeout_ms * 1000000 < wait_ns))
+		wait_ns = (int64_t) timeout_ms * 1000000;
+	ts.tv_sec = (time_t) (wait_ns / 1000000000);
+	ts.tv_nsec = (long) (wait_ns % 1000000000);
+	return ppoll(pfds, (nfds_t) n, &ts, NULL);
+}
+
 static void *
 pump_main(void *data)
 {
@@ -292,6 +331,7 @@ pump_main(void *data)
 	pthread_mutex_lock(&t->lock);
 	while (!t->pump.quit) {
 		int n, ret, timeout;
+		int64_t wait_ns;
 
 		/* A POLL held back for the client's next SEND is left to
 		 * it, or to the timer, unless pipes need the channel now. */
@@ -306,14 +346,15 @@ pump_main(void *data)
 
 		timeout = reply_watchdog_locked(t);
 		if (keepalive_due_locked(t, &timeout)) {
-			pthread_mutex_unlock(&t->lock);
+			pump_unlock(t);
 			t->base.core->keepalive(t->base.core_data);
 			pthread_mutex_lock(&t->lock);
 			continue;
 		}
-		t->pump.sleeps_forever = timeout < 0;
-		pthread_mutex_unlock(&t->lock);
-		ret = poll(pfds, (nfds_t) n, timeout);
+		wait_ns = poll_schedule_pump_wait_ns_locked(t);
+		t->pump.sleeps_forever = timeout < 0 && wait_ns < 0;
+		pump_unlock(t);
+		ret = pump_sleep(pfds, n, timeout, wait_ns);
 		pthread_mutex_lock(&t->lock);
 		t->pump.sleeps_forever = false;
 		if (ret <= 0) {
@@ -322,7 +363,7 @@ pump_main(void *data)
 		}
 		pump_handle_locked(t, pfds, owners, n);
 	}
-	pthread_mutex_unlock(&t->lock);
+	pump_unlock(t);
 
 	free(pfds);
 	free(owners);

@@ -7,7 +7,6 @@
  * reader (its own waits poll the DRM fd) or the pump.
  */
 #include <errno.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -129,61 +128,55 @@ handle_channel_message(struct virtgpu_transport *t, const uint8_t *msg,
 	}
 }
 
-/* With the lock held: handle every fence event waiting on the DRM fd,
- * without blocking. Whichever thread gets here first does the work: the
- * client's reader (the display fd polls the DRM fd too) or the pump. */
+/* With the lock held: handle the fence events waiting on the DRM fd,
+ * without blocking (the fd is O_NONBLOCK): one read() takes them all. No
+ * second look: with exactly one POLL outstanding (§2) the next event
+ * answers the POLL submitted after this one, and whoever waits next (the
+ * client's reader, or the pump) sees it. Whichever thread gets here
+ * first does the work: the client's reader (the display fd polls the
+ * DRM fd too) or the pump. */
 void
 receive_drain_ring_locked(struct virtgpu_transport *t)
 {
 	size_t page = (size_t) t->cd.dev.page_size;
 	struct { uint32_t type, length; } events[16];
-	struct pollfd pfd = { .fd = t->cd.dev.fd, .events = POLLIN };
 	ssize_t len;
 	int i;
 
-	while (!t->rx_error && poll(&pfd, 1, 0) > 0) {
-		if (pfd.revents & (POLLERR | POLLHUP | POLLNVAL)) {
-			wl_log("wayland-virtgpu: the virtio-gpu device went "
-			       "away\n");
-			virtgpu_fail_locked(t, EPIPE);
-			return;
-		}
-
-		len = read(t->cd.dev.fd, events, sizeof events);
-		if (len < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (len <= 0) {
-			wl_log("wayland-virtgpu: the virtio-gpu device went "
-			       "away (%s)\n", len < 0 ? strerror(errno) :
-			       "end of file");
-			virtgpu_fail_locked(t, EPIPE);
-			return;
-		}
-
-		for (i = 0; i < len / (ssize_t) sizeof events[0]; i++) {
-			struct cross_domain_header *hdr = t->cd.channel_ring;
-
-			if (events[i].type != VIRTGPU_EVENT_FENCE_SIGNALED ||
-			    !t->poll.outstanding)
-				continue;	/* not the answer to a POLL */
-			/* The page is cleared after each message, so a
-			 * fence with nothing new in it (signalled twice, or
-			 * for nothing) shows. Reading the old message again
-			 * would deliver it twice. */
-			if (hdr->cmd == 0) {
-				wl_log("wayland-virtgpu: the host signalled the "
-				       "channel without a message\n");
-				virtgpu_fail_locked(t, EPROTO);
-				return;
-			}
-			/* Copy out: the next POLL reuses the page. */
-			memcpy(t->rx.msg, t->cd.channel_ring, page);
-			hdr->cmd = 0;
-			t->poll.outstanding = false;
-			handle_channel_message(t, t->rx.msg, page);
-		}
-		poll_schedule_repoll_locked(t, true);
+	if (t->rx_error)
+		return;
+	len = read(t->cd.dev.fd, events, sizeof events);
+	if (len < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (len <= 0) {
+		wl_log("wayland-virtgpu: the virtio-gpu device went away (%s)\n",
+		       len < 0 ? strerror(errno) : "end of file");
+		virtgpu_fail_locked(t, EPIPE);
+		return;
 	}
+
+	for (i = 0; i < len / (ssize_t) sizeof events[0]; i++) {
+		struct cross_domain_header *hdr = t->cd.channel_ring;
+
+		if (events[i].type != VIRTGPU_EVENT_FENCE_SIGNALED ||
+		    !t->poll.outstanding)
+			continue;	/* not the answer to a POLL */
+		/* The page is cleared after each message, so a fence with
+		 * nothing new in it (signalled twice, or for nothing) shows.
+		 * Reading the old message again would deliver it twice. */
+		if (hdr->cmd == 0) {
+			wl_log("wayland-virtgpu: the host signalled the channel "
+			       "without a message\n");
+			virtgpu_fail_locked(t, EPROTO);
+			return;
+		}
+		/* Copy out: the next POLL reuses the page. */
+		memcpy(t->rx.msg, t->cd.channel_ring, page);
+		hdr->cmd = 0;
+		poll_schedule_answered_locked(t);
+		handle_channel_message(t, t->rx.msg, page);
+	}
+	poll_schedule_repoll_locked(t, true);
 }
 
 /* Takes up to len received bytes and the fds that came with them. */

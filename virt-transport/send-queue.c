@@ -22,6 +22,29 @@
 #define SEND_FENCE_EVERY 8
 #define SEND_FENCE_EVERY_BYTES (32u << 10)
 
+/* SENDs (and their bytes) submitted that the host may not have run yet. */
+static uint64_t
+unrun_sends(const struct vt_send_queue *q)
+{
+	return q->sent - q->run;
+}
+
+static uint64_t
+unrun_bytes(const struct vt_send_queue *q)
+{
+	return q->sent_bytes - q->run_bytes;
+}
+
+/* The host ran every SEND up to a mark (counts of SENDs and bytes). */
+static void
+send_queue_ran(struct vt_send_queue *q, uint64_t sends, uint64_t bytes)
+{
+	if (sends > q->run) {
+		q->run = sends;
+		q->run_bytes = bytes;
+	}
+}
+
 /* True when the outstanding fence signalled: what it covered has run. */
 static bool
 send_fence_retire_locked(struct vt_send_queue *q)
@@ -32,10 +55,7 @@ send_fence_retire_locked(struct vt_send_queue *q)
 		return false;
 	close(q->fence);
 	q->fence = -1;
-	q->unrun_sends -= q->fenced_sends;
-	q->unrun_bytes -= q->fenced_bytes;
-	q->fenced_sends = 0;
-	q->fenced_bytes = 0;
+	send_queue_ran(q, q->fence_sends, q->fence_bytes);
 	return true;
 }
 
@@ -44,15 +64,15 @@ send_queue_full_locked(struct virtgpu_transport *t)
 {
 	struct vt_send_queue *q = &t->send_queue;
 
-	if (q->unrun_sends < SEND_QUEUE_MAX &&
-	    q->unrun_bytes < SEND_QUEUE_MAX_BYTES)
+	if (unrun_sends(q) < SEND_QUEUE_MAX &&
+	    unrun_bytes(q) < SEND_QUEUE_MAX_BYTES)
 		return false;
 	send_fence_retire_locked(q);
 	/* Without a fence to wait for (the kernel gave none), the kernel's
 	 * own wait in EXECBUFFER is all there is. */
 	return q->fence >= 0 &&
-	       (q->unrun_sends >= SEND_QUEUE_MAX ||
-		q->unrun_bytes >= SEND_QUEUE_MAX_BYTES);
+	       (unrun_sends(q) >= SEND_QUEUE_MAX ||
+		unrun_bytes(q) >= SEND_QUEUE_MAX_BYTES);
 }
 
 /* Whether the next SEND of size bytes should carry a fence. */
@@ -62,30 +82,85 @@ send_queue_wants_fence_locked(struct virtgpu_transport *t, size_t size)
 	struct vt_send_queue *q = &t->send_queue;
 
 	if (q->fence >= 0 &&
-	    (q->unrun_sends - q->fenced_sends < SEND_FENCE_EVERY &&
-	     q->unrun_bytes - q->fenced_bytes < SEND_FENCE_EVERY_BYTES))
+	    (q->sent - q->fence_sends < SEND_FENCE_EVERY &&
+	     q->sent_bytes - q->fence_bytes < SEND_FENCE_EVERY_BYTES))
 		return false;
 	if (q->fence >= 0 && !send_fence_retire_locked(q))
 		return false;
-	return q->unrun_sends + 1 >= SEND_FENCE_EVERY ||
-	       q->unrun_bytes + size >= SEND_FENCE_EVERY_BYTES;
+	return unrun_sends(q) + 1 >= SEND_FENCE_EVERY ||
+	       unrun_bytes(q) + size >= SEND_FENCE_EVERY_BYTES;
 }
 
+/* Before a SEND of size bytes is submitted: counted now, with the POLL
+ * held back if may_poll and there is one (the return value), so that no
+ * lock is taken after the submit, when the pump may hold it to take the
+ * answer. *seq is the SEND's number for send_queue_sent. */
+bool
+send_queue_sending(struct virtgpu_transport *t, size_t size, bool may_poll,
+		   uint64_t *seq)
+{
+	struct vt_send_queue *q = &t->send_queue;
+	bool with_poll;
+
+	pthread_mutex_lock(&t->lock);
+	with_poll = may_poll && poll_schedule_take_for_send_locked(t);
+	q->sent++;
+	q->sent_bytes += size;
+	*seq = q->sent;
+	if (with_poll) {
+		/* It rides after this SEND, in the same submit. */
+		q->poll_sends = q->sent;
+		q->poll_bytes = q->sent_bytes;
+	}
+	__atomic_store_n(&q->in_flight, size, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&t->lock);
+	return with_poll;
+}
+
+/* After the SEND numbered seq was submitted (or failed, which ends the
+ * connection), with its fence (-1: none). */
 void
-send_queue_submitted_locked(struct virtgpu_transport *t, size_t size,
-			    int fence)
+send_queue_sent(struct virtgpu_transport *t, uint64_t seq, int fence)
 {
 	struct vt_send_queue *q = &t->send_queue;
 
-	q->unrun_sends++;
-	q->unrun_bytes += size;
-	if (fence >= 0) {
-		if (q->fence >= 0)
-			close(q->fence);
-		q->fence = fence;
-		q->fenced_sends = q->unrun_sends;
-		q->fenced_bytes = q->unrun_bytes;
-	}
+	__atomic_store_n(&q->in_flight, 0, __ATOMIC_RELEASE);
+	if (fence < 0)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (q->fence >= 0)
+		close(q->fence);
+	q->fence = fence;
+	/* Sends come from one thread at a time: seq is the newest. */
+	q->fence_sends = seq;
+	q->fence_bytes = q->sent_bytes;
+	pthread_mutex_unlock(&t->lock);
+}
+
+/* A POLL was submitted alone. The host runs a context's commands in order
+ * and makes a POLL's fence a poll job only once it ran the commands
+ * before it (§2; rutabaga's one command thread, the simulator's queue
+ * behind a SEND the compositor has not taken), so its answer says the
+ * SENDs submitted before it ran: a client doing round trips needs no
+ * fence (an EXECBUFFER of its own, since a POLL cannot ride with one). */
+void
+send_queue_poll_submitted_locked(struct virtgpu_transport *t)
+{
+	struct vt_send_queue *q = &t->send_queue;
+	size_t in_flight = __atomic_load_n(&q->in_flight, __ATOMIC_ACQUIRE);
+
+	q->poll_sends = q->sent - (in_flight > 0);
+	q->poll_bytes = q->sent_bytes - in_flight;
+}
+
+void
+send_queue_poll_answered_locked(struct virtgpu_transport *t)
+{
+	struct vt_send_queue *q = &t->send_queue;
+
+	send_queue_ran(q, q->poll_sends, q->poll_bytes);
+	if (t->display.blocked && !send_queue_full_locked(t))
+		display_fd_unblock_locked(t);
 }
 
 /* Before the next SEND of size bytes is made (and anything of its

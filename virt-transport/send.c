@@ -76,24 +76,21 @@ send_chunk_submit(struct virtgpu_transport *t, const uint8_t *bytes,
 
 	for (done = 0; ret == 0 && done < size; done += piece) {
 		int piece_bos = done ? 0 : nbos, fence = -1;
-		bool last;
+		bool last, with_poll;
+		uint64_t seq;
 
 		piece = size - done;
 		if (piece > CROSS_DOMAIN_MAX_SEND_DATA)
 			piece = CROSS_DOMAIN_MAX_SEND_DATA;
 		last = done + piece == size;
+		with_poll = send_queue_sending(t, piece, !(fenced && last) &&
+					       piece_bos == 0, &seq);
 		ret = cross_domain_send(&t->cd, bytes + done, (uint32_t) piece,
 					ids, types, done ? 0 : nids, bos,
-					piece_bos,
-					!(fenced && last) && piece_bos == 0 &&
-					poll_schedule_take_for_send(t),
+					piece_bos, with_poll,
 					fenced && last ? &fence : NULL);
+		send_queue_sent(t, seq, ret == 0 ? fence : -1);
 		t->base.stats.sends += ret == 0;
-		if (ret == 0) {
-			pthread_mutex_lock(&t->lock);
-			send_queue_submitted_locked(t, piece, fence);
-			pthread_mutex_unlock(&t->lock);
-		}
 	}
 	return ret;
 }

@@ -33,6 +33,33 @@ next_data_extent(int fd, size_t from, size_t to, size_t *start, size_t *end)
 	return true;
 }
 
+/* Reads go in chunks of this many bytes: a 64 KiB pool in one pread. */
+#define FILE_CHUNK (64u << 10)
+
+/* A buffer for file chunks, FILE_CHUNK bytes; NULL without memory (the
+ * callers then use their page on the stack). */
+static uint8_t *
+chunk_alloc(void)
+{
+	return malloc(FILE_CHUNK);
+}
+
+/* One page of a chunk read from the file at `at` goes to host memory. */
+static size_t
+copy_page(uint8_t *dst, const uint8_t *page, size_t n, bool skip_zero_pages)
+{
+	static const uint8_t zeros[4096];
+
+	if (skip_zero_pages && memcmp(page, zeros, n) == 0)
+		return 0;
+	/* A page host memory holds already (a refilled file) needs no
+	 * copy. */
+	if (memcmp(dst, page, n) == 0)
+		return 0;
+	memcpy(dst, page, n);
+	return n;
+}
+
 /* Copy what the client's file holds (its data extents, not its holes)
  * within [from, to) into host memory at the same offsets. With
  * skip_zero_pages, pages of zeros are left alone: after the file was
@@ -52,27 +79,25 @@ shm_file_copy_data_at(int fd, void *dst_memory, size_t dst_base, size_t from,
 		      size_t to, bool skip_zero_pages)
 {
 	char *dst = (char *) dst_memory - dst_base;
-	static const uint8_t zeros[4096];
-	uint8_t page[4096];
-	size_t copied = 0, at, n, data, hole;
+	uint8_t page[4096], *chunk = chunk_alloc(), *buf = chunk ? chunk : page;
+	size_t size = chunk ? FILE_CHUNK : sizeof page;
+	size_t copied = 0, at, n, i, data, hole;
 
 	while (next_data_extent(fd, from, to, &data, &hole)) {
 		for (at = data; at < hole; at += n) {
-			n = hole - at < sizeof page ? hole - at : sizeof page;
-			if (pread(fd, page, n, (off_t) at) != (ssize_t) n)
-				return copied;
-			if (skip_zero_pages && memcmp(page, zeros, n) == 0)
-				continue;
-			/* A page host memory holds already (a refilled
-			 * file) needs no copy. */
-			if (memcmp((char *) dst + at, page, n) == 0)
-				continue;
-			memcpy((char *) dst + at, page, n);
-			copied += n;
+			n = hole - at < size ? hole - at : size;
+			if (pread(fd, buf, n, (off_t) at) != (ssize_t) n)
+				goto out;
+			for (i = 0; i < n; i += 4096)
+				copied += copy_page((uint8_t *) dst + at + i,
+						    buf + i, n - i < 4096 ?
+						    n - i : 4096,
+						    skip_zero_pages);
 		}
 		from = hole;
 	}
-
+out:
+	free(chunk);
 	return copied;
 }
 
@@ -252,27 +277,30 @@ size_t
 shm_file_merge_racing_writes(int fd, const struct shm_file_snapshot *snap,
 			     uint8_t *host, size_t size)
 {
-	uint8_t chunk[4096];
+	uint8_t page[4096], *chunk = chunk_alloc(), *buf = chunk ? chunk : page;
+	size_t bufsize = chunk ? FILE_CHUNK : sizeof page;
 	size_t from = 0, at, n, i, merged = 0, data, hole;
 	int hint = 0;
 
 	while (next_data_extent(fd, from, size, &data, &hole)) {
 		for (at = data; at < hole; at += n) {
-			n = hole - at < sizeof chunk ? hole - at : sizeof chunk;
-			if (pread(fd, chunk, n, (off_t) at) != (ssize_t) n)
-				return merged;
-			if (snapshot_holds(snap, &hint, at, chunk, n))
+			n = hole - at < bufsize ? hole - at : bufsize;
+			if (pread(fd, buf, n, (off_t) at) != (ssize_t) n)
+				goto out;
+			if (snapshot_holds(snap, &hint, at, buf, n))
 				continue;	/* nobody wrote here */
 			for (i = 0; i < n; i++) {
 				uint8_t old = snapshot_byte(snap, &hint, at + i);
 
-				if (chunk[i] != old && host[at + i] == old) {
-					host[at + i] = chunk[i];
+				if (buf[i] != old && host[at + i] == old) {
+					host[at + i] = buf[i];
 					merged++;
 				}
 			}
 		}
 		from = hole;
 	}
+out:
+	free(chunk);
 	return merged;
 }

@@ -59,6 +59,8 @@ virtgpu_idle(struct wl_transport *transport)
 	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
 
 	fork_adopt(t);
+	if (!poll_schedule_maybe_deferred(t))
+		return;
 	pthread_mutex_lock(&t->lock);
 	poll_schedule_release_locked(t);
 	pthread_mutex_unlock(&t->lock);

@@ -33,6 +33,7 @@ struct vt_display {
 	int notify_tx;
 	int wait_fd;
 	bool notified;		/* notify_tx has written a byte not read yet */
+	bool wake_due;		/* the pump writes that byte once it unlocks */
 	/* display_fd's own send buffer is full (a filler nobody reads
 	 * until notify_tx drains it), so it says not writable. */
 	bool blocked;
@@ -50,6 +51,10 @@ void
 display_fd_fini(struct virtgpu_transport *t);
 void
 display_fd_notify_locked(struct virtgpu_transport *t);
+bool
+display_fd_wake_due_locked(struct virtgpu_transport *t);
+void
+display_fd_wake(struct virtgpu_transport *t);
 void
 display_fd_settle_locked(struct virtgpu_transport *t);
 void
@@ -81,15 +86,24 @@ virtgpu_recv(struct wl_transport *transport, void *data, size_t len,
 
 /* --- poll-schedule.c: when a POLL goes out ----------------------------- */
 
+/* What lets a POLL held back for the client's next SEND go alone when no
+ * SEND comes: the client's next wait (it flushes with nothing to send,
+ * prepares to read, a reader finds nothing or starts to wait), and also,
+ * where someone may wait without the library seeing it (a client polling
+ * the display fd, another reader already waiting), 1 ms: */
+enum poll_hold {
+	POLL_HOLD_WAITER,	/* only the next wait */
+	POLL_HOLD_PUMP,		/* the pump's own sleep, it took the message */
+	POLL_HOLD_TIMER,	/* timer_fd wakes the pump */
+};
+
 struct vt_poll {
 	bool outstanding;
-	/* The client's reader took the last channel message and no pipe
-	 * needs the channel: the next POLL rides with the next SEND (one
-	 * EXECBUFFER less per roundtrip). It goes alone when the client
-	 * says it may wait (flush with nothing to send, prepare_read: the
-	 * idle hook), when a reader finds nothing, or when timer_fd fires
-	 * in the pump (a client that polls the fd without either). */
+	/* The last channel message was taken and no pipe needs the channel:
+	 * the next POLL rides with the next SEND (one EXECBUFFER less per
+	 * roundtrip), or goes alone as hold says. */
 	bool deferred;
+	enum poll_hold hold;
 	int timer_fd;
 	bool timer_armed;
 	uint64_t deferred_ns;	/* since when */
@@ -105,22 +119,36 @@ poll_schedule_timer_renew(struct virtgpu_transport *t);
 void
 poll_schedule_repoll_locked(struct virtgpu_transport *t, bool may_defer);
 void
+poll_schedule_answered_locked(struct virtgpu_transport *t);
+void
 poll_schedule_release_locked(struct virtgpu_transport *t);
 bool
 poll_schedule_held_for_send_locked(struct virtgpu_transport *t);
+int64_t
+poll_schedule_pump_wait_ns_locked(struct virtgpu_transport *t);
 void
 poll_schedule_timer_fired_locked(struct virtgpu_transport *t);
 bool
-poll_schedule_take_for_send(struct virtgpu_transport *t);
+poll_schedule_take_for_send_locked(struct virtgpu_transport *t);
+bool
+poll_schedule_maybe_deferred(struct virtgpu_transport *t);
 
 /* --- send-queue.c: SENDs the host has not run yet ---------------------- */
 
-/* SENDs submitted since the last fence that signalled, and of them those
- * up to the outstanding fence (fence, -1: none). */
+/* SENDs counted from the start: submitted (sent), known to have run (run:
+ * a fence signalled, or a POLL submitted after them was answered), and
+ * what the outstanding fence (fence, -1: none) and the outstanding POLL
+ * cover: the counts when they were submitted. */
 struct vt_send_queue {
 	int fence;
-	uint32_t unrun_sends, fenced_sends;
-	size_t unrun_bytes, fenced_bytes;
+	uint64_t sent, sent_bytes;
+	/* The bytes of a SEND counted in sent but not submitted yet (0:
+	 * none; the core sends from one thread at a time), read without
+	 * the lock: a POLL submitted meanwhile does not cover it. */
+	size_t in_flight;
+	uint64_t run, run_bytes;
+	uint64_t fence_sends, fence_bytes;
+	uint64_t poll_sends, poll_bytes;
 	uint64_t flush_eagain;
 };
 
@@ -128,9 +156,15 @@ bool
 send_queue_full_locked(struct virtgpu_transport *t);
 bool
 send_queue_wants_fence_locked(struct virtgpu_transport *t, size_t size);
+bool
+send_queue_sending(struct virtgpu_transport *t, size_t size, bool may_poll,
+		   uint64_t *seq);
 void
-send_queue_submitted_locked(struct virtgpu_transport *t, size_t size,
-			    int fence);
+send_queue_sent(struct virtgpu_transport *t, uint64_t seq, int fence);
+void
+send_queue_poll_submitted_locked(struct virtgpu_transport *t);
+void
+send_queue_poll_answered_locked(struct virtgpu_transport *t);
 int
 send_queue_wait_fd_locked(struct virtgpu_transport *t);
 void
@@ -269,6 +303,8 @@ void
 pump_reader_waiting(struct virtgpu_transport *t, bool waiting);
 void
 pump_forget_parent_locked(struct virtgpu_transport *t);
+bool
+pump_is_current(struct virtgpu_transport *t);
 
 /* --- fork.c: a forked child using the display, and the process's exit -- */
 

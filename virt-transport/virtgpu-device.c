@@ -122,7 +122,9 @@ device_open_path(struct virtgpu_device *dev, const char *path, char *why,
 	snprintf(dev->path, sizeof dev->path, "%s", path);
 	dev->page_size = sysconf(_SC_PAGESIZE);
 
-	dev->fd = open(path, O_RDWR | O_CLOEXEC);
+	/* Non-blocking: a reader takes the fence events there are with one
+	 * read(), with no poll() before it (receive.c). */
+	dev->fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
 	if (dev->fd < 0) {
 		snprintf(why, why_size, "%s: %s", path, strerror(errno));
 		return -1;

@@ -8,11 +8,13 @@
  * about three times as much per mapping. Processes with thousands of
  * mappings (Xwayland, browsers) create a pool per buffer, so it counts.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -304,6 +306,73 @@ file_keep(const struct vma *m, void *data)
 	return true;
 }
 
+/* The start of a /proc/self/map_files name ("start-end", hex), or 0. */
+static uint64_t
+map_files_start(const char *name)
+{
+	uint64_t start;
+	const char *p = parse_hex(name, name + strlen(name), &start);
+
+	return p && *p == '-' ? start : 0;
+}
+
+/* The queries for one getdents64 buffer of map_files names. */
+static int
+query_names(int fd, const char *buf, long len, struct file_search *s)
+{
+	long off;
+	int ret;
+
+	for (off = 0; off < len;) {
+		const struct dirent64 *entry = (const void *) (buf + off);
+		uint64_t start = map_files_start(entry->d_name);
+		struct vma m;
+
+		off += entry->d_reclen;
+		if (start == 0)
+			continue;	/* "." and ".." */
+		/* 0: unmapped since the listing. */
+		ret = query(fd, start, 0, &m);
+		if (ret < 0)
+			return -1;
+		if (ret == 1 && m.start == start && !file_keep(&m, s))
+			return 0;
+	}
+	return 0;
+}
+
+/* Every file-backed mapping: their ranges are the names in
+ * /proc/self/map_files, which the kernel lists without locking each
+ * mapping on its way (the query's own walk to the next file-backed one
+ * locks every anonymous mapping it passes: in a process with thousands,
+ * most of a pool's cost), then one query each at its start. The kernel
+ * walks every mapping again for each getdents64: a buffer it did not
+ * nearly fill was the whole listing. -2 without map_files. */
+static int
+query_each_listed(int fd, struct file_search *s)
+{
+	const long size = 64 << 10;
+	char *buf = malloc((size_t) size);
+	int dir, ret = 0;
+	long len;
+
+	dir = open("/proc/self/map_files", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0 || buf == NULL) {
+		if (dir >= 0)
+			close(dir);
+		free(buf);
+		return -2;
+	}
+	do {
+		len = syscall(SYS_getdents64, dir, buf, size);
+		if (len < 0 || query_names(fd, buf, len, s) < 0 || s->failed)
+			ret = -1;
+	} while (ret == 0 && len > size - 1024);
+	close(dir);
+	free(buf);
+	return ret;
+}
+
 /* Every file-backed mapping, filtered in the kernel. */
 static int
 query_each_file_backed(struct file_search *s)
@@ -315,6 +384,11 @@ query_each_file_backed(struct file_search *s)
 	fd = maps_open();
 	if (fd < 0)
 		return -1;
+	ret = query_each_listed(fd, s);
+	if (ret != -2) {
+		close(fd);
+		return ret;
+	}
 	for (;;) {
 		ret = query(fd, addr, VMA_QUERY_COVERING_OR_NEXT |
 			    VMA_QUERY_FILE_BACKED, &m);

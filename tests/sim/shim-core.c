@@ -32,9 +32,26 @@ static int shim_num_nodes;
 
 /* A forked child may use the device at once: a lock another thread of the parent held
  * must not stay held in it (the kernel's own locks are not inherited). */
+/* This process's pid: getpid() is a system call, and every ioctl copies from and to the
+ * caller with it (a kernel knows its current task for free). Set anew in a forked child. */
+static pid_t shim_pid;
+
+pid_t
+shim_self_pid(void)
+{
+	pid_t pid = __atomic_load_n(&shim_pid, __ATOMIC_RELAXED);
+
+	if (pid == 0) {
+		pid = getpid();
+		__atomic_store_n(&shim_pid, pid, __ATOMIC_RELAXED);
+	}
+	return pid;
+}
+
 static void
 shim_atfork_child(void)
 {
+	__atomic_store_n(&shim_pid, getpid(), __ATOMIC_RELAXED);
 	pthread_mutex_init(&shim_core_lock, NULL);
 	shim_stat_atfork_child();
 	shim_fd_atfork_child();
@@ -169,8 +186,8 @@ shim_copy_user(void *kbuf, uint64_t uptr, size_t size, bool to_user)
 		return 0;
 	if (uptr == 0)
 		return -EFAULT;
-	n = to_user ? process_vm_writev(getpid(), &local, 1, &remote, 1, 0) :
-		process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	n = to_user ? process_vm_writev(shim_self_pid(), &local, 1, &remote, 1, 0) :
+		process_vm_readv(shim_self_pid(), &local, 1, &remote, 1, 0);
 	if (n == (ssize_t)size)
 		return 0;
 	if (n < 0 && (errno == ENOSYS || errno == EPERM)) {

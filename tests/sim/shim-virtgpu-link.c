@@ -67,7 +67,7 @@ void
 vg_link_setup(struct vg_link *link)
 {
 	pthread_mutex_init(&link->lock, NULL);
-	link->pool_pid = getpid();
+	link->pool_pid = shim_self_pid();
 }
 
 int
@@ -96,12 +96,12 @@ vg_link_take(struct vg_link *link)
 	int conn = -1, ret;
 
 	pthread_mutex_lock(&link->lock);
-	if (link->pool_pid != getpid()) {
+	if (link->pool_pid != shim_self_pid()) {
 		/* After fork the pooled connections are the parent's. */
 		for (int i = 0; i < link->num_pool; i++)
 			shim_real.close(link->pool[i]);
 		link->num_pool = 0;
-		link->pool_pid = getpid();
+		link->pool_pid = shim_self_pid();
 	}
 	if (link->num_pool > 0)
 		conn = link->pool[--link->num_pool];
@@ -139,7 +139,7 @@ vg_link_call(struct vg_link *link, uint32_t op, const void *a, size_t a_size, co
 	}
 	pthread_mutex_lock(&link->lock);
 	if (link->num_pool < (int)(sizeof link->pool / sizeof link->pool[0]) &&
-	    link->pool_pid == getpid())
+	    link->pool_pid == shim_self_pid())
 		link->pool[link->num_pool++] = conn;
 	else
 		shim_real.close(conn);
@@ -150,7 +150,7 @@ vg_link_call(struct vg_link *link, uint32_t op, const void *a, size_t a_size, co
 void
 vg_link_cleanup(struct vg_link *link)
 {
-	if (link->pool_pid == getpid())
+	if (link->pool_pid == shim_self_pid())
 		for (int i = 0; i < link->num_pool; i++)
 			shim_real.close(link->pool[i]);
 	/* The host drops the file, its context and its handles. */

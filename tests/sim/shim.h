@@ -79,6 +79,8 @@ shim_init(void);
 void
 shim_log_once(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* copy_from_user / copy_to_user: -EFAULT on a bad address, never a crash. */
+pid_t
+shim_self_pid(void);
 int
 shim_copy_from_user(void *dst, uint64_t uptr, size_t size);
 int
