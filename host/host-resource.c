@@ -1,6 +1,7 @@
 /*
- * The device-wide registry of the simulated virtio-gpu: resources (guest pages and host
- * memory, each a memfd) and the DRM files that hold handles to them and own a context.
+ * The device-wide registry of the host: resources (guest pages and host memory, each a memfd,
+ * or guest memory a VMM lent) and the DRM files (or a VMM's contexts) that hold handles to
+ * them and own a context.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 struct host_stats host_stats;
 bool host_log_quiet;
+const char *host_log_prefix = "virtgpu-sim host: ";
 
 static struct host_resource *host_resources;
 static uint32_t host_next_res_id = 1;
@@ -32,7 +34,7 @@ host_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "virtgpu-sim host: %s\n", line);
+	fprintf(stderr, "%s%s\n", host_log_prefix, line);
 }
 
 struct host_resource *

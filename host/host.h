@@ -1,7 +1,9 @@
 /*
- * Internal interface of the host device (the VMM side of the simulated virtio-gpu): profiles,
- * resources and DRM files (host-resource.c), cross-domain contexts (host-cross-domain.c),
- * system gralloc (host-gralloc.c), tied together by the event loop in host-device.c.
+ * The host side of the virtio-gpu cross-domain context, one implementation for every VMM of
+ * the project: the simulated device (tests/sim/host-device.c) and the rutabaga_gfx_ffi
+ * library QEMU loads (rutabaga/). Profiles, faults, resources and DRM files
+ * (host-resource.c), cross-domain contexts (host-cross-domain*.c), system gralloc
+ * (host-gralloc.c); the VMM ties them together and owns the threads and fences.
  */
 #ifndef HOST_H
 #define HOST_H
@@ -98,6 +100,8 @@ struct host_stats {
 
 extern struct host_stats host_stats;
 extern bool host_log_quiet;
+/* Starts every log line: "virtgpu-sim host: " in the simulator. */
+extern const char *host_log_prefix;
 
 void
 host_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
