@@ -40,16 +40,25 @@ host_log(const char *fmt, ...)
 struct host_resource *
 host_resource_create(enum host_res_kind kind, int fd, uint64_t size)
 {
-	struct host_resource *res = calloc(1, sizeof *res);
+	return host_resource_create_id(host_next_res_id++, kind, fd, size);
+}
+
+struct host_resource *
+host_resource_create_id(uint32_t id, enum host_res_kind kind, int fd, uint64_t size)
+{
+	struct host_resource *res;
 	struct stat st;
 
+	if (host_resource_lookup(id))
+		return NULL;
+	res = calloc(1, sizeof *res);
 	if (!res)
 		return NULL;
-	if (fstat(fd, &st) == 0) {
+	if (fd >= 0 && fstat(fd, &st) == 0) {
 		res->dev = st.st_dev;
 		res->ino = st.st_ino;
 	}
-	res->id = host_next_res_id++;
+	res->id = id;
 	res->kind = kind;
 	res->fd = fd;
 	res->backing_fd = -1;
@@ -124,7 +133,8 @@ host_resource_maybe_free(struct host_resource *res)
 {
 	struct host_resource **link;
 
-	if (res->files > 0 || res->exported || res->dmabufs > 0 || res->busy > 0)
+	if (res->files > 0 || res->exported || res->dmabufs > 0 || res->busy > 0 ||
+	    res->vmm_held)
 		return;
 	for (link = &host_resources; *link; link = &(*link)->next) {
 		if (*link == res) {
@@ -132,9 +142,10 @@ host_resource_maybe_free(struct host_resource *res)
 			break;
 		}
 	}
-	if (res->map)
+	if (res->map && !res->map_borrowed)
 		munmap(res->map, res->size);
-	close(res->fd);
+	if (res->fd >= 0)
+		close(res->fd);
 	if (res->backing_fd >= 0)
 		close(res->backing_fd);
 	free(res);
