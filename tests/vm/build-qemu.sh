@@ -56,10 +56,9 @@ if [ -x "$dest/bin/qemu-system-x86_64" ]; then
 	exit 0
 fi
 
-# Build dependencies from Debian 12 (the subset of Debian's Build-Depends these options
-# use), and SeaBIOS: the +ds source carries no firmware.
+# Build dependencies from Debian 12: the subset of Debian's Build-Depends these options use.
 deps=(build-essential dpkg-dev ninja-build pkg-config python3-venv flex bison
-	libglib2.0-dev libpixman-1-dev libattr1-dev zlib1g-dev seabios)
+	libglib2.0-dev libpixman-1-dev libattr1-dev zlib1g-dev)
 missing=()
 for p in "${deps[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -80,6 +79,11 @@ dpkg-source --no-check -x qemu_*.dsc qemu >&2	# applies Debian's patches
 # beside the tree, never installed.
 apt-get "${apt_opts[@]}" download "meson/$suite" >&2
 dpkg-deb -x meson_*.deb meson-pkg
+# The +ds source carries no firmware and this configuration builds no option ROMs: SeaBIOS
+# and the ROMs -kernel needs come from trixie's packages of them, unpacked, not installed.
+apt-get "${apt_opts[@]}" download "seabios/$suite" "qemu-system-data/$suite" >&2
+dpkg-deb -x seabios_*.deb firmware
+dpkg-deb -x qemu-system-data_*.deb firmware
 
 mkdir -p pkgconfig
 cat > pkgconfig/rutabaga_gfx_ffi.pc <<PC
@@ -102,13 +106,13 @@ export PYTHONPATH=$work/meson-pkg/usr/lib/python3/dist-packages
 	--disable-install-blobs >&2
 log "make (logs in $work/make.log)"
 start=$(date +%s)
-make -j"$(nproc)" >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; exit 1; }
-make install >>"$work/make.log" 2>&1
-# The option ROMs -kernel needs, built from this source; SeaBIOS from Debian 12.
-mkdir -p "$dest/share/qemu"
-cp build/pc-bios/optionrom/*.bin "$dest/share/qemu/"
-for f in bios-256k.bin bios.bin; do
-	ln -sf "/usr/share/seabios/$f" "$dest/share/qemu/$f"
+# The emulator alone: "all" would build QEMU's own tests too, twice the work.
+make -j"$(nproc)" qemu-system-x86_64 >"$work/make.log" 2>&1 ||
+	{ tail -30 "$work/make.log" >&2; exit 1; }
+mkdir -p "$dest/bin" "$dest/share/qemu"
+cp build/qemu-system-x86_64 "$dest/bin/"
+for f in bios-256k.bin linuxboot_dma.bin linuxboot.bin kvmvapic.bin multiboot_dma.bin pvh.bin; do
+	cp "$(find "$work/firmware" -name "$f" -type f | head -1)" "$dest/share/qemu/$f"
 done
 log "built in $(( $(date +%s) - start )) s: $dest"
 cd /
