@@ -43,27 +43,6 @@ host_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int
-host_connect_socket(const char *path)
-{
-	struct sockaddr_un addr = { .sun_family = AF_UNIX };
-	int fd;
-
-	if (strlen(path) >= sizeof addr.sun_path)
-		return -ENAMETOOLONG;
-	strcpy(addr.sun_path, path);
-	/* A stream socket, as rutabaga (§2 "INIT fields"). */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 void
 host_conns_forget_file(struct host_file *file)
 {
@@ -178,7 +157,7 @@ host_set_wayland_path(const char *wayland)
 	}
 	host_config.cd.profile = host_config.profile;
 	host_config.cd.wayland_path = path[0] ? path : NULL;
-	host_config.cd.connect_socket = host_connect_socket;
+	host_config.cd.connect_socket = cd_connect_socket;
 }
 
 /* The command line, into host_config and device; -1 to go on, else the exit status. */

@@ -29,12 +29,10 @@ static void
 host_handle_hello(struct host_conn *conn, int *fds, uint32_t num_fds)
 {
 	struct sim_ipc_device dev = { 0 };
-	struct cross_domain_capabilities caps = {
-		.version = 1,	/* always 1 (§1) */
-		.supported_channels = host_config.wayland_path[0] ? 1u << CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND : 0,
-		.supports_dmabuf = host_config.profile->supports_dmabuf,
-	};
+	struct cross_domain_capabilities caps;
 	struct host_file *file;
+
+	cd_capabilities(&host_config.cd, &caps);
 
 	if (num_fds != 1 || conn->file) {
 		host_reply(conn, SIM_IPC_HELLO, -EPROTO, NULL, 0, -1);

@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "host-cross-domain.h"
-#include "sim-ipc.h"
 
 /* One sendmsg (§4.1) that does not wait: the bytes the socket took (the fds go with the
  * first), or -errno. */
@@ -24,7 +23,18 @@ cd_sendmsg(int sock, const uint8_t *data, size_t size, const int *fds, unsigned 
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	ssize_t n;
 
-	sim_ipc_attach_fds(&msg, cbuf, fds, (unsigned)num_fds);
+	if (num_fds > 0) {
+		struct cmsghdr *cmsg;
+
+		memset(cbuf, 0, sizeof cbuf);
+		msg.msg_control = cbuf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * num_fds);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int) * num_fds);
+		memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * num_fds);
+	}
 	do {
 		n = sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n < 0 && errno == EINTR);

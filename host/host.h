@@ -1,7 +1,9 @@
 /*
- * Internal interface of the host device (the VMM side of the simulated virtio-gpu): profiles,
- * resources and DRM files (host-resource.c), cross-domain contexts (host-cross-domain.c),
- * system gralloc (host-gralloc.c), tied together by the event loop in host-device.c.
+ * The host side of the virtio-gpu cross-domain context, one implementation for every VMM of
+ * the project: the simulated device (tests/sim/host-device.c) and the rutabaga_gfx_ffi
+ * library QEMU loads (rutabaga/). Profiles, faults, resources and DRM files
+ * (host-resource.c), cross-domain contexts (host-cross-domain*.c), system gralloc
+ * (host-gralloc.c); the VMM ties them together and owns the threads and fences.
  */
 #ifndef HOST_H
 #define HOST_H
@@ -98,6 +100,8 @@ struct host_stats {
 
 extern struct host_stats host_stats;
 extern bool host_log_quiet;
+/* Starts every log line: "virtgpu-sim host: " in the simulator. */
+extern const char *host_log_prefix;
 
 void
 host_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -134,6 +138,9 @@ struct host_resource {
 	uint32_t width, height;
 	bool no_handle;			/* the host cannot export the image (§3) */
 	int files;			/* DRM files holding a handle */
+	bool vmm_held;			/* a VMM's reference: freed at its unref, not before */
+	bool map_borrowed;		/* map is the VMM's guest memory, not ours to unmap */
+	uint32_t map_info;		/* what a VMM tells the guest of its mapping */
 	int busy;			/* unsignalled fences naming it */
 	void *map;			/* host mapping, made on first use */
 	struct host_resource *next;
@@ -156,6 +163,9 @@ struct host_file {
 
 struct host_resource *
 host_resource_create(enum host_res_kind kind, int fd, uint64_t size);
+/* With the id a VMM chose (rutabaga): NULL when it is taken. */
+struct host_resource *
+host_resource_create_id(uint32_t id, enum host_res_kind kind, int fd, uint64_t size);
 struct host_resource *
 host_resource_lookup(uint32_t id);
 struct host_resource *
@@ -201,12 +211,21 @@ struct cd_config {
 	int (*connect_socket)(const char *path);	/* tests and the fuzzer replace it */
 };
 
+/* The compositor's socket at INIT: a new SOCK_STREAM connection, or -errno (§2). */
+int
+cd_connect_socket(const char *path);
 struct cd_context *
 cd_context_create(const struct cd_config *config, struct host_file *file, uint32_t ctx_id);
 void
 cd_context_destroy(struct cd_context *ctx);
 bool
 cd_context_lost(const struct cd_context *ctx);
+/* INIT ran: the channel ring is known. */
+bool
+cd_context_initialized(const struct cd_context *ctx);
+/* The capset's 16 bytes this host offers (§1). */
+void
+cd_capabilities(const struct cd_config *config, struct cross_domain_capabilities *caps);
 const char *
 cd_context_lost_reason(const struct cd_context *ctx);
 /* Runs one EXECBUFFER's commands (§3.1). Returns 0, -1 when the context is lost, or 1 when

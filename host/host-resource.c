@@ -1,6 +1,7 @@
 /*
- * The device-wide registry of the simulated virtio-gpu: resources (guest pages and host
- * memory, each a memfd) and the DRM files that hold handles to them and own a context.
+ * The device-wide registry of the host: resources (guest pages and host memory, each a memfd,
+ * or guest memory a VMM lent) and the DRM files (or a VMM's contexts) that hold handles to
+ * them and own a context.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 struct host_stats host_stats;
 bool host_log_quiet;
+const char *host_log_prefix = "virtgpu-sim host: ";
 
 static struct host_resource *host_resources;
 static uint32_t host_next_res_id = 1;
@@ -32,22 +34,31 @@ host_log(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "virtgpu-sim host: %s\n", line);
+	fprintf(stderr, "%s%s\n", host_log_prefix, line);
 }
 
 struct host_resource *
 host_resource_create(enum host_res_kind kind, int fd, uint64_t size)
 {
-	struct host_resource *res = calloc(1, sizeof *res);
+	return host_resource_create_id(host_next_res_id++, kind, fd, size);
+}
+
+struct host_resource *
+host_resource_create_id(uint32_t id, enum host_res_kind kind, int fd, uint64_t size)
+{
+	struct host_resource *res;
 	struct stat st;
 
+	if (host_resource_lookup(id))
+		return NULL;
+	res = calloc(1, sizeof *res);
 	if (!res)
 		return NULL;
-	if (fstat(fd, &st) == 0) {
+	if (fd >= 0 && fstat(fd, &st) == 0) {
 		res->dev = st.st_dev;
 		res->ino = st.st_ino;
 	}
-	res->id = host_next_res_id++;
+	res->id = id;
 	res->kind = kind;
 	res->fd = fd;
 	res->backing_fd = -1;
@@ -122,7 +133,8 @@ host_resource_maybe_free(struct host_resource *res)
 {
 	struct host_resource **link;
 
-	if (res->files > 0 || res->exported || res->dmabufs > 0 || res->busy > 0)
+	if (res->files > 0 || res->exported || res->dmabufs > 0 || res->busy > 0 ||
+	    res->vmm_held)
 		return;
 	for (link = &host_resources; *link; link = &(*link)->next) {
 		if (*link == res) {
@@ -130,9 +142,10 @@ host_resource_maybe_free(struct host_resource *res)
 			break;
 		}
 	}
-	if (res->map)
+	if (res->map && !res->map_borrowed)
 		munmap(res->map, res->size);
-	close(res->fd);
+	if (res->fd >= 0)
+		close(res->fd);
 	if (res->backing_fd >= 0)
 		close(res->backing_fd);
 	free(res);

@@ -13,9 +13,31 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "host-cross-domain.h"
+
+int
+cd_connect_socket(const char *path)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlen(path) >= sizeof addr.sun_path)
+		return -ENAMETOOLONG;
+	strcpy(addr.sun_path, path);
+	/* A stream socket, as rutabaga (§2 "INIT fields"). */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&addr, sizeof addr) < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
 
 static void
 cd_context_close_all(struct cd_context *ctx)
@@ -97,6 +119,23 @@ bool
 cd_context_lost(const struct cd_context *ctx)
 {
 	return ctx->lost;
+}
+
+bool
+cd_context_initialized(const struct cd_context *ctx)
+{
+	return ctx->initialized;
+}
+
+void
+cd_capabilities(const struct cd_config *config, struct cross_domain_capabilities *caps)
+{
+	*caps = (struct cross_domain_capabilities){
+		.version = 1,	/* always 1 (§1) */
+		.supported_channels = config->wayland_path && config->wayland_path[0] ?
+			1u << CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND : 0,
+		.supports_dmabuf = config->profile->supports_dmabuf,
+	};
 }
 
 const char *

@@ -1,0 +1,188 @@
+/*
+ * Contexts of the rutabaga_gfx_ffi library: each one a cross-domain context of the host
+ * core, behind a host_file that holds the resources the guest attached to it. Commands run
+ * in QEMU's thread, to the end, as in rutabaga: a SEND the compositor's socket does not take
+ * at once holds the caller (but not the worker) until it went.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rutabaga-private.h"
+
+#define RTB_CONTEXT_INIT_CAPSET_ID_MASK 0xffu
+
+struct rtb_context *
+rtb_context_find(struct rutabaga *rtb, uint32_t ctx_id)
+{
+	for (struct rtb_context *ctx = rtb->contexts; ctx; ctx = ctx->next)
+		if (ctx->ctx_id == ctx_id)
+			return ctx;
+	return NULL;
+}
+
+static void
+rtb_context_free(struct rtb_context *ctx)
+{
+	rtb_fences_free(ctx->channel_fences);
+	host_file_destroy(ctx->file);	/* the cross-domain context with it */
+	free(ctx);
+}
+
+void
+rtb_contexts_destroy(struct rutabaga *rtb)
+{
+	while (rtb->contexts) {
+		struct rtb_context *ctx = rtb->contexts;
+		rtb->contexts = ctx->next;
+		rtb_context_free(ctx);
+	}
+}
+
+static int
+rtb_context_create_locked(struct rutabaga *rtb, uint32_t ctx_id, uint32_t context_init)
+{
+	uint32_t capset_id = context_init & RTB_CONTEXT_INIT_CAPSET_ID_MASK;
+	struct rtb_context *ctx;
+
+	/* 0 is the default context of a kernel without CONTEXT_INIT; rutabaga makes any other
+	 * id a cross-domain context too, we refuse them (the issue: other capsets refused). */
+	if (capset_id != 0 && capset_id != RUTABAGA_CAPSET_CROSS_DOMAIN) {
+		rtb_log(rtb, RUTABAGA_DEBUG_ERROR, "host: context %u asks for capset %u, only "
+			"cross-domain (5) is served", ctx_id, capset_id);
+		return -EINVAL;
+	}
+	if (ctx_id == 0 || rtb_context_find(rtb, ctx_id))
+		return -EINVAL;
+	ctx = calloc(1, sizeof *ctx);
+	if (!ctx)
+		return -ENOMEM;
+	ctx->ctx_id = ctx_id;
+	ctx->file = host_file_create(-1);
+	if (ctx->file)
+		ctx->file->ctx = cd_context_create(&rtb->cd, ctx->file, ctx_id);
+	if (!ctx->file || !ctx->file->ctx) {
+		if (ctx->file)
+			host_file_destroy(ctx->file);
+		free(ctx);
+		return -ENOMEM;
+	}
+	ctx->next = rtb->contexts;
+	rtb->contexts = ctx;
+	return 0;
+}
+
+RTB_EXPORT int32_t
+rutabaga_context_create(struct rutabaga *rtb, uint32_t ctx_id, uint32_t context_init,
+			const char *context_name, uint32_t context_name_len)
+{
+	int ret;
+
+	if (!rtb)
+		return -EINVAL;
+	pthread_mutex_lock(&rtb->lock);
+	ret = rtb_context_create_locked(rtb, ctx_id, context_init);
+	pthread_mutex_unlock(&rtb->lock);
+	return ret;
+}
+
+RTB_EXPORT int32_t
+rutabaga_context_destroy(struct rutabaga *rtb, uint32_t ctx_id)
+{
+	int ret = -EINVAL;
+
+	if (!rtb)
+		return -EINVAL;
+	pthread_mutex_lock(&rtb->lock);
+	for (struct rtb_context **link = &rtb->contexts; *link; link = &(*link)->next) {
+		if ((*link)->ctx_id == ctx_id) {
+			struct rtb_context *ctx = *link;
+			*link = ctx->next;
+			rtb_context_free(ctx);
+			ret = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&rtb->lock);
+	rtb_worker_wake(rtb);
+	return ret;
+}
+
+/* The kernel attaches a resource at GEM open (CTX_ATTACH_RESOURCE, §2): the rings and the
+ * blobs a SEND names are looked up among these. */
+RTB_EXPORT int32_t
+rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id)
+{
+	struct rtb_context *ctx;
+	int ret = -EINVAL;
+
+	if (!rtb)
+		return -EINVAL;
+	pthread_mutex_lock(&rtb->lock);
+	ctx = rtb_context_find(rtb, ctx_id);
+	if (ctx)
+		ret = host_file_handle_open(ctx->file, resource_id) < 0 ? -EINVAL : 0;
+	pthread_mutex_unlock(&rtb->lock);
+	return ret;
+}
+
+RTB_EXPORT int32_t
+rutabaga_context_detach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id)
+{
+	struct rtb_context *ctx;
+	int ret = -EINVAL;
+
+	if (!rtb)
+		return -EINVAL;
+	pthread_mutex_lock(&rtb->lock);
+	ctx = rtb_context_find(rtb, ctx_id);
+	if (ctx)
+		ret = host_file_handle_close(ctx->file, resource_id) < 0 ? -EINVAL : 0;
+	pthread_mutex_unlock(&rtb->lock);
+	return ret;
+}
+
+/* Waits, unlocked, until the socket a blocked SEND (or WRITE) waits on takes more. */
+static int
+rtb_wait_writable(struct rutabaga *rtb, int fd)
+{
+	struct pollfd pfd = { fd, POLLOUT, 0 };
+	int n;
+
+	if (fd < 0)
+		return -EINVAL;
+	pthread_mutex_unlock(&rtb->lock);
+	do {
+		n = poll(&pfd, 1, -1);
+	} while (n < 0 && errno == EINTR);
+	pthread_mutex_lock(&rtb->lock);
+	return n < 0 ? -errno : 0;
+}
+
+RTB_EXPORT int32_t
+rutabaga_submit_command(struct rutabaga *rtb, struct rutabaga_command *cmd)
+{
+	struct rtb_context *ctx;
+	int ret;
+
+	if (!rtb || !cmd || (!cmd->cmd && cmd->cmd_size))
+		return -EINVAL;
+	pthread_mutex_lock(&rtb->lock);
+	ctx = rtb_context_find(rtb, cmd->ctx_id);
+	if (!ctx) {
+		pthread_mutex_unlock(&rtb->lock);
+		return -EINVAL;
+	}
+	ret = cd_context_submit(ctx->file->ctx, cmd->cmd, cmd->cmd_size);
+	while (ret == 1) {
+		/* QEMU's thread is the only one that destroys contexts: ctx stays. */
+		if (rtb_wait_writable(rtb, cd_context_send_fd(ctx->file->ctx)) < 0)
+			break;
+		ret = cd_context_resume(ctx->file->ctx);
+	}
+	pthread_mutex_unlock(&rtb->lock);
+	/* INIT may have connected a socket, a SEND made read pipes: the worker watches them. */
+	rtb_worker_wake(rtb);
+	return ret == 0 ? 0 : -EINVAL;
+}

@@ -1,0 +1,197 @@
+/*
+ * Fences of the rutabaga_gfx_ffi library, as rutabaga signals them (README.md): fences
+ * without a ring and ring 0 (queries) at once, a fence on ring 1 (the channel) once the
+ * worker thread wrote one message into the channel ring: the compositor's bytes and fds, a
+ * pipe's data, or EOF (cross-domain-protocol.md §2).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "rutabaga-private.h"
+
+#define RTB_CHANNEL_RING	1u
+#define RTB_QUERY_RING		0u
+
+void
+rtb_fences_free(struct rtb_fence *list)
+{
+	while (list) {
+		struct rtb_fence *next = list->next;
+		free(list);
+		list = next;
+	}
+}
+
+void
+rtb_worker_wake(struct rutabaga *rtb)
+{
+	uint64_t one = 1;
+
+	if (rtb->wake_fd >= 0 && write(rtb->wake_fd, &one, sizeof one) < 0) {
+		/* The counter is full: the worker has a wake-up pending anyway. */
+	}
+}
+
+static int
+rtb_queue_channel_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
+{
+	struct rtb_context *ctx = rtb_context_find(rtb, fence->ctx_id);
+	struct rtb_fence *f, **tail;
+
+	if (!ctx)
+		return -EINVAL;
+	/* rutabaga drops a channel fence of a context without INIT; a lost context's worker
+	 * has stopped: neither ever signals. */
+	if (!cd_context_initialized(ctx->file->ctx) || cd_context_lost(ctx->file->ctx))
+		return 0;
+	f = calloc(1, sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	f->fence = *fence;
+	for (tail = &ctx->channel_fences; *tail; tail = &(*tail)->next)
+		;
+	*tail = f;
+	return 0;
+}
+
+RTB_EXPORT int32_t
+rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
+{
+	int ret;
+
+	if (!rtb || !fence)
+		return -EINVAL;
+	if (!(fence->flags & RUTABAGA_FLAG_INFO_RING_IDX)) {
+		/* Global fences: kernels before 6.6 make them for cross-domain submits. */
+		rtb->fence_cb(rtb->user_data, fence);
+		return 0;
+	}
+	pthread_mutex_lock(&rtb->lock);
+	if (!rtb_context_find(rtb, fence->ctx_id))
+		ret = -EINVAL;
+	else if (fence->ring_idx == RTB_QUERY_RING)
+		ret = 1;
+	else if (fence->ring_idx == RTB_CHANNEL_RING)
+		ret = rtb_queue_channel_fence(rtb, fence);
+	else
+		ret = -EINVAL;
+	pthread_mutex_unlock(&rtb->lock);
+	if (ret == 1) {
+		/* The query ring's reply was written when the submit ran (§5.1). */
+		rtb->fence_cb(rtb->user_data, fence);
+		ret = 0;
+	}
+	rtb_worker_wake(rtb);
+	return ret;
+}
+
+/* The fds the worker waits on: its wake-up eventfd, then every source of each context with a
+ * channel fence pending. Returns how many, or -ENOMEM. */
+static int
+rtb_worker_watch(struct rutabaga *rtb, struct pollfd **pfds, size_t *cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		n = 0;
+		(*pfds)[n++] = (struct pollfd){ rtb->wake_fd, POLLIN, 0 };
+		for (struct rtb_context *ctx = rtb->contexts; ctx; ctx = ctx->next)
+			if (ctx->channel_fences && n < *cap)
+				n += cd_context_watch(ctx->file->ctx, *pfds + n, (int)(*cap - n));
+		if (n < *cap)
+			return (int)n;
+		/* Maybe cut short: grow and ask again. */
+		struct pollfd *grown = realloc(*pfds, *cap * 2 * sizeof **pfds);
+		if (!grown)
+			return -ENOMEM;
+		*pfds = grown;
+		*cap *= 2;
+	}
+}
+
+/* One message per pending fence, each context in turn. */
+static void
+rtb_worker_serve(struct rutabaga *rtb)
+{
+	for (struct rtb_context *ctx = rtb->contexts; ctx; ctx = ctx->next) {
+		while (ctx->channel_fences && cd_context_service(ctx->file->ctx)) {
+			struct rtb_fence *f = ctx->channel_fences;
+
+			ctx->channel_fences = f->next;
+			rtb->fence_cb(rtb->user_data, &f->fence);
+			free(f);
+		}
+		if (cd_context_lost(ctx->file->ctx)) {
+			rtb_fences_free(ctx->channel_fences);
+			ctx->channel_fences = NULL;
+		}
+	}
+}
+
+static void *
+rtb_worker_main(void *data)
+{
+	struct rutabaga *rtb = data;
+	size_t cap = 64;
+	struct pollfd *pfds = calloc(cap, sizeof *pfds);
+
+	pthread_mutex_lock(&rtb->lock);
+	while (pfds && !rtb->quit) {
+		int n = rtb_worker_watch(rtb, &pfds, &cap);
+		uint64_t count;
+
+		if (n < 0)
+			break;
+		pthread_mutex_unlock(&rtb->lock);
+		if (poll(pfds, n, -1) < 0 && errno != EINTR)
+			rtb_log(rtb, RUTABAGA_DEBUG_ERROR, "host: worker poll: %s", strerror(errno));
+		if (pfds[0].revents & POLLIN && read(rtb->wake_fd, &count, sizeof count) < 0) {
+			/* Nothing to read after all. */
+		}
+		pthread_mutex_lock(&rtb->lock);
+		rtb_worker_serve(rtb);
+	}
+	pthread_mutex_unlock(&rtb->lock);
+	if (!pfds)
+		rtb_log(rtb, RUTABAGA_DEBUG_ERROR, "host: worker: out of memory");
+	free(pfds);
+	return NULL;
+}
+
+int
+rtb_worker_start(struct rutabaga *rtb)
+{
+	int ret;
+
+	rtb->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (rtb->wake_fd < 0)
+		return -errno;
+	ret = pthread_create(&rtb->worker, NULL, rtb_worker_main, rtb);
+	if (ret != 0) {
+		close(rtb->wake_fd);
+		rtb->wake_fd = -1;
+		return -ret;
+	}
+	rtb->worker_running = true;
+	return 0;
+}
+
+void
+rtb_worker_stop(struct rutabaga *rtb)
+{
+	if (rtb->worker_running) {
+		pthread_mutex_lock(&rtb->lock);
+		rtb->quit = true;
+		pthread_mutex_unlock(&rtb->lock);
+		rtb_worker_wake(rtb);
+		pthread_join(rtb->worker, NULL);
+		rtb->worker_running = false;
+	}
+	if (rtb->wake_fd >= 0)
+		close(rtb->wake_fd);
+	rtb->wake_fd = -1;
+}

@@ -1,0 +1,72 @@
+/*
+ * What the parts of the rutabaga_gfx_ffi library share: the one instance QEMU makes, its
+ * lock, its contexts and the fences they wait on. The cross-domain logic itself is the
+ * host core's (../host.h); this library only speaks the VMM's interface around it.
+ */
+#ifndef RUTABAGA_PRIVATE_H
+#define RUTABAGA_PRIVATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+
+#include <rutabaga_gfx/rutabaga_gfx_ffi.h>
+
+#include "host.h"
+
+#define RTB_EXPORT __attribute__((visibility("default")))
+
+/* A fence on a context's channel ring: signalled once the worker wrote one message (§2). */
+struct rtb_fence {
+	struct rutabaga_fence fence;
+	struct rtb_fence *next;
+};
+
+struct rtb_context {
+	uint32_t ctx_id;
+	struct host_file *file;		/* file->ctx is the cross-domain context */
+	struct rtb_fence *channel_fences;	/* oldest first */
+	struct rtb_context *next;
+};
+
+struct rutabaga {
+	/* Held by every entry point and by the worker while it touches a context: QEMU calls
+	 * from its main thread, the worker serves channel fences from its own. */
+	pthread_mutex_t lock;
+	uint64_t user_data;
+	rutabaga_fence_callback fence_cb;
+	rutabaga_debug_callback debug_cb;
+	char *wayland_path;		/* NULL: no channel configured */
+	struct cd_config cd;
+	struct rtb_context *contexts;
+	pthread_t worker;
+	bool worker_running;
+	bool quit;
+	int wake_fd;			/* an eventfd: the worker's set of fds changed */
+};
+
+/* rutabaga.c */
+void
+rtb_log(struct rutabaga *rtb, uint32_t type, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* rutabaga-context.c */
+struct rtb_context *
+rtb_context_find(struct rutabaga *rtb, uint32_t ctx_id);
+void
+rtb_contexts_destroy(struct rutabaga *rtb);
+
+/* rutabaga-fence.c */
+int
+rtb_worker_start(struct rutabaga *rtb);
+void
+rtb_worker_stop(struct rutabaga *rtb);
+void
+rtb_worker_wake(struct rutabaga *rtb);
+void
+rtb_fences_free(struct rtb_fence *list);
+
+/* rutabaga-resource.c */
+void
+rtb_resources_destroy(struct rutabaga *rtb);
+
+#endif
