@@ -56,8 +56,9 @@ umount_all() {
 		umount -l "${mounts[i]}"
 	done
 }
-# Unmount before lib.sh's cleanup removes the work directory.
-trap 'umount_all; rt_cleanup' EXIT
+# Unmount before lib.sh's cleanup removes the work directory; rt_cleanup
+# exits with the status it finds in $?, the script's, not umount's.
+trap 'status=$?; umount_all; (exit $status); rt_cleanup' EXIT
 chroot_mount -t proc proc "$root/proc"
 # foot opens a pty.
 chroot_mount --bind /dev/pts "$root/dev/pts"
