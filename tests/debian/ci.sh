@@ -1,10 +1,12 @@
 #!/bin/bash
 # The Debian packages in CI (tools/run-tests.sh): builds them, then the
-# symbols gate, lintian and piuparts (on Debian 12, and on Debian 13 for
-# the install and the upgrade from trixie's own). As root it first installs the
-# packaging tools it needs; the build dependencies are installed by
-# build-packages.sh. The slower real-install test (tests/debian/
-# install-test.sh) is not run here.
+# symbols gate, lintian, piuparts (on Debian 12, and on Debian 13 for the
+# install and the upgrade from trixie's own) and the real install
+# (install-test.sh: Debian's clients in a chroot on our packages, about
+# 1.5 minutes once its chroot tarball is cached). As root it first
+# installs the packaging tools it needs; the build dependencies are
+# installed by build-packages.sh. The i386 packages (i386.sh) are not
+# built here.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -25,7 +27,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 status=0
-for t in build-packages symbols-gate lint piuparts "piuparts --dist trixie"; do
+for t in build-packages symbols-gate lint piuparts "piuparts --dist trixie" install-test; do
 	start=$SECONDS
 	read -ra cmd <<<"$t"
 	t="${cmd[0]}.sh${cmd[1]:+ ${cmd[*]:1}}"
