@@ -24,6 +24,8 @@ packages=(
 	procps psmisc util-linux valgrind python3 binutils strace
 	# the Debian packages (tests/debian)
 	dpkg-dev debhelper fakeroot lintian piuparts mmdebstrap
+	# i386 programs where the kernel refuses them (tests/debian/i386-run.sh)
+	qemu-user-static
 )
 
 missing=()
