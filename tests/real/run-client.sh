@@ -36,7 +36,7 @@ if [ "$1" = --virtgpu ]; then
 	EXTRA_DIRS=("$VIRTGPU_BUILD/cursor" "$VIRTGPU_BUILD/egl")
 	TEST_NAME=virtgpu-$CLIENT
 	VIRTGPU_RUN=(env WAYLAND_VIRTGPU_BUILD="$VIRTGPU_BUILD" WAYLAND_VIRTGPU_STATS=1
-		VIRTGPU_SIM_STATS=- "$RT_DIR/../sim/virtgpu-run"
+		VIRTGPU_SIM_STATS=- "${VIRTGPU_RUN:-$RT_DIR/../sim/virtgpu-run}"
 		--profile "${RT_VIRTGPU_PROFILE:-rutabaga}" --)
 	# SIGTERM becomes exit(), so clients print the stats line when stopped.
 	EXIT_ON_TERM=$VIRTGPU_BUILD/tests/real/libexit-on-term.so

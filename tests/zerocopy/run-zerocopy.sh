@@ -99,7 +99,7 @@ run()
 		rt_client_env "$BUILD/src"
 		prefix=(env WAYLAND_VIRTGPU_BUILD="$BUILD" WAYLAND_VIRTGPU_STATS=1
 			VIRTGPU_SIM_STATS="$RT_WORK/host-stats.log"
-			"$ZC_DIR/../sim/virtgpu-run" --profile "$PROFILE" --)
+			"${VIRTGPU_RUN:-$ZC_DIR/../sim/virtgpu-run}" --profile "$PROFILE" --)
 	fi
 	(cd "$RT_WORK" && exec "${RT_ENV[@]}" "${prefix[@]}" "$CLIENT" "${CLIENT_ARGS[@]}" \
 		--timeout 60 "$MODE") >"$log" 2>&1 &
