@@ -15,16 +15,32 @@
 
 #define RTB_EXPORT __attribute__((visibility("default")))
 
-/* A fence on a context's channel ring: signalled once the worker wrote one message (§2). */
+/* A fence of a context: on its channel ring, signalled once the worker wrote one message
+ * (§2); on any other, once the commands submitted before it ran. Never before its ticket:
+ * the context's command bytes submitted when QEMU made it (the guest takes a fence as proof
+ * that the commands before it ran). */
 struct rtb_fence {
 	struct rutabaga_fence fence;
+	uint64_t ticket;
 	struct rtb_fence *next;
 };
 
+/* A resource detached while commands that may name it wait: closed once they ran. */
+struct rtb_close {
+	uint32_t resource_id;
+	uint64_t ticket;
+	struct rtb_close *next;
+};
+
+/* Commands wait (cd_context_submit returned 1) when the compositor's socket or a pipe is
+ * full; the worker runs them once it takes more. QEMU's thread never waits: it serves the
+ * guest's other commands and the fences that let the guest read what frees the socket. */
 struct rtb_context {
 	uint32_t ctx_id;
 	struct host_file *file;		/* file->ctx is the cross-domain context */
 	struct rtb_fence *channel_fences;	/* oldest first */
+	struct rtb_fence *held_fences;	/* other rings, waiting for their ticket, oldest first */
+	struct rtb_close *closes;	/* oldest first */
 	struct rtb_context *next;
 };
 
@@ -54,6 +70,10 @@ struct rtb_context *
 rtb_context_find(struct rutabaga *rtb, uint32_t ctx_id);
 void
 rtb_contexts_destroy(struct rutabaga *rtb);
+/* Runs what waits of ctx's commands if its socket or pipe takes more now, then the detaches
+ * whose commands ran. */
+void
+rtb_context_resume(struct rtb_context *ctx);
 
 /* rutabaga-fence.c */
 int
@@ -64,6 +84,9 @@ void
 rtb_worker_wake(struct rutabaga *rtb);
 void
 rtb_fences_free(struct rtb_fence *list);
+/* Signals ctx's held fences whose commands ran. */
+void
+rtb_signal_held_fences(struct rutabaga *rtb, struct rtb_context *ctx);
 
 /* rutabaga-resource.c */
 void

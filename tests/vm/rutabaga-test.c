@@ -2,7 +2,8 @@
  * librutabaga_gfx_ffi driven as QEMU's virtio-gpu-rutabaga drives it (host/rutabaga/
  * README.md), against a compositor socket of the test's own: capsets, contexts, rings in
  * "guest memory", INIT, fences per ring, a RECEIVE with an fd turned into a mapped HOST3D
- * blob, a SEND, EOF, and what it refuses. Checks the bytes and results QEMU would see.
+ * blob, a SEND, SENDs past the socket's room (QEMU's thread never waits), EOF, and what it
+ * refuses. Checks the bytes and results QEMU would see.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -229,6 +230,41 @@ main(void)
 	memcpy(send + CROSS_DOMAIN_SR_DATA_OFF(28), "world", 5);
 	CHECK(submit(rtb, send, sizeof send) == 0);
 	CHECK(read(conn, got, sizeof got) == 5 && strcmp(got, "world") == 0);
+
+	/* A compositor that does not read: SENDs past its socket's room wait in the library,
+	 * QEMU's thread does not (it must go on serving the guest, whose next POLL is what
+	 * lets a compositor blocked on its own writes read again). A query-ring fence after
+	 * them signals only once they all went; the compositor gets every byte in order. */
+	enum { CHUNK = 4000, CHUNKS = 150 };
+	static uint8_t big[CROSS_DOMAIN_SR_DATA_OFF(28) + CHUNK];
+	uint32_t chunk = CHUNK;
+	struct timespec t0, t1;
+	hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, sizeof big, 0 };
+	memcpy(big, &hdr, sizeof hdr);
+	memcpy(big + 12, &chunk, 4);
+	alarm(20);	/* a submit that waits for the compositor hangs: fail, not hang */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < CHUNKS; i++) {
+		memset(big + CROSS_DOMAIN_SR_DATA_OFF(28), 'a' + i % 26, CHUNK);
+		CHECK(submit(rtb, big, sizeof big) == 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+	CHECK(ring_fence(rtb, 7, 0, true) == 0 && !fence_wait(7, 200));
+	for (int i = 0; i < CHUNKS; i++) {
+		char part[CHUNK];
+		size_t have = 0;
+
+		while (have < CHUNK) {
+			ssize_t n = read(conn, part + have, CHUNK - have);
+			CHECK(n > 0);
+			have += (size_t)n;
+		}
+		for (int j = 0; j < CHUNK; j++)
+			CHECK(part[j] == 'a' + i % 26);
+	}
+	CHECK(fence_wait(7, 5000));
+	alarm(0);
 
 	/* The compositor closes: the next poll fence brings an empty RECEIVE (EOF). */
 	close(conn);
