@@ -64,7 +64,7 @@ proxy_create(struct wl_proxy *factory, const struct wl_interface *interface,
 	struct wl_display *display = factory->display;
 	struct wl_proxy *proxy;
 
-	proxy = calloc(1, sizeof *proxy);
+	proxy = wl_zalloc(sizeof *proxy);
 	if (proxy == NULL)
 		return NULL;
 
@@ -105,7 +105,7 @@ proxy_create_for_id(struct wl_proxy *factory, uint32_t id,
 	struct wl_display *display = factory->display;
 	struct wl_proxy *proxy;
 
-	proxy = calloc(1, sizeof *proxy);
+	proxy = wl_zalloc(sizeof *proxy);
 	if (proxy == NULL)
 		return NULL;
 
