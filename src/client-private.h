@@ -49,6 +49,8 @@ struct wl_event_queue {
 	char *name;
 };
 
+#define DISPLAY_HOOKED_CACHE 32
+
 struct wl_display {
 	struct wl_proxy proxy;
 	struct wl_connection *connection;
@@ -73,6 +75,12 @@ struct wl_display {
 	struct wl_list live_link;
 	bool stats_printed;
 	int watched_proxies;	/* live ones with WL_PROXY_FLAG_WATCHED */
+	/* The transport's hooks_interface answers, by interface: asked once
+	 * per interface rather than per proxy (proxy_set_hooked). */
+	struct {
+		const struct wl_interface *interface;
+		bool hooked;
+	} hooked_interfaces[DISPLAY_HOOKED_CACHE];
 	pid_t pid;		/* the process that connected */
 };
 

@@ -23,18 +23,32 @@ proxy_attach_queue(struct wl_proxy *proxy, struct wl_event_queue *queue)
 }
 
 /* Whether the transport's hooks see this proxy's messages: a request that
- * no hook cares about then costs nothing for them. */
+ * no hook cares about then costs nothing for them. The answer depends on
+ * the interface only, so it is kept per interface (display mutex held). */
 void
 proxy_set_hooked(struct wl_proxy *proxy)
 {
+	struct wl_display *display = proxy->display;
 	struct wl_transport *transport =
-		wl_connection_get_transport(proxy->display->connection);
+		wl_connection_get_transport(display->connection);
 	const struct wl_transport_ops *ops = transport->ops;
+	const struct wl_interface *interface = proxy->object.interface;
+	size_t slot;
 
 	if (!ops->request && !ops->event)
 		return;
-	if (!ops->hooks_interface ||
-	    ops->hooks_interface(transport, proxy->object.interface))
+	if (!ops->hooks_interface) {
+		proxy->flags |= WL_PROXY_FLAG_HOOKED;
+		return;
+	}
+	/* Interfaces are static structs: their addresses spread well. */
+	slot = ((uintptr_t) interface / sizeof(void *)) % DISPLAY_HOOKED_CACHE;
+	if (display->hooked_interfaces[slot].interface != interface) {
+		display->hooked_interfaces[slot].interface = interface;
+		display->hooked_interfaces[slot].hooked =
+			ops->hooks_interface(transport, interface);
+	}
+	if (display->hooked_interfaces[slot].hooked)
 		proxy->flags |= WL_PROXY_FLAG_HOOKED;
 }
 
@@ -64,7 +78,7 @@ proxy_create(struct wl_proxy *factory, const struct wl_interface *interface,
 	struct wl_display *display = factory->display;
 	struct wl_proxy *proxy;
 
-	proxy = calloc(1, sizeof *proxy);
+	proxy = wl_zalloc(sizeof *proxy);
 	if (proxy == NULL)
 		return NULL;
 
@@ -105,7 +119,7 @@ proxy_create_for_id(struct wl_proxy *factory, uint32_t id,
 	struct wl_display *display = factory->display;
 	struct wl_proxy *proxy;
 
-	proxy = calloc(1, sizeof *proxy);
+	proxy = wl_zalloc(sizeof *proxy);
 	if (proxy == NULL)
 		return NULL;
 
@@ -543,7 +557,7 @@ wl_proxy_create_wrapper(void *proxy_ptr)
 	struct wl_proxy *proxy = proxy_ptr;
 	struct wl_proxy *wrapper;
 
-	wrapper = calloc(1, sizeof *wrapper);
+	wrapper = wl_zalloc(sizeof *wrapper);
 	if (wrapper == NULL)
 		return NULL;
 

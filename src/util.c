@@ -408,3 +408,21 @@ wl_os_dupfd_cloexec(int fd, int minfd)
 {
 	return fcntl(fd, F_DUPFD_CLOEXEC, minfd);
 }
+
+/* Out of line: next to the malloc() compilers turn the pair back into a
+ * calloc(). */
+static __attribute__((noinline)) void
+zero_bytes(void *p, size_t size)
+{
+	memset(p, 0, size);
+}
+
+void *
+wl_zalloc(size_t size)
+{
+	void *p = malloc(size);
+
+	if (p)
+		zero_bytes(p, size);
+	return p;
+}

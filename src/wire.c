@@ -151,7 +151,7 @@ closure_alloc(const struct wl_message *message, int count, size_t extra)
 		return NULL;
 	}
 
-	closure = calloc(1, sizeof *closure + extra);
+	closure = wl_zalloc(sizeof *closure + extra);
 	if (closure == NULL) {
 		errno = ENOMEM;
 		return NULL;

@@ -312,6 +312,28 @@ cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
 	return 0;
 }
 
+_Static_assert(CROSS_DOMAIN_MESSAGE_HEAD ==
+	       CROSS_DOMAIN_SR_SIZE(CROSS_DOMAIN_MAX_IDENTIFIERS),
+	       "a message's head is the larger RECEIVE head");
+
+size_t
+cross_domain_message_extent(const void *msg, size_t page)
+{
+	const struct cross_domain_header *hdr = msg;
+	size_t extent = page;
+
+	/* The larger layout's head covers the other's (§3.5). */
+	if (hdr->cmd == CROSS_DOMAIN_CMD_RECEIVE)
+		extent = CROSS_DOMAIN_SR_SIZE(CROSS_DOMAIN_MAX_IDENTIFIERS) +
+			 (size_t) ((const struct cross_domain_sr_head *)
+				   msg)->opaque_data_size;
+	else if (hdr->cmd == CROSS_DOMAIN_CMD_READ)
+		extent = sizeof(struct cross_domain_read_write) +
+			 (size_t) ((const struct cross_domain_read_write *)
+				   msg)->opaque_data_size;
+	return extent < page ? extent : page;
+}
+
 int
 cross_domain_parse_read(const void *msg, size_t len,
 			struct cross_domain_read *out)

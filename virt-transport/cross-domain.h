@@ -97,6 +97,13 @@ int
 cross_domain_parse_read(const void *msg, size_t len,
 			struct cross_domain_read *out);
 
+/* How many bytes of its page a channel message spans, by the head read
+ * from `msg` (which holds at least CROSS_DOMAIN_MESSAGE_HEAD bytes of it):
+ * what to copy out of the ring, never more than the page. */
+#define CROSS_DOMAIN_MESSAGE_HEAD 352u
+size_t
+cross_domain_message_extent(const void *msg, size_t page);
+
 int
 cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 				uint32_t height, uint32_t drm_format,

@@ -128,6 +128,22 @@ handle_channel_message(struct virtgpu_transport *t, const uint8_t *msg,
 	}
 }
 
+/* A message out of the channel ring. What lies past its extent in `dst`
+ * is an older message's, which the parsers, reading the copied head, never
+ * reach. */
+static void
+receive_copy_message(uint8_t *dst, const uint8_t *ring, size_t page)
+{
+	size_t head = CROSS_DOMAIN_MESSAGE_HEAD < page ?
+		      CROSS_DOMAIN_MESSAGE_HEAD : page;
+	size_t extent;
+
+	memcpy(dst, ring, head);
+	extent = cross_domain_message_extent(dst, page);
+	if (extent > head)
+		memcpy(dst + head, ring + head, extent - head);
+}
+
 /* With the lock held: handle the fence events waiting on the DRM fd,
  * without blocking (the fd is O_NONBLOCK): one read() takes them all. No
  * second look: with exactly one POLL outstanding (§2) the next event
@@ -170,8 +186,10 @@ receive_drain_ring_locked(struct virtgpu_transport *t)
 			virtgpu_fail_locked(t, EPROTO);
 			return;
 		}
-		/* Copy out: the next POLL reuses the page. */
-		memcpy(t->rx.msg, t->cd.channel_ring, page);
+		/* Copy out (the next POLL reuses the page): the head, then
+		 * only what it says the message holds, not the whole page
+		 * for the few bytes of a round trip. */
+		receive_copy_message(t->rx.msg, t->cd.channel_ring, page);
 		hdr->cmd = 0;
 		poll_schedule_answered_locked(t);
 		handle_channel_message(t, t->rx.msg, page);

@@ -47,12 +47,17 @@ host_memory_query(struct cross_domain *cd, size_t size,
 					       GRALLOC_SW_WRITE_OFTEN, req);
 }
 
-/* Where the process's mappings show this blob: as the library's own does. */
-static void
-blob_identify(struct shm_blob *blob)
+/* Where the process's mappings show this blob: as the library's own does.
+ * Only remapping and moving pools need it, so a pool that never gets that
+ * far costs no look at the process's mappings. */
+void
+shm_blob_identify(struct shm_blob *blob)
 {
 	struct vma m;
 
+	if (blob->identified)
+		return;
+	blob->identified = true;
 	if (vma_at(blob->map, &m) == 0 && m.start == (uintptr_t) blob->map) {
 		blob->map_dev = m.dev;
 		blob->map_ino = m.ino;
@@ -118,7 +123,6 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 		goto err_bo;
 	}
 
-	blob_identify(blob);
 	host_use_add(&shm->host, blob);
 	return blob;
 

@@ -148,6 +148,9 @@ shm_capture_request(struct virt_shm *shm, struct wl_transport *transport,
 			continue;
 		if (loan_add(shm, target->id, buffer->id) < 0)
 			return -1;
+		/* The compositor writes host memory: the client's views
+		 * must show it. */
+		shm_pool_settle(shm, buffer->pool);
 		lend_viewless_pool(shm, buffer->pool);
 		lent = true;
 	}

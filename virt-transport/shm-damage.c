@@ -162,6 +162,7 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
 
 	if (to > pool->size || to > buffer->blob->base + buffer->blob->size)
 		return;	/* the compositor reports the bad buffer */
+	shm_pool_settle(shm, pool);
 
 	if (pool->mode == SHM_POOL_COPY) {
 		buffer_copy_damage(shm, buffer, surface);

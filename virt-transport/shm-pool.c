@@ -194,6 +194,9 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 	enum shm_copy_reason copy =
 		shm->copy_only ? shm->copy_only_why : SHM_COPY_NONE;
 
+	/* The holder's views show its host memory from here on. */
+	if (holder)
+		shm_pool_settle(shm, holder);
 	if (holder && holder->windowed) {
 		shm_windows_to_file(shm, holder);
 		holder = NULL;
@@ -212,7 +215,13 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 	pool->blob = shm_blob_create(shm, pool->size, why, why_size);
 	if (pool->blob == NULL)
 		return -1;
-	if (copy == SHM_COPY_NONE && shm_remap_pool(shm, pool)) {
+	if (copy == SHM_COPY_NONE && holder == NULL) {
+		/* Remapped when the compositor first reads the pool: a
+		 * pool that never gets a commit costs no look at the
+		 * process's mappings. */
+		pool->mode = SHM_POOL_ZERO_COPY;
+		pool->remap_pending = true;
+	} else if (copy == SHM_COPY_NONE && shm_remap_pool(shm, pool)) {
 		pool->mode = SHM_POOL_ZERO_COPY;
 	} else {
 		/* The one copy of what the pool holds now: its data, not its
@@ -226,6 +235,21 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 	if (holder)
 		pool_follow(shm, holder, pool);
 	return 0;
+}
+
+void
+shm_pool_settle(struct virt_shm *shm, struct shm_pool *pool)
+{
+	if (!pool->remap_pending)
+		return;
+	pool->remap_pending = false;
+	if (shm_remap_pool(shm, pool))
+		return;
+	/* As at create_pool: copied on commit, its bytes copied once. */
+	shm_pool_copied(shm, pool, SHM_POOL_COPY, pool->remap_blocker);
+	shm->stats->shm_bytes_copied +=
+		shm_file_copy_data(pool->client_fd, pool->blob->map, 0,
+				   pool->size, false);
 }
 
 /* The pool is found by its id, and by its file among the live ones. */

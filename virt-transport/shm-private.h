@@ -54,7 +54,10 @@ struct shm_blob {
 	uint64_t map_offset;	/* of the bo on the DRM fd */
 	void *map;		/* the library's own mapping */
 	size_t size;
-	dev_t map_dev;		/* how its mappings show (vma.h) */
+	/* How its mappings show (vma.h), looked up at the first need
+	 * (shm_blob_identify). */
+	bool identified;
+	dev_t map_dev;
 	ino_t map_ino;
 	uint64_t map_offset_in_file;
 	size_t base;		/* the pool offset of its first byte (windows) */
@@ -74,6 +77,9 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 		size_t why_size);
 struct shm_blob *
 shm_blob_ref(struct shm_blob *blob);
+/* Fills map_dev, map_ino and map_offset_in_file, once. */
+void
+shm_blob_identify(struct shm_blob *blob);
 void
 shm_blob_unref(struct shm_blob *blob);
 
@@ -120,6 +126,10 @@ struct shm_pool {
 	/* shm-remap.c's: why the last remap left a view showing the file. */
 	enum shm_copy_reason remap_blocker;
 	bool emptied;		/* the file was punched once */
+	/* Created without its remap: the client's views still show the
+	 * file, which holds the pool; shm_pool_settle() remaps at the first
+	 * need (a commit, a capture, a resize, another pool of the file). */
+	bool remap_pending;
 	bool counted;		/* in zero_copy_pools */
 	struct shm_blob *blob;	/* current: remapped views, what to copy from */
 	uint32_t target_id;	/* where new buffers go */
@@ -171,6 +181,10 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 		union wl_argument *args);
 struct shm_pool *
 shm_pool_find(struct virt_shm *shm, uint32_t id);
+/* The remap create_pool left for later, done now if still pending: the
+ * compositor is about to read the pool, or its memory to change. */
+void
+shm_pool_settle(struct virt_shm *shm, struct shm_pool *pool);
 const char *
 shm_copy_reason_name(enum shm_copy_reason why);
 /* The pool is copied on commit (mode COPY or MIXED) from now on, for `why`:

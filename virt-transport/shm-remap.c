@@ -19,6 +19,7 @@ blob_client_views(struct shm_blob *blob, struct vma **out)
 {
 	int n, i, kept = 0;
 
+	shm_blob_identify(blob);
 	n = vma_of_file(blob->map_dev, blob->map_ino, out);
 	for (i = 0; i < n; i++) {
 		if ((*out)[i].start != (uintptr_t) blob->map &&

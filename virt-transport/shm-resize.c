@@ -51,6 +51,7 @@ pool_move(struct virt_shm *shm, struct wl_transport *transport,
 	 * pool, not the holes punched in it. Until the next remap the file
 	 * holds a copy again. A client that grows inside the view it
 	 * reserved maps none: that view takes the new memory instead. */
+	shm_blob_identify(old);
 	pool->prev_blob = (struct vma) {
 		.dev = old->map_dev, .ino = old->map_ino,
 		.offset = old->map_offset_in_file,
@@ -87,6 +88,8 @@ shm_resize(struct virt_shm *shm, struct wl_transport *transport,
 	if (size <= 0 || (size_t) size <= pool->size)
 		return 0;	/* the compositor refuses shrinking */
 
+	/* Growing and moving start from views that show host memory. */
+	shm_pool_settle(shm, pool);
 	if (pool->windowed) {
 		/* Windows lie within any size; the compositor's pool object
 		 * keeps its page. */

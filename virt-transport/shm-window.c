@@ -84,6 +84,7 @@ window_views_show_file(struct shm_pool *pool, struct shm_window *w)
 	struct vma *maps = NULL;
 	int n, i;
 
+	shm_blob_identify(blob);
 	n = vma_of_file(blob->map_dev, blob->map_ino, &maps);
 	for (i = 0; i < n; i++) {
 		const struct vma *m = &maps[i];
@@ -152,11 +153,13 @@ view_is_whole(struct shm_pool *pool, uintptr_t view, uintptr_t addr,
 		if (m.dev == pool->dev && m.ino == pool->ino &&
 		    m.start - (uintptr_t) m.offset == view)
 			ours = true;
-		for (w = pool->windows; w && !ours; w = w->next)
+		for (w = pool->windows; w && !ours; w = w->next) {
+			shm_blob_identify(w->blob);
 			ours = m.dev == w->blob->map_dev &&
 			       m.ino == w->blob->map_ino &&
 			       m.offset == w->blob->map_offset_in_file &&
 			       m.start == view + w->base;
+		}
 		if (!ours)
 			return false;
 		addr = m.end;

@@ -4,11 +4,14 @@
  * unmodified clients (DESIGN.md, "wl_shm with zero copy").
  *
  * A guest memfd cannot reach the host (cross-domain-protocol.md §4.1), so
- * each pool gets host memory (§5.1-5.2) that the compositor maps. At
- * create_pool the pool's bytes are copied there once and the client's own
- * shared mappings of its fd are replaced, at the same addresses, by
- * mappings of the host memory: from then on the client draws where the
- * compositor reads. The client's fd is then emptied (holes punched), which
+ * each pool gets host memory (§5.1-5.2) that the compositor maps. When the
+ * compositor first reads the pool (the first commit of one of its
+ * buffers, a capture, a resize) the pool's bytes are copied there once and
+ * the client's own shared mappings of its fd are replaced, at the same
+ * addresses, by mappings of the host memory: from then on the client draws
+ * where the compositor reads. Until then the file holds the pool, so a
+ * pool that never gets there (made and destroyed) costs no look at the
+ * process's mappings. The client's fd is then emptied (holes punched), which
  * frees the guest's copy and makes any later write that misses the host
  * memory show up as data in the file: at each commit one lseek(SEEK_DATA)
  * tells whether the pool is still fully remapped. When it is not (a

@@ -129,10 +129,15 @@ virtgpu_request(struct wl_transport *transport, struct wl_object *target,
 	struct virtgpu_transport *t = (struct virtgpu_transport *) transport;
 	int ret;
 
-	if (opcode == WL_DISPLAY_SYNC && target->id == 1) {
-		pthread_mutex_lock(&t->lock);
-		pump_reply_due_locked(t);
-		pthread_mutex_unlock(&t->lock);
+	/* wl_display's requests (sync, get_registry) carry no fd and name
+	 * no buffer: no other part looks at them. */
+	if (target->id == 1) {
+		if (opcode == WL_DISPLAY_SYNC) {
+			pthread_mutex_lock(&t->lock);
+			pump_reply_due_locked(t);
+			pthread_mutex_unlock(&t->lock);
+		}
+		return 0;
 	}
 	fixups_request(t, target, message);
 	ret = gpu_buffers_request(t, target, message, args);
@@ -158,6 +163,10 @@ virtgpu_event(struct wl_transport *transport, struct wl_object *target,
 	int ret;
 
 	virt_shm_event(t->shm, target, opcode, args);
+	/* wl_display's events (error, delete_id): only the loans of
+	 * virt_shm_event follow them. */
+	if (target->id == 1)
+		return 0;
 	ret = fixups_event(t, target, opcode, message, args);
 
 	if (ret == 0)

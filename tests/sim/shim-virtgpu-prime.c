@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -108,6 +109,21 @@ vg_prime_handle_to_fd(struct vg_file *vf, struct drm_prime_handle *args)
 	return 0;
 }
 
+/* Could the fd be a dma-buf stand-in at all? Every one is the memfd of a resource, named
+ * "virtgpu-sim-..." by the host device or the fake kernel. Anything else fails here without
+ * the host, as the kernel's dma_buf_get() fails for a file that is not a dma-buf. */
+static bool
+vg_prime_maybe_dmabuf(int fd)
+{
+	static const char prefix[] = "/memfd:virtgpu-sim-";
+	char path[64], link[sizeof prefix];
+	ssize_t n;
+
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	n = shim_real.readlink(path, link, sizeof link);
+	return n < 0 || (n == (ssize_t)sizeof link && memcmp(link, prefix, sizeof link - 1) == 0);
+}
+
 /* A dma-buf this process does not know: the device may know it (another process). */
 static int
 vg_prime_import_from_host(struct vg_file *vf, const struct stat *st, struct vg_object **objp)
@@ -148,6 +164,8 @@ vg_prime_fd_to_handle(struct vg_file *vf, struct drm_prime_handle *args)
 		return -EBADF;
 	obj = vg_gem_object_find_inode(st.st_dev, st.st_ino);
 	if (!obj) {
+		if (!vg_prime_maybe_dmabuf(args->fd))
+			return -EINVAL;
 		ret = vg_prime_import_from_host(vf, &st, &obj);
 		if (ret < 0)
 			return ret;
