@@ -356,9 +356,14 @@ rt_wait_descendant()
 rt_check_guest()
 {
 	if [ -n "${RT_GUEST_MAPS:-}" ]; then
-		grep -Eq ' /dev/dri/(card|renderD)[0-9]+$' "$RT_GUEST_MAPS" 2>/dev/null && return 0
-		rt_log "$2 maps nothing of /dev/dri in the guest: not on its virtio-gpu"
-		return 1
+		local n=0
+		# The guest's next look may be needed (the library maps its rings
+		# once it has loaded).
+		until grep -Eq ' /dev/dri/(card|renderD)[0-9]+$' "$RT_GUEST_MAPS" 2>/dev/null; do
+			((n++ < 50)) || { rt_log "$2 maps nothing of /dev/dri in the guest: not on its virtio-gpu"; return 1; }
+			sleep 0.1
+		done
+		return 0
 	fi
 	if ! grep -q '/libvirtgpu-sim-kernel\.so$' "/proc/$1/maps" 2>/dev/null; then
 		rt_log "$2 (pid $1) does not map libvirtgpu-sim-kernel.so: not a guest of the simulated device"
