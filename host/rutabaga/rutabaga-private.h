@@ -28,6 +28,17 @@ struct rtb_context {
 	struct rtb_context *next;
 };
 
+/* A 2D resource (host_resource.vmm_data): the host's copy of its pixels, 4 bytes each. */
+#define RTB_2D_BPP		4u
+
+struct rtb_2d {
+	uint32_t width, height;
+	uint8_t *pixels;		/* width * 4 bytes a row, height rows */
+	struct iovec *backing;		/* QEMU's guest pages; NULL: none attached */
+	size_t num_backing;
+	uint64_t backing_size;
+};
+
 struct rutabaga {
 	/* Held by every entry point and by the worker while it touches a context: QEMU calls
 	 * from its main thread, the worker serves channel fences from its own. */
@@ -48,6 +59,12 @@ struct rutabaga {
 void
 rtb_log(struct rutabaga *rtb, uint32_t type, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* rutabaga-2d.c */
+struct rtb_2d *
+rtb_2d_lookup(uint32_t resource_id);
+void
+rtb_2d_release(struct host_resource *res);
 
 /* rutabaga-context.c */
 struct rtb_context *
