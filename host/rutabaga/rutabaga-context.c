@@ -109,38 +109,36 @@ rutabaga_context_destroy(struct rutabaga *rtb, uint32_t ctx_id)
 	return ret;
 }
 
+/* A context's hold on a resource: open (attach) or close (detach) its handle. */
+static int
+rtb_context_hold(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id,
+		 int (*change)(struct host_file *file, uint32_t res_id))
+{
+	struct rtb_context *ctx;
+	int ret = -EINVAL;
+
+	if (!rtb)
+		return -EINVAL;
+	pthread_mutex_lock(&rtb->lock);
+	ctx = rtb_context_find(rtb, ctx_id);
+	if (ctx)
+		ret = change(ctx->file, resource_id) < 0 ? -EINVAL : 0;
+	pthread_mutex_unlock(&rtb->lock);
+	return ret;
+}
+
 /* The kernel attaches a resource at GEM open (CTX_ATTACH_RESOURCE, §2): the rings and the
  * blobs a SEND names are looked up among these. */
 RTB_EXPORT int32_t
 rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id)
 {
-	struct rtb_context *ctx;
-	int ret = -EINVAL;
-
-	if (!rtb)
-		return -EINVAL;
-	pthread_mutex_lock(&rtb->lock);
-	ctx = rtb_context_find(rtb, ctx_id);
-	if (ctx)
-		ret = host_file_handle_open(ctx->file, resource_id) < 0 ? -EINVAL : 0;
-	pthread_mutex_unlock(&rtb->lock);
-	return ret;
+	return rtb_context_hold(rtb, ctx_id, resource_id, host_file_handle_open);
 }
 
 RTB_EXPORT int32_t
 rutabaga_context_detach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id)
 {
-	struct rtb_context *ctx;
-	int ret = -EINVAL;
-
-	if (!rtb)
-		return -EINVAL;
-	pthread_mutex_lock(&rtb->lock);
-	ctx = rtb_context_find(rtb, ctx_id);
-	if (ctx)
-		ret = host_file_handle_close(ctx->file, resource_id) < 0 ? -EINVAL : 0;
-	pthread_mutex_unlock(&rtb->lock);
-	return ret;
+	return rtb_context_hold(rtb, ctx_id, resource_id, host_file_handle_close);
 }
 
 /* Waits, unlocked, until the socket a blocked SEND (or WRITE) waits on takes more. */
