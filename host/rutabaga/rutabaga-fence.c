@@ -13,9 +13,6 @@
 
 #include "rutabaga-private.h"
 
-#define RTB_CHANNEL_RING	1u
-#define RTB_QUERY_RING		0u
-
 void
 rtb_fences_free(struct rtb_fence *list)
 {
@@ -73,9 +70,9 @@ rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
 	pthread_mutex_lock(&rtb->lock);
 	if (!rtb_context_find(rtb, fence->ctx_id))
 		ret = -EINVAL;
-	else if (fence->ring_idx == RTB_QUERY_RING)
+	else if (fence->ring_idx == CROSS_DOMAIN_QUERY_RING)
 		ret = 1;
-	else if (fence->ring_idx == RTB_CHANNEL_RING)
+	else if (fence->ring_idx == CROSS_DOMAIN_CHANNEL_RING)
 		ret = rtb_queue_channel_fence(rtb, fence);
 	else
 		ret = -EINVAL;

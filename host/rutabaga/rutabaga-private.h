@@ -15,6 +15,20 @@
 
 #define RTB_EXPORT __attribute__((visibility("default")))
 
+/* What QEMU passes goes into the host core as it is: the same numbers under the names of two
+ * headers that each stand alone (QEMU includes only the interface, the fake kernel only the
+ * uAPI), so they are tied here rather than defined once. */
+_Static_assert(RUTABAGA_CAPSET_CROSS_DOMAIN == VIRTGPU_CAPSET_CROSS_DOMAIN, "capset");
+_Static_assert(RUTABAGA_BLOB_MEM_GUEST == VIRTGPU_BLOB_MEM_GUEST &&
+	       RUTABAGA_BLOB_MEM_HOST3D == VIRTGPU_BLOB_MEM_HOST3D &&
+	       RUTABAGA_BLOB_MEM_HOST3D_GUEST == VIRTGPU_BLOB_MEM_HOST3D_GUEST, "blob_mem");
+_Static_assert(RUTABAGA_BLOB_FLAG_USE_MAPPABLE == VIRTGPU_BLOB_FLAG_USE_MAPPABLE &&
+	       RUTABAGA_BLOB_FLAG_USE_SHAREABLE == VIRTGPU_BLOB_FLAG_USE_SHAREABLE &&
+	       RUTABAGA_BLOB_FLAG_USE_CROSS_DEVICE == VIRTGPU_BLOB_FLAG_USE_CROSS_DEVICE,
+	       "blob_flags");
+_Static_assert(RUTABAGA_MAP_CACHE_CACHED == CROSS_DOMAIN_MAP_CACHE_CACHED, "map_info");
+_Static_assert(RUTABAGA_CHANNEL_TYPE_WAYLAND == CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND, "channel");
+
 /* A fence on a context's channel ring: signalled once the worker wrote one message (§2). */
 struct rtb_fence {
 	struct rutabaga_fence fence;
