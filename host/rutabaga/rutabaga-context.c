@@ -122,10 +122,10 @@ rutabaga_context_destroy(struct rutabaga *rtb, uint32_t ctx_id)
 	return ret;
 }
 
-/* The kernel attaches a resource at GEM open (CTX_ATTACH_RESOURCE, §2): the rings and the
- * blobs a SEND names are looked up among these. */
-RTB_EXPORT int32_t
-rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id)
+/* A context's hold on a resource: open (attach) or close (detach) its handle. */
+static int
+rtb_context_hold(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id,
+		 int (*change)(struct host_file *file, uint32_t res_id))
 {
 	struct rtb_context *ctx;
 	int ret = -EINVAL;
@@ -135,9 +135,17 @@ rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t
 	pthread_mutex_lock(&rtb->lock);
 	ctx = rtb_context_find(rtb, ctx_id);
 	if (ctx)
-		ret = host_file_handle_open(ctx->file, resource_id) < 0 ? -EINVAL : 0;
+		ret = change(ctx->file, resource_id) < 0 ? -EINVAL : 0;
 	pthread_mutex_unlock(&rtb->lock);
 	return ret;
+}
+
+/* The kernel attaches a resource at GEM open (CTX_ATTACH_RESOURCE, §2): the rings and the
+ * blobs a SEND names are looked up among these. */
+RTB_EXPORT int32_t
+rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id)
+{
+	return rtb_context_hold(rtb, ctx_id, resource_id, host_file_handle_open);
 }
 
 /* The commands submitted so far have not all run. */

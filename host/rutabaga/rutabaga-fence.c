@@ -15,9 +15,6 @@
 
 #include "rutabaga-private.h"
 
-#define RTB_CHANNEL_RING	1u
-#define RTB_QUERY_RING		0u
-
 void
 rtb_fences_free(struct rtb_fence *list)
 {
@@ -112,9 +109,9 @@ rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
 	 * the query ring's (its reply was written when the submit ran, §5.1) wait only for
 	 * the commands before them. */
 	ctx = rtb_context_find(rtb, fence->ctx_id);
-	if (ring && (!ctx || fence->ring_idx > RTB_CHANNEL_RING))
+	if (ring && (!ctx || fence->ring_idx > CROSS_DOMAIN_CHANNEL_RING))
 		ret = -EINVAL;
-	else if (ring && fence->ring_idx == RTB_CHANNEL_RING)
+	else if (ring && fence->ring_idx == CROSS_DOMAIN_CHANNEL_RING)
 		ret = rtb_queue_channel_fence(ctx, fence);
 	else if (ctx && cd_context_completed(ctx->file->ctx) < cd_context_accepted(ctx->file->ctx))
 		ret = rtb_queue_fence(&ctx->held_fences, ctx, fence);

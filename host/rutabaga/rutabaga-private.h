@@ -15,6 +15,20 @@
 
 #define RTB_EXPORT __attribute__((visibility("default")))
 
+/* What QEMU passes goes into the host core as it is: the same numbers under the names of two
+ * headers that each stand alone (QEMU includes only the interface, the fake kernel only the
+ * uAPI), so they are tied here rather than defined once. */
+_Static_assert(RUTABAGA_CAPSET_CROSS_DOMAIN == VIRTGPU_CAPSET_CROSS_DOMAIN, "capset");
+_Static_assert(RUTABAGA_BLOB_MEM_GUEST == VIRTGPU_BLOB_MEM_GUEST &&
+	       RUTABAGA_BLOB_MEM_HOST3D == VIRTGPU_BLOB_MEM_HOST3D &&
+	       RUTABAGA_BLOB_MEM_HOST3D_GUEST == VIRTGPU_BLOB_MEM_HOST3D_GUEST, "blob_mem");
+_Static_assert(RUTABAGA_BLOB_FLAG_USE_MAPPABLE == VIRTGPU_BLOB_FLAG_USE_MAPPABLE &&
+	       RUTABAGA_BLOB_FLAG_USE_SHAREABLE == VIRTGPU_BLOB_FLAG_USE_SHAREABLE &&
+	       RUTABAGA_BLOB_FLAG_USE_CROSS_DEVICE == VIRTGPU_BLOB_FLAG_USE_CROSS_DEVICE,
+	       "blob_flags");
+_Static_assert(RUTABAGA_MAP_CACHE_CACHED == CROSS_DOMAIN_MAP_CACHE_CACHED, "map_info");
+_Static_assert(RUTABAGA_CHANNEL_TYPE_WAYLAND == CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND, "channel");
+
 /* A fence of a context: on its channel ring, signalled once the worker wrote one message
  * (§2); on any other, once the commands submitted before it ran. Never before its ticket:
  * the context's command bytes submitted when QEMU made it (the guest takes a fence as proof
@@ -44,6 +58,17 @@ struct rtb_context {
 	struct rtb_context *next;
 };
 
+/* A 2D resource (host_resource.vmm_data): the host's copy of its pixels, 4 bytes each. */
+#define RTB_2D_BPP		4u
+
+struct rtb_2d {
+	uint32_t width, height;
+	uint8_t *pixels;		/* width * 4 bytes a row, height rows */
+	struct iovec *backing;		/* QEMU's guest pages; NULL: none attached */
+	size_t num_backing;
+	uint64_t backing_size;
+};
+
 struct rutabaga {
 	/* Held by every entry point and by the worker while it touches a context: QEMU calls
 	 * from its main thread, the worker serves channel fences from its own. */
@@ -64,6 +89,12 @@ struct rutabaga {
 void
 rtb_log(struct rutabaga *rtb, uint32_t type, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* rutabaga-2d.c */
+struct rtb_2d *
+rtb_2d_lookup(uint32_t resource_id);
+void
+rtb_2d_release(struct host_resource *res);
 
 /* rutabaga-context.c */
 struct rtb_context *
