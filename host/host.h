@@ -114,6 +114,7 @@ enum host_res_kind {
 	HOST_RES_GPU,			/* a GPU driver's buffer, a host handle */
 	HOST_RES_GPU_NO_HANDLE,		/* like a 2D resource */
 	HOST_RES_3D,			/* a classic 3D resource: guest pages + host image */
+	HOST_RES_2D,			/* a VMM's 2D resource: its pixels in vmm_data */
 };
 
 struct host_resource {
@@ -142,6 +143,8 @@ struct host_resource {
 	bool map_borrowed;		/* map is the VMM's guest memory, not ours to unmap */
 	uint32_t map_info;		/* what a VMM tells the guest of its mapping */
 	int busy;			/* unsignalled fences naming it */
+	void *vmm_data;			/* a VMM's own state of it, freed by the VMM at its
+					 * unref (rutabaga: a 2D resource's pixels) */
 	void *map;			/* host mapping, made on first use */
 	struct host_resource *next;
 };

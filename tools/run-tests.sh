@@ -67,6 +67,8 @@ build() {
 }
 
 step "build (gcc, -Werror)" build build || { echo "0 passed, 1 failed"; exit 1; }
+# The real guest (tests/vm): QEMU and its root made once, cached, before any test times it.
+step "real guest for suite vm (QEMU from Debian 13's source, Debian 12 root; cached)" tests/vm/prepare.sh build
 meson_suites build
 
 if [ "${SKIP_ASAN:-0}" != 1 ]; then

@@ -33,7 +33,7 @@ static int
 send_init(struct cross_domain *cd)
 {
 	const char *form = getenv("WAYLAND_VIRTGPU_INIT");
-	struct cross_domain_init init;
+	struct cross_domain_init_kr init;
 	size_t size = 20;
 
 	/* §3.5: the 20-byte INIT works everywhere current; libkrun
@@ -47,7 +47,7 @@ send_init(struct cross_domain *cd)
 	init.hdr.cmd_size = (uint16_t) size;
 	init.query_ring_id = cd->query_res;
 	init.channel_ring_id = cd->channel_res;
-	init.channel_type = CROSS_DOMAIN_CHANNEL_WAYLAND;
+	init.channel_type = CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND;
 	init.protocol_version = 1;
 
 	/* Alone in its EXECBUFFER (libkrun sizes it by the bytes left). */
@@ -145,12 +145,13 @@ cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 		  const uint32_t *bo_handles, int nbos, bool with_poll,
 		  int *fence_fd)
 {
-	size_t head = CROSS_DOMAIN_SR_SIZE(cd->max_ids);
-	uint8_t buf[CROSS_DOMAIN_SR_SIZE(CROSS_DOMAIN_MAX_IDENTIFIERS) +
+	size_t head = CROSS_DOMAIN_SR_DATA_OFF(cd->max_ids);
+	uint8_t buf[CROSS_DOMAIN_SR_DATA_OFF(CROSS_DOMAIN_MAX_IDENTIFIERS) +
 		    CROSS_DOMAIN_MAX_SEND_DATA +
 		    sizeof(struct cross_domain_poll)];
 	struct cross_domain_sr_head *sr = (struct cross_domain_sr_head *) buf;
-	uint32_t *id_array = (uint32_t *) (buf + CROSS_DOMAIN_SR_IDS_OFFSET);
+	uint32_t *id_array =
+		(uint32_t *) (buf + CROSS_DOMAIN_SR_IDS_OFF(cd->max_ids));
 	int i;
 
 	/* A fence on the channel ring would hold the bos' reservations
@@ -231,7 +232,7 @@ cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 				uint32_t flags,
 				struct cross_domain_image_requirements *reply)
 {
-	struct cross_domain_image_requirements_cmd cmd;
+	struct cross_domain_get_image_requirements cmd;
 	struct cross_domain_image_cache *entry;
 	int ret, i;
 
@@ -280,7 +281,7 @@ cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
 			   struct cross_domain_receive *out)
 {
 	const struct cross_domain_sr_head *sr = msg;
-	size_t head = CROSS_DOMAIN_SR_SIZE(max_ids);
+	size_t head = CROSS_DOMAIN_SR_DATA_OFF(max_ids);
 	const uint32_t *ids;
 
 	/* §3.2: the N-identifier layout; data follows the three arrays. */
@@ -293,7 +294,7 @@ cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
 	    sr->hdr.cmd_size != head + sr->opaque_data_size) {
 		int other = max_ids == 4 ? CROSS_DOMAIN_MAX_IDENTIFIERS : 4;
 
-		if (sr->hdr.cmd_size == CROSS_DOMAIN_SR_SIZE(other) +
+		if (sr->hdr.cmd_size == CROSS_DOMAIN_SR_DATA_OFF(other) +
 		    (size_t) sr->opaque_data_size)
 			return CROSS_DOMAIN_OTHER_LAYOUT;
 	}
@@ -301,7 +302,8 @@ cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
 	    sr->opaque_data_size > len - head)
 		return -1;
 
-	ids = (const uint32_t *) ((const uint8_t *) msg + CROSS_DOMAIN_SR_IDS_OFFSET);
+	ids = (const uint32_t *) ((const uint8_t *) msg +
+				  CROSS_DOMAIN_SR_IDS_OFF(max_ids));
 	out->num_ids = sr->num_identifiers;
 	out->ids = ids;
 	out->types = ids + max_ids;
@@ -313,7 +315,7 @@ cross_domain_parse_receive(const void *msg, size_t len, int max_ids,
 }
 
 _Static_assert(CROSS_DOMAIN_MESSAGE_HEAD ==
-	       CROSS_DOMAIN_SR_SIZE(CROSS_DOMAIN_MAX_IDENTIFIERS),
+	       CROSS_DOMAIN_SR_DATA_OFF(CROSS_DOMAIN_MAX_IDENTIFIERS),
 	       "a message's head is the larger RECEIVE head");
 
 size_t
@@ -324,7 +326,7 @@ cross_domain_message_extent(const void *msg, size_t page)
 
 	/* The larger layout's head covers the other's (§3.5). */
 	if (hdr->cmd == CROSS_DOMAIN_CMD_RECEIVE)
-		extent = CROSS_DOMAIN_SR_SIZE(CROSS_DOMAIN_MAX_IDENTIFIERS) +
+		extent = CROSS_DOMAIN_SR_DATA_OFF(CROSS_DOMAIN_MAX_IDENTIFIERS) +
 			 (size_t) ((const struct cross_domain_sr_head *)
 				   msg)->opaque_data_size;
 	else if (hdr->cmd == CROSS_DOMAIN_CMD_READ)

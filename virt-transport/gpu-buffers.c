@@ -6,7 +6,6 @@
  * the host's compositor cannot see the guest's implicit fences.
  */
 #include <errno.h>
-#include <linux/dma-buf.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -84,7 +84,7 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 {
 	struct cross_domain *cd = shm->cd;
 	struct cross_domain_image_requirements req;
-	struct virtgpu_map map;
+	struct drm_virtgpu_map map;
 	struct shm_blob *blob;
 
 	blob = calloc(1, sizeof *blob);
@@ -113,7 +113,7 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 
 	memset(&map, 0, sizeof map);
 	map.handle = blob->bo;
-	if (ioctl(cd->dev.fd, VIRTGPU_IOCTL_MAP, &map) < 0)
+	if (ioctl(cd->dev.fd, DRM_IOCTL_VIRTGPU_MAP, &map) < 0)
 		goto err_bo;
 	blob->map_offset = map.offset;
 	blob->map = mmap(NULL, blob->size, PROT_READ | PROT_WRITE, MAP_SHARED,

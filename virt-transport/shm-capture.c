@@ -50,12 +50,10 @@ struct shm_loan {
 };
 
 void
-shm_capture_watch(struct virt_shm *shm, struct wl_transport *transport,
-		  uint32_t buffer_id)
+shm_capture_watch(struct wl_transport *transport, uint32_t buffer_id)
 {
 	const struct wl_transport_core *core = transport->core;
 
-	(void) shm;
 	if (core && core->watch_object)
 		core->watch_object(transport->core_data, buffer_id);
 }

@@ -377,8 +377,7 @@ struct shm_captures {
 
 /* A new wl_shm buffer: requests that name it reach the hook. */
 void
-shm_capture_watch(struct virt_shm *shm, struct wl_transport *transport,
-		  uint32_t buffer_id);
+shm_capture_watch(struct wl_transport *transport, uint32_t buffer_id);
 /* A request of an object other than a wl_surface; always 0 but for -1 out
  * of memory. */
 int

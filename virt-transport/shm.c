@@ -93,10 +93,9 @@ shm_table_remove(void *table, void *item)
 
 struct virt_shm *
 virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats,
-		bool copy_only, bool copy_for_mremap)
+		bool copy_only, bool copy_for_mremap, bool debug)
 {
 	struct virt_shm *shm = calloc(1, sizeof *shm);
-	const char *debug = getenv("WAYLAND_DEBUG");
 
 	if (shm) {
 		shm->cd = cd;
@@ -104,8 +103,7 @@ virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats,
 		shm->copy_only = copy_only;
 		shm->copy_only_why = copy_for_mremap ? SHM_COPY_MREMAP :
 						       SHM_COPY_ASKED;
-		shm->debug = debug && (strstr(debug, "client") ||
-				       strcmp(debug, "1") == 0);
+		shm->debug = debug;
 	}
 	return shm;
 }
@@ -137,7 +135,7 @@ virt_shm_request(struct virt_shm *shm, struct wl_transport *transport,
 			ret = shm_buffer_create(shm, transport, pool, sender_id,
 						args);
 			if (ret == 0 && args[0].o)
-				shm_capture_watch(shm, transport, args[0].o->id);
+				shm_capture_watch(transport, args[0].o->id);
 			return ret;
 		case WL_SHM_POOL_DESTROY:
 			shm_pool_destroy(shm, transport, pool);

@@ -21,10 +21,11 @@ union wl_argument;
 
 /* With copy_only, no client view is remapped: every pool is copied on
  * commit, because the user asked (WAYLAND_VIRTGPU_SHM=copy) or, with
- * copy_for_mremap, because code in the process may mremap() its views. */
+ * copy_for_mremap, because code in the process may mremap() its views.
+ * debug: WAYLAND_DEBUG asked for the client's messages (lines of its own). */
 struct virt_shm *
 virt_shm_create(struct cross_domain *cd, struct wl_transport_stats *stats,
-		bool copy_only, bool copy_for_mremap);
+		bool copy_only, bool copy_for_mremap, bool debug);
 
 
 void

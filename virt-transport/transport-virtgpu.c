@@ -316,7 +316,8 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 
 	copy = shm_mode_choose(t);
 	t->shm = virt_shm_create(&t->cd, &t->base.stats, copy,
-				 strcmp(t->shm_mode, "copy-mremap") == 0);
+				 strcmp(t->shm_mode, "copy-mremap") == 0,
+				 virtgpu_debug_client());
 	if (t->shm == NULL) {
 		snprintf(why, why_size, "out of memory");
 		errno = ENOMEM;

@@ -32,14 +32,14 @@ drm_ioctl(int fd, unsigned long request, void *arg)
 static int
 get_param(int fd, uint64_t param, uint64_t *value)
 {
-	struct virtgpu_getparam gp;
+	struct drm_virtgpu_getparam gp;
 
 	/* The kernel writes only 4 bytes (§1). */
 	*value = 0;
 	gp.param = param;
 	gp.value = (uint64_t) (uintptr_t) value;
 
-	return drm_ioctl(fd, VIRTGPU_IOCTL_GETPARAM, &gp);
+	return drm_ioctl(fd, DRM_IOCTL_VIRTGPU_GETPARAM, &gp);
 }
 
 /* §1: is this node a virtio_gpu offering the Wayland channel? */
@@ -60,7 +60,7 @@ device_check(struct virtgpu_device *dev, char *why, size_t why_size)
 		.name_len = sizeof name - 1,
 		.name = name,
 	};
-	struct virtgpu_get_caps caps;
+	struct drm_virtgpu_get_caps caps;
 	uint64_t value;
 	size_t i;
 
@@ -97,13 +97,14 @@ device_check(struct virtgpu_device *dev, char *why, size_t why_size)
 	caps.cap_set_ver = 0;
 	caps.addr = (uint64_t) (uintptr_t) &dev->caps;
 	caps.size = sizeof dev->caps;
-	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_GET_CAPS, &caps) < 0) {
+	if (drm_ioctl(dev->fd, DRM_IOCTL_VIRTGPU_GET_CAPS, &caps) < 0) {
 		snprintf(why, why_size, "%s: GET_CAPS for the cross-domain "
 			 "capset failed (%s)", dev->path, strerror(errno));
 		return -1;
 	}
 
-	if (!(dev->caps.supported_channels & (1u << CROSS_DOMAIN_CHANNEL_WAYLAND))) {
+	if (!(dev->caps.supported_channels &
+	      (1u << CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND))) {
 		snprintf(why, why_size, "%s: host offers no Wayland channel "
 			 "(channels=0x%x)", dev->path,
 			 dev->caps.supported_channels);
@@ -230,18 +231,18 @@ handle_unref(struct virtgpu_device *dev, uint32_t handle)
 int
 virtgpu_context_init(struct virtgpu_device *dev)
 {
-	struct virtgpu_context_set_param params[3] = {
+	struct drm_virtgpu_context_set_param params[3] = {
 		{ VIRTGPU_CONTEXT_PARAM_CAPSET_ID, VIRTGPU_CAPSET_CROSS_DOMAIN },
 		{ VIRTGPU_CONTEXT_PARAM_NUM_RINGS, 2 },
 		{ VIRTGPU_CONTEXT_PARAM_POLL_RINGS_MASK,
 		  1u << CROSS_DOMAIN_CHANNEL_RING },
 	};
-	struct virtgpu_context_init init = {
+	struct drm_virtgpu_context_init init = {
 		.num_params = 3,
 		.ctx_set_params = (uint64_t) (uintptr_t) params,
 	};
 
-	return drm_ioctl(dev->fd, VIRTGPU_IOCTL_CONTEXT_INIT, &init);
+	return drm_ioctl(dev->fd, DRM_IOCTL_VIRTGPU_CONTEXT_INIT, &init);
 }
 
 int
@@ -249,7 +250,7 @@ virtgpu_blob_create(struct virtgpu_device *dev, uint32_t blob_mem,
 		    uint32_t blob_flags, uint64_t size, uint64_t blob_id,
 		    uint32_t *bo_handle, uint32_t *res_handle)
 {
-	struct virtgpu_resource_create_blob create;
+	struct drm_virtgpu_resource_create_blob create;
 
 	memset(&create, 0, sizeof create);
 	create.blob_mem = blob_mem;
@@ -257,7 +258,7 @@ virtgpu_blob_create(struct virtgpu_device *dev, uint32_t blob_mem,
 	create.size = size;
 	create.blob_id = blob_id;
 
-	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_RESOURCE_CREATE_BLOB, &create) < 0)
+	if (drm_ioctl(dev->fd, DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB, &create) < 0)
 		return -1;
 	if (handle_ref(dev, create.bo_handle) < 0) {
 		struct drm_gem_close close_args = { .handle = create.bo_handle };
@@ -277,10 +278,10 @@ virtgpu_blob_create(struct virtgpu_device *dev, uint32_t blob_mem,
 void *
 virtgpu_blob_map(struct virtgpu_device *dev, uint32_t bo_handle, size_t size)
 {
-	struct virtgpu_map map = { .handle = bo_handle };
+	struct drm_virtgpu_map map = { .handle = bo_handle };
 	void *ptr;
 
-	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_MAP, &map) < 0)
+	if (drm_ioctl(dev->fd, DRM_IOCTL_VIRTGPU_MAP, &map) < 0)
 		return NULL;
 
 	ptr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, dev->fd,
@@ -336,9 +337,9 @@ int
 virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,
 		      uint32_t *res_handle, uint32_t *blob_mem)
 {
-	struct virtgpu_resource_info info = { .bo_handle = bo_handle };
+	struct drm_virtgpu_resource_info info = { .bo_handle = bo_handle };
 
-	if (drm_ioctl(dev->fd, VIRTGPU_IOCTL_RESOURCE_INFO, &info) < 0)
+	if (drm_ioctl(dev->fd, DRM_IOCTL_VIRTGPU_RESOURCE_INFO, &info) < 0)
 		return -1;
 
 	*res_handle = info.res_handle;
@@ -361,7 +362,7 @@ virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
 		      uint32_t num_bo_handles, int *fence_fd)
 {
 	struct timespec pause = { 0, 1000000 };
-	struct virtgpu_execbuffer exec;
+	struct drm_virtgpu_execbuffer exec;
 	int ret, tries = 0;
 
 	memset(&exec, 0, sizeof exec);
@@ -378,7 +379,7 @@ virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
 		exec.flags |= VIRTGPU_EXECBUF_FENCE_FD_OUT;
 
 	/* A full command ring drains as the host works: wait a little. */
-	while ((ret = drm_ioctl(dev->fd, VIRTGPU_IOCTL_EXECBUFFER, &exec)) < 0 &&
+	while ((ret = drm_ioctl(dev->fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &exec)) < 0 &&
 	       errno == ENOSPC && ++tries < 100)
 		nanosleep(&pause, NULL);
 	if (fence_fd)
@@ -390,12 +391,12 @@ virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
 int
 virtgpu_wait(struct virtgpu_device *dev, uint32_t bo_handle)
 {
-	struct virtgpu_wait wait = { .handle = bo_handle };
+	struct drm_virtgpu_3d_wait wait = { .handle = bo_handle };
 	int ret;
 
 	/* EBUSY: not idle yet; the kernel waits a while per call. */
 	do {
-		ret = ioctl(dev->fd, VIRTGPU_IOCTL_WAIT, &wait);
+		ret = ioctl(dev->fd, DRM_IOCTL_VIRTGPU_WAIT, &wait);
 	} while (ret == -1 && (errno == EBUSY || errno == EINTR ||
 			       errno == EAGAIN));
 
@@ -405,13 +406,13 @@ virtgpu_wait(struct virtgpu_device *dev, uint32_t bo_handle)
 int
 virtgpu_busy(struct virtgpu_device *dev, uint32_t bo_handle)
 {
-	struct virtgpu_wait wait = {
+	struct drm_virtgpu_3d_wait wait = {
 		.handle = bo_handle, .flags = VIRTGPU_WAIT_NOWAIT,
 	};
 	int ret;
 
 	do {
-		ret = ioctl(dev->fd, VIRTGPU_IOCTL_WAIT, &wait);
+		ret = ioctl(dev->fd, DRM_IOCTL_VIRTGPU_WAIT, &wait);
 	} while (ret == -1 && errno == EINTR);
 	if (ret == 0)
 		return 0;

@@ -15,7 +15,7 @@ struct virtgpu_device {
 	int fd;
 	char path[64];
 	long page_size;
-	struct cross_domain_caps caps;
+	struct cross_domain_capabilities caps;
 	/* References per GEM handle: PRIME_FD_TO_HANDLE of a dma-buf the
 	 * file already has a handle for returns that same handle, and one
 	 * GEM_CLOSE ends it (and, with it, this file's right to mmap the

@@ -1,8 +1,9 @@
 /*
  * Contexts of the rutabaga_gfx_ffi library: each one a cross-domain context of the host
  * core, behind a host_file that holds the resources the guest attached to it. Commands run
- * in QEMU's thread, to the end, as in rutabaga: a SEND the compositor's socket does not take
- * at once holds the caller (but not the worker) until it went.
+ * in QEMU's thread until one waits for room in the compositor's socket or a pipe; that one
+ * and every later command of the context wait in the host core, and the worker runs them
+ * when the socket takes more (rutabaga-private.h: why QEMU's thread must not wait).
  */
 #include <errno.h>
 #include <poll.h>
@@ -23,9 +24,21 @@ rtb_context_find(struct rutabaga *rtb, uint32_t ctx_id)
 }
 
 static void
+rtb_closes_free(struct rtb_close *list)
+{
+	while (list) {
+		struct rtb_close *next = list->next;
+		free(list);
+		list = next;
+	}
+}
+
+static void
 rtb_context_free(struct rtb_context *ctx)
 {
 	rtb_fences_free(ctx->channel_fences);
+	rtb_fences_free(ctx->held_fences);
+	rtb_closes_free(ctx->closes);
 	host_file_destroy(ctx->file);	/* the cross-domain context with it */
 	free(ctx);
 }
@@ -109,10 +122,10 @@ rutabaga_context_destroy(struct rutabaga *rtb, uint32_t ctx_id)
 	return ret;
 }
 
-/* The kernel attaches a resource at GEM open (CTX_ATTACH_RESOURCE, §2): the rings and the
- * blobs a SEND names are looked up among these. */
-RTB_EXPORT int32_t
-rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id)
+/* A context's hold on a resource: open (attach) or close (detach) its handle. */
+static int
+rtb_context_hold(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id,
+		 int (*change)(struct host_file *file, uint32_t res_id))
 {
 	struct rtb_context *ctx;
 	int ret = -EINVAL;
@@ -122,9 +135,41 @@ rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t
 	pthread_mutex_lock(&rtb->lock);
 	ctx = rtb_context_find(rtb, ctx_id);
 	if (ctx)
-		ret = host_file_handle_open(ctx->file, resource_id) < 0 ? -EINVAL : 0;
+		ret = change(ctx->file, resource_id) < 0 ? -EINVAL : 0;
 	pthread_mutex_unlock(&rtb->lock);
 	return ret;
+}
+
+/* The kernel attaches a resource at GEM open (CTX_ATTACH_RESOURCE, §2): the rings and the
+ * blobs a SEND names are looked up among these. */
+RTB_EXPORT int32_t
+rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id)
+{
+	return rtb_context_hold(rtb, ctx_id, resource_id, host_file_handle_open);
+}
+
+/* The commands submitted so far have not all run. */
+static bool
+rtb_context_waiting(const struct rtb_context *ctx)
+{
+	return cd_context_completed(ctx->file->ctx) < cd_context_accepted(ctx->file->ctx);
+}
+
+/* Detached after commands that may still name it: closed once they ran, as the kernel
+ * orders a GEM close after the submits before it. */
+static int
+rtb_close_later(struct rtb_context *ctx, uint32_t resource_id)
+{
+	struct rtb_close *c = calloc(1, sizeof *c), **tail;
+
+	if (!c)
+		return -ENOMEM;
+	c->resource_id = resource_id;
+	c->ticket = cd_context_accepted(ctx->file->ctx);
+	for (tail = &ctx->closes; *tail; tail = &(*tail)->next)
+		;
+	*tail = c;
+	return 0;
 }
 
 RTB_EXPORT int32_t
@@ -137,27 +182,29 @@ rutabaga_context_detach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t
 		return -EINVAL;
 	pthread_mutex_lock(&rtb->lock);
 	ctx = rtb_context_find(rtb, ctx_id);
-	if (ctx)
+	if (ctx && rtb_context_waiting(ctx))
+		ret = rtb_close_later(ctx, resource_id);
+	else if (ctx)
 		ret = host_file_handle_close(ctx->file, resource_id) < 0 ? -EINVAL : 0;
 	pthread_mutex_unlock(&rtb->lock);
 	return ret;
 }
 
-/* Waits, unlocked, until the socket a blocked SEND (or WRITE) waits on takes more. */
-static int
-rtb_wait_writable(struct rutabaga *rtb, int fd)
+void
+rtb_context_resume(struct rtb_context *ctx)
 {
-	struct pollfd pfd = { fd, POLLOUT, 0 };
-	int n;
+	struct pollfd pfd = { cd_context_send_fd(ctx->file->ctx), POLLOUT, 0 };
 
-	if (fd < 0)
-		return -EINVAL;
-	pthread_mutex_unlock(&rtb->lock);
-	do {
-		n = poll(&pfd, 1, -1);
-	} while (n < 0 && errno == EINTR);
-	pthread_mutex_lock(&rtb->lock);
-	return n < 0 ? -errno : 0;
+	if (pfd.fd >= 0 && poll(&pfd, 1, 0) == 1)
+		cd_context_resume(ctx->file->ctx);
+	while (ctx->closes && (ctx->closes->ticket <= cd_context_completed(ctx->file->ctx) ||
+			       cd_context_lost(ctx->file->ctx))) {
+		struct rtb_close *c = ctx->closes;
+
+		ctx->closes = c->next;
+		host_file_handle_close(ctx->file, c->resource_id);
+		free(c);
+	}
 }
 
 RTB_EXPORT int32_t
@@ -174,15 +221,10 @@ rutabaga_submit_command(struct rutabaga *rtb, struct rutabaga_command *cmd)
 		pthread_mutex_unlock(&rtb->lock);
 		return -EINVAL;
 	}
+	/* 1: they wait, copied; the worker watches the socket or pipe they wait on. */
 	ret = cd_context_submit(ctx->file->ctx, cmd->cmd, cmd->cmd_size);
-	while (ret == 1) {
-		/* QEMU's thread is the only one that destroys contexts: ctx stays. */
-		if (rtb_wait_writable(rtb, cd_context_send_fd(ctx->file->ctx)) < 0)
-			break;
-		ret = cd_context_resume(ctx->file->ctx);
-	}
 	pthread_mutex_unlock(&rtb->lock);
 	/* INIT may have connected a socket, a SEND made read pipes: the worker watches them. */
 	rtb_worker_wake(rtb);
-	return ret == 0 ? 0 : -EINVAL;
+	return ret >= 0 ? 0 : -EINVAL;
 }

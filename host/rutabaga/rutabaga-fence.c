@@ -1,8 +1,10 @@
 /*
  * Fences of the rutabaga_gfx_ffi library, as rutabaga signals them (README.md): fences
- * without a ring and ring 0 (queries) at once, a fence on ring 1 (the channel) once the
- * worker thread wrote one message into the channel ring: the compositor's bytes and fds, a
- * pipe's data, or EOF (cross-domain-protocol.md §2).
+ * without a ring and ring 0 (queries) once the commands before them ran (at once, unless
+ * they wait for a full socket or pipe), a fence on ring 1 (the channel) once the worker
+ * thread wrote one message into the channel ring: the compositor's bytes and fds, a pipe's
+ * data, or EOF (cross-domain-protocol.md §2). The worker also runs waiting commands when
+ * their socket or pipe takes more (rutabaga-context.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -12,9 +14,6 @@
 #include <unistd.h>
 
 #include "rutabaga-private.h"
-
-#define RTB_CHANNEL_RING	1u
-#define RTB_QUERY_RING		0u
 
 void
 rtb_fences_free(struct rtb_fence *list)
@@ -37,51 +36,87 @@ rtb_worker_wake(struct rutabaga *rtb)
 }
 
 static int
-rtb_queue_channel_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
+rtb_queue_fence(struct rtb_fence **list, const struct rtb_context *ctx,
+		const struct rutabaga_fence *fence)
 {
-	struct rtb_context *ctx = rtb_context_find(rtb, fence->ctx_id);
-	struct rtb_fence *f, **tail;
+	struct rtb_fence *f = calloc(1, sizeof *f), **tail;
 
-	if (!ctx)
-		return -EINVAL;
-	/* rutabaga drops a channel fence of a context without INIT; a lost context's worker
-	 * has stopped: neither ever signals. */
-	if (!cd_context_initialized(ctx->file->ctx) || cd_context_lost(ctx->file->ctx))
-		return 0;
-	f = calloc(1, sizeof *f);
 	if (!f)
 		return -ENOMEM;
 	f->fence = *fence;
-	for (tail = &ctx->channel_fences; *tail; tail = &(*tail)->next)
+	f->ticket = cd_context_accepted(ctx->file->ctx);
+	for (tail = list; *tail; tail = &(*tail)->next)
 		;
 	*tail = f;
 	return 0;
 }
 
-RTB_EXPORT int32_t
-rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
+/* The commands before the oldest fence of list ran (or never will: the context is lost). */
+static bool
+rtb_fence_due(const struct rtb_context *ctx, const struct rtb_fence *list)
+{
+	return list && (list->ticket <= cd_context_completed(ctx->file->ctx) ||
+			cd_context_lost(ctx->file->ctx));
+}
+
+void
+rtb_signal_held_fences(struct rutabaga *rtb, struct rtb_context *ctx)
+{
+	while (rtb_fence_due(ctx, ctx->held_fences)) {
+		struct rtb_fence *f = ctx->held_fences;
+
+		ctx->held_fences = f->next;
+		rtb->fence_cb(rtb->user_data, &f->fence);
+		free(f);
+	}
+}
+
+/* A channel fence does not wait for the commands before it (ticket 0): the channel is how
+ * the guest reads what frees them. A client pasting its own selection WRITEs into a pipe
+ * whose other end is one of its read pipes; once that pipe is full, the WRITE and every
+ * command after it wait until a RECEIVE drains the pipe, which needs a channel fence. */
+static int
+rtb_queue_channel_fence(struct rtb_context *ctx, const struct rutabaga_fence *fence)
 {
 	int ret;
 
+	/* rutabaga drops a channel fence of a context without INIT; a lost context's worker
+	 * has stopped: neither ever signals. */
+	if (!cd_context_initialized(ctx->file->ctx) || cd_context_lost(ctx->file->ctx))
+		return 0;
+	ret = rtb_queue_fence(&ctx->channel_fences, ctx, fence);
+	if (ret == 0) {
+		struct rtb_fence *f = ctx->channel_fences;
+
+		while (f->next)
+			f = f->next;
+		f->ticket = 0;
+	}
+	return ret;
+}
+
+RTB_EXPORT int32_t
+rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
+{
+	bool ring = fence && (fence->flags & RUTABAGA_FLAG_INFO_RING_IDX);
+	struct rtb_context *ctx;
+	int ret = 1;
+
 	if (!rtb || !fence)
 		return -EINVAL;
-	if (!(fence->flags & RUTABAGA_FLAG_INFO_RING_IDX)) {
-		/* Global fences: kernels before 6.6 make them for cross-domain submits. */
-		rtb->fence_cb(rtb->user_data, fence);
-		return 0;
-	}
 	pthread_mutex_lock(&rtb->lock);
-	if (!rtb_context_find(rtb, fence->ctx_id))
+	/* Fences without a ring (kernels before 6.6 make them for cross-domain submits) and
+	 * the query ring's (its reply was written when the submit ran, §5.1) wait only for
+	 * the commands before them. */
+	ctx = rtb_context_find(rtb, fence->ctx_id);
+	if (ring && (!ctx || fence->ring_idx > CROSS_DOMAIN_CHANNEL_RING))
 		ret = -EINVAL;
-	else if (fence->ring_idx == RTB_QUERY_RING)
-		ret = 1;
-	else if (fence->ring_idx == RTB_CHANNEL_RING)
-		ret = rtb_queue_channel_fence(rtb, fence);
-	else
-		ret = -EINVAL;
+	else if (ring && fence->ring_idx == CROSS_DOMAIN_CHANNEL_RING)
+		ret = rtb_queue_channel_fence(ctx, fence);
+	else if (ctx && cd_context_completed(ctx->file->ctx) < cd_context_accepted(ctx->file->ctx))
+		ret = rtb_queue_fence(&ctx->held_fences, ctx, fence);
 	pthread_mutex_unlock(&rtb->lock);
 	if (ret == 1) {
-		/* The query ring's reply was written when the submit ran (§5.1). */
 		rtb->fence_cb(rtb->user_data, fence);
 		ret = 0;
 	}
@@ -89,8 +124,9 @@ rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
 	return ret;
 }
 
-/* The fds the worker waits on: its wake-up eventfd, then every source of each context with a
- * channel fence pending. Returns how many, or -ENOMEM. */
+/* The fds the worker waits on: its wake-up eventfd, then for each context the socket or pipe
+ * its waiting commands need room in, and every source when a channel fence is due. Returns
+ * how many, or -ENOMEM. */
 static int
 rtb_worker_watch(struct rutabaga *rtb, struct pollfd **pfds, size_t *cap)
 {
@@ -99,9 +135,14 @@ rtb_worker_watch(struct rutabaga *rtb, struct pollfd **pfds, size_t *cap)
 	for (;;) {
 		n = 0;
 		(*pfds)[n++] = (struct pollfd){ rtb->wake_fd, POLLIN, 0 };
-		for (struct rtb_context *ctx = rtb->contexts; ctx; ctx = ctx->next)
-			if (ctx->channel_fences && n < *cap)
+		for (struct rtb_context *ctx = rtb->contexts; ctx && n < *cap; ctx = ctx->next) {
+			int fd = cd_context_send_fd(ctx->file->ctx);
+
+			if (fd >= 0)
+				(*pfds)[n++] = (struct pollfd){ fd, POLLOUT, 0 };
+			if (rtb_fence_due(ctx, ctx->channel_fences) && n < *cap)
 				n += cd_context_watch(ctx->file->ctx, *pfds + n, (int)(*cap - n));
+		}
 		if (n < *cap)
 			return (int)n;
 		/* Maybe cut short: grow and ask again. */
@@ -113,12 +154,15 @@ rtb_worker_watch(struct rutabaga *rtb, struct pollfd **pfds, size_t *cap)
 	}
 }
 
-/* One message per pending fence, each context in turn. */
+/* Waiting commands that can run now, the fences they held, then one message per due channel
+ * fence, each context in turn. */
 static void
 rtb_worker_serve(struct rutabaga *rtb)
 {
 	for (struct rtb_context *ctx = rtb->contexts; ctx; ctx = ctx->next) {
-		while (ctx->channel_fences && cd_context_service(ctx->file->ctx)) {
+		rtb_context_resume(ctx);
+		rtb_signal_held_fences(rtb, ctx);
+		while (rtb_fence_due(ctx, ctx->channel_fences) && cd_context_service(ctx->file->ctx)) {
 			struct rtb_fence *f = ctx->channel_fences;
 
 			ctx->channel_fences = f->next;

@@ -2,8 +2,8 @@
  * Resources of the rutabaga_gfx_ffi library, kept in the host core's registry under the ids
  * the VMM chose: GUEST blobs over the guest memory QEMU lends (a ring: the host writes only
  * its first iovec, §2), HOST3D blobs made by a cross-domain context from one of its items
- * (§4.2, §5.1), mapped for QEMU to put in the guest's host-visible region. As rutabaga's
- * cross-domain component, no 2D/3D resources and no transfers.
+ * (§4.2, §5.1), mapped for QEMU to put in the guest's host-visible region; 2D resources
+ * (rutabaga-2d.c) share the registry, so ids are one space and unref is one call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,6 @@
 #define F_SEAL_WRITE 0x0008
 #endif
 
-static bool rtb_warned_3d;
-
 void
 rtb_resources_destroy(struct rutabaga *rtb)
 {
@@ -27,50 +25,13 @@ rtb_resources_destroy(struct rutabaga *rtb)
 		struct host_resource *res = host_resource_lookup(id);
 
 		if (res) {
+			rtb_2d_release(res);
 			res->vmm_held = false;
 			host_resource_maybe_free(res);
 		}
 		if (id == 1u << 20)
 			break;	/* QEMU's ids are small; bound the walk */
 	}
-}
-
-RTB_EXPORT int32_t
-rutabaga_resource_create_3d(struct rutabaga *rtb, uint32_t resource_id,
-			    const struct rutabaga_create_3d *create_3d)
-{
-	if (!rtb_warned_3d)
-		rtb_log(rtb, RUTABAGA_DEBUG_WARN, "host: 2D and 3D resources are not served (as "
-			"rutabaga's cross-domain component): the guest's console gets errors");
-	rtb_warned_3d = true;
-	return -EINVAL;
-}
-
-RTB_EXPORT int32_t
-rutabaga_resource_attach_backing(struct rutabaga *rtb, uint32_t resource_id,
-				 const struct rutabaga_iovecs *iovecs)
-{
-	return -EINVAL;	/* only 2D/3D resources take a backing */
-}
-
-RTB_EXPORT int32_t
-rutabaga_resource_detach_backing(struct rutabaga *rtb, uint32_t resource_id)
-{
-	return -EINVAL;
-}
-
-RTB_EXPORT int32_t
-rutabaga_resource_transfer_read(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id,
-				const struct rutabaga_transfer *transfer, const struct iovec *iovec)
-{
-	return -EINVAL;
-}
-
-RTB_EXPORT int32_t
-rutabaga_resource_transfer_write(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id,
-				 const struct rutabaga_transfer *transfer)
-{
-	return -EINVAL;
 }
 
 /* rutabaga derives the access from the fd: read-only if opened so or sealed for writing. */
@@ -176,6 +137,7 @@ rutabaga_resource_unref(struct rutabaga *rtb, uint32_t resource_id)
 	res = host_resource_lookup(resource_id);
 	if (res && res->vmm_held) {
 		res->vmm_held = false;
+		rtb_2d_release(res);
 		/* QEMU frees a GUEST blob's pages now: a context must not write them again. */
 		if (res->map_borrowed) {
 			res->map = NULL;

@@ -38,7 +38,7 @@ fi
 dumper=$1 compositor=$2 build=$3 system=$4 theme=$5 size=$6
 shift 6
 here=$(cd "$(dirname "$0")" && pwd)
-launcher=$here/../sim/virtgpu-run
+launcher=${VIRTGPU_RUN:-$here/../sim/virtgpu-run}
 build=$(cd "$build" && pwd) || exit 2
 profile=${CURSOR_VIRTGPU_PROFILE:-rutabaga}
 name="$theme-$size"

@@ -28,18 +28,12 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 debs=$top/build-debian/debs
 debs_i386=$top/build-debian/debs-i386
-mirror=${MIRROR:-http://deb.debian.org/debian}
-cache=/var/cache/wayland-virtgpu
-chroot_opts=(--variant=minbase --architectures=amd64,i386
-	--include=weston:i386,libwayland-client0:amd64,libwayland-cursor0:amd64,libwayland-egl1:amd64
-	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
-	--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*')
-tarball=$cache/bookworm-i386-clients-$(printf '%s\n' "${chroot_opts[@]}" | sha256sum | cut -c1-8).tar.gz
 pkgs=(libwayland-client0 libwayland-cursor0 libwayland-egl1)
 
 RT_KEEP=${RT_KEEP:-}
 . "$top/tests/real/lib.sh"
 rt_init debian-i386-run
+. "$top/tests/debian/chroot-lib.sh"
 
 for a in amd64 i386; do
 	d=$debs
@@ -49,29 +43,10 @@ for a in amd64 i386; do
 			rt_die "no $d/${p}_*_$a.deb: run tests/debian/build-packages.sh and tests/debian/i386.sh first"
 	done
 done
-mkdir -p "$cache"
-if [ -z "$(find "$tarball" -mtime -30 2>/dev/null)" ]; then
-	rt_log "making $tarball"
-	mmdebstrap --quiet --mode=root "${chroot_opts[@]}" bookworm "$cache/i386-clients-new.tar.gz" "$mirror" ||
-		rt_die "mmdebstrap failed"
-	rm -f "$cache"/bookworm-i386-clients*.tar.gz
-	mv "$cache/i386-clients-new.tar.gz" "$tarball"
-fi
-
-root=$RT_WORK/chroot
-mkdir -p "$root"
-tar -xzf "$tarball" -C "$root" || rt_die "cannot unpack $tarball"
-mounts=()
-umount_all() {
-	local i
-	for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-		umount -l "${mounts[i]}"
-	done
-}
-# Unmount before lib.sh's cleanup removes the work directory; rt_cleanup
-# exits with the status it finds in $?.
-trap 'status=$?; umount_all; (exit $status); rt_cleanup' EXIT
-mount -t proc proc "$root/proc" && mounts+=("$root/proc")
+chroot_tarball bookworm-i386-clients --variant=minbase --architectures=amd64,i386 \
+	--include=weston:i386,libwayland-client0:amd64,libwayland-cursor0:amd64,libwayland-egl1:amd64 \
+	"${CHROOT_SLIM[@]}"
+chroot_unpack "$CHROOT_TARBALL"
 mkdir -p "$root/run/user/0" "$root/debs"
 for p in "${pkgs[@]}"; do
 	cp "$debs/${p}"_*_amd64.deb "$debs_i386/${p}"_*_i386.deb "$root/debs/"
@@ -114,13 +89,13 @@ else
 fi
 
 rt_start_weston headless i386
-mount --bind "$RT_XDG" "$root/run/user/0" && mounts+=("$root/run/user/0")
+chroot_mount --bind "$RT_XDG" "$root/run/user/0"
 
 # run_client TAG: weston-simple-shm:i386, three frames into TAG-N.png;
 # writes the libwayland files it maps, each with its package and version,
 # into TAG.lib and its output into TAG.log.
 run_client() {
-	local tag=$1 pid lib libs owner i
+	local tag=$1 pid i
 	(exec chroot "$root" env -i PATH=/usr/bin:/bin HOME=/root XDG_RUNTIME_DIR=/run/user/0 \
 		WAYLAND_DISPLAY="$RT_SOCKET" WAYLAND_VIRTGPU_STATS=1 $qemu /usr/bin/weston-simple-shm) \
 		>"$RT_WORK/$tag.log" 2>&1 &
@@ -137,13 +112,7 @@ run_client() {
 		sleep 0.25
 		rt_screenshot "$RT_WORK/$tag-$i.png" window || return 1
 	done
-	mapfile -t libs < <(in_chroot cat "/proc/$pid/maps" |
-		awk '$6 ~ /\/libwayland-(client|cursor|egl)\.so/ { print $6 }' | sort -u)
-	: >"$RT_WORK/$tag.lib"
-	for lib in "${libs[@]}"; do
-		owner=$(in_chroot dpkg-query -S "$lib" 2>/dev/null | cut -d: -f1-2)
-		echo "$lib $owner $(in_chroot dpkg-query -W -f='${Version}' "$owner")" >>"$RT_WORK/$tag.lib"
-	done
+	chroot_libwayland "$pid" "$RT_WORK/$tag.lib"
 	rt_log "$tag: weston-simple-shm:i386 (pid $pid) maps: $(paste -sd';' "$RT_WORK/$tag.lib")"
 	# SIGINT: it disconnects, and our library prints its stats line.
 	kill -INT "$pid"

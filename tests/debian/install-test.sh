@@ -25,53 +25,23 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 debs=${1:-$top/build-debian/debs}
 sim_build=${SIM_BUILD:-$top/build-debian/src/wayland-virtgpu/build-deb}
-mirror=${MIRROR:-http://deb.debian.org/debian}
-cache=/var/cache/wayland-virtgpu
 # The clients and what they need; GTK 4 draws with Mesa's EGL (llvmpipe)
 # through libwayland-egl, Qt's widgets through wl_shm.
 chroot_packages=weston,foot,fonts-dejavu-core,gtk-4-examples,qtbase5-examples,qtwayland5
-chroot_opts=(--variant=minbase --include="$chroot_packages"
-	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
-	--dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*')
-tarball=$cache/bookworm-clients-$(printf '%s\n' "${chroot_opts[@]}" | sha256sum | cut -c1-8).tar.gz
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 
 RT_KEEP=${RT_KEEP:-}
 . "$top/tests/real/lib.sh"
 rt_init debian-install
+. "$top/tests/debian/chroot-lib.sh"
 
 for f in "$sim_build/tests/sim/virtgpu-sim-host" "$sim_build/tests/sim/libvirtgpu-sim-kernel.so" \
 		"$sim_build/tests/real/libexit-on-term.so"; do
 	[ -e "$f" ] || rt_die "no $f: run tests/debian/build-packages.sh first, or set SIM_BUILD"
 done
 
-mkdir -p "$cache"
-if [ -z "$(find "$tarball" -mtime -30 2>/dev/null)" ]; then
-	rt_log "making $tarball"
-	mmdebstrap --quiet --mode=root "${chroot_opts[@]}" bookworm "$cache/clients-new.tar.gz" "$mirror" ||
-		rt_die "mmdebstrap failed"
-	# Older lists' tarballs are of no more use.
-	rm -f "$cache"/bookworm-clients*.tar.gz
-	mv "$cache/clients-new.tar.gz" "$tarball"
-fi
-
-root=$RT_WORK/chroot
-mkdir -p "$root"
-tar -xzf "$tarball" -C "$root" || rt_die "cannot unpack $tarball"
-mounts=()
-chroot_mount() {
-	mount "$@" && mounts+=("${@: -1}")
-}
-umount_all() {
-	local i
-	for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
-		umount -l "${mounts[i]}"
-	done
-}
-# Unmount before lib.sh's cleanup removes the work directory; rt_cleanup
-# exits with the status it finds in $?, the script's, not umount's.
-trap 'status=$?; umount_all; (exit $status); rt_cleanup' EXIT
-chroot_mount -t proc proc "$root/proc"
+chroot_tarball bookworm-clients --variant=minbase --include="$chroot_packages" "${CHROOT_SLIM[@]}"
+chroot_unpack "$CHROOT_TARBALL"
 # foot opens a pty.
 chroot_mount --bind /dev/pts "$root/dev/pts"
 mkdir -p "$root/run/user/0" "$root/run/sim" "$root/opt/sim" "$root/debs"
@@ -148,7 +118,7 @@ shoot_settled() {
 # it into $RT_WORK/TAG-NAME.png once settled, and write the libwayland
 # files it maps into TAG-NAME.lib, each with its package and version.
 run_client() {
-	local name=$1 tag=$2 pid maps lib libs owner cmd
+	local name=$1 tag=$2 pid cmd
 	shift 2
 	read -ra cmd <<<"$(client_cmd "$name")"
 	# exec all the way down, so that $! is the client's pid.
@@ -161,13 +131,7 @@ run_client() {
 		rt_stop "$pid"
 		return 1
 	fi
-	maps=$(in_chroot cat "/proc/$pid/maps")
-	: >"$RT_WORK/$tag-$name.lib"
-	mapfile -t libs < <(awk '$6 ~ /\/libwayland-(client|cursor|egl)\.so/ { print $6 }' <<<"$maps" | sort -u)
-	for lib in "${libs[@]}"; do
-		owner=$(in_chroot dpkg-query -S "$lib" 2>/dev/null | cut -d: -f1-2)
-		echo "$lib $owner $(in_chroot dpkg-query -W -f='${Version}' "$owner")" >>"$RT_WORK/$tag-$name.lib"
-	done
+	chroot_libwayland "$pid" "$RT_WORK/$tag-$name.lib"
 	rt_log "$tag $name (pid $pid) maps: $(paste -sd';' "$RT_WORK/$tag-$name.lib")"
 	# SIGTERM first: a guest then exit()s (exit-on-term, preloaded), and
 	# the library prints its stats line.

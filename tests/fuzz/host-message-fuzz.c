@@ -117,7 +117,7 @@ build_host_seed(const struct host_seed *seed, uint8_t *page)
 	} else {
 		sr->num_identifiers = seed->num_ids;
 		sr->opaque_data_size = seed->data_size;
-		sr->hdr.cmd_size = (uint16_t) (CROSS_DOMAIN_SR_SIZE(n) + seed->data_size);
+		sr->hdr.cmd_size = (uint16_t) (CROSS_DOMAIN_SR_DATA_OFF(n) + seed->data_size);
 		for (i = 0; i < 3 && i < n; i++) {
 			words[4 + i] = 0x10 + i;		/* identifiers */
 			words[4 + n + i] = seed->types[i];	/* types */
@@ -126,7 +126,7 @@ build_host_seed(const struct host_seed *seed, uint8_t *page)
 	}
 	for (i = 0; i < 64; i++)	/* the first data bytes, whichever form */
 		((uint8_t *) words)[(seed->cmd == CROSS_DOMAIN_CMD_READ ? 24 :
-				     CROSS_DOMAIN_SR_SIZE(n)) + i] = (uint8_t) (i * 7);
+				     CROSS_DOMAIN_SR_DATA_OFF(n)) + i] = (uint8_t) (i * 7);
 	page[0] = (uint8_t) seed->n4;
 	memcpy(page + 1, words, seed->page_size);
 	return 1 + seed->page_size;

@@ -35,7 +35,7 @@
 #include "linux-dmabuf-unstable-v1-client-protocol.h"
 #include "wl-drm-client-protocol.h"
 #include "../sim/virtgpu-sim.h"
-#include "../../host/virtgpu-uapi.h"
+#include "../../uapi/virtgpu-uapi.h"
 
 static int failures;
 

@@ -272,6 +272,23 @@ rt_client_env()
 	return 0
 }
 
+# rt_maps PID: PID's mappings; with RT_GUEST_MAPS set (a client in a real
+# guest, tests/vm/vm-run's VM_RUN_MAPS), the guest's processes' instead.
+rt_maps()
+{
+	if [ -n "${RT_GUEST_MAPS:-}" ]; then
+		# The guest renews it every 0.1 s of its (slower) time: wait for it.
+		local n=0
+		until grep -q '/libwayland-client\.so' "$RT_GUEST_MAPS" 2>/dev/null; do
+			((n++ < 50)) || return 1
+			sleep 0.1
+		done
+		cat "$RT_GUEST_MAPS"
+	else
+		cat "/proc/$1/maps" 2>/dev/null
+	fi
+}
+
 # rt_check_maps PID WHAT LIBDIR [EXTRA_DIR...]: PID has libwayland-client
 # mapped from LIBDIR and no other copy; any libwayland-cursor/-egl it maps
 # comes from an extra dir that holds one. WHAT names the process in messages.
@@ -279,7 +296,7 @@ rt_check_maps()
 {
 	local pid=$1 what=$2 libdir=$3 maps lib want got d
 	shift 3
-	maps=$(cat "/proc/$pid/maps" 2>/dev/null) || { rt_log "$what (pid $pid) is not running"; return 1; }
+	maps=$(rt_maps "$pid") || { rt_log "$what (pid $pid) is not running"; return 1; }
 	want=$(readlink -f "$libdir/libwayland-client.so.0")
 	got=$(awk '$6 ~ /\/libwayland-client\.so/ { print $6 }' <<<"$maps" | sort -u)
 	if [ "$got" != "$want" ]; then
@@ -334,9 +351,20 @@ rt_wait_descendant()
 }
 
 # rt_check_guest PID WHAT: PID runs on the simulated virtio-gpu's fake kernel
-# (tests/sim's LD_PRELOAD library), i.e. it is a guest.
+# (tests/sim's LD_PRELOAD library), i.e. it is a guest; in a real guest
+# (RT_GUEST_MAPS), it maps memory of the virtio-gpu's DRM device.
 rt_check_guest()
 {
+	if [ -n "${RT_GUEST_MAPS:-}" ]; then
+		local n=0
+		# The guest's next look may be needed (the library maps its rings
+		# once it has loaded).
+		until grep -Eq ' /dev/dri/(card|renderD)[0-9]+$' "$RT_GUEST_MAPS" 2>/dev/null; do
+			((n++ < 50)) || { rt_log "$2 maps nothing of /dev/dri in the guest: not on its virtio-gpu"; return 1; }
+			sleep 0.1
+		done
+		return 0
+	fi
 	if ! grep -q '/libvirtgpu-sim-kernel\.so$' "/proc/$1/maps" 2>/dev/null; then
 		rt_log "$2 (pid $1) does not map libvirtgpu-sim-kernel.so: not a guest of the simulated device"
 		return 1

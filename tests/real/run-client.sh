@@ -27,6 +27,7 @@ usage()
 	exit 2
 }
 
+IN_VM=
 VIRTGPU_BUILD=
 if [ "$1" = --virtgpu ]; then
 	[ $# -eq 3 ] || usage
@@ -35,8 +36,11 @@ if [ "$1" = --virtgpu ]; then
 	LIBDIR=$VIRTGPU_BUILD/src
 	EXTRA_DIRS=("$VIRTGPU_BUILD/cursor" "$VIRTGPU_BUILD/egl")
 	TEST_NAME=virtgpu-$CLIENT
+	# VIRTGPU_RUN=tests/vm/vm-run: the client runs in a real guest kernel.
+	IN_VM=
+	[ "${VIRTGPU_RUN##*/}" != vm-run ] || IN_VM=1
 	VIRTGPU_RUN=(env WAYLAND_VIRTGPU_BUILD="$VIRTGPU_BUILD" WAYLAND_VIRTGPU_STATS=1
-		VIRTGPU_SIM_STATS=- "$RT_DIR/../sim/virtgpu-run"
+		VIRTGPU_SIM_STATS=- "${VIRTGPU_RUN:-$RT_DIR/../sim/virtgpu-run}"
 		--profile "${RT_VIRTGPU_PROFILE:-rutabaga}" --)
 	# SIGTERM becomes exit(), so clients print the stats line when stopped.
 	EXIT_ON_TERM=$VIRTGPU_BUILD/tests/real/libexit-on-term.so
@@ -219,6 +223,12 @@ start_client()
 	shift
 	rt_client_env "$@"
 	LAUNCHER_PID=
+	RT_GUEST_MAPS=
+	if [ -n "$VIRTGPU_BUILD" ] && [ "$label" = test ] && [ -n "$IN_VM" ]; then
+		RT_GUEST_MAPS=$RT_WORK/guest-maps-$label
+		rm -f "$RT_GUEST_MAPS"
+		CLIENT_ENV+=(VM_RUN_MAPS="$RT_GUEST_MAPS")
+	fi
 	if [ -n "$VIRTGPU_BUILD" ] && [ "$label" = test ]; then
 		# The launcher, a bash script, drops PS1 (bash unsets it when
 		# not interactive): the shells of terminals get it back here.
@@ -232,7 +242,15 @@ start_client()
 	rt_track "$CLIENT_PID"
 	[ ${#prefix[@]} -gt 0 ] || { start_x_client "$label"; return 0; }
 	LAUNCHER_PID=$CLIENT_PID
-	if CLIENT_PID=$(rt_wait_descendant "$LAUNCHER_PID" "${CMD[0]##*/}" 100); then
+	if [ -n "${RT_GUEST_MAPS:-}" ]; then
+		# A real guest (tests/vm/vm-run): no process here to look at; the
+		# guest writes its processes' maps once the client runs.
+		local n=0
+		until grep -q '/libwayland-client\.so' "$RT_GUEST_MAPS" 2>/dev/null; do
+			kill -0 "$LAUNCHER_PID" 2>/dev/null && ((n++ < 900)) || break
+			sleep 0.1
+		done
+	elif CLIENT_PID=$(rt_wait_descendant "$LAUNCHER_PID" "${CMD[0]##*/}" 100); then
 		rt_track "$CLIENT_PID"
 	else
 		# Exited at once, or never started: the comparison says what is missing.

@@ -2,7 +2,8 @@
  * librutabaga_gfx_ffi driven as QEMU's virtio-gpu-rutabaga drives it (host/rutabaga/
  * README.md), against a compositor socket of the test's own: capsets, contexts, rings in
  * "guest memory", INIT, fences per ring, a RECEIVE with an fd turned into a mapped HOST3D
- * blob, a SEND, EOF, and what it refuses. Checks the bytes and results QEMU would see.
+ * blob, a SEND, SENDs past the socket's room (QEMU's thread never waits), EOF, 2D resources
+ * (the guest's console) and what it refuses. Checks the bytes and results QEMU would see.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -128,6 +129,222 @@ send_with_fd(int sock, const char *data, int fd)
 	CHECK(sendmsg(sock, &msg, 0) == (ssize_t)strlen(data));
 }
 
+/* --- 2D resources: the guest's console, dumb buffers and cursor (as QEMU drives them) --- */
+
+#define W2D 64
+#define H2D 32
+
+static struct rutabaga_create_3d
+create_2d(uint32_t format, uint32_t width, uint32_t height)
+{
+	/* What QEMU's RESOURCE_CREATE_2D passes. */
+	return (struct rutabaga_create_3d){ .target = 2, .format = format, .bind = 1 << 1,
+		.width = width, .height = height, .depth = 1, .array_size = 1, .flags = 1 };
+}
+
+static struct rutabaga_transfer
+box(uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+	return (struct rutabaga_transfer){ .x = x, .y = y, .w = w, .h = h, .d = 1 };
+}
+
+/* The pixel the guest wrote at (x, y): its position, so a misplaced copy shows. */
+static uint32_t
+pattern(uint32_t x, uint32_t y)
+{
+	return 0xff000000u | y << 12 | x;
+}
+
+static void
+check_create_2d(struct rutabaga *rtb)
+{
+	struct rutabaga_create_3d c = create_2d(2, W2D, H2D);
+
+	CHECK(rutabaga_resource_create_3d(rtb, 20, &c) == 0);
+	CHECK(rutabaga_resource_create_3d(rtb, 20, &c) != 0);	/* the id is taken */
+	CHECK(rutabaga_resource_create_3d(rtb, 1, &c) != 0);	/* by a blob too: one table */
+	c.target = 3;						/* a 3D texture */
+	CHECK(rutabaga_resource_create_3d(rtb, 21, &c) != 0);
+	c = create_2d(2, W2D, H2D);
+	c.depth = 4;
+	CHECK(rutabaga_resource_create_3d(rtb, 21, &c) != 0);
+	c = create_2d(999, W2D, H2D);				/* not a virtio-gpu format */
+	CHECK(rutabaga_resource_create_3d(rtb, 21, &c) != 0);
+	c = create_2d(2, 0, H2D);
+	CHECK(rutabaga_resource_create_3d(rtb, 21, &c) != 0);
+	c = create_2d(2, 16384, 16384);				/* 1 GiB */
+	CHECK(rutabaga_resource_create_3d(rtb, 21, &c) == -ENOMEM);
+	c = create_2d(2, 1u << 31, 1u << 31);			/* 4 * w * h wraps to 0 */
+	CHECK(rutabaga_resource_create_3d(rtb, 21, &c) == -ENOMEM);
+	c = create_2d(2, UINT32_MAX, UINT32_MAX);
+	CHECK(rutabaga_resource_create_3d(rtb, 21, &c) == -ENOMEM);
+	/* 256 MiB of 2D resources in all: what one frees, another may take. */
+	c = create_2d(2, 8192, 8191);			/* 256 MiB less 32 KiB */
+	CHECK(rutabaga_resource_create_3d(rtb, 21, &c) == 0);
+	c = create_2d(2, 128, 64);			/* 32 KiB, 8 KiB too many */
+	CHECK(rutabaga_resource_create_3d(rtb, 22, &c) == -ENOMEM);
+	CHECK(rutabaga_resource_unref(rtb, 21) == 0);
+	CHECK(rutabaga_resource_create_3d(rtb, 22, &c) == 0);
+	CHECK(rutabaga_resource_unref(rtb, 22) == 0);
+	/* A 2D resource has no handle: nothing to map or export. */
+	struct rutabaga_mapping map;
+	struct rutabaga_handle handle;
+	uint32_t info;
+	CHECK(rutabaga_resource_map(rtb, 20, &map) != 0);
+	CHECK(rutabaga_resource_map_info(rtb, 20, &info) != 0);
+	CHECK(rutabaga_resource_export_blob(rtb, 20, &handle) != 0);
+}
+
+/* Guest pages holding the pattern, packed, cut into iovecs at odd places (one empty). */
+static uint32_t *
+guest_image(struct iovec *iov, size_t *num, size_t size)
+{
+	uint32_t *px = malloc(W2D * H2D * 4);
+	uint8_t *bytes = (uint8_t *)px;
+
+	for (uint32_t y = 0; y < H2D; y++)
+		for (uint32_t x = 0; x < W2D; x++)
+			px[y * W2D + x] = pattern(x, y);
+	iov[0] = (struct iovec){ bytes, 1001 };
+	iov[1] = (struct iovec){ bytes + 1001, 0 };
+	iov[2] = (struct iovec){ bytes + 1001, 4097 };
+	iov[3] = (struct iovec){ bytes + 5098, size - 5098 };
+	*num = 4;
+	return px;
+}
+
+static int
+read_2d(struct rutabaga *rtb, struct rutabaga_transfer t, void *buf, size_t size)
+{
+	struct iovec iov = { buf, size };
+
+	return rutabaga_resource_transfer_read(rtb, 0, 20, &t, &iov);
+}
+
+static void
+check_transfers_2d(struct rutabaga *rtb)
+{
+	struct iovec iov[4];
+	struct rutabaga_iovecs vecs = { iov, 0 };
+	uint32_t *out = malloc(W2D * H2D * 4), *guest, *again;
+	struct rutabaga_transfer t = box(3, 2, 10, 5);
+
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) != 0);	/* no backing yet */
+	guest = guest_image(iov, &vecs.num_iovecs, W2D * H2D * 4);
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, &vecs) == 0);
+
+	/* TRANSFER_TO_HOST_2D of a box, then a flush as QEMU's (stride 0, w*h*4 bytes):
+	 * the box's pixels where they were, the rest still black. */
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) == 0);
+	CHECK(read_2d(rtb, box(0, 0, W2D, H2D), out, W2D * H2D * 4) == 0);
+	for (uint32_t y = 0; y < H2D; y++)
+		for (uint32_t x = 0; x < W2D; x++)
+			CHECK(out[y * W2D + x] == (x >= 3 && x < 13 && y >= 2 && y < 7 ?
+						   pattern(x, y) : 0));
+
+	/* The whole screen, read back into a wider image (stride 4 * W + 16). */
+	t = box(0, 0, W2D, H2D);
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) == 0);
+	uint32_t *wide = calloc(H2D, W2D * 4 + 16);
+	t.stride = W2D * 4 + 16;
+	CHECK(rutabaga_resource_transfer_read(rtb, 0, 20, &t, &(struct iovec){ wide,
+			H2D * (W2D * 4 + 16) }) == 0);
+	for (uint32_t y = 0; y < H2D; y++)
+		CHECK(memcmp(wide + y * (W2D + 4), guest + y * W2D, W2D * 4) == 0 &&
+		      wide[y * (W2D + 4) + W2D] == 0);
+	free(wide);
+
+	/* The source offset: row 2 of the backing into row 0. */
+	t = box(0, 0, W2D, 1);
+	t.offset = 2 * W2D * 4;
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) == 0);
+	CHECK(read_2d(rtb, box(0, 0, W2D, H2D), out, W2D * H2D * 4) == 0);
+	CHECK(memcmp(out, guest + 2 * W2D, W2D * 4) == 0);
+	CHECK(memcmp(out + W2D, guest + W2D, (H2D - 1) * W2D * 4) == 0);
+
+	/* TRANSFER_FROM_HOST_3D (no buffer): into a new backing, split likewise. */
+	CHECK(rutabaga_resource_detach_backing(rtb, 20) == 0);
+	again = guest_image(iov, &vecs.num_iovecs, W2D * H2D * 4);
+	memset(again, 0, W2D * H2D * 4);
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, &vecs) == 0);
+	t = box(0, 0, W2D, H2D);
+	CHECK(rutabaga_resource_transfer_read(rtb, 0, 20, &t, NULL) == 0);
+	CHECK(memcmp(again, out, W2D * H2D * 4) == 0);
+	CHECK(rutabaga_resource_detach_backing(rtb, 20) == 0);
+	free(again);
+	free(guest);
+	/* The backing is gone (ASan: its memory is freed): nothing reads it. */
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) != 0);
+	free(out);
+}
+
+/* What a hostile or broken guest can send: each one refused, nothing copied, no crash. */
+static void
+check_hostile_2d(struct rutabaga *rtb)
+{
+	uint8_t *mem = calloc(1, W2D * H2D * 4), *out = malloc(W2D * H2D * 4);
+	struct iovec iov[4] = { { mem, W2D * H2D * 4 - 1 } };
+	struct rutabaga_iovecs vecs = { iov, 1 };
+	struct rutabaga_transfer t;
+
+	/* Backings: none, empty, without memory, wrapping 64 bits, too many entries. */
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, NULL) != 0);
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, &(struct rutabaga_iovecs){ iov, 0 }) != 0);
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, &(struct rutabaga_iovecs){ NULL, 1 }) != 0);
+	iov[1] = (struct iovec){ NULL, 4096 };
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, &(struct rutabaga_iovecs){ iov, 2 }) != 0);
+	iov[1] = (struct iovec){ mem, SIZE_MAX };
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, &(struct rutabaga_iovecs){ iov, 2 }) != 0);
+	CHECK(rutabaga_resource_attach_backing(rtb, 20,
+					       &(struct rutabaga_iovecs){ iov, 1u << 20 }) != 0);
+	CHECK(rutabaga_resource_attach_backing(rtb, 1, &vecs) != 0);	/* a blob */
+	CHECK(rutabaga_resource_attach_backing(rtb, 99, &vecs) != 0);	/* no such resource */
+
+	/* A backing one byte short of the image: the last row does not fit. */
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, &vecs) == 0);
+	t = box(0, 0, W2D, H2D);
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) != 0);
+	t = box(0, 0, W2D, H2D - 1);
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) == 0);
+	t.offset = W2D * 4 + 1;			/* past the end by one byte */
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) != 0);
+	t.offset = UINT64_MAX - 8;		/* wraps */
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) != 0);
+
+	/* Boxes outside the resource, or wrapping 32 bits; an empty one does nothing. */
+	struct rutabaga_transfer bad[] = { box(W2D - 4, 0, 5, 1), box(0, H2D - 2, 1, 3),
+		box(UINT32_MAX, 0, 2, 1), box(0, UINT32_MAX, 1, 2), box(W2D, 0, 1, 1) };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &bad[i]) != 0);
+		CHECK(read_2d(rtb, bad[i], out, W2D * H2D * 4) != 0);
+	}
+	t = box(UINT32_MAX, UINT32_MAX, 0, 0);
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) == 0);
+
+	/* QEMU's buffer: short by one pixel, a stride that runs past it, no memory. The buffer
+	 * is left as it was. */
+	memset(out, 0xaa, W2D * H2D * 4);
+	CHECK(read_2d(rtb, box(0, 0, W2D, H2D), out, W2D * H2D * 4 - 4) != 0);
+	t = box(0, 0, W2D, H2D);
+	t.stride = UINT32_MAX;
+	CHECK(rutabaga_resource_transfer_read(rtb, 0, 20, &t, &(struct iovec){ out,
+			W2D * H2D * 4 }) != 0);
+	for (size_t i = 0; i < W2D * H2D * 4; i++)
+		CHECK(out[i] == 0xaa);
+	CHECK(read_2d(rtb, box(0, 0, 1, 1), NULL, 4) != 0);
+	CHECK(rutabaga_resource_transfer_read(rtb, 0, 1, &t, NULL) != 0);	/* a blob */
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 99, &t) != 0);
+
+	/* Unref while a context holds it: the pixels and backing go at once, transfers fail. */
+	CHECK(rutabaga_context_attach_resource(rtb, 3, 20) == 0);
+	CHECK(rutabaga_resource_unref(rtb, 20) == 0);
+	free(mem);
+	CHECK(rutabaga_resource_transfer_write(rtb, 0, 20, &t) != 0);
+	CHECK(read_2d(rtb, box(0, 0, W2D, H2D), out, W2D * H2D * 4) != 0);
+	CHECK(rutabaga_resource_attach_backing(rtb, 20, &vecs) != 0);
+	free(out);
+}
+
 int
 main(void)
 {
@@ -170,11 +387,15 @@ main(void)
 	CHECK(rutabaga_context_create(rtb, 1, RUTABAGA_CAPSET_CROSS_DOMAIN, NULL, 0) != 0);
 	CHECK(rutabaga_context_create(rtb, 2, RUTABAGA_CAPSET_VIRGL2, NULL, 0) != 0);
 	CHECK(rutabaga_context_create(rtb, 3, 0, NULL, 0) == 0);
-	CHECK(rutabaga_resource_create_3d(rtb, 9, &(struct rutabaga_create_3d){ .target = 2 }) != 0);
 
 	/* The rings: GUEST blobs over "guest memory", attached; then INIT connects. */
 	CHECK(rutabaga_resource_create_blob(rtb, 0, 1, &guest, &qvecs, NULL) == 0);
 	CHECK(rutabaga_resource_create_blob(rtb, 0, 2, &guest, &cvecs, NULL) == 0);
+
+	/* The guest's console: a 2D resource in the same id space. */
+	check_create_2d(rtb);
+	check_transfers_2d(rtb);
+	check_hostile_2d(rtb);
 	CHECK(rutabaga_context_attach_resource(rtb, 1, 1) == 0);
 	CHECK(rutabaga_context_attach_resource(rtb, 1, 2) == 0);
 	CHECK(ring_fence(rtb, 1, 1, true) == 0);	/* before INIT: dropped, as rutabaga */
@@ -229,6 +450,41 @@ main(void)
 	memcpy(send + CROSS_DOMAIN_SR_DATA_OFF(28), "world", 5);
 	CHECK(submit(rtb, send, sizeof send) == 0);
 	CHECK(read(conn, got, sizeof got) == 5 && strcmp(got, "world") == 0);
+
+	/* A compositor that does not read: SENDs past its socket's room wait in the library,
+	 * QEMU's thread does not (it must go on serving the guest, whose next POLL is what
+	 * lets a compositor blocked on its own writes read again). A query-ring fence after
+	 * them signals only once they all went; the compositor gets every byte in order. */
+	enum { CHUNK = 4000, CHUNKS = 150 };
+	static uint8_t big[CROSS_DOMAIN_SR_DATA_OFF(28) + CHUNK];
+	uint32_t chunk = CHUNK;
+	struct timespec t0, t1;
+	hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, sizeof big, 0 };
+	memcpy(big, &hdr, sizeof hdr);
+	memcpy(big + 12, &chunk, 4);
+	alarm(20);	/* a submit that waits for the compositor hangs: fail, not hang */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < CHUNKS; i++) {
+		memset(big + CROSS_DOMAIN_SR_DATA_OFF(28), 'a' + i % 26, CHUNK);
+		CHECK(submit(rtb, big, sizeof big) == 0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+	CHECK(ring_fence(rtb, 7, 0, true) == 0 && !fence_wait(7, 200));
+	for (int i = 0; i < CHUNKS; i++) {
+		char part[CHUNK];
+		size_t have = 0;
+
+		while (have < CHUNK) {
+			ssize_t n = read(conn, part + have, CHUNK - have);
+			CHECK(n > 0);
+			have += (size_t)n;
+		}
+		for (int j = 0; j < CHUNK; j++)
+			CHECK(part[j] == 'a' + i % 26);
+	}
+	CHECK(fence_wait(7, 5000));
+	alarm(0);
 
 	/* The compositor closes: the next poll fence brings an empty RECEIVE (EOF). */
 	close(conn);

@@ -91,6 +91,7 @@ rt_start_weston headless w
 run()
 {
 	local label=$1 log=$RT_WORK/$1.log pid client_pid n=0 prefix=()
+	RT_GUEST_MAPS=
 	if [ "$label" = direct ]; then
 		RT_EXPECT_SYSTEM=1
 		rt_client_env "$(dirname "$RT_SYSTEM_LIB")"
@@ -99,7 +100,13 @@ run()
 		rt_client_env "$BUILD/src"
 		prefix=(env WAYLAND_VIRTGPU_BUILD="$BUILD" WAYLAND_VIRTGPU_STATS=1
 			VIRTGPU_SIM_STATS="$RT_WORK/host-stats.log"
-			"$ZC_DIR/../sim/virtgpu-run" --profile "$PROFILE" --)
+			"${VIRTGPU_RUN:-$ZC_DIR/../sim/virtgpu-run}" --profile "$PROFILE" --)
+		# In a real guest (tests/vm/vm-run) the client's pid and maps are the
+		# guest's: its maps come through VM_RUN_MAPS, SIGINT through vm-run.
+		if [ "${VIRTGPU_RUN##*/}" = vm-run ]; then
+			RT_GUEST_MAPS=$RT_WORK/guest-maps
+			prefix=("${prefix[0]}" VM_RUN_MAPS="$RT_GUEST_MAPS" "${prefix[@]:1}")
+		fi
 	fi
 	(cd "$RT_WORK" && exec "${RT_ENV[@]}" "${prefix[@]}" "$CLIENT" "${CLIENT_ARGS[@]}" \
 		--timeout 60 "$MODE") >"$log" 2>&1 &
@@ -133,7 +140,7 @@ run()
 			fail "$label: not a guest on $BUILD/src"
 	fi
 	rt_screenshot "$RT_WORK/$label.png" || fail "$label: no screenshot"
-	kill -INT "$client_pid"
+	kill -INT "$([ -n "${RT_GUEST_MAPS:-}" ] && echo "$pid" || echo "$client_pid")"
 	if ! rt_wait_gone "$pid" 100; then
 		fail "$label: the client did not exit within 10 s of SIGINT"
 		rt_stop "$client_pid"

@@ -1,7 +1,10 @@
 /*
+ * SPDX-License-Identifier: MIT
  * The guest kernel uAPI of a virtio-gpu DRM node and the cross-domain wire format, written
- * from the tables of cross-domain-protocol.md (§1 ioctls, §3 wire).  Shared by the fake
- * kernel, the host device and the test guest; every size is checked at compile time.
+ * from the tables of cross-domain-protocol.md (§1 ioctls, §3 wire), the project's own:
+ * Debian 12's libdrm header predates blob resources and context init. One header for the
+ * client library (virt-transport/), the host (host/), the fake kernel and the test guests;
+ * every size is checked at compile time.
  */
 #ifndef VIRTGPU_UAPI_H
 #define VIRTGPU_UAPI_H
@@ -296,6 +299,10 @@ struct dma_buf_import_sync_file {
 #define CROSS_DOMAIN_OLD_IDENTIFIERS	4
 #define CROSS_DOMAIN_PIPE_READ_START	0x80000000u
 
+/* The most data one SEND, and one WRITE, carries (§3.4). */
+#define CROSS_DOMAIN_MAX_SEND_DATA	3744
+#define CROSS_DOMAIN_MAX_WRITE_DATA	4072
+
 struct cross_domain_capabilities {
 	uint32_t version;
 	uint32_t supported_channels;
@@ -363,6 +370,13 @@ struct cross_domain_image_requirements {
 	int32_t physical_device_idx;
 };
 
+/* What SEND/RECEIVE start with, whatever their N. */
+struct cross_domain_sr_head {
+	struct cross_domain_header hdr;
+	uint32_t num_identifiers;
+	uint32_t opaque_data_size;
+};
+
 /* SEND/RECEIVE with N identifiers: N = 28 today, 4 on old hosts (§3.2, §3.5). */
 #define CROSS_DOMAIN_SEND_RECEIVE(n)				\
 	struct {						\
@@ -419,7 +433,8 @@ struct cross_domain_read_write {
 
 /* --- sizes and offsets as the document gives them (§1, §3.2) ------------------------- */
 
-_Static_assert(sizeof(struct drm_version) == 64, "drm_version");
+/* The one struct with pointers: the library is built for i386 too. */
+_Static_assert(sizeof(struct drm_version) == (sizeof(void *) == 8 ? 64 : 36), "drm_version");
 _Static_assert(sizeof(struct drm_prime_handle) == 12, "drm_prime_handle");
 _Static_assert(DRM_IOCTL_PRIME_HANDLE_TO_FD == 0xC00C642D, "PRIME_HANDLE_TO_FD");
 _Static_assert(DRM_IOCTL_PRIME_FD_TO_HANDLE == 0xC00C642E, "PRIME_FD_TO_HANDLE");
@@ -436,6 +451,9 @@ _Static_assert(DRM_IOCTL_VIRTGPU_WAIT == 0xC0086448, "WAIT");
 _Static_assert(DRM_IOCTL_VIRTGPU_GET_CAPS == 0xC0186449, "GET_CAPS");
 _Static_assert(DRM_IOCTL_VIRTGPU_RESOURCE_CREATE_BLOB == 0xC030644A, "CREATE_BLOB");
 _Static_assert(DRM_IOCTL_VIRTGPU_CONTEXT_INIT == 0xC010644B, "CONTEXT_INIT");
+_Static_assert(DMA_BUF_IOCTL_SYNC == 0x40086200, "DMA_BUF_IOCTL_SYNC");
+_Static_assert(DMA_BUF_IOCTL_EXPORT_SYNC_FILE == 0xC0086202, "EXPORT_SYNC_FILE");
+_Static_assert(DMA_BUF_IOCTL_IMPORT_SYNC_FILE == 0x40086203, "IMPORT_SYNC_FILE");
 _Static_assert(offsetof(struct drm_virtgpu_resource_create_blob, cmd_size) == 28, "blob");
 _Static_assert(offsetof(struct drm_virtgpu_resource_create_blob, blob_id) == 40, "blob");
 _Static_assert(offsetof(struct drm_virtgpu_execbuffer, ring_idx) == 32, "execbuffer");
@@ -455,5 +473,9 @@ _Static_assert(sizeof(struct cross_domain_send_receive_n4) == 64, "send n4");
 _Static_assert(offsetof(struct cross_domain_send_receive_n4, identifier_types) == 32, "send n4");
 _Static_assert(CROSS_DOMAIN_SR_DATA_OFF(28) == 352 && CROSS_DOMAIN_SR_DATA_OFF(4) == 64, "data");
 _Static_assert(sizeof(struct cross_domain_read_write) == 24, "read/write");
+_Static_assert(sizeof(struct cross_domain_sr_head) == CROSS_DOMAIN_SR_IDS_OFF(28), "sr head");
+_Static_assert(CROSS_DOMAIN_SR_DATA_OFF(28) + CROSS_DOMAIN_MAX_SEND_DATA == 4096, "send data");
+_Static_assert(sizeof(struct cross_domain_read_write) + CROSS_DOMAIN_MAX_WRITE_DATA == 4096,
+	       "write data");
 
 #endif

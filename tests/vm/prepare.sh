@@ -1,0 +1,13 @@
+#!/bin/bash
+# Makes what tests/vm/vm-run needs before the suites run, so that no test's timeout pays
+# for it: QEMU from Debian 13's source (tests/vm/build-qemu.sh, about 7 minutes the first
+# time) and the guest's Debian 12 root (tests/vm/build-rootfs.sh, about 8 minutes), both
+# cached in /var/cache/wayland-virtgpu. Needs root and Debian's archive the first time.
+# usage: tests/vm/prepare.sh [BUILD_DIR]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+build=${1:-$here/../../build}
+start=$SECONDS
+qemu=$("$here/build-qemu.sh" "$build" | tail -n 1)
+root=$("$here/build-rootfs.sh" | tail -n 1)
+echo "vm prepare: $qemu, $root ($((SECONDS - start)) s)"
