@@ -582,7 +582,7 @@ run_clipboard_virtgpu()
 
 	[ -z "$MAPS_FAILED" ] || { rt_log "the library under test was not the one loaded, or not as a guest"; status=1; }
 	[ $status -eq 0 ] || { save_failure guest-copy.log guest-paste.log host-paste.log host-copy.log; rt_die "clipboard through the simulated virtio-gpu"; }
-	rt_log "PASS: 64 MiB moved unchanged guest -> host and host -> guest"
+	rt_log "PASS: $(stat -c %s "$data") bytes moved unchanged guest -> host and host -> guest"
 }
 
 # The keymap: keymap-dump (size, hash, head of wl_keyboard.keymap read
