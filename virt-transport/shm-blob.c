@@ -127,8 +127,12 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 	return blob;
 
 err_bo:
-	snprintf(why, why_size, "cannot map host memory (%s)",
-		 strerror(errno));
+	/* QEMU maps only shared-memory blobs (cross-domain-protocol.md §5.2):
+	 * a rutabaga whose gralloc makes dma-bufs cannot serve wl_shm there. */
+	snprintf(why, why_size, "cannot map host memory (%s)%s",
+		 strerror(errno), cd->dev.caps.supports_dmabuf ?
+		 "; the host's memory is dma-bufs, which some VMMs (QEMU) do not "
+		 "map: use a host without a dma-buf gralloc" : "");
 	if (blob->map)
 		munmap(blob->map, blob->size);
 	virtgpu_gem_close(&cd->dev, blob->bo);
