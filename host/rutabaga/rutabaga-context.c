@@ -148,11 +148,16 @@ rutabaga_context_attach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t
 	return rtb_context_hold(rtb, ctx_id, resource_id, host_file_handle_open);
 }
 
-/* The commands submitted so far have not all run. */
-static bool
+bool
 rtb_context_waiting(const struct rtb_context *ctx)
 {
 	return cd_context_completed(ctx->file->ctx) < cd_context_accepted(ctx->file->ctx);
+}
+
+bool
+rtb_ticket_reached(const struct rtb_context *ctx, uint64_t ticket)
+{
+	return ticket <= cd_context_completed(ctx->file->ctx) || cd_context_lost(ctx->file->ctx);
 }
 
 /* Detached after commands that may still name it: closed once they ran, as the kernel
@@ -197,8 +202,7 @@ rtb_context_resume(struct rtb_context *ctx)
 
 	if (pfd.fd >= 0 && poll(&pfd, 1, 0) == 1)
 		cd_context_resume(ctx->file->ctx);
-	while (ctx->closes && (ctx->closes->ticket <= cd_context_completed(ctx->file->ctx) ||
-			       cd_context_lost(ctx->file->ctx))) {
+	while (ctx->closes && rtb_ticket_reached(ctx, ctx->closes->ticket)) {
 		struct rtb_close *c = ctx->closes;
 
 		ctx->closes = c->next;

@@ -36,15 +36,14 @@ rtb_worker_wake(struct rutabaga *rtb)
 }
 
 static int
-rtb_queue_fence(struct rtb_fence **list, const struct rtb_context *ctx,
-		const struct rutabaga_fence *fence)
+rtb_queue_fence(struct rtb_fence **list, uint64_t ticket, const struct rutabaga_fence *fence)
 {
 	struct rtb_fence *f = calloc(1, sizeof *f), **tail;
 
 	if (!f)
 		return -ENOMEM;
 	f->fence = *fence;
-	f->ticket = cd_context_accepted(ctx->file->ctx);
+	f->ticket = ticket;
 	for (tail = list; *tail; tail = &(*tail)->next)
 		;
 	*tail = f;
@@ -55,8 +54,7 @@ rtb_queue_fence(struct rtb_fence **list, const struct rtb_context *ctx,
 static bool
 rtb_fence_due(const struct rtb_context *ctx, const struct rtb_fence *list)
 {
-	return list && (list->ticket <= cd_context_completed(ctx->file->ctx) ||
-			cd_context_lost(ctx->file->ctx));
+	return list && rtb_ticket_reached(ctx, list->ticket);
 }
 
 void
@@ -78,21 +76,11 @@ rtb_signal_held_fences(struct rutabaga *rtb, struct rtb_context *ctx)
 static int
 rtb_queue_channel_fence(struct rtb_context *ctx, const struct rutabaga_fence *fence)
 {
-	int ret;
-
 	/* rutabaga drops a channel fence of a context without INIT; a lost context's worker
 	 * has stopped: neither ever signals. */
 	if (!cd_context_initialized(ctx->file->ctx) || cd_context_lost(ctx->file->ctx))
 		return 0;
-	ret = rtb_queue_fence(&ctx->channel_fences, ctx, fence);
-	if (ret == 0) {
-		struct rtb_fence *f = ctx->channel_fences;
-
-		while (f->next)
-			f = f->next;
-		f->ticket = 0;
-	}
-	return ret;
+	return rtb_queue_fence(&ctx->channel_fences, 0, fence);
 }
 
 RTB_EXPORT int32_t
@@ -113,8 +101,8 @@ rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
 		ret = -EINVAL;
 	else if (ring && fence->ring_idx == CROSS_DOMAIN_CHANNEL_RING)
 		ret = rtb_queue_channel_fence(ctx, fence);
-	else if (ctx && cd_context_completed(ctx->file->ctx) < cd_context_accepted(ctx->file->ctx))
-		ret = rtb_queue_fence(&ctx->held_fences, ctx, fence);
+	else if (ctx && rtb_context_waiting(ctx))
+		ret = rtb_queue_fence(&ctx->held_fences, cd_context_accepted(ctx->file->ctx), fence);
 	pthread_mutex_unlock(&rtb->lock);
 	if (ret == 1) {
 		rtb->fence_cb(rtb->user_data, fence);

@@ -101,6 +101,13 @@ struct rtb_context *
 rtb_context_find(struct rutabaga *rtb, uint32_t ctx_id);
 void
 rtb_contexts_destroy(struct rutabaga *rtb);
+/* The commands submitted so far have not all run. */
+bool
+rtb_context_waiting(const struct rtb_context *ctx);
+/* The commands submitted before ticket (cd_context_accepted then) ran, or never will: the
+ * context is lost. */
+bool
+rtb_ticket_reached(const struct rtb_context *ctx, uint64_t ticket);
 /* Runs what waits of ctx's commands if its socket or pipe takes more now, then the detaches
  * whose commands ran. */
 void
