@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
 	# build
-	meson ninja-build pkg-config gcc clang libffi-dev libdrm-dev
+	meson ninja-build pkg-config gcc clang libffi-dev
 	libwayland-dev libwayland-bin wayland-protocols
 	# compositors, X server and screenshots
 	weston sway cage grim xvfb x11-xkb-utils xwayland imagemagick python3-pil

@@ -27,7 +27,7 @@ if [ -z "$(find "$tarball" -mtime -30 2>/dev/null)" ]; then
 	echo "i386: making $tarball"
 	mmdebstrap --quiet --architectures=amd64,i386 --variant=buildd --mode=root \
 		--include=debhelper,meson,libwayland-bin,fakeroot,crossbuild-essential-i386 \
-		--include=pkgconf:i386,libffi-dev:i386,libdrm-dev:i386,libc6:i386 \
+		--include=pkgconf:i386,libffi-dev:i386,libc6:i386 \
 		bookworm "$cache/i386-new.tar.gz" "$mirror"
 	mv "$cache/i386-new.tar.gz" "$tarball"
 fi
