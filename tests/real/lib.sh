@@ -272,6 +272,13 @@ rt_client_env()
 	return 0
 }
 
+# rt_in_vm: the launcher (VIRTGPU_RUN) is tests/vm/vm-run, so the client runs in a
+# real guest: its pid, maps and files are the guest's, not this host's.
+rt_in_vm()
+{
+	[ "${VIRTGPU_RUN##*/}" = vm-run ]
+}
+
 # rt_maps PID: PID's mappings; with RT_GUEST_MAPS set (a client in a real
 # guest, tests/vm/vm-run's VM_RUN_MAPS), the guest's processes' instead.
 rt_maps()

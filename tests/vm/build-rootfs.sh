@@ -27,7 +27,10 @@ bookworm|trixie) ;;
 esac
 
 # The clients the VM suites run (tests/vm/meson.build), fonts and cursor themes for them.
+# GTK reads its fonts and window buttons from gsettings-desktop-schemas, as on the host that
+# takes the reference screenshots; Mesa's drivers are for EGL clients in the guest.
 packages=linux-image-amd64,busybox-static,weston,foot,wl-clipboard,fonts-dejavu-core
+packages+=,fonts-dejavu-extra,gsettings-desktop-schemas,libgl1-mesa-dri,libegl1
 packages+=,gtk-4-examples,dmz-cursor-theme,adwaita-icon-theme
 opts=(--variant=minbase --include="$packages"
 	--dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright'
@@ -47,13 +50,17 @@ if [ ! -e "$root/.complete" ]; then
 	log "making $root (Debian 12, about 5 minutes)"
 	rm -rf "$root.new"
 	mmdebstrap --quiet --mode=root "${opts[@]}" bookworm "$root.new" "$mirror" >&2
-	# Older lists' roots are of no more use.
-	for old in "$cache"/vm-root-*; do
-		case "$old" in "$root.new") ;; *) rm -rf "$old" ;; esac
-	done
 	mv "$root.new" "$root"
 	ln -sf "$(cd "$root/boot" && ls vmlinuz-* | sort -V | tail -n 1 | sed 's|^|boot/|')" "$root/vmlinuz"
 	touch "$root/.complete"
+fi
+# Older lists' roots are of no more use, unless a VM still runs on one: each tests/vm/vm-run
+# holds vm-root.inuse shared while its guest lives (it calls this script under that lock, so
+# only a call from outside a vm-run, e.g. tests/vm/prepare.sh, removes them).
+if flock -xn "$cache/vm-root.inuse" true 2>/dev/null; then
+	for old in "$cache"/vm-root-*; do
+		case "$old" in "$root"|"$root".*) ;; *) rm -rf "$old" ;; esac
+	done
 fi
 
 # make_initrd MODULES_DIR OUT: the initramfs for the kernel whose modules are in

@@ -103,7 +103,7 @@ run()
 			"${VIRTGPU_RUN:-$ZC_DIR/../sim/virtgpu-run}" --profile "$PROFILE" --)
 		# In a real guest (tests/vm/vm-run) the client's pid and maps are the
 		# guest's: its maps come through VM_RUN_MAPS, SIGINT through vm-run.
-		if [ "${VIRTGPU_RUN##*/}" = vm-run ]; then
+		if rt_in_vm; then
 			RT_GUEST_MAPS=$RT_WORK/guest-maps
 			prefix=("${prefix[0]}" VM_RUN_MAPS="$RT_GUEST_MAPS" "${prefix[@]:1}")
 		fi
