@@ -50,7 +50,6 @@ MODE=$1
 PROFILE=${ZEROCOPY_PROFILE:-rutabaga}
 CLIENT_ARGS=()
 case $CHECK in
-mismatch) CLIENT_ARGS+=(--sabotage) ;;
 memory) CLIENT_ARGS+=(--memory --size 1024x512) ;;
 esac
 
@@ -90,7 +89,7 @@ rt_start_weston headless w
 # (its exit status) and HELD (its "held" line).
 run()
 {
-	local label=$1 log=$RT_WORK/$1.log pid client_pid n=0 prefix=()
+	local label=$1 log=$RT_WORK/$1.log pid client_pid n=0 prefix=() args=("${CLIENT_ARGS[@]}")
 	RT_GUEST_MAPS=
 	if [ "$label" = direct ]; then
 		RT_EXPECT_SYSTEM=1
@@ -107,8 +106,10 @@ run()
 			RT_GUEST_MAPS=$RT_WORK/guest-maps
 			prefix=("${prefix[0]}" VM_RUN_MAPS="$RT_GUEST_MAPS" "${prefix[@]:1}")
 		fi
+		# --expect-mismatch: the guest, and only it, draws a stale last frame.
+		[ "$CHECK" != mismatch ] || args+=(--sabotage)
 	fi
-	(cd "$RT_WORK" && exec "${RT_ENV[@]}" "${prefix[@]}" "$CLIENT" "${CLIENT_ARGS[@]}" \
+	(cd "$RT_WORK" && exec "${RT_ENV[@]}" "${prefix[@]}" "$CLIENT" "${args[@]}" \
 		--timeout 60 "$MODE") >"$log" 2>&1 &
 	pid=$!
 	rt_track "$pid"
