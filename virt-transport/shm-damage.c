@@ -183,7 +183,7 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
 		shm->stats->shm_bytes_copied += buffer->bytes;
 	}
 
-	if (!shm_file_has_data(pool->client_fd, from, to))
+	if (!shm_file_written(pool->client_fd, from, to, 0, pool->size))
 		return;
 
 	/* Someone wrote to the file, not to host memory. */

@@ -162,6 +162,43 @@ shm_file_has_data(int fd, size_t from, size_t to)
 	return next_data_extent(fd, from, to, &data, &hole);
 }
 
+/* Is any byte of [from, to) not zero? Read in one page at a time. */
+static bool
+range_has_bytes(int fd, size_t from, size_t to)
+{
+	static const uint8_t zeros[4096];
+	uint8_t page[4096];
+
+	while (from < to) {
+		size_t n = to - from < sizeof page ? to - from : sizeof page;
+		ssize_t got = pread(fd, page, n, (off_t) from);
+
+		if (got <= 0)
+			return got < 0;	/* unreadable: take it as written */
+		if (memcmp(page, zeros, (size_t) got) != 0)
+			return true;
+		from += (size_t) got;
+	}
+	return false;
+}
+
+bool
+shm_file_written(int fd, size_t from, size_t to, size_t punched_from,
+		 size_t punched_to)
+{
+	size_t page = (size_t) sysconf(_SC_PAGESIZE);
+	size_t lo = (punched_from + page - 1) / page * page;
+	size_t hi = punched_to / page * page;
+	size_t holes_from = from > lo ? from : lo;
+	size_t holes_to = to < hi ? to : hi;
+
+	if (holes_from >= holes_to)
+		return range_has_bytes(fd, from, to);
+	return shm_file_has_data(fd, holes_from, holes_to) ||
+	       range_has_bytes(fd, from, holes_from) ||
+	       range_has_bytes(fd, holes_to, to);
+}
+
 int
 shm_file_punch(int fd, size_t size)
 {

@@ -320,6 +320,15 @@ size_t
 shm_file_refill_at(int fd, const void *src, size_t from, size_t to);
 bool
 shm_file_has_data(int fd, size_t from, size_t to);
+/* Did a write reach [from, to) of a file punched over [punched_from,
+ * punched_to)? Whole pages are holes until written (SEEK_DATA). A page
+ * the punch only cut into (the one holding an unaligned end, all of a pool
+ * smaller than a page) stays in the file, zeroed: there a write shows as a
+ * byte that is not zero. A write of zeros alone to such a page goes unseen,
+ * until the next write that is not. */
+bool
+shm_file_written(int fd, size_t from, size_t to, size_t punched_from,
+		 size_t punched_to);
 int
 shm_file_punch(int fd, size_t size);
 int

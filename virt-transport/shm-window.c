@@ -405,7 +405,9 @@ shm_window_sync(struct virt_shm *shm, struct shm_buffer *buffer)
 		       (char *) w->blob->map + (from - w->base), buffer->bytes);
 		shm->stats->shm_bytes_copied += buffer->bytes;
 	}
-	if (!shm_file_has_data(pool->client_fd, from, to))
+	if (!(w ? shm_file_written(pool->client_fd, from, to, w->base,
+				   w->base + w->len) :
+		  shm_file_has_data(pool->client_fd, from, to)))
 		return;
 
 	/* Someone wrote to the file, not to host memory. */
