@@ -83,13 +83,18 @@ seal_copy(int *fd, uint32_t size)
 	if (end >= 0 && (uint64_t) end < size) {
 		wl_log("wayland-virtgpu: the compositor sent a table of %u "
 		       "bytes in memory of %lld\n", size, (long long) end);
+		errno = EPROTO;
 		return -1;
 	}
 
+	/* A real kernel makes the blob of an identifier the host does not
+	 * know without asking it; the host's refusal shows here, as EINVAL
+	 * (virtio_gpu_vram_mmap). The host sent it: a protocol error. */
 	src = mmap(NULL, size, PROT_READ, MAP_SHARED, *fd, 0);
 	if (src == MAP_FAILED) {
 		wl_log("wayland-virtgpu: cannot map host memory of %u bytes "
 		       "(%s)\n", size, strerror(errno));
+		errno = EPROTO;
 		return -1;
 	}
 
