@@ -115,6 +115,12 @@ beh_compositor_spawn(pid_t *pid);
 pid_t
 beh_compositor_spawn_socket(const char *dir, const char *name);
 
+/* Kills the compositor (SIGKILL); reap it with beh_compositor_reap_killed.
+ * Its pid is only a handle: in a real guest the compositor runs on the host
+ * (README.md, "In a real guest"). */
+void
+beh_compositor_kill(pid_t pid);
+
 /* Waits for the compositor to exit (it does when its client leaves). */
 void
 beh_compositor_reap(pid_t pid);
@@ -202,6 +208,11 @@ beh_same_file(int a, int b);
  */
 bool
 beh_virtgpu(void);
+
+/* Virtgpu mode in a real guest kernel (tests/vm/vm-run): the compositors run
+ * on the host through run-virtgpu's compositor-spawner. */
+bool
+beh_real_guest(void);
 
 /* Points the host path the device connects to at socket_path (a socket
  * this test made); returns the host path. Virtgpu mode only. */
