@@ -162,18 +162,24 @@ spawner_dir(void)
 	return dir && *dir ? dir : NULL;
 }
 
-/* Writes an empty file dir/name whole (a rename), as the spawner reads it. */
+extern char **environ;
+
+/* Writes the file dir/name whole (a rename), as the spawner reads it, holding
+ * the BEH_COMPOSITOR_* variables (the compositor's options) when env. */
 static void
-spawner_ask(const char *name)
+spawner_ask(const char *name, bool env)
 {
 	char tmp[512], path[512];
-	int fd;
+	FILE *f;
 
 	snprintf(tmp, sizeof tmp, "%s/.%s", spawner_dir(), name);
 	snprintf(path, sizeof path, "%s/%s", spawner_dir(), name);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	check(fd >= 0);
-	close(fd);
+	f = fopen(tmp, "we");
+	check(f != NULL);
+	for (char **e = environ; env && *e; e++)
+		if (strncmp(*e, "BEH_COMPOSITOR_", 15) == 0)
+			fprintf(f, "%s\n", *e);
+	check(fclose(f) == 0);
 	check(rename(tmp, path) == 0);
 }
 
@@ -208,7 +214,7 @@ spawn_on_host(const char *name)
 
 	check(strncmp(name, "beh-", 4) == 0);
 	snprintf(req, sizeof req, "spawn-%s", name + 4);
-	spawner_ask(req);
+	spawner_ask(req, true);
 	snprintf(req, sizeof req, "spawned-%s", name + 4);
 	pid = spawner_answer(req);
 	if (pid <= 0)
@@ -246,7 +252,7 @@ beh_compositor_kill(pid_t pid)
 		return;
 	}
 	snprintf(name, sizeof name, "kill-%d", (int) pid);
-	spawner_ask(name);
+	spawner_ask(name, false);
 }
 
 pid_t
@@ -695,6 +701,11 @@ main(int argc, char *argv[])
 		if (beh_virtgpu() && c->socket_only) {
 			printf("# not run over virtio-gpu: %s (%s)\n", c->name,
 			       c->socket_only);
+			continue;
+		}
+		if (beh_real_guest() && c->sim_only) {
+			printf("# not run in a real guest: %s (%s)\n",
+			       c->name, c->sim_only);
 			continue;
 		}
 		if (!beh_virtgpu() && c->virtgpu_only) {

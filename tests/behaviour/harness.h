@@ -28,22 +28,28 @@ struct beh_case {
 	const char *socket_only;
 	/* The case needs the simulated virtio-gpu. */
 	bool virtgpu_only;
+	/* Why the case needs the simulator rather than a real guest kernel,
+	 * or NULL. */
+	const char *sim_only;
 };
 
 /* Registers a case; main() is in harness.c and runs every case in a fork. */
-#define BEH_CASE_(fn, socket_only, virtgpu_only)			\
+#define BEH_CASE_(fn, socket_only, virtgpu_only, sim_only)		\
 	static void fn(void);						\
 	static const struct beh_case beh_case_##fn			\
 	__attribute__((used, section("beh_cases"),			\
 		       aligned(sizeof(void *)))) =			\
-		{ #fn, fn, socket_only, virtgpu_only };			\
+		{ #fn, fn, socket_only, virtgpu_only, sim_only };	\
 	static void fn(void)
 
-#define BEH_TEST(fn) BEH_CASE_(fn, NULL, false)
+#define BEH_TEST(fn) BEH_CASE_(fn, NULL, false, NULL)
 /* Listed, not run and not counted, over virtgpu; why says why. */
-#define BEH_TEST_SOCKET_ONLY(fn, why) BEH_CASE_(fn, why, false)
+#define BEH_TEST_SOCKET_ONLY(fn, why) BEH_CASE_(fn, why, false, NULL)
 /* Listed, not run and not counted, on a plain socket. */
-#define BEH_TEST_VIRTGPU_ONLY(fn) BEH_CASE_(fn, NULL, true)
+#define BEH_TEST_VIRTGPU_ONLY(fn) BEH_CASE_(fn, NULL, true, NULL)
+/* Virtgpu only, and listed, not run and not counted, in a real guest
+ * (tests/vm/vm-run); why says what it needs of the simulator. */
+#define BEH_TEST_SIM_ONLY(fn, why) BEH_CASE_(fn, NULL, true, why)
 
 void
 beh_fail(const char *file, int line, const char *fmt, ...)

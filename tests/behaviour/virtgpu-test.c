@@ -617,7 +617,7 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_flush_while_compositor_sleeps)
 	struct wl_array payload;
 	struct pollfd pfd;
 	uint32_t sent = 0, count = 0;
-	double t0, slowest = 0, dt, blocked_ms = 0;
+	double t0, slowest = 0, dt, blocked_ms = 0, waited;
 	int ret, eagain = 0;
 
 	connect_fdt(&c, &s);
@@ -639,14 +639,16 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_flush_while_compositor_sleeps)
 		if (ret == -1) {
 			check_int(errno, ==, EAGAIN);
 			check_int(wl_display_get_error(c.display), ==, 0);
-			if (eagain++ == 0) {
-				/* Still asleep: not writable yet. */
+			/* Not writable yet (still asleep, or SENDs the
+			 * host has not run: a guest under TCG fills the
+			 * library's queue before the compositor's socket). */
+			if (eagain++ == 0)
 				check_int(poll(&pfd, 1, 0), ==, 0);
-				t0 = now_ms();
-			}
+			t0 = now_ms();
 			check_int(poll(&pfd, 1, 10000), ==, 1);
-			if (eagain == 1)
-				blocked_ms = now_ms() - t0;
+			waited = now_ms() - t0;
+			if (waited > blocked_ms)
+				blocked_ms = waited;
 		}
 	}
 	while ((ret = wl_display_flush(c.display)) == -1) {
@@ -655,11 +657,12 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_flush_while_compositor_sleeps)
 		check_int(poll(&pfd, 1, 10000), ==, 1);
 	}
 	printf("# %u requests, %d EAGAIN, slowest flush %.1f ms, "
-	       "first wait for POLLOUT %.0f ms\n", sent, eagain, slowest,
+	       "longest wait for POLLOUT %.0f ms\n", sent, eagain, slowest,
 	       blocked_ms);
 	check_int(eagain, >=, 1);
 	/* A flush that waited for the compositor would take about the
-	 * whole 1.5 s; the wait is in poll instead. */
+	 * whole 1.5 s; the wait is in poll instead (one wait holds the
+	 * sleep). */
 	check(slowest < 500);
 	check(blocked_ms > 200);
 	beh_test_get_noop_count(c.test);
@@ -913,7 +916,9 @@ out:
 	return NULL;
 }
 
-BEH_TEST_VIRTGPU_ONLY(virtgpu_60k_messages_both_ways)
+BEH_TEST_SIM_ONLY(virtgpu_60k_messages_both_ways,
+		  "its raw host peer listens in the guest; in a VM the host "
+		  "device cannot reach a socket made there")
 {
 	/* A 60 KiB array request (17 SENDs' worth) reaches the host peer
 	 * intact; a 60 KiB event back (17 RECEIVEs) arrives intact, and the
