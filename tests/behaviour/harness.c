@@ -25,8 +25,6 @@
 
 #define CASE_TIMEOUT_S 20
 
-#define BEH_RENDER_NODE "/dev/dri/renderD128"
-
 extern const struct beh_case __start_beh_cases[], __stop_beh_cases[];
 
 static char *log_buf;
@@ -561,7 +559,8 @@ beh_gpu_buffer(const char *text, size_t min_size, uint64_t *size)
 	void *map;
 	int fd;
 
-	create = (virtgpu_sim_gpu_buffer_create_t)
+	create = beh_real_guest() ? beh_real_gpu_buffer :
+		(virtgpu_sim_gpu_buffer_create_t)
 		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
 	check(create != NULL);
 	if (min_size < len)

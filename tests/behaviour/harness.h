@@ -229,8 +229,20 @@ beh_virtgpu_route(const char *socket_path);
 void
 beh_virtgpu_socket_path(char *path, size_t size);
 
-/* A simulated GPU buffer (virtio-gpu dma-buf) holding text and its NUL,
- * at least min_size bytes; *size gets its size. Virtgpu mode only. */
+/* The virtio-gpu render node in a real guest. */
+#define BEH_RENDER_NODE "/dev/dri/renderD128"
+
+/* A GPU buffer of the real guest's virtio-gpu (real-gpu-buffer.c): a dma-buf
+ * of host memory; its fd, or -errno. As virtgpu_sim_gpu_buffer_create
+ * (tests/sim/virtgpu-sim.h); VIRTGPU_SIM_BUFFER_NO_HOST_HANDLE makes a dumb
+ * buffer (a 2D resource in guest memory), other flags are -EINVAL. */
+int
+beh_real_gpu_buffer(uint32_t width, uint32_t height, uint32_t fourcc,
+		    uint32_t flags, uint32_t *stride, uint64_t *size);
+
+/* A GPU buffer (virtio-gpu dma-buf: the simulator's, or the real guest's)
+ * holding text and its NUL, at least min_size bytes; *size gets its size.
+ * Virtgpu mode only. */
 int
 beh_gpu_buffer(const char *text, size_t min_size, uint64_t *size);
 
