@@ -218,7 +218,7 @@ file_read_into(int fd, uint8_t *dst, size_t size)
 	ssize_t n;
 
 	while (at < size) {
-		n = pread(fd, dst + at, size - at, (off_t) at);
+		n = shm_file_pread_to_host(fd, dst + at, size - at, (off_t) at);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)

@@ -135,7 +135,7 @@ buffer_copy_damage(struct virt_shm *shm, struct shm_buffer *buffer,
 		len = (size_t) (r.y2 - r.y1) * (size_t) buffer->stride;
 		if (at + len > buffer->offset + buffer->bytes)
 			len = buffer->offset + buffer->bytes - at;
-		if (pread(fd, dst + at, len, (off_t) at) > 0)
+		if (shm_file_pread_to_host(fd, dst + at, len, (off_t) at) > 0)
 			shm->stats->shm_bytes_copied += len;
 		return;
 	}
@@ -143,7 +143,8 @@ buffer_copy_damage(struct virt_shm *shm, struct shm_buffer *buffer,
 	for (int32_t y = r.y1; y < r.y2; y++) {
 		at = buffer->offset + (size_t) y * (size_t) buffer->stride +
 		     (size_t) r.x1 * (size_t) buffer->bpp;
-		if (pread(fd, dst + at, len, (off_t) at) != (ssize_t) len)
+		if (shm_file_pread_to_host(fd, dst + at, len, (off_t) at) !=
+		    (ssize_t) len)
 			break;
 		shm->stats->shm_bytes_copied += len;
 	}

@@ -4,6 +4,7 @@
  * and back, punching it empty, and the snapshot that tells a write racing
  * a remap from the bytes that were copied.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -42,6 +43,45 @@ static uint8_t *
 chunk_alloc(void)
 {
 	return malloc(FILE_CHUNK);
+}
+
+/* pread into host memory. A file whose reads pin the destination's pages
+ * (O_DIRECT, 9p, FUSE) cannot read into it: host memory is mapped without
+ * pages (VM_PFNMAP), and the read fails with EFAULT (Debian 12's 6.1, a file
+ * on a 9p share). Those bytes go through a buffer of our own, aligned as
+ * O_DIRECT wants. Returns what pread would. */
+ssize_t
+shm_file_pread_to_host(int fd, void *dst, size_t len, off_t at)
+{
+	ssize_t n = pread(fd, dst, len, at), got = 0;
+	void *bounce;
+
+	if (n >= 0 || errno != EFAULT)
+		return n;
+	if (posix_memalign(&bounce, 4096, FILE_CHUNK) != 0) {
+		errno = ENOMEM;
+		return -1;
+	}
+	while ((size_t) got < len) {
+		size_t want = len - (size_t) got < FILE_CHUNK ?
+			      len - (size_t) got : FILE_CHUNK;
+		/* Whole blocks for O_DIRECT; at most want bytes kept. */
+		size_t ask = (want + 4095) & ~(size_t) 4095;
+
+		n = pread(fd, bounce, ask, at + got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if ((size_t) n > want)
+			n = (ssize_t) want;
+		memcpy((char *) dst + got, bounce, (size_t) n);
+		got += n;
+		if ((size_t) n < want)
+			break;	/* the file ends here */
+	}
+	free(bounce);
+	return got > 0 || n == 0 ? got : -1;
 }
 
 /* One page of a chunk read from the file at `at` goes to host memory. */

@@ -308,6 +308,9 @@ shm_remap_client_draws_in(struct virt_shm *shm, struct shm_blob *blob);
 
 /* --- shm-file.c: the client's file -------------------------------------- */
 
+ssize_t
+shm_file_pread_to_host(int fd, void *dst, size_t len, off_t at);
+
 size_t
 shm_file_copy_data(int fd, void *dst, size_t from, size_t to,
 		   bool skip_zero_pages);

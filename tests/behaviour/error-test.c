@@ -121,7 +121,7 @@ BEH_TEST(error_compositor_gone_is_epipe)
 
 	beh_client_connect(&c, 3);
 	pid = c.compositor;
-	check(kill(pid, SIGKILL) == 0);
+	beh_compositor_kill(pid);
 	beh_compositor_reap_killed(pid);
 	c.compositor = 0;
 	check(wl_display_roundtrip(c.display) == -1);

@@ -150,6 +150,109 @@ beh_compositor_spawn(pid_t *pid)
 	return sv[0];
 }
 
+/* The host-side spawner's directory (compositor-spawner: the program runs in
+ * a real guest), or NULL. */
+static const char *
+spawner_dir(void)
+{
+	const char *dir = getenv("BEH_VIRTGPU_SPAWNER");
+
+	return dir && *dir ? dir : NULL;
+}
+
+extern char **environ;
+
+/* Writes the file dir/name whole (a rename), as the spawner reads it, holding
+ * the BEH_COMPOSITOR_* variables (the compositor's options) when env. */
+static void
+spawner_ask(const char *name, bool env)
+{
+	char tmp[512], path[512];
+	FILE *f;
+
+	snprintf(tmp, sizeof tmp, "%s/.%s", spawner_dir(), name);
+	snprintf(path, sizeof path, "%s/%s", spawner_dir(), name);
+	f = fopen(tmp, "we");
+	check(f != NULL);
+	for (char **e = environ; env && *e; e++)
+		if (strncmp(*e, "BEH_COMPOSITOR_", 15) == 0)
+			fprintf(f, "%s\n", *e);
+	check(fclose(f) == 0);
+	check(rename(tmp, path) == 0);
+}
+
+/* Waits for the spawner's file dir/name (the case's alarm bounds the wait)
+ * and returns its first line's number; the file is removed. -1: "failed". */
+static long
+spawner_answer(const char *name)
+{
+	char path[512], text[64] = "";
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/%s", spawner_dir(), name);
+	while (!(f = fopen(path, "re")))
+		usleep(5 * 1000);
+	if (!fgets(text, sizeof text, f))
+		text[0] = '\0';
+	fclose(f);
+	unlink(path);
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	return strtol(text, NULL, 10);
+}
+
+/* The compositor started on the host, next to the VMM (name is beh-G-S, from
+ * beh_virtgpu_socket_path); returns its host pid, a handle for the calls
+ * below only. */
+static pid_t
+spawn_on_host(const char *name)
+{
+	char req[128];
+	long pid;
+
+	check(strncmp(name, "beh-", 4) == 0);
+	snprintf(req, sizeof req, "spawn-%s", name + 4);
+	spawner_ask(req, true);
+	snprintf(req, sizeof req, "spawned-%s", name + 4);
+	pid = spawner_answer(req);
+	if (pid <= 0)
+		beh_fail(__FILE__, __LINE__, "the host's spawner could not start "
+			 "the compositor on %s", name);
+	return (pid_t) pid;
+}
+
+/* The compositor's wait status, as waitpid would give it. */
+static int
+compositor_wait(pid_t pid)
+{
+	char name[64];
+	long code;
+	int status;
+
+	if (!spawner_dir()) {
+		check(waitpid(pid, &status, 0) == pid);
+		return status;
+	}
+	snprintf(name, sizeof name, "status-%d", (int) pid);
+	code = spawner_answer(name);
+	check(code >= 0 && code < 256);
+	/* bash's 128+N for signal N, as a wait status. */
+	return code > 128 ? (int) (code - 128) : (int) (code << 8);
+}
+
+void
+beh_compositor_kill(pid_t pid)
+{
+	char name[64];
+
+	if (!spawner_dir()) {
+		check(kill(pid, SIGKILL) == 0);
+		return;
+	}
+	snprintf(name, sizeof name, "kill-%d", (int) pid);
+	spawner_ask(name, false);
+}
+
 pid_t
 beh_compositor_spawn_socket(const char *dir, const char *name)
 {
@@ -160,6 +263,8 @@ beh_compositor_spawn_socket(const char *dir, const char *name)
 	char byte;
 	pid_t pid;
 
+	if (spawner_dir())
+		return spawn_on_host(name);
 	check(pipe2(pipefd, O_CLOEXEC) == 0);
 	pid = fork();
 	check(pid >= 0);
@@ -179,18 +284,15 @@ beh_compositor_spawn_socket(const char *dir, const char *name)
 void
 beh_compositor_reap(pid_t pid)
 {
-	int status;
+	int status = compositor_wait(pid);
 
-	check(waitpid(pid, &status, 0) == pid);
 	check(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 void
 beh_compositor_reap_killed(pid_t pid)
 {
-	int status;
-
-	check(waitpid(pid, &status, 0) == pid);
+	compositor_wait(pid);
 }
 
 static void
@@ -410,6 +512,12 @@ beh_same_file(int a, int b)
 }
 
 bool
+beh_real_guest(void)
+{
+	return beh_virtgpu() && spawner_dir() != NULL;
+}
+
+bool
 beh_virtgpu(void)
 {
 	const char *v = getenv("BEH_VIRTGPU_HOST_SOCKET");
@@ -451,7 +559,8 @@ beh_gpu_buffer(const char *text, size_t min_size, uint64_t *size)
 	void *map;
 	int fd;
 
-	create = (virtgpu_sim_gpu_buffer_create_t)
+	create = beh_real_guest() ? beh_real_gpu_buffer :
+		(virtgpu_sim_gpu_buffer_create_t)
 		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
 	check(create != NULL);
 	if (min_size < len)
@@ -570,16 +679,19 @@ main(int argc, char *argv[])
 
 	if (beh_virtgpu()) {
 		/* Refuse to pass without the device: nothing would be tested. */
-		if (!dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE) ||
-		    !getenv("BEH_VIRTGPU_HOST_DIR")) {
+		if (!getenv("BEH_VIRTGPU_HOST_DIR") ||
+		    (!beh_real_guest() &&
+		     !dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE)) ||
+		    (beh_real_guest() && access(BEH_RENDER_NODE, F_OK) != 0)) {
 			printf("FAIL: BEH_VIRTGPU_HOST_SOCKET is set but this is "
-			       "not a guest of the simulated virtio-gpu (run "
-			       "through tests/behaviour/run-virtgpu)\n");
+			       "not a guest of a virtio-gpu (run through "
+			       "tests/behaviour/run-virtgpu)\n");
 			return 1;
 		}
-		printf("# transport: virtio-gpu (simulated device), host "
-		       "compositor path %s\n",
-		       getenv("BEH_VIRTGPU_HOST_SOCKET"));
+		printf("# transport: virtio-gpu (%s), host compositor path "
+		       "%s\n", beh_real_guest() ?
+		       "a real guest kernel; compositors started on the host" :
+		       "simulated device", getenv("BEH_VIRTGPU_HOST_SOCKET"));
 	}
 
 	for (c = __start_beh_cases; c < __stop_beh_cases; c++) {
@@ -588,6 +700,11 @@ main(int argc, char *argv[])
 		if (beh_virtgpu() && c->socket_only) {
 			printf("# not run over virtio-gpu: %s (%s)\n", c->name,
 			       c->socket_only);
+			continue;
+		}
+		if (beh_real_guest() && c->sim_only) {
+			printf("# not run in a real guest: %s (%s)\n",
+			       c->name, c->sim_only);
 			continue;
 		}
 		if (!beh_virtgpu() && c->virtgpu_only) {

@@ -28,22 +28,28 @@ struct beh_case {
 	const char *socket_only;
 	/* The case needs the simulated virtio-gpu. */
 	bool virtgpu_only;
+	/* Why the case needs the simulator rather than a real guest kernel,
+	 * or NULL. */
+	const char *sim_only;
 };
 
 /* Registers a case; main() is in harness.c and runs every case in a fork. */
-#define BEH_CASE_(fn, socket_only, virtgpu_only)			\
+#define BEH_CASE_(fn, socket_only, virtgpu_only, sim_only)		\
 	static void fn(void);						\
 	static const struct beh_case beh_case_##fn			\
 	__attribute__((used, section("beh_cases"),			\
 		       aligned(sizeof(void *)))) =			\
-		{ #fn, fn, socket_only, virtgpu_only };			\
+		{ #fn, fn, socket_only, virtgpu_only, sim_only };	\
 	static void fn(void)
 
-#define BEH_TEST(fn) BEH_CASE_(fn, NULL, false)
+#define BEH_TEST(fn) BEH_CASE_(fn, NULL, false, NULL)
 /* Listed, not run and not counted, over virtgpu; why says why. */
-#define BEH_TEST_SOCKET_ONLY(fn, why) BEH_CASE_(fn, why, false)
+#define BEH_TEST_SOCKET_ONLY(fn, why) BEH_CASE_(fn, why, false, NULL)
 /* Listed, not run and not counted, on a plain socket. */
-#define BEH_TEST_VIRTGPU_ONLY(fn) BEH_CASE_(fn, NULL, true)
+#define BEH_TEST_VIRTGPU_ONLY(fn) BEH_CASE_(fn, NULL, true, NULL)
+/* Virtgpu only, and listed, not run and not counted, in a real guest
+ * (tests/vm/vm-run); why says what it needs of the simulator. */
+#define BEH_TEST_SIM_ONLY(fn, why) BEH_CASE_(fn, NULL, true, why)
 
 void
 beh_fail(const char *file, int line, const char *fmt, ...)
@@ -114,6 +120,12 @@ beh_compositor_spawn(pid_t *pid);
  * path dir/name (dir is created); returns its pid once it listens. */
 pid_t
 beh_compositor_spawn_socket(const char *dir, const char *name);
+
+/* Kills the compositor (SIGKILL); reap it with beh_compositor_reap_killed.
+ * Its pid is only a handle: in a real guest the compositor runs on the host
+ * (README.md, "In a real guest"). */
+void
+beh_compositor_kill(pid_t pid);
 
 /* Waits for the compositor to exit (it does when its client leaves). */
 void
@@ -203,6 +215,11 @@ beh_same_file(int a, int b);
 bool
 beh_virtgpu(void);
 
+/* Virtgpu mode in a real guest kernel (tests/vm/vm-run): the compositors run
+ * on the host through run-virtgpu's compositor-spawner. */
+bool
+beh_real_guest(void);
+
 /* Points the host path the device connects to at socket_path (a socket
  * this test made); returns the host path. Virtgpu mode only. */
 const char *
@@ -212,8 +229,20 @@ beh_virtgpu_route(const char *socket_path);
 void
 beh_virtgpu_socket_path(char *path, size_t size);
 
-/* A simulated GPU buffer (virtio-gpu dma-buf) holding text and its NUL,
- * at least min_size bytes; *size gets its size. Virtgpu mode only. */
+/* The virtio-gpu render node in a real guest. */
+#define BEH_RENDER_NODE "/dev/dri/renderD128"
+
+/* A GPU buffer of the real guest's virtio-gpu (real-gpu-buffer.c): a dma-buf
+ * of host memory; its fd, or -errno. As virtgpu_sim_gpu_buffer_create
+ * (tests/sim/virtgpu-sim.h); VIRTGPU_SIM_BUFFER_NO_HOST_HANDLE makes a dumb
+ * buffer (a 2D resource in guest memory), other flags are -EINVAL. */
+int
+beh_real_gpu_buffer(uint32_t width, uint32_t height, uint32_t fourcc,
+		    uint32_t flags, uint32_t *stride, uint64_t *size);
+
+/* A GPU buffer (virtio-gpu dma-buf: the simulator's, or the real guest's)
+ * holding text and its NUL, at least min_size bytes; *size gets its size.
+ * Virtgpu mode only. */
 int
 beh_gpu_buffer(const char *text, size_t min_size, uint64_t *size);
 

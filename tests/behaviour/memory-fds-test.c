@@ -192,6 +192,28 @@ BEH_TEST(regular_file_on_disk)
 	close(fd);
 }
 
+/* A file whose reads pin the destination's pages cannot read into host
+ * memory (VM_PFNMAP: EFAULT); the library reads it through a buffer of its
+ * own. O_DIRECT here; in a real guest the file on /tmp is on 9p, whose
+ * reads pin too (regular_file_on_disk found it). Only over virtio-gpu: on a
+ * socket the compositor would get the O_DIRECT file itself. */
+BEH_TEST_VIRTGPU_ONLY(file_read_with_o_direct)
+{
+	char path[] = "/tmp/beh-memory-fd-direct-XXXXXX";
+	int w = mkstemp(path), fd;
+
+	check(w >= 0);
+	fill(w, 0, 70000);
+	close(w);
+	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
+	if (fd < 0)
+		beh_fail(__FILE__, __LINE__, "open %s with O_DIRECT: %s", path,
+			 strerror(errno));
+	unlink(path);
+	send_and_check(fd, 70000);
+	close(fd);
+}
+
 BEH_TEST(memfd_of_8_mib)
 {
 	int fd = memfd_of(8u << 20, false);

@@ -634,8 +634,8 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_flush_while_compositor_sleeps)
 	struct wl_array payload;
 	struct pollfd pfd;
 	uint32_t sent = 0, count = 0;
-	double t0, slowest = 0, dt, blocked_ms = 0;
-	int ret, eagain = 0;
+	double t0, slowest = 0, dt, blocked_ms = 0, waited;
+	int ret, eagain = 0, unwritable = 0;
 
 	connect_fdt(&c, &s);
 	beh_test_add_listener(c.test, &count_listener, &count);
@@ -656,14 +656,19 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_flush_while_compositor_sleeps)
 		if (ret == -1) {
 			check_int(errno, ==, EAGAIN);
 			check_int(wl_display_get_error(c.display), ==, 0);
-			if (eagain++ == 0) {
-				/* Still asleep: not writable yet. */
-				check_int(poll(&pfd, 1, 0), ==, 0);
-				t0 = now_ms();
-			}
+			/* Not writable yet: while the compositor sleeps.
+			 * A guest under TCG also fills the library's queue
+			 * with SENDs the host has not run yet, which free
+			 * room on their own soon after (maybe before this
+			 * poll): counted, the sleep must show in one. */
+			eagain++;
+			if (poll(&pfd, 1, 0) == 0)
+				unwritable++;
+			t0 = now_ms();
 			check_int(poll(&pfd, 1, 10000), ==, 1);
-			if (eagain == 1)
-				blocked_ms = now_ms() - t0;
+			waited = now_ms() - t0;
+			if (waited > blocked_ms)
+				blocked_ms = waited;
 		}
 	}
 	while ((ret = wl_display_flush(c.display)) == -1) {
@@ -671,12 +676,14 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_flush_while_compositor_sleeps)
 		eagain++;
 		check_int(poll(&pfd, 1, 10000), ==, 1);
 	}
-	printf("# %u requests, %d EAGAIN, slowest flush %.1f ms, "
-	       "first wait for POLLOUT %.0f ms\n", sent, eagain, slowest,
-	       blocked_ms);
+	printf("# %u requests, %d EAGAIN (%d not writable at once), slowest "
+	       "flush %.1f ms, longest wait for POLLOUT %.0f ms\n", sent,
+	       eagain, unwritable, slowest, blocked_ms);
 	check_int(eagain, >=, 1);
+	check_int(unwritable, >=, 1);
 	/* A flush that waited for the compositor would take about the
-	 * whole 1.5 s; the wait is in poll instead. */
+	 * whole 1.5 s; the wait is in poll instead (one wait holds the
+	 * sleep). */
 	check(slowest < 500);
 	check(blocked_ms > 200);
 	beh_test_get_noop_count(c.test);
@@ -930,7 +937,9 @@ out:
 	return NULL;
 }
 
-BEH_TEST_VIRTGPU_ONLY(virtgpu_60k_messages_both_ways)
+BEH_TEST_SIM_ONLY(virtgpu_60k_messages_both_ways,
+		  "its raw host peer listens in the guest; in a VM the host "
+		  "device cannot reach a socket made there")
 {
 	/* A 60 KiB array request (17 SENDs' worth) reaches the host peer
 	 * intact; a 60 KiB event back (17 RECEIVEs) arrives intact, and the
@@ -1124,20 +1133,31 @@ no_host_handle(int fd)
 	struct beh_client c;
 	struct fdt s;
 	double t0;
-	int before = beh_fd_count();
+	int before = beh_fd_count(), err;
 
 	setenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT", "2", 1);
 	connect_fdt(&c, &s);
 	beh_log_capture();
 	beh_fd_test_inspect(c.fd_test, fd);
 	t0 = now_ms();
-	check_errno(wl_display_roundtrip(c.display), EPIPE);
+	check(wl_display_roundtrip(c.display) == -1);
+	err = errno;
 	if (now_ms() - t0 > 5000)
 		beh_fail(__FILE__, __LINE__, "the roundtrip took %.0f ms",
 			 now_ms() - t0);
-	if (!beh_log_contains("wayland-virtgpu: no reply from the compositor"))
-		beh_fail(__FILE__, __LINE__, "no line saying the compositor "
-			 "does not answer; log:\n%s", beh_log_text());
+	/* The host loses the context. The POLL it held then never comes
+	 * back: no reply in 2 s, EPIPE. A POLL sent after the loss is
+	 * refused at once, and its fence signals with nothing in the ring
+	 * (QEMU's error answer carries the fence; the simulator does the
+	 * same): EPROTO, as any empty answer. Which one comes first is
+	 * the guest's timing. */
+	if (!(err == EPIPE &&
+	      beh_log_contains("wayland-virtgpu: no reply from the compositor")) &&
+	    !(err == EPROTO &&
+	      beh_log_contains("wayland-virtgpu: the host signalled the channel "
+			       "without a message")))
+		beh_fail(__FILE__, __LINE__, "%s, and no line saying why; "
+			 "log:\n%s", strerror(err), beh_log_text());
 	check(fcntl(fd, F_GETFD) >= 0);
 	beh_client_disconnect_after_error(&c);
 	unsetenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT");
@@ -1153,7 +1173,9 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_refuses_gpu_buffer_without_host_handle)
 	uint64_t size;
 	int fd;
 
-	create = (virtgpu_sim_gpu_buffer_create_t)
+	/* In a real guest: a dumb buffer, a 2D resource in guest memory. */
+	create = beh_real_guest() ? beh_real_gpu_buffer :
+		(virtgpu_sim_gpu_buffer_create_t)
 		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
 	check(create != NULL);
 	fd = create(64, 4, 0x34325258u, VIRTGPU_SIM_BUFFER_NO_HOST_HANDLE,

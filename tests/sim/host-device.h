@@ -60,6 +60,8 @@ host_fence_add_resource(struct host_fence *fence, uint32_t res_id);
 void
 host_fence_configure(struct host_fence *fence, bool want_fd, bool channel);
 void
+host_fence_refused(struct host_conn *conn, struct host_fence *fence);
+void
 host_fence_submitted(struct host_conn *conn, struct host_file *file, struct host_fence *fence,
 		     bool deferred_by_context);
 bool

@@ -271,6 +271,18 @@ host_fence_configure(struct host_fence *fence, bool want_fd, bool channel)
 	fence->channel = channel;
 }
 
+/* The host refused the submit (its context is lost): QEMU answers the command with an error
+ * that carries its fence, and the kernel signals that fence on the answer, a channel
+ * fence too, with nothing in the ring (seen with QEMU 10's virtio-gpu-rutabaga and Debian
+ * 12's 6.1: virtio_gpu_dequeue_ctrl_func takes the fence of any answer). At once, here. */
+void
+host_fence_refused(struct host_conn *conn, struct host_fence *fence)
+{
+	fence->channel = false;
+	host_reply_submit(conn, fence);
+	host_fence_complete(fence);
+}
+
 /* The submit ran (or, deferred_by_context, waits behind a SEND the compositor has not
  * taken): replies to conn and completes the fence now or when the file's queue runs. */
 void

@@ -214,7 +214,10 @@ host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size
 			     req.ring_idx == CROSS_DOMAIN_CHANNEL_RING);
 
 	ret = cd_context_submit(file->ctx, cmds, req.size);
-	host_fence_submitted(conn, file, fence, ret == 1);
+	if (ret < 0 && cd_context_lost(file->ctx))
+		host_fence_refused(conn, fence);
+	else
+		host_fence_submitted(conn, file, fence, ret == 1);
 	return;
 
 proto:

@@ -66,6 +66,8 @@ shim_do_init(void)
 	SHIM_REAL(ioctl);
 	SHIM_REAL(mmap);
 	SHIM_REAL(read);
+	SHIM_REAL(pread);
+	SHIM_REAL(preadv);
 	SHIM_REAL(write);
 	SHIM_REAL(dup);
 	SHIM_REAL(dup2);

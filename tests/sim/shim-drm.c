@@ -225,6 +225,10 @@ read(int fd, void *buf, size_t count)
 	shim_init();
 	if (shim_file_of_fd(fd))
 		return shim_drm_read(fd, buf, count);
+	if (shim_pin_refuses(fd, buf, count)) {
+		errno = EFAULT;
+		return -1;
+	}
 	return shim_real.read(fd, buf, count);
 }
 

@@ -1,7 +1,8 @@
 /*
  * mmap of a DRM fd goes to its driver; munmap and mremap keep the ranges of those mappings,
  * because a GEM mapping cannot grow (drm_gem_mmap_obj sets VM_DONTEXPAND) and mremap must
- * answer EFAULT for it as the kernel does, while the shim's memory is plain memfds.
+ * answer EFAULT for it as the kernel does, while the shim's memory is plain memfds. A range
+ * also says whether it is memory no read can pin (host memory, VM_PFNMAP: shim-pin.c).
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -15,7 +16,10 @@
 #define SHIM_MAX_MMAP_RANGES 4096
 
 static pthread_mutex_t shim_mmap_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { uintptr_t start, end; } shim_mmap_ranges[SHIM_MAX_MMAP_RANGES];
+static struct {
+	uintptr_t start, end;
+	bool pinless;
+} shim_mmap_ranges[SHIM_MAX_MMAP_RANGES];
 static int shim_mmap_num_ranges;
 
 static void
@@ -30,7 +34,7 @@ shim_mmap_forget(uintptr_t start, uintptr_t end)
 }
 
 static void
-shim_mmap_note(void *map, size_t len)
+shim_mmap_note(void *map, size_t len, bool pinless)
 {
 	uintptr_t start = (uintptr_t)map;
 
@@ -39,6 +43,7 @@ shim_mmap_note(void *map, size_t len)
 	if (shim_mmap_num_ranges < SHIM_MAX_MMAP_RANGES) {
 		shim_mmap_ranges[shim_mmap_num_ranges].start = start;
 		shim_mmap_ranges[shim_mmap_num_ranges].end = start + len;
+		shim_mmap_ranges[shim_mmap_num_ranges].pinless = pinless;
 		shim_mmap_num_ranges++;
 	}
 	pthread_mutex_unlock(&shim_mmap_lock);
@@ -52,6 +57,19 @@ shim_mmap_overlap(uintptr_t start, uintptr_t end)
 	pthread_mutex_lock(&shim_mmap_lock);
 	for (int i = 0; i < shim_mmap_num_ranges && !found; i++)
 		found = shim_mmap_ranges[i].start < end && start < shim_mmap_ranges[i].end;
+	pthread_mutex_unlock(&shim_mmap_lock);
+	return found;
+}
+
+bool
+shim_mmap_pinless(uintptr_t start, uintptr_t end)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&shim_mmap_lock);
+	for (int i = 0; i < shim_mmap_num_ranges && !found; i++)
+		found = shim_mmap_ranges[i].pinless && shim_mmap_ranges[i].start < end &&
+			start < shim_mmap_ranges[i].end;
 	pthread_mutex_unlock(&shim_mmap_lock);
 	return found;
 }
@@ -79,7 +97,8 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 	if (map == MAP_FAILED)
 		errno = err;
 	else
-		shim_mmap_note(map, len);
+		shim_mmap_note(map, len, file->driver->mmap_pinless &&
+			       file->driver->mmap_pinless(file, offset));
 	return map;
 }
 

@@ -248,6 +248,17 @@ vg_gem_close(struct vg_file *vf, struct drm_gem_close *args)
 
 /* --- mmap ---------------------------------------------------------------------------------- */
 
+/* virtio_gpu_vram_mmap maps host memory with io_remap_pfn_range (VM_PFNMAP | VM_IO): no
+ * read into it can pin its pages (shim-pin.c). Guest memory is shmem pages. */
+bool
+vg_gem_mmap_pinless(struct shim_file *file, off_t offset)
+{
+	struct vg_object *obj = vg_gem_object_find_offset((uint64_t)offset, 1);
+
+	(void)file;
+	return obj && obj->info.blob_mem == VIRTGPU_BLOB_MEM_HOST3D;
+}
+
 /* drm_gem_mmap: the fake offset names an object this file has a handle to. */
 void *
 vg_gem_mmap(struct shim_file *file, void *addr, size_t len, int prot, int flags, off_t offset,

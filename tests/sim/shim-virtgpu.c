@@ -145,6 +145,7 @@ const struct shim_driver virtgpu_driver = {
 	.ioctl_size = vg_ioctl_size,
 	.ioctl = vg_ioctl,
 	.mmap = vg_gem_mmap,
+	.mmap_pinless = vg_gem_mmap_pinless,
 	.release = vg_release,
 	.atfork_child = vg_atfork_child,
 	.internal_fds = vg_internal_fds,

@@ -141,6 +141,8 @@ vg_gem_close(struct vg_file *vf, struct drm_gem_close *args);
 void *
 vg_gem_mmap(struct shim_file *file, void *addr, size_t len, int prot, int flags,
 	    off_t offset, int *err);
+bool
+vg_gem_mmap_pinless(struct shim_file *file, off_t offset);
 
 /* --- shim-virtgpu-blob.c: RESOURCE_CREATE_BLOB, MAP, RESOURCE_INFO ------------------------ */
 

@@ -8,6 +8,7 @@
 #define SHIM_H
 
 #include <stdbool.h>
+#include <sys/uio.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -31,6 +32,9 @@ struct shim_driver {
 	int (*ioctl)(struct shim_file *file, unsigned nr, void *kdata);
 	void *(*mmap)(struct shim_file *file, void *addr, size_t len, int prot, int flags,
 		      off_t offset, int *err);
+	/* Whether a mapping at this offset is memory no read can pin (the host's,
+	 * VM_PFNMAP), or NULL: none is. */
+	bool (*mmap_pinless)(struct shim_file *file, off_t offset);
 	void (*release)(struct shim_file *file);
 	/* In the child of a fork: locks another thread held are free again (only the
 	 * forking thread goes on, as in the kernel's view of the child). */
@@ -60,6 +64,8 @@ struct shim_real {
 	int (*ioctl)(int, unsigned long, ...);
 	void *(*mmap)(void *, size_t, int, int, int, off_t);
 	ssize_t (*read)(int, void *, size_t);
+	ssize_t (*pread)(int, void *, size_t, off_t);
+	ssize_t (*preadv)(int, const struct iovec *, int, off_t);
 	ssize_t (*write)(int, const void *, size_t);
 	int (*dup)(int);
 	int (*dup2)(int, int);
@@ -121,6 +127,16 @@ shim_fd_atfork_child(void);
  * know); 1 when fd is no dma-buf (the real ioctl answers). */
 int
 shim_dmabuf_ioctl(int fd, unsigned long request, void *arg);
+
+/* --- shim-mmap.c, shim-pin.c: DRM mappings, reads that pin pages ------------------------ */
+
+/* Whether [start, end) overlaps a DRM mapping of memory no read can pin. */
+bool
+shim_mmap_pinless(uintptr_t start, uintptr_t end);
+/* Whether a read of count bytes from fd into buf fails with EFAULT, as the kernel's does
+ * when it pins the destination's pages (see shim-pin.c). */
+bool
+shim_pin_refuses(int fd, const void *buf, size_t count);
 
 /* --- shim-stat.c: stat, access, readlink ---------------------------------------------------- */
 
