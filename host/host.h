@@ -127,7 +127,7 @@ struct host_resource {
 	bool dmabuf;			/* host memory a dma-buf gralloc made */
 	bool exported;			/* a dma-buf the guest cannot close: lives as long as
 					 * the device */
-	int dmabufs;			/* dma-buf stand-ins open in the guest */
+	int dmabufs;			/* held by dma-bufs the guest kept past its handles */
 	uint32_t stride;
 	dev_t dev;
 	ino_t ino;

@@ -313,7 +313,7 @@ wl_connection_queue_closure(struct wl_connection *connection,
 	wire_closure_serialize(closure, (uint32_t *) (out->data + out->tail));
 	out->tail += size;
 
-	for (i = 0; i < closure->count; i++) {
+	for (i = 0; nfds > 0 && i < closure->count; i++) {
 		signature = wire_next_argument(signature, &arg);
 		if (arg.type == 'h') {
 			/* The connection owns the closure's dup'ed fd now. */

@@ -293,7 +293,10 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 			     union wl_argument *args)
 {
 	struct wl_display *display = proxy->display;
-	struct wl_closure *closure;
+	/* The request's closure lives only in this call: on the stack, no
+	 * allocation per request. */
+	struct wl_closure request;
+	struct wl_closure *closure = &request;
 	struct wl_proxy *new_proxy = NULL;
 	const struct wl_message *message;
 	struct wl_transport *transport;
@@ -316,8 +319,8 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 	if (display->last_error)
 		goto err_unlock;
 
-	closure = wire_closure_marshal(&proxy->object, opcode, args, message);
-	if (closure == NULL) {
+	if (wire_closure_init_request(closure, &proxy->object, opcode, args,
+				      message) < 0) {
 		wl_log("Error marshalling request for %s.%s: %s\n",
 		       proxy->object.interface->name, message->name,
 		       strerror(errno));
@@ -336,14 +339,12 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 	if (hook > 0) {
 		/* Taken by the transport: nothing goes out. */
 		wire_closure_close_fds(closure);
-		wire_closure_destroy(closure);
 		goto err_unlock;
 	}
 	if (hook < 0) {
 		int err = errno ? errno : EINVAL;
 
 		wire_closure_close_fds(closure);
-		wire_closure_destroy(closure);
 		/* The host out of memory: what a compositor that is says
 		 * (wl_display.error no_memory), so clients see ENOMEM and
 		 * the protocol error alike. */
@@ -369,7 +370,6 @@ wl_proxy_marshal_array_flags(struct wl_proxy *proxy, uint32_t opcode,
 		wire_closure_close_fds(closure);
 		display_fatal_error(display, err);
 	}
-	wire_closure_destroy(closure);
 
 err_unlock:
 	if (flags & WL_MARSHAL_FLAG_DESTROY)

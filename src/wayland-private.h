@@ -91,8 +91,35 @@ struct argument_details {
 	int nullable;
 };
 
-const char *
-wire_next_argument(const char *signature, struct argument_details *details);
+/* The next argument of a signature and the rest after it; type '\0' at its
+ * end. Inline: every marshalled or dispatched message walks its signature
+ * several times. */
+static inline const char *
+wire_next_argument(const char *signature, struct argument_details *details)
+{
+	details->nullable = 0;
+	for (; *signature; ++signature) {
+		switch (*signature) {
+		case 'i':
+		case 'u':
+		case 'f':
+		case 's':
+		case 'o':
+		case 'n':
+		case 'a':
+		case 'h':
+			details->type = *signature;
+			return signature + 1;
+		case '?':
+			details->nullable = 1;
+			break;
+		default:
+			break;
+		}
+	}
+	details->type = '\0';
+	return signature;
+}
 
 int
 wire_arg_count(const char *signature);
@@ -123,6 +150,10 @@ void
 wl_argument_from_va_list(const char *signature, union wl_argument *args,
 			 int count, va_list ap);
 
+int
+wire_closure_init_request(struct wl_closure *closure, struct wl_object *sender,
+			  uint32_t opcode, union wl_argument *args,
+			  const struct wl_message *message);
 struct wl_closure *
 wire_closure_marshal(struct wl_object *sender, uint32_t opcode,
 		     union wl_argument *args,

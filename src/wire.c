@@ -19,33 +19,6 @@ div_roundup(uint32_t n, size_t a)
 	return (uint32_t) (((uint64_t) n + (a - 1)) / a);
 }
 
-const char *
-wire_next_argument(const char *signature, struct argument_details *details)
-{
-	details->nullable = 0;
-	for (; *signature; ++signature) {
-		switch (*signature) {
-		case 'i':
-		case 'u':
-		case 'f':
-		case 's':
-		case 'o':
-		case 'n':
-		case 'a':
-		case 'h':
-			details->type = *signature;
-			return signature + 1;
-		case '?':
-			details->nullable = 1;
-			break;
-		default:
-			break;
-		}
-	}
-	details->type = '\0';
-	return signature;
-}
-
 int
 wire_arg_count(const char *signature)
 {
@@ -164,76 +137,100 @@ closure_alloc(const struct wl_message *message, int count, size_t extra)
 	return closure;
 }
 
+/* One argument of a request checked (a null object, string or array only
+ * where nullable: -1) and its fd duplicated (the caller may close its own
+ * as soon as the call returns, before the bytes are flushed: else dup's
+ * errno, the argument then holding no fd). 0 when it may go. */
+static int
+wire_request_argument(const struct argument_details *arg,
+		      union wl_argument *value)
+{
+	switch (arg->type) {
+	case 's':
+		return !arg->nullable && value->s == NULL ? -1 : 0;
+	case 'o':
+		return !arg->nullable && value->o == NULL ? -1 : 0;
+	case 'a':
+		return !arg->nullable && value->a == NULL ? -1 : 0;
+	case 'h':
+		value->h = wl_os_dupfd_cloexec(value->h, 0);
+		return value->h < 0 ? errno : 0;
+	default:
+		return 0;
+	}
+}
+
+/* A request's closure in the caller's memory (it lives as long as the
+ * request's marshalling: no allocation per request), its fds duplicated.
+ * 0, or -1 with errno after a line. */
+int
+wire_closure_init_request(struct wl_closure *closure, struct wl_object *sender,
+			  uint32_t opcode, union wl_argument *args,
+			  const struct wl_message *message)
+{
+	struct argument_details arg;
+	const char *signature = message->signature;
+	int i, err;
+
+	closure->message = message;
+	closure->opcode = opcode;
+	closure->sender_id = sender->id;
+	closure->proxy = NULL;
+	wl_list_init(&closure->link);
+
+	/* One walk of the signature; count covers the arguments taken so
+	 * far, so a failure closes exactly the fds duplicated. */
+	for (i = 0; (signature = wire_next_argument(signature, &arg)), arg.type;
+	     i++) {
+		if (i == WL_CLOSURE_MAX_ARGS) {
+			wl_log("too many args (%d) in message %s\n",
+			       wire_arg_count(message->signature),
+			       message->name);
+			err = EINVAL;
+			goto err;
+		}
+		closure->args[i] = args[i];
+		closure->count = i + 1;
+		err = wire_request_argument(&arg, &closure->args[i]);
+		if (err < 0) {
+			wl_log("error marshalling arguments for %s (signature "
+			       "%s): null value passed for arg %i\n",
+			       message->name, message->signature, i);
+			err = EINVAL;
+			goto err;
+		} else if (err) {
+			wl_log("error marshalling arguments for %s: dup "
+			       "failed: %s\n", message->name, strerror(err));
+			goto err;
+		}
+	}
+	closure->count = i;
+	return 0;
+
+err:
+	closure->count = i;	/* the failed argument holds no fd of ours */
+	wire_closure_close_fds(closure);
+	errno = err;
+	return -1;
+}
+
 struct wl_closure *
 wire_closure_marshal(struct wl_object *sender, uint32_t opcode,
 		     union wl_argument *args,
 		     const struct wl_message *message)
 {
-	struct wl_closure *closure;
-	struct argument_details arg;
-	const char *signature = message->signature;
-	int i, count, fd, dup_fd;
+	struct wl_closure *closure = malloc(sizeof *closure);
 
-	count = wire_arg_count(signature);
-	closure = closure_alloc(message, count, 0);
-	if (closure == NULL)
+	if (closure == NULL) {
+		errno = ENOMEM;
 		return NULL;
-
-	memcpy(closure->args, args, count * sizeof *args);
-	closure->opcode = opcode;
-	closure->sender_id = sender->id;
-
-	for (i = 0; i < count; i++) {
-		signature = wire_next_argument(signature, &arg);
-
-		switch (arg.type) {
-		case 's':
-		case 'o':
-			if (!arg.nullable && args[i].s == NULL)
-				goto err_null;
-			break;
-		case 'a':
-			if (!arg.nullable && args[i].a == NULL)
-				goto err_null;
-			break;
-		case 'h':
-			/* The caller may close its fd as soon as the call
-			 * returns, before the bytes are flushed. */
-			fd = args[i].h;
-			dup_fd = wl_os_dupfd_cloexec(fd, 0);
-			if (dup_fd < 0) {
-				int err = errno;
-
-				while (--i >= 0)
-					closure->args[i].h = -1;
-				wire_closure_close_fds(closure);
-				free(closure);
-				wl_log("error marshalling arguments for %s: "
-				       "dup failed: %s\n", message->name,
-				       strerror(err));
-				errno = err;
-				return NULL;
-			}
-			closure->args[i].h = dup_fd;
-			break;
-		default:
-			break;
-		}
 	}
-
+	if (wire_closure_init_request(closure, sender, opcode, args,
+				      message) < 0) {
+		free(closure);
+		return NULL;
+	}
 	return closure;
-
-err_null:
-	wl_log("error marshalling arguments for %s (signature %s): "
-	       "null value passed for arg %i\n", message->name,
-	       message->signature, i);
-	/* Mark fds not yet duplicated so they are not closed. */
-	for (; i < count; i++)
-		closure->args[i].h = -1;
-	wire_closure_close_fds(closure);
-	free(closure);
-	errno = EINVAL;
-	return NULL;
 }
 
 size_t

@@ -67,19 +67,23 @@ pseudo_file_name(int fd, char *what, size_t what_size)
 
 enum fd_kind
 fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
-		      char *what, size_t what_size)
+		      uint32_t *res, char *what, size_t what_size)
 {
 	struct stat st;
 	int flags;
 
 	if (virtgpu_prime_import(&t->cd.dev, fd, bo) == 0) {
-		uint32_t res, blob_mem = 0;
+		uint32_t blob_mem = 0;
 
 		/* §4.1: the host needs a host-side resource; memory only the
 		 * guest has (a GUEST blob) cannot be passed on. The kernel
-		 * leaves blob_mem as it was (0) for a classic 3D resource. */
-		if (virtgpu_resource_info(&t->cd.dev, *bo, &res, &blob_mem) < 0)
+		 * leaves blob_mem as it was (0) for a classic 3D resource.
+		 * A resource id is never 0: 0 says the look failed. */
+		*res = 0;
+		if (virtgpu_resource_info(&t->cd.dev, *bo, res, &blob_mem) < 0) {
+			*res = 0;
 			return FD_DMABUF;
+		}
 		if (blob_mem == VIRTGPU_BLOB_MEM_GUEST) {
 			virtgpu_gem_close(&t->cd.dev, *bo);
 			snprintf(what, what_size, "a GPU buffer only the guest "
@@ -132,9 +136,9 @@ fd_translate_out(struct virtgpu_transport *t, int fd, uint32_t *id,
 	char what[64];
 
 	*has_bo = false;
-	switch (fd_translate_classify(t, fd, bo, what, sizeof what)) {
+	switch (fd_translate_classify(t, fd, bo, id, what, sizeof what)) {
 	case FD_DMABUF:
-		if (virtgpu_resource_info(&t->cd.dev, *bo, id, NULL) < 0) {
+		if (*id == 0) {
 			wl_log("wayland-virtgpu: RESOURCE_INFO failed (%s)\n",
 			       strerror(errno));
 			virtgpu_gem_close(&t->cd.dev, *bo);
@@ -233,14 +237,15 @@ fd_translate_check_request(struct virtgpu_transport *t,
 	const char *signature = message->signature;
 	struct argument_details arg;
 	char what[64];
-	uint32_t bo;
+	uint32_t bo, res;
 	int i;
 
 	for (i = 0; (signature = wire_next_argument(signature, &arg)), arg.type; i++) {
 		if (arg.type != 'h')
 			continue;
 
-		switch (fd_translate_classify(t, args[i].h, &bo, what, sizeof what)) {
+		switch (fd_translate_classify(t, args[i].h, &bo, &res, what,
+					      sizeof what)) {
 		case FD_DMABUF:
 			virtgpu_gem_close(&t->cd.dev, bo);
 			break;

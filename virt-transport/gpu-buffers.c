@@ -254,9 +254,10 @@ params_add_cannot_cross(struct virtgpu_transport *t, struct wl_object *params,
 {
 	struct gpu_object *p = object_find(t->gpu.params, params->id);
 	char what[64];
-	uint32_t bo;
+	uint32_t bo, res;
 
-	switch (fd_translate_classify(t, args[0].h, &bo, what, sizeof what)) {
+	switch (fd_translate_classify(t, args[0].h, &bo, &res, what,
+				      sizeof what)) {
 	case FD_DMABUF:
 		virtgpu_gem_close(&t->cd.dev, bo);
 		return 0;

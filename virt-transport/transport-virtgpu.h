@@ -193,7 +193,7 @@ enum fd_kind {
 
 enum fd_kind
 fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
-		      char *what, size_t what_size);
+		      uint32_t *res, char *what, size_t what_size);
 int
 fd_translate_out(struct virtgpu_transport *t, int fd, uint32_t *id,
 		 uint32_t *type, uint32_t *bo, bool *has_bo);

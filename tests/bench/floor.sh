@@ -17,8 +17,9 @@ usage: $0 [--build DIR] [--cpu N] [--count N] [--bench roundtrip|loop] [--config
   --cpu N         the CPU everything runs on (default 0)
   --count N       round trips of the long run (default 5000; the short run makes N/5)
   --bench NAME    client-bench's roundtrip (default), loop (the client polls the display fd)
-                  pool (wl_shm.create_pool among 4000 mappings) or frame (a 256x256 frame:
-                  attach, damage, commit, roundtrip); no floor for these two
+                  pool (wl_shm.create_pool among 4000 mappings), frame (a 256x256 frame:
+                  attach, damage, commit, roundtrip) or marshal (one wl_region.add, a flush
+                  every 64; --count counts messages); no floor for these three
   --configs LIST  comma-separated subset of socket,floor,virtgpu (default: all)
   --no-instructions  skip the valgrind (cachegrind) runs that count instructions
   --keep          keep the logs (in the runtime directory)
@@ -60,7 +61,9 @@ KERNEL=$BUILD/tests/sim/libvirtgpu-sim-kernel.so
 for f in "$BENCH" "$FLOOR" "$HOST_BIN" "$KERNEL"; do
 	[ -e "$f" ] || die "$f is missing: ninja -C $BUILD"
 done
-case $BENCH_NAME in roundtrip|loop|pool|frame) ;; *) die "--bench is roundtrip, loop, pool or frame" ;; esac
+case $BENCH_NAME in roundtrip|loop|pool|frame|marshal) ;;
+*) die "--bench is roundtrip, loop, pool, frame or marshal" ;;
+esac
 [ "$COUNT" -ge 50 ] 2>/dev/null || die "--count must be at least 50"
 SHORT=$((COUNT / 5))
 for tool in weston strace perf; do
@@ -139,6 +142,7 @@ client() {
 	local program=("$BENCH" -b "$BENCH_NAME" -n "$n" -w 100)
 	[ "$BENCH_NAME" = pool ] && program=("$BENCH" -b pool -p "$n")
 	[ "$BENCH_NAME" = frame ] && program=("$BENCH" -b frame -f "$n" -s 256x256 --no-fill)
+	[ "$BENCH_NAME" = marshal ] && program=("$BENCH" -b marshal -m "$n")
 	mkdir -p "$RUNTIME_DIR/guest"
 	case $config in
 	socket)
@@ -213,7 +217,7 @@ per_roundtrip() {
 }
 
 IFS=, read -r -a CONFIG_LIST <<<"$CONFIGS"
-if [ "$BENCH_NAME" = pool ] || [ "$BENCH_NAME" = frame ]; then
+if [ "$BENCH_NAME" = pool ] || [ "$BENCH_NAME" = frame ] || [ "$BENCH_NAME" = marshal ]; then
 	# No floor for these: the floor is a round trip.
 	read -r -a CONFIG_LIST <<<"$(printf '%s\n' "${CONFIG_LIST[@]}" | grep -vx floor | tr '\n' ' ')"
 fi

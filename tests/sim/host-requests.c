@@ -410,10 +410,30 @@ host_handle_join(struct host_conn *conn, const struct sim_ipc_join *req)
 	host_reply(conn, SIM_IPC_JOIN, file ? 0 : -ENOENT, NULL, 0, -1);
 }
 
-/* The detach is queued after the submits that still name it. */
+/* The guest's dma-bufs of a resource hold it (+1: a handle went while they stay, the file's
+ * last) or let it go (-1: the last of them closed after the last handle): the memory goes
+ * with the last of both, and leaves the host-visible window (the kernel's drm_mm node goes
+ * with the object). The two may come in either order from two threads of the guest, so
+ * the count may dip below zero for a moment. */
+static int
+host_dmabuf_hold(uint32_t res_id, int delta)
+{
+	struct host_resource *res = host_resource_lookup(res_id);
+
+	if (!res)
+		return -ENOENT;
+	res->dmabufs += delta;
+	host_resource_maybe_free(res);
+	return 0;
+}
+
+/* The detach is queued after the submits that still name it. A dma-buf the guest keeps
+ * holds the resource from now on. */
 static void
 host_handle_handle_close(struct host_conn *conn, const struct sim_ipc_res *req)
 {
+	if (req->flags & SIM_IPC_RES_DMABUF_HOLDS)
+		host_dmabuf_hold(req->res_id, 1);
 	if (host_defer_handle_close(conn->file, req->res_id)) {
 		host_reply(conn, SIM_IPC_HANDLE_CLOSE, 0, NULL, 0, -1);
 		return;
@@ -425,25 +445,13 @@ host_handle_handle_close(struct host_conn *conn, const struct sim_ipc_res *req)
 static void
 host_handle_export(struct host_conn *conn, const struct sim_ipc_res *req)
 {
-	struct host_resource *res = host_resource_lookup(req->res_id);
-
-	if (res)
-		res->dmabufs++;
-	host_reply(conn, SIM_IPC_EXPORT, res ? 0 : -ENOENT, NULL, 0, -1);
+	host_reply(conn, SIM_IPC_EXPORT, host_dmabuf_hold(req->res_id, 1), NULL, 0, -1);
 }
 
-/* The last fd of a dma-buf stand-in closed: the memory goes with its last handle, and
- * leaves the host-visible window (the kernel's drm_mm node goes with the object). */
 static void
 host_handle_export_close(struct host_conn *conn, const struct sim_ipc_res *req)
 {
-	struct host_resource *res = host_resource_lookup(req->res_id);
-
-	if (res && res->dmabufs > 0) {
-		res->dmabufs--;
-		host_resource_maybe_free(res);
-	}
-	host_reply(conn, SIM_IPC_EXPORT_CLOSE, res ? 0 : -ENOENT, NULL, 0, -1);
+	host_reply(conn, SIM_IPC_EXPORT_CLOSE, host_dmabuf_hold(req->res_id, -1), NULL, 0, -1);
 }
 
 static void

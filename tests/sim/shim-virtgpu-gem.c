@@ -99,15 +99,18 @@ vg_gem_object_find_offset(uint64_t off, size_t len)
 	return obj;
 }
 
-/* The last handle in this process is gone. Object structs are never freed (another thread
- * may still hold one); only their memory fd is closed. */
-static void
+/* A handle in this process is gone; true when it was the last one while dma-bufs of the
+ * object live on (the host must keep the resource for them). Object structs are never freed
+ * (another thread may still hold one); with the last handle only their memory fd is
+ * closed, and a dma-buf imported again is found through the host. */
+static bool
 vg_gem_object_unref(struct vg_object *obj)
 {
-	bool last;
+	bool last, held;
 
 	pthread_mutex_lock(&vg_objects_lock);
 	last = --obj->handles == 0;
+	held = last && obj->dmabufs > 0;
 	if (last) {
 		for (struct vg_object **link = &vg_objects; *link; link = &(*link)->next) {
 			if (*link == obj) {
@@ -123,6 +126,28 @@ vg_gem_object_unref(struct vg_object *obj)
 		shim_real.close(obj->fd);
 		obj->fd = -1;
 	}
+	return held;
+}
+
+/* PRIME export is the kernel's own business (virtgpu_gem_prime_export asks the host nothing
+ * for a blob): the dma-buf takes a reference on the object, here a count. */
+void
+vg_gem_dmabuf_open(struct vg_object *obj)
+{
+	pthread_mutex_lock(&vg_objects_lock);
+	obj->dmabufs++;
+	pthread_mutex_unlock(&vg_objects_lock);
+}
+
+bool
+vg_gem_dmabuf_close(struct vg_object *obj)
+{
+	bool last;
+
+	pthread_mutex_lock(&vg_objects_lock);
+	last = --obj->dmabufs == 0 && obj->handles == 0;
+	pthread_mutex_unlock(&vg_objects_lock);
+	return last;
 }
 
 /* --- a file's handles ---------------------------------------------------------------------- */
@@ -133,19 +158,33 @@ vg_gem_handles_setup(struct vg_handles *handles)
 	pthread_mutex_init(&handles->lock, NULL);
 }
 
+/* The host drops the file's handles itself when its link closes; an object whose last
+ * handle goes with the file while dma-bufs of it live on is told first. */
 void
-vg_gem_handles_cleanup(struct vg_handles *handles)
+vg_gem_handles_cleanup(struct vg_file *vf)
 {
-	for (uint32_t i = 0; i < handles->num; i++)
-		vg_gem_object_unref(handles->v[i].obj);
+	struct vg_handles *handles = &vf->handles;
+
+	for (uint32_t i = 0; i < handles->num; i++) {
+		struct vg_object *obj = handles->v[i].obj;
+		struct sim_ipc_res req = { obj->info.res_id, 0 };
+
+		if (vg_gem_object_unref(obj))
+			vg_link_call(&vf->link, SIM_IPC_EXPORT, &req, sizeof req, NULL, 0, NULL,
+				     0, NULL, 0, NULL);
+	}
 	free(handles->v);
 	pthread_mutex_destroy(&handles->lock);
 }
 
+/* The dma-buf stand-ins a child inherits stay the parent's (their last close there counts):
+ * the child's objects hold none of their own. */
 void
 vg_gem_atfork_child(struct vg_handles *handles)
 {
 	pthread_mutex_init(&vg_objects_lock, NULL);
+	for (struct vg_object *obj = vg_objects; obj; obj = obj->next)
+		obj->dmabufs = 0;
 	if (handles)
 		pthread_mutex_init(&handles->lock, NULL);
 }
@@ -238,11 +277,15 @@ vg_gem_close(struct vg_file *vf, struct drm_gem_close *args)
 	pthread_mutex_unlock(&handles->lock);
 	if (!obj)
 		return -EINVAL;
-	/* CTX_DETACH_RESOURCE: the host forgets it for this context. */
+	/* CTX_DETACH_RESOURCE (and RESOURCE_UNREF with the last reference): the host forgets
+	 * it for this context; the resource itself stays while a dma-buf of it does. The
+	 * kernel only queues them, but its queue is one: the reply waited for here keeps
+	 * them ahead of what any thread asks next on another connection. */
 	req = (struct sim_ipc_res){ obj->info.res_id, 0 };
+	if (vg_gem_object_unref(obj))
+		req.flags = SIM_IPC_RES_DMABUF_HOLDS;
 	vg_link_call(&vf->link, SIM_IPC_HANDLE_CLOSE, &req, sizeof req, NULL, 0, NULL, 0, NULL, 0,
 		     NULL);
-	vg_gem_object_unref(obj);
 	return 0;
 }
 

@@ -121,6 +121,19 @@ vg_link_take(struct vg_link *link)
 	return conn;
 }
 
+/* A connection back to the pool, or closed when the pool is full or the parent's. */
+static void
+vg_link_give_back(struct vg_link *link, int conn)
+{
+	pthread_mutex_lock(&link->lock);
+	if (link->num_pool < (int)(sizeof link->pool / sizeof link->pool[0]) &&
+	    link->pool_pid == shim_self_pid())
+		link->pool[link->num_pool++] = conn;
+	else
+		shim_real.close(conn);
+	pthread_mutex_unlock(&link->lock);
+}
+
 int
 vg_link_call(struct vg_link *link, uint32_t op, const void *a, size_t a_size, const void *b,
 	     size_t b_size, const int *fds, unsigned num_fds, void *reply, size_t reply_size,
@@ -137,13 +150,7 @@ vg_link_call(struct vg_link *link, uint32_t op, const void *a, size_t a_size, co
 		shim_real.close(conn);
 		return ret;
 	}
-	pthread_mutex_lock(&link->lock);
-	if (link->num_pool < (int)(sizeof link->pool / sizeof link->pool[0]) &&
-	    link->pool_pid == shim_self_pid())
-		link->pool[link->num_pool++] = conn;
-	else
-		shim_real.close(conn);
-	pthread_mutex_unlock(&link->lock);
+	vg_link_give_back(link, conn);
 	return ret;
 }
 

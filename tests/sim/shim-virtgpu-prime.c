@@ -1,7 +1,7 @@
 /*
  * PRIME in the fake virtio_gpu driver: a handle exported as a dma-buf (the stand-in is the
- * object's memfd opened anew) and a dma-buf imported as a handle, from this process or,
- * through the host device, from another.
+ * object's memfd opened anew; the host hears nothing, as from the kernel) and a dma-buf
+ * imported as a handle, from this process or, through the host device, from another.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,23 +13,24 @@
 
 #include "shim-virtgpu.h"
 
-/* A dma-buf stand-in this process made: which resource it holds. */
+/* A dma-buf stand-in this process made: which object it holds. */
 struct vg_dmabuf {
-	uint32_t res_id;
+	struct vg_object *obj;	/* never freed */
 	bool forked;	/* an inherited copy: the parent's close counts */
 };
 
-/* Its last fd closed: the host may free the memory (with its last handle), as the kernel
- * frees an object with its last dma-buf. A connection of its own: the DRM file it came
- * from may be gone. */
+/* Its last fd closed: it lets go of the object. Only when that was the object's last
+ * reference does the host hear of it (the kernel's RESOURCE_UNREF), and may free the memory;
+ * on a connection of its own: the DRM file it came from may be gone. The reply is waited
+ * for: what comes next must find the memory gone, as after the kernel's one queue. */
 static void
 vg_dmabuf_release(struct shim_file *file)
 {
 	struct vg_dmabuf *buf = file->priv;
-	struct sim_ipc_res req = { buf->res_id, 0 };
+	struct sim_ipc_res req = { buf->obj->info.res_id, 0 };
 	int conn;
 
-	if (!buf->forked) {
+	if (!buf->forked && vg_gem_dmabuf_close(buf->obj)) {
 		conn = vg_link_connect();
 		if (conn >= 0) {
 			vg_link_call_on(conn, SIM_IPC_EXPORT_CLOSE, &req, sizeof req, NULL, 0,
@@ -56,7 +57,7 @@ static const struct shim_driver vg_dmabuf_driver = {
 
 /* The stand-in's fd is followed to its last close. */
 static void
-vg_dmabuf_track(int fd, uint32_t res_id)
+vg_dmabuf_track(int fd, struct vg_object *obj)
 {
 	struct shim_file *file = calloc(1, sizeof *file);
 	struct vg_dmabuf *buf = calloc(1, sizeof *buf);
@@ -64,13 +65,15 @@ vg_dmabuf_track(int fd, uint32_t res_id)
 	if (!file || !buf) {
 		free(file);
 		free(buf);
-		return;	/* untracked: the host keeps the memory until it exits */
+		return;	/* untracked: it holds nothing (the memfd keeps its pages) */
 	}
-	buf->res_id = res_id;
+	buf->obj = obj;
 	file->driver = &vg_dmabuf_driver;
 	file->priv = buf;
 	file->app_fd = fd;
+	vg_gem_dmabuf_open(obj);
 	if (shim_fd_adopt(fd, file) < 0) {
+		vg_gem_dmabuf_close(obj);
 		free(file);
 		free(buf);
 	}
@@ -80,7 +83,6 @@ int
 vg_prime_handle_to_fd(struct vg_file *vf, struct drm_prime_handle *args)
 {
 	struct vg_object *obj;
-	struct sim_ipc_res req;
 	char path[64];
 	int fd;
 
@@ -100,10 +102,9 @@ vg_prime_handle_to_fd(struct vg_file *vf, struct drm_prime_handle *args)
 		fd = shim_real.open(path, O_RDONLY | ((args->flags & DRM_CLOEXEC) ? O_CLOEXEC : 0));
 	if (fd < 0)
 		return -errno;
-	req = (struct sim_ipc_res){ obj->info.res_id, 0 };
-	if (vg_link_call(&vf->link, SIM_IPC_EXPORT, &req, sizeof req, NULL, 0, NULL, 0, NULL, 0,
-			 NULL) == 0)
-		vg_dmabuf_track(fd, obj->info.res_id);
+	/* No word to the host: the kernel exports a blob by itself (virtgpu_gem_prime_export
+	 * queues RESOURCE_ASSIGN_UUID only for a classic resource, and waits for nothing). */
+	vg_dmabuf_track(fd, obj);
 	shim_stat_note_dmabuf(obj->dev, obj->ino);
 	args->fd = fd;
 	return 0;

@@ -47,7 +47,7 @@ vg_release(struct shim_file *file)
 {
 	struct vg_file *vf = file->priv;
 
-	vg_gem_handles_cleanup(&vf->handles);
+	vg_gem_handles_cleanup(vf);
 	vg_link_cleanup(&vf->link);
 	vg_context_cleanup(&vf->ctx);
 	free(vf);

@@ -104,6 +104,9 @@ struct vg_object {
 	dev_t dev;
 	ino_t ino;
 	int handles;		/* (file, handle) pairs in this process */
+	/* dma-buf stand-ins made of it and open in this process: each holds the object, as
+	 * the kernel's dma-buf holds a GEM reference, without the host hearing of it. */
+	int dmabufs;
 	struct vg_object *next;
 };
 
@@ -127,7 +130,7 @@ void
 vg_gem_handles_setup(struct vg_handles *handles);
 /* The file is closed: its handles go. */
 void
-vg_gem_handles_cleanup(struct vg_handles *handles);
+vg_gem_handles_cleanup(struct vg_file *vf);
 /* In a forked child: the objects' lock, and the file's handles' lock when there is one. */
 void
 vg_gem_atfork_child(struct vg_handles *handles);
@@ -138,6 +141,12 @@ vg_gem_handle_create(struct vg_handles *handles, struct vg_object *obj, uint32_t
 		     bool *existed);
 int
 vg_gem_close(struct vg_file *vf, struct drm_gem_close *args);
+/* A dma-buf stand-in of the object opens, or its last fd closes; true when that close was
+ * the object's last reference (the host may free the resource now). */
+void
+vg_gem_dmabuf_open(struct vg_object *obj);
+bool
+vg_gem_dmabuf_close(struct vg_object *obj);
 void *
 vg_gem_mmap(struct shim_file *file, void *addr, size_t len, int prot, int flags,
 	    off_t offset, int *err);

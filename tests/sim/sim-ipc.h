@@ -22,14 +22,15 @@ enum sim_ipc_op {
 	SIM_IPC_SUBMIT,		/* reply fd: fence (FENCE_FD_OUT) */
 	SIM_IPC_WAIT,
 	SIM_IPC_IMPORT,		/* reply fd: backing memory */
-	SIM_IPC_EXPORT,
+	SIM_IPC_EXPORT,		/* a GEM handle dies while dma-bufs of it live on */
 	SIM_IPC_CTX_STATE,
 	SIM_IPC_GPU_BUFFER,	/* reply fd: the dma-buf stand-in */
 	SIM_IPC_RENDER,		/* a GPU buffer rendered into, busy until done */
 	SIM_IPC_SYNC_FILE,	/* reply fd: signals once the dma-buf's pending work ended */
 	SIM_IPC_RESOURCE_CREATE,	/* fd: the guest pages; a 3D resource */
 	SIM_IPC_TRANSFER,	/* between a 3D resource's guest pages and its host image */
-	SIM_IPC_EXPORT_CLOSE,	/* a dma-buf's last fd closed; on a connection of its own */
+	SIM_IPC_EXPORT_CLOSE,	/* an object's last dma-buf closed after its last handle;
+				 * on a connection of its own */
 };
 
 struct sim_ipc_hdr {
@@ -91,9 +92,13 @@ struct sim_ipc_blob_create {
 	uint32_t pad;
 };
 
+/* HANDLE_CLOSE: dma-bufs of the object live on in the guest after this handle (the kernel's
+ * GEM reference the host never hears of), so the resource stays until EXPORT_CLOSE. */
+#define SIM_IPC_RES_DMABUF_HOLDS	(1u << 0)
+
 struct sim_ipc_res {
 	uint32_t res_id;
-	uint32_t pad;
+	uint32_t flags;		/* HANDLE_CLOSE: SIM_IPC_RES_*; else 0 */
 };
 
 struct sim_ipc_submit {
