@@ -34,6 +34,9 @@ next_data_extent(int fd, size_t from, size_t to, size_t *start, size_t *end)
 	return true;
 }
 
+/* What a page that holds nothing reads as. */
+static const uint8_t zero_page[4096];
+
 /* Reads go in chunks of this many bytes: a 64 KiB pool in one pread. */
 #define FILE_CHUNK (64u << 10)
 
@@ -88,9 +91,8 @@ shm_file_pread_to_host(int fd, void *dst, size_t len, off_t at)
 static size_t
 copy_page(uint8_t *dst, const uint8_t *page, size_t n, bool skip_zero_pages)
 {
-	static const uint8_t zeros[4096];
 
-	if (skip_zero_pages && memcmp(page, zeros, n) == 0)
+	if (skip_zero_pages && memcmp(page, zero_page, n) == 0)
 		return 0;
 	/* A page host memory holds already (a refilled file) needs no
 	 * copy. */
@@ -158,7 +160,6 @@ shm_file_refill(int fd, const void *src, size_t size)
 size_t
 shm_file_refill_at(int fd, const void *src_memory, size_t from, size_t to)
 {
-	static const uint8_t zeros[4096];
 	const char *src = (const char *) src_memory - from;
 	uint8_t page[4096];
 	size_t written = 0, at, n, size = to;
@@ -180,10 +181,10 @@ shm_file_refill_at(int fd, const void *src_memory, size_t from, size_t to)
 			fill = true;
 		} else {
 			fill = pread(fd, page, n, (off_t) at) == (ssize_t) n &&
-			       memcmp(page, zeros, n) == 0;
+			       memcmp(page, zero_page, n) == 0;
 		}
 		/* Zeros in host memory: the file shows them already. */
-		if (fill && memcmp((const char *) src + at, zeros, n) != 0) {
+		if (fill && memcmp((const char *) src + at, zero_page, n) != 0) {
 			if (pwrite(fd, (const char *) src + at, n, (off_t) at) !=
 			    (ssize_t) n)
 				break;
@@ -206,7 +207,6 @@ shm_file_has_data(int fd, size_t from, size_t to)
 static bool
 range_has_bytes(int fd, size_t from, size_t to)
 {
-	static const uint8_t zeros[4096];
 	uint8_t page[4096];
 
 	while (from < to) {
@@ -215,7 +215,7 @@ range_has_bytes(int fd, size_t from, size_t to)
 
 		if (got <= 0)
 			return got < 0;	/* unreadable: take it as written */
-		if (memcmp(page, zeros, (size_t) got) != 0)
+		if (memcmp(page, zero_page, (size_t) got) != 0)
 			return true;
 		from += (size_t) got;
 	}

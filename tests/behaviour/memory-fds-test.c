@@ -177,16 +177,28 @@ BEH_TEST(memfd_one_byte)
 	close(fd);
 }
 
-BEH_TEST(regular_file_on_disk)
+/* A file in /tmp holding size bytes of fill(), opened again read-only with
+ * flags, its name gone: the fd, or -1 with open's errno. */
+static int
+tmp_file_of(size_t size, int flags)
 {
 	char path[] = "/tmp/beh-memory-fd-XXXXXX";
-	int w = mkstemp(path), fd;
+	int w = mkstemp(path), fd, err;
 
 	check(w >= 0);
-	fill(w, 0, 70000);
+	fill(w, 0, size);
 	close(w);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | flags);
+	err = errno;
 	unlink(path);
+	errno = err;
+	return fd;
+}
+
+BEH_TEST(regular_file_on_disk)
+{
+	int fd = tmp_file_of(70000, 0);
+
 	check(fd >= 0);
 	send_and_check(fd, 70000);
 	close(fd);
@@ -199,17 +211,11 @@ BEH_TEST(regular_file_on_disk)
  * socket the compositor would get the O_DIRECT file itself. */
 BEH_TEST_VIRTGPU_ONLY(file_read_with_o_direct)
 {
-	char path[] = "/tmp/beh-memory-fd-direct-XXXXXX";
-	int w = mkstemp(path), fd;
+	int fd = tmp_file_of(70000, O_DIRECT);
 
-	check(w >= 0);
-	fill(w, 0, 70000);
-	close(w);
-	fd = open(path, O_RDONLY | O_DIRECT | O_CLOEXEC);
 	if (fd < 0)
-		beh_fail(__FILE__, __LINE__, "open %s with O_DIRECT: %s", path,
+		beh_fail(__FILE__, __LINE__, "open a file in /tmp with O_DIRECT: %s",
 			 strerror(errno));
-	unlink(path);
 	send_and_check(fd, 70000);
 	close(fd);
 }
