@@ -36,6 +36,14 @@ shim_file_of_fd(int fd)
 	return file && !file->dmabuf ? file : NULL;
 }
 
+struct shim_file *
+shim_dmabuf_of_fd(int fd)
+{
+	struct shim_file *file = shim_fd_entry(fd);
+
+	return file && file->dmabuf ? file : NULL;
+}
+
 static void
 shim_fd_register(int fd, struct shim_file *file)
 {

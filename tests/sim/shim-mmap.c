@@ -82,6 +82,13 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t offset)
 	int err = 0;
 
 	shim_init();
+	file = (flags & MAP_ANONYMOUS) ? NULL : shim_dmabuf_of_fd(fd);
+	if (file && file->driver->dmabuf_mmap_error)
+		err = file->driver->dmabuf_mmap_error(file);
+	if (err) {
+		errno = err;
+		return MAP_FAILED;
+	}
 	file = (flags & MAP_ANONYMOUS) ? NULL : shim_file_of_fd(fd);
 	if (!file) {
 		map = shim_real.mmap(addr, len, prot, flags, fd, offset);

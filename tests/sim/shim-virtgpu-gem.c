@@ -43,6 +43,17 @@ vg_gem_object_add(const struct sim_ipc_object *info, int fd)
 		return NULL;
 	obj->info = *info;
 	obj->fd = fd;
+	if (fd < 0) {
+		/* Memory the host could not give (its create failed after the kernel said yes):
+		 * the object exists and exports, as in the kernel, and any mmap of it fails. */
+		obj->unmapped = true;
+		obj->fd = memfd_create("virtgpu-sim-unmapped", MFD_CLOEXEC);
+		if (obj->fd >= 0 && ftruncate(obj->fd, (off_t)info->size) < 0) {
+			shim_real.close(obj->fd);
+			obj->fd = -1;
+		}
+	}
+	fd = obj->fd;
 	if (fd >= 0 && fstat(fd, &st) == 0) {
 		obj->dev = st.st_dev;
 		obj->ino = st.st_ino;
@@ -332,13 +343,13 @@ vg_gem_mmap(struct shim_file *file, void *addr, size_t len, int prot, int flags,
 	}
 	if (obj->info.blob_mem == VIRTGPU_BLOB_MEM_HOST3D) {
 		/* virtio_gpu_vram_mmap: mappable, mapped by the host, and whole. */
-		if (!(obj->info.blob_flags & VIRTGPU_BLOB_FLAG_USE_MAPPABLE) || obj->fd < 0 ||
+		if (!(obj->info.blob_flags & VIRTGPU_BLOB_FLAG_USE_MAPPABLE) || obj->unmapped ||
 		    off != obj->map_offset || len != vg_gem_page_align(obj->info.size)) {
 			*err = EINVAL;
 			return MAP_FAILED;
 		}
 	}
-	if (obj->fd < 0) {
+	if (obj->fd < 0 || obj->unmapped) {
 		*err = EINVAL;
 		return MAP_FAILED;
 	}

@@ -49,8 +49,17 @@ vg_dmabuf_atfork_child(struct shim_file *file)
 	((struct vg_dmabuf *)file->priv)->forked = true;
 }
 
+/* dma_buf_mmap of a blob: the kernel's virtio_gpu_vram_mmap refuses memory the host could
+ * not map (EINVAL); anything else maps the stand-in's memfd. */
+static int
+vg_dmabuf_mmap_error(struct shim_file *file)
+{
+	return ((struct vg_dmabuf *)file->priv)->obj->unmapped ? EINVAL : 0;
+}
+
 static const struct shim_driver vg_dmabuf_driver = {
 	.name = "dma-buf",
+	.dmabuf_mmap_error = vg_dmabuf_mmap_error,
 	.release = vg_dmabuf_release,
 	.atfork_child = vg_dmabuf_atfork_child,
 };

@@ -99,7 +99,8 @@ vg_context_ioctl_init(struct vg_file *vf, struct drm_virtgpu_context_init *args)
  * Its fields are written only in shim-virtgpu-gem.c. */
 struct vg_object {
 	struct sim_ipc_object info;
-	int fd;			/* backing memory; -1 when the host could not map it */
+	int fd;			/* backing memory (-1 once the object is gone) */
+	bool unmapped;		/* the host could not give the memory: fd is a stand-in */
 	uint64_t map_offset;
 	dev_t dev;
 	ino_t ino;

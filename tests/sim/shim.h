@@ -35,6 +35,8 @@ struct shim_driver {
 	/* Whether a mapping at this offset is memory no read can pin (the host's,
 	 * VM_PFNMAP), or NULL: none is. */
 	bool (*mmap_pinless)(struct shim_file *file, off_t offset);
+	/* A dma-buf stand-in's mmap: 0 to map the fd's memfd, or the errno refusing it. */
+	int (*dmabuf_mmap_error)(struct shim_file *file);
 	void (*release)(struct shim_file *file);
 	/* In the child of a fork: locks another thread held are free again (only the
 	 * forking thread goes on, as in the kernel's view of the child). */
@@ -112,6 +114,9 @@ shim_foreign_driver(int node, const char *name);
 /* The open DRM file behind an fd, or NULL. */
 struct shim_file *
 shim_file_of_fd(int fd);
+/* The dma-buf stand-in behind an fd, or NULL. */
+struct shim_file *
+shim_dmabuf_of_fd(int fd);
 /* A new fd naming an open file of the driver's that is not a DRM file (a dma-buf
  * stand-in): followed across dup and close like the others, released with its last fd,
  * invisible to shim_file_of_fd. */

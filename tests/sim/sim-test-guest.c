@@ -543,6 +543,16 @@ test_blob_rules(void)
 	CHECK(blob_create(fd, 2, 3, 4096, 12345, &h2, NULL) == 0, "HOST3D unknown blob_id");
 	CHECK(map_handle(fd, h2, 4096, &err) == NULL && err == EINVAL, "mmap it: %s",
 	      strerror(err));
+	/* The kernel exports it without the host (a dma-buf of the GEM object), and the
+	 * dma-buf's mmap fails as the handle's does (virtio_gpu_vram_mmap). */
+	struct drm_prime_handle ph = { .handle = h2, .flags = DRM_CLOEXEC | DRM_RDWR, .fd = -1 };
+	CHECK(xioctl(fd, DRM_IOCTL_PRIME_HANDLE_TO_FD, &ph) == 0 && ph.fd >= 0,
+	      "export it");
+	errno = 0;
+	CHECK(ph.fd >= 0 && mmap(NULL, 4096, PROT_READ, MAP_SHARED, ph.fd, 0) == MAP_FAILED &&
+	      errno == EINVAL, "mmap its dma-buf: %s", strerror(errno));
+	if (ph.fd >= 0)
+		close(ph.fd);
 	CHECK(blob_create(fd, 1, 1 | 4, 4096, 0, &h2, NULL) == 0, "CROSS_DEVICE with uuid");
 
 	CHECK(xioctl(fd, DRM_IOCTL_GEM_CLOSE, &gc) == EINVAL, "GEM_CLOSE bad handle");
