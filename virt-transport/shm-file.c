@@ -48,43 +48,59 @@ chunk_alloc(void)
 	return malloc(FILE_CHUNK);
 }
 
+/* Whether fd was opened with O_DIRECT: its reads want whole blocks. */
+static bool
+fd_is_direct(int fd)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	return flags >= 0 && (flags & O_DIRECT);
+}
+
 /* pread into host memory. A file whose reads pin the destination's pages
  * (O_DIRECT, 9p, FUSE) cannot read into it: host memory is mapped without
  * pages (VM_PFNMAP), and the read fails with EFAULT (Debian 12's 6.1, a file
  * on a 9p share). Those bytes go through a buffer of our own, aligned as
- * O_DIRECT wants. Returns what pread would. */
+ * O_DIRECT wants, as are O_DIRECT reads of a damaged row (an offset not on
+ * a block: EINVAL). Returns what pread would. */
 ssize_t
 shm_file_pread_to_host(int fd, void *dst, size_t len, off_t at)
 {
 	ssize_t n = pread(fd, dst, len, at), got = 0;
 	void *bounce;
 
-	if (n >= 0 || errno != EFAULT)
+	/* EFAULT: pages that cannot be pinned; EINVAL: O_DIRECT's alignment
+	 * (an offset, a length or a destination not on a block). */
+	if (n >= 0 || (errno != EFAULT && !(errno == EINVAL && fd_is_direct(fd))))
 		return n;
 	if (posix_memalign(&bounce, 4096, FILE_CHUNK) != 0) {
 		errno = ENOMEM;
 		return -1;
 	}
 	while ((size_t) got < len) {
-		size_t want = len - (size_t) got < FILE_CHUNK ?
-			      len - (size_t) got : FILE_CHUNK;
-		/* Whole blocks for O_DIRECT; at most want bytes kept. */
-		size_t ask = (want + 4095) & ~(size_t) 4095;
+		/* Whole blocks from the one holding `at + got`; what is
+		 * before it and past `len` is read but not kept. */
+		off_t pos = at + got, base = pos & ~(off_t) 4095;
+		size_t skip = (size_t) (pos - base);
+		size_t want = len - (size_t) got < FILE_CHUNK - skip ?
+			      len - (size_t) got : FILE_CHUNK - skip;
+		size_t ask = (skip + want + 4095) & ~(size_t) 4095;
 
-		n = pread(fd, bounce, ask, at + got);
+		n = pread(fd, bounce, ask, base);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break;
+		if (n <= (ssize_t) skip)
+			break;	/* an error, or the file ends before pos */
+		n -= (ssize_t) skip;
 		if ((size_t) n > want)
 			n = (ssize_t) want;
-		memcpy((char *) dst + got, bounce, (size_t) n);
+		memcpy((char *) dst + got, (char *) bounce + skip, (size_t) n);
 		got += n;
 		if ((size_t) n < want)
 			break;	/* the file ends here */
 	}
 	free(bounce);
-	return got > 0 || n == 0 ? got : -1;
+	return got > 0 || n >= 0 ? got : -1;
 }
 
 /* One page of a chunk read from the file at `at` goes to host memory. */

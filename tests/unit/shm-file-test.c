@@ -9,6 +9,8 @@
  * not look written at each commit (each such look costs a walk of all the
  * process's mappings).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -68,10 +70,57 @@ check_pool(size_t size, size_t from, size_t to)
 	close(fd);
 }
 
+/* shm_file_pread_to_host from a file opened with O_DIRECT: rows of a
+ * copied pool's damage start anywhere, where O_DIRECT says EINVAL; the
+ * bytes come through a buffer of the library's. */
+static int
+check_direct_reads(void)
+{
+	char path[] = "/var/tmp/shm-file-test-XXXXXX";
+	size_t size = 3 * 65536 + 123;
+	unsigned char *bytes = malloc(size), *dst = malloc(size + 1);
+	int fd = mkstemp(path), dfd;
+
+	CHECK(fd >= 0 && bytes && dst);
+	for (size_t i = 0; i < size; i++)
+		bytes[i] = (unsigned char) (i * 7 + i / 4096);
+	CHECK(pwrite(fd, bytes, size, 0) == (ssize_t) size);
+	dfd = open(path, O_RDONLY | O_DIRECT);
+	unlink(path);
+	close(fd);
+	if (dfd < 0) {
+		fprintf(stderr, "O_DIRECT open of %s: %s\n", path, strerror(errno));
+		return 77;	/* the file system has no O_DIRECT: nothing to test */
+	}
+	/* Unaligned offset, length and destination; across chunks; to the end. */
+	static const size_t cases[][2] = {
+		{ 100, 1000 }, { 4095, 2 }, { 0, 3 * 65536 + 123 }, { 65530, 70000 },
+		{ 3 * 65536, 123 }, { 3 * 65536 + 100, 1000 },
+	};
+	for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+		size_t at = cases[c][0], len = cases[c][1];
+		size_t expect = at + len <= size ? len : size - at;
+		ssize_t n;
+
+		memset(dst, 0, size + 1);
+		n = shm_file_pread_to_host(dfd, dst + 1, len, (off_t) at);
+		CHECK(n == (ssize_t) expect);
+		CHECK(n < 0 || memcmp(dst + 1, bytes + at, expect) == 0);
+	}
+	CHECK(shm_file_pread_to_host(dfd, dst, 10, (off_t) size) == 0);
+	close(dfd);
+	free(bytes);
+	free(dst);
+	return failures ? 1 : 0;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	size_t page = (size_t) sysconf(_SC_PAGESIZE);
+
+	if (argc > 1 && strcmp(argv[1], "--direct") == 0)
+		return check_direct_reads();
 
 	check_pool(1024, 0, 1024);			/* smaller than a page */
 	check_pool(250 * 250 * 4, 0, 250 * 250 * 4);	/* unaligned end */
