@@ -742,7 +742,7 @@ usage(FILE *out)
 		"  -m, --messages N      wl_region.add requests (default 2000000)\n"
 		"  -B, --batch N         requests per flush (default 64, at most 170)\n"
 		"  -f, --frames N        timed frames per size (default 300)\n"
-		"  -s, --size WxH        frame size, repeatable (default 64x64 256x256 1920x1080)\n"
+		"  -s, --size WxH        frame size, repeatable (default 64x64 250x250 256x256 1920x1080)\n"
 		"      --no-fill         do not redraw the buffer each frame\n"
 		"  -p, --pools N         timed wl_shm.create_pool calls (default 300)\n"
 		"  -M, --mappings N      pairs of mappings the process makes first (default 2000)\n"
@@ -767,7 +767,9 @@ parse_options(int argc, char **argv, struct bench_options *opts)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static const int default_sizes[][2] = { { 64, 64 }, { 256, 256 }, { 1920, 1080 } };
+	static const int default_sizes[][2] = {
+		{ 64, 64 }, { 250, 250 }, { 256, 256 }, { 1920, 1080 }
+	};
 	char *list, *item, *save;
 	int c, i;
 
@@ -858,11 +860,11 @@ parse_options(int argc, char **argv, struct bench_options *opts)
 		return -1;
 	}
 	if (opts->size_count == 0) {
-		for (i = 0; i < 3; i++) {
+		for (i = 0; i < (int) (sizeof default_sizes / sizeof default_sizes[0]); i++) {
 			opts->sizes[i][0] = default_sizes[i][0];
 			opts->sizes[i][1] = default_sizes[i][1];
 		}
-		opts->size_count = 3;
+		opts->size_count = i;
 	}
 	return 0;
 }
