@@ -509,12 +509,24 @@ cd_context_create_blob(struct cd_context *ctx, uint64_t blob_id, uint64_t size, 
 	}
 }
 
+/* A DRM file that closes detaches each of its GEM handles, the rings too, and destroys its
+ * context after them (Linux 6.1: drm_file_free runs drm_gem_release before postclose), so a
+ * POLL may still be due once the channel ring is gone: the guest is leaving, not broken. From
+ * then on nothing is written to the ring (its memory may go next) and no line is logged; the
+ * compositor's bytes stay unread until the context goes. */
+void
+cd_context_detached(struct cd_context *ctx, uint32_t res_id)
+{
+	if (ctx->initialized && res_id == ctx->channel_ring_id)
+		ctx->ring_detached = true;
+}
+
 int
 cd_context_watch(struct cd_context *ctx, struct pollfd *pfds, int max)
 {
 	int n = 0;
 
-	if (ctx->lost || !ctx->initialized)
+	if (ctx->lost || !ctx->initialized || ctx->ring_detached)
 		return 0;
 	if (ctx->socket >= 0 && !ctx->socket_eof && n < max)
 		pfds[n++] = (struct pollfd){ ctx->socket, POLLIN, 0 };

@@ -47,6 +47,7 @@ struct cd_context {
 	uint32_t ctx_id;
 	bool initialized;
 	bool lost;
+	bool ring_detached;		/* the guest let its channel ring go: it is closing */
 	char lost_reason[160];
 	uint32_t num_ids;		/* N of SEND/RECEIVE for this context */
 	uint32_t query_ring_id;

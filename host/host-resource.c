@@ -223,6 +223,7 @@ host_file_destroy(struct host_file *file)
 	}
 	if (file->ctx)
 		cd_context_destroy(file->ctx);
+	file->ctx = NULL;
 	while (file->num_handles > 0)
 		host_file_handle_close(file, file->handles[file->num_handles - 1]);
 	if (file->event_fd >= 0)
@@ -265,7 +266,8 @@ host_file_handle_close(struct host_file *file, uint32_t res_id)
 
 	if (!host_id_array_remove(file->handles, &file->num_handles, res_id))
 		return -EINVAL;
-	host_id_array_remove(file->attached, &file->num_attached, res_id);
+	if (host_id_array_remove(file->attached, &file->num_attached, res_id) && file->ctx)
+		cd_context_detached(file->ctx, res_id);
 	res = host_resource_lookup(res_id);
 	if (res) {
 		res->files--;

@@ -254,6 +254,9 @@ cd_context_completed(const struct cd_context *ctx);
 /* HOST3D blob from a blob_id (§4.2, §5.1): the memory fd (a new fd), or -errno. */
 int
 cd_context_create_blob(struct cd_context *ctx, uint64_t blob_id, uint64_t size, bool *dmabuf);
+/* The guest let resource res_id go (a GEM handle closed). */
+void
+cd_context_detached(struct cd_context *ctx, uint32_t res_id);
 /* The fds the worker waits on while a channel-ring fence is pending (§2). */
 int
 cd_context_watch(struct cd_context *ctx, struct pollfd *pfds, int max);

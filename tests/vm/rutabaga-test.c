@@ -345,6 +345,92 @@ check_hostile_2d(struct rutabaga *rtb)
 	free(out);
 }
 
+/* --- a DRM file closing: 6.1's drm_file_free detaches each GEM handle, then destroys the
+ * context (postclose); a POLL may still be due in between --- */
+
+/* Runs fn with stderr going to a file; returns what was written there (malloc'd). */
+static char *
+stderr_of(void (*fn)(struct rutabaga *rtb), struct rutabaga *rtb)
+{
+	char path[] = "/tmp/rutabaga-test-stderr-XXXXXX", *text = calloc(1, 4096);
+	int saved = dup(2), fd = mkstemp(path);
+
+	CHECK(saved >= 0 && fd >= 0 && text);
+	fflush(stderr);
+	CHECK(dup2(fd, 2) == 2);
+	fn(rtb);
+	fflush(stderr);
+	CHECK(dup2(saved, 2) == 2);
+	CHECK(pread(fd, text, 4095, 0) >= 0);
+	close(fd);
+	close(saved);
+	unlink(path);
+	return text;
+}
+
+static int closing_listener = -1;
+
+static void
+close_with_poll_due(struct rutabaga *rtb)
+{
+	uint8_t *query = aligned_alloc(4096, 4096), *chan = aligned_alloc(4096, 4096);
+	struct iovec qv = { query, 4096 }, cv = { chan, 4096 };
+	struct rutabaga_iovecs qvecs = { &qv, 1 }, cvecs = { &cv, 1 };
+	struct rutabaga_create_blob guest = { RUTABAGA_BLOB_MEM_GUEST,
+					      RUTABAGA_BLOB_FLAG_USE_MAPPABLE, 0, 4096 };
+	struct cross_domain_init init = { { CROSS_DOMAIN_CMD_INIT, 0, sizeof init, 0 }, 30, 31,
+					  CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND };
+	struct cross_domain_poll poll_cmd = { { CROSS_DOMAIN_CMD_POLL, 0, sizeof poll_cmd, 0 }, 0 };
+	struct rutabaga_command c = { .ctx_id = 4, .cmd_size = sizeof init, .cmd = (uint8_t *)&init };
+	struct rutabaga_fence f = { .flags = RUTABAGA_FLAG_FENCE | RUTABAGA_FLAG_INFO_RING_IDX,
+				    .fence_id = 40, .ctx_id = 4, .ring_idx = 1 };
+	char byte;
+	ssize_t n;
+	int conn;
+
+	memset(chan, 0, 4096);
+	CHECK(rutabaga_context_create(rtb, 4, RUTABAGA_CAPSET_CROSS_DOMAIN, NULL, 0) == 0);
+	CHECK(rutabaga_resource_create_blob(rtb, 0, 30, &guest, &qvecs, NULL) == 0);
+	CHECK(rutabaga_resource_create_blob(rtb, 0, 31, &guest, &cvecs, NULL) == 0);
+	CHECK(rutabaga_context_attach_resource(rtb, 4, 30) == 0);
+	CHECK(rutabaga_context_attach_resource(rtb, 4, 31) == 0);
+	CHECK(rutabaga_submit_command(rtb, &c) == 0);
+	conn = accept(closing_listener, NULL, NULL);
+	CHECK(conn >= 0);
+	c.cmd = (uint8_t *)&poll_cmd;
+	c.cmd_size = sizeof poll_cmd;
+	CHECK(rutabaga_submit_command(rtb, &c) == 0 && rutabaga_create_fence(rtb, &f) == 0);
+	/* The guest process exits: its rings are detached, then the compositor speaks. */
+	CHECK(rutabaga_context_detach_resource(rtb, 4, 30) == 0);
+	CHECK(rutabaga_context_detach_resource(rtb, 4, 31) == 0);
+	CHECK(write(conn, "bye", 3) == 3);
+	/* Nothing goes into memory the guest let go, and its fence stays (the kernel drops it). */
+	CHECK(!fence_wait(40, 300));
+	CHECK(chan[0] == 0);
+	CHECK(rutabaga_context_destroy(rtb, 4) == 0);
+	/* The compositor sees its client leave (a reset: its last bytes were not read). */
+	n = read(conn, &byte, 1);
+	CHECK(n == 0 || (n < 0 && errno == ECONNRESET));
+	CHECK(rutabaga_resource_unref(rtb, 30) == 0 && rutabaga_resource_unref(rtb, 31) == 0);
+	close(conn);
+	free(query);
+	free(chan);
+}
+
+/* The order a closing guest gives is no fault of the guest's: no context is "lost". */
+static void
+check_close_order(struct rutabaga *rtb, int listener)
+{
+	char *log;
+
+	closing_listener = listener;
+	log = stderr_of(close_with_poll_due, rtb);
+	if (strstr(log, "lost"))
+		fprintf(stderr, "rutabaga-test: a closing guest logged: %s", log);
+	CHECK(!strstr(log, "lost"));
+	free(log);
+}
+
 int
 main(void)
 {
@@ -497,6 +583,8 @@ main(void)
 	hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, 0, 0 };
 	CHECK(submit(rtb, &hdr, sizeof hdr) != 0);
 	CHECK(submit(rtb, &poll_cmd, sizeof poll_cmd) != 0);
+
+	check_close_order(rtb, listener);
 
 	CHECK(rutabaga_context_detach_resource(rtb, 1, 1) == 0);
 	CHECK(rutabaga_context_destroy(rtb, 1) == 0 && rutabaga_context_destroy(rtb, 1) != 0);
