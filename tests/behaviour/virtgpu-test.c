@@ -732,7 +732,11 @@ BEH_TEST_VIRTGPU_ONLY(virtgpu_roundtrip_while_compositor_sleeps)
 	printf("# roundtrip %.0f ms, %.0f ms of CPU\n", wall, cpu);
 	check_int(count, ==, sent);
 	check(wall > 500);
-	check(cpu < wall / 3);
+	/* Spinning through the compositor's 1 s sleep would spend it on CPU;
+	 * sending 2 MiB costs CPU of its own, a lot of it in a guest under
+	 * TCG on a loaded host (623 ms of 1819 seen), so most of the sleep
+	 * must be idle, whatever the sending took. */
+	check(wall - cpu > 700);
 	wl_array_release(&payload);
 	beh_client_disconnect(&c);
 }
