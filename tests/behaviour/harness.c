@@ -32,6 +32,32 @@ extern const struct beh_case __start_beh_cases[], __stop_beh_cases[];
 
 static char *log_buf;
 static size_t log_len;
+static const char *volatile waiting_for;
+
+void
+beh_waiting_for(const char *what)
+{
+	waiting_for = what;
+}
+
+/* A case's alarm: says what it waited for, then dies of the alarm as before. */
+static void
+case_timed_out(int sig)
+{
+	const char *what = waiting_for;
+
+	if (what) {
+		/* write() only: this is a signal handler. */
+		static const char head[] = "timed out waiting for ";
+		ssize_t ignored = write(2, head, sizeof head - 1);
+
+		ignored = write(2, what, strlen(what));
+		ignored = write(2, "\n", 1);
+		(void) ignored;
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
 
 void
 beh_fail(const char *file, int line, const char *fmt, ...)
@@ -193,8 +219,12 @@ spawner_answer(const char *name)
 	FILE *f;
 
 	snprintf(path, sizeof path, "%s/%s", spawner_dir(), name);
+	beh_waiting_for(strncmp(name, "status-", 7) == 0 ?
+			"the host's spawner: a compositor's exit status" :
+			"the host's spawner: a compositor started");
 	while (!(f = fopen(path, "re")))
 		usleep(5 * 1000);
+	beh_waiting_for(NULL);
 	if (!fgets(text, sizeof text, f))
 		text[0] = '\0';
 	fclose(f);
@@ -233,7 +263,9 @@ compositor_wait(pid_t pid)
 	int status;
 
 	if (!spawner_dir()) {
+		beh_waiting_for("the compositor's exit");
 		check(waitpid(pid, &status, 0) == pid);
+		beh_waiting_for(NULL);
 		return status;
 	}
 	snprintf(name, sizeof name, "status-%d", (int) pid);
@@ -380,7 +412,9 @@ beh_client_connect(struct beh_client *c, uint32_t version)
 		display = wl_display_connect_to_fd(fd);
 		check(display != NULL);
 	}
+	beh_waiting_for("the first roundtrip of a new connection");
 	beh_client_bind(c, display, version);
+	beh_waiting_for(NULL);
 }
 
 void
@@ -668,6 +702,7 @@ run_case(const struct beh_case *c)
 		return 1;
 	}
 	if (pid == 0) {
+		signal(SIGALRM, case_timed_out);
 		alarm(case_timeout_s());
 		c->run();
 		_exit(0);

@@ -229,6 +229,11 @@ beh_virtgpu_route(const char *socket_path);
 void
 beh_virtgpu_socket_path(char *path, size_t size);
 
+/* What the case waits for now (a literal), or NULL when it waits for nothing
+ * the harness knows: a case that times out prints it, so a hang says where. */
+void
+beh_waiting_for(const char *what);
+
 /* The virtio-gpu render node in a real guest. */
 #define BEH_RENDER_NODE "/dev/dri/renderD128"
 

@@ -124,9 +124,12 @@ gpu_requirements(int fd, uint32_t query_bo, uint32_t width, uint32_t height,
 	if ((ret = gpu_submit(fd, &cmd, sizeof cmd, CROSS_DOMAIN_QUERY_RING,
 			      &query_bo)) < 0)
 		return ret;
+	/* The kernel waits 15 s a call (EBUSY after): the case's alarm bounds it. */
+	beh_waiting_for("the query ring's fence of a GPU buffer's GET_IMAGE_REQUIREMENTS");
 	do {
 		ret = ioctl(fd, DRM_IOCTL_VIRTGPU_WAIT, &wait);
 	} while (ret < 0 && (errno == EBUSY || errno == EINTR || errno == EAGAIN));
+	beh_waiting_for(NULL);
 	if (ret < 0 || (ret = gpu_ioctl(fd, DRM_IOCTL_VIRTGPU_MAP, &map)) < 0)
 		return ret < 0 ? ret : -errno;
 	ring = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, (off_t) map.offset);
