@@ -291,6 +291,15 @@ host_fence_submitted(struct host_conn *conn, struct host_file *file, struct host
 {
 	unsigned queued = 0;
 
+	/* A channel fence does not wait for the commands before it, as in host/rutabaga: the
+	 * channel is how the guest reads what frees them (a client pasting its own selection
+	 * WRITEs into a pipe it reads through the channel; once that pipe is full, the WRITE
+	 * and what follows it wait for a RECEIVE to drain it). */
+	if (fence->channel) {
+		host_reply_submit(conn, fence);
+		host_fence_complete(fence);
+		return;
+	}
 	if (host_file_has_deferred(file, &queued) || deferred_by_context) {
 		/* Behind a SEND or WRITE the compositor has not taken: the kernel returns
 		 * once the submit is queued, and waits only while the queue is full. */
