@@ -1,13 +1,15 @@
 /*
  * A tiny stand-in for the host compositor in the simulator's own tests: a Unix socket server
- * that obeys text commands from its clients (echo bytes, send memfds, pipes, eventfds, close)
- * so a test guest can drive every host-to-guest path without weston.
+ * that obeys text commands from its clients (echo or drop bytes, stop reading for a while,
+ * send memfds, pipes, eventfds, close) so a test guest can drive every host-to-guest path
+ * without weston.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,8 @@ struct fc_client {
 	int fd;
 	char buf[1 << 16];
 	size_t len;
-	size_t echo_left;	/* raw bytes of an ECHO still to come */
+	size_t echo_left;	/* raw bytes of an ECHO (or a SINK) still to come */
+	bool sink;		/* SINK: they are dropped, not echoed */
 	int fds[FC_MAX_FDS];
 	int num_fds;
 	int wpipe;		/* read end of a pipe whose write end we handed out */
@@ -138,6 +141,13 @@ fc_command(struct fc_client *c, char *line)
 
 	if (sscanf(line, "ECHO %lu", &a) == 1) {
 		c->echo_left = a;
+		c->sink = false;
+	} else if (sscanf(line, "SINK %lu", &a) == 1) {
+		c->echo_left = a;
+		c->sink = true;
+	} else if (sscanf(line, "SLEEP %lu", &a) == 1 && a <= 10000) {
+		/* Reads nothing meanwhile: the socket fills up. */
+		usleep(a * 1000);
 	} else if (sscanf(line, "FLOOD %lu", &a) == 1) {
 		char *data = malloc(a);
 		for (unsigned long i = 0; data && i < a; i++)
@@ -239,7 +249,8 @@ fc_client_read(struct fc_client *c)
 			size_t take = c->len < c->echo_left ? c->len : c->echo_left;
 			if (take == 0)
 				break;
-			fc_send(c->fd, c->buf, take, NULL, 0);
+			if (!c->sink)
+				fc_send(c->fd, c->buf, take, NULL, 0);
 			c->echo_left -= take;
 			memmove(c->buf, c->buf + take, c->len - take);
 			c->len -= take;

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "virtgpu-sim.h"
@@ -991,6 +992,119 @@ test_wait_threads(void)
 	chan_close(&c);
 }
 
+/* sim-ipc.h: an EXECBUFFER returns once its SUBMIT is written, before the host ran it, and
+ * the file's later requests go on other connections: none may overtake it. A WAIT sees the
+ * resource the submit before it made busy, a GEM close comes after the SEND that names the
+ * resource, and SENDs past the queue's credit keep their order. */
+static void
+test_order(void)
+{
+	virtgpu_sim_gpu_buffer_create_t create = (virtgpu_sim_gpu_buffer_create_t)
+		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
+	struct cross_domain_poll poll_cmd = {
+		.hdr = { .cmd = CROSS_DOMAIN_CMD_POLL, .cmd_size = sizeof poll_cmd },
+	};
+	uint32_t type = CROSS_DOMAIN_ID_TYPE_VIRTGPU_BLOB, h, stride;
+	struct drm_virtgpu_resource_info ri;
+	struct drm_virtgpu_3d_wait wait;
+	struct drm_prime_handle ph;
+	struct drm_gem_close gc;
+	char line[64], want[16];
+	int busy = 0, fdinfo = 0, echoed = 0, fd;
+	struct chan c, w;
+	uint64_t size;
+
+	CHECK(create != NULL, "virtgpu_sim_gpu_buffer_create");
+	if (!create || !chan_open(&w))
+		return;
+	/* A POLL naming a blob keeps it busy until a message comes (none will here). */
+	for (int i = 0; i < 20; i++) {
+		CHECK(blob_create(w.fd, VIRTGPU_BLOB_MEM_GUEST, VIRTGPU_BLOB_FLAG_USE_MAPPABLE,
+				  4096, 0, &h, NULL) == 0, "blob");
+		CHECK(exec(w.fd, &poll_cmd, sizeof poll_cmd, 1, &h, 1) == 0, "POLL naming it");
+		wait = (struct drm_virtgpu_3d_wait){ h, VIRTGPU_WAIT_NOWAIT };
+		busy += xioctl(w.fd, DRM_IOCTL_VIRTGPU_WAIT, &wait) == EBUSY;
+	}
+	CHECK(busy == 20, "%d of 20 WAITs came after the EXECBUFFER before them", busy);
+	chan_close(&w);
+
+	if (!chan_open(&c))
+		return;
+	fd = create(64, 64, SIM_FORMAT_ARGB8888, 0, &stride, &size);
+	CHECK(fd >= 0, "GPU buffer");
+	for (int i = 0; fd >= 0 && i < 10; i++) {
+		ph = (struct drm_prime_handle){ .fd = fd };
+		ri = (struct drm_virtgpu_resource_info){ 0 };
+		CHECK(xioctl(c.fd, DRM_IOCTL_PRIME_FD_TO_HANDLE, &ph) == 0, "import");
+		ri.bo_handle = ph.handle;
+		CHECK(xioctl(c.fd, DRM_IOCTL_VIRTGPU_RESOURCE_INFO, &ri) == 0, "RESOURCE_INFO");
+		CHECK(chan_send(&c, "FDINFO\n", 7, &ri.res_handle, &type, 1) == 0, "SEND");
+		/* At once: the SEND that names it must still find it. */
+		gc = (struct drm_gem_close){ ph.handle, 0 };
+		CHECK(xioctl(c.fd, DRM_IOCTL_GEM_CLOSE, &gc) == 0, "GEM_CLOSE");
+		fdinfo += chan_line(&c, line, sizeof line, NULL) && strncmp(line, "FDINFO 1 ", 9) == 0;
+	}
+	CHECK(fdinfo == 10, "%d of 10 SENDs ran before the GEM close after them", fdinfo);
+	if (fd >= 0)
+		close(fd);
+
+	/* Three times the queue's credit (sim-ipc.h) in a row: the order holds across it. */
+	for (int i = 0; i < 200; i++) {
+		snprintf(line, sizeof line, "ECHO 4\n%03d\n", i);
+		CHECK(chan_send_str(&c, line) == 0, "SEND %d", i);
+	}
+	for (int i = 0; i < 200; i++) {
+		snprintf(want, sizeof want, "%03d", i);
+		echoed += chan_line(&c, line, sizeof line, NULL) && strcmp(line, want) == 0;
+	}
+	CHECK(echoed == 200, "%d of 200 echoes in order", echoed);
+	CHECK(chan_echo_ok(&c), "channel still works");
+	chan_close(&c);
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* A submit behind a SEND the compositor has not taken keeps its place in the file's queue:
+ * SIM_IPC_QUEUE_DEPTH (64) of them fit, then the EXECBUFFER waits until the compositor reads
+ * again, as the kernel's waits for room in a full virtqueue, and nothing is lost. */
+static void
+test_queue_depth(void)
+{
+	enum { SENDS = 400, SIZE = 3000 };
+	static uint8_t data[SIZE];
+	int err = 0, before_wait = -1;
+	double t0, dt, longest = 0;
+	char cmd[64];
+	struct chan c;
+
+	if (!chan_open(&c))
+		return;
+	snprintf(cmd, sizeof cmd, "SLEEP 2000\nSINK %d\n", SENDS * SIZE);
+	CHECK(chan_send_str(&c, cmd) == 0, "SLEEP");
+	memset(data, 0x33, sizeof data);
+	for (int i = 0; i < SENDS && err == 0; i++) {
+		t0 = now_ms();
+		err = chan_send(&c, data, SIZE, NULL, NULL, 0);
+		dt = now_ms() - t0;
+		if (dt > 300 && before_wait < 0)
+			before_wait = i;
+		if (dt > longest)
+			longest = dt;
+	}
+	CHECK(err == 0, "SEND: %s", strerror(err));
+	CHECK(before_wait >= 64, "the first EXECBUFFER that waited came after %d SENDs (longest "
+	      "%.0f ms)", before_wait, longest);
+	CHECK(chan_echo_ok(&c), "the compositor got everything");
+	chan_close(&c);
+}
+
 static void
 test_fd_kinds(void)
 {
@@ -1324,6 +1438,8 @@ main(int argc, char *argv[])
 		{ "write-pipe", test_write_pipe },
 		{ "gpu-buffer", test_gpu_buffer },
 		{ "wait-threads", test_wait_threads },
+		{ "order", test_order },
+		{ "queue-depth", test_queue_depth },
 		{ "fd-kinds", test_fd_kinds },
 		{ "identifier-limit", test_identifier_limit },
 		{ "eof", test_eof },
