@@ -38,8 +38,9 @@ static const struct {
 	  "channel message: the fence signals with nothing new written to the ring" },
 	{ HOST_FAULT_DUPLICATE_EVENT, "duplicate-event",
 	  "channel message: its fence event is queued twice" },
-	{ HOST_FAULT_FULL_RING, "full-ring",
-	  "EXECBUFFER with a SEND: refused with ENOSPC (the command ring is full)" },
+	{ HOST_FAULT_SEND_ERROR, "send-error",
+	  "EXECBUFFER with a SEND: the host fails it (an error answer the kernel only logs; "
+	  "the fence signals, the bytes never reach the compositor)" },
 	{ HOST_FAULT_BLOB_ALLOC_FAIL, "blob-alloc-fail",
 	  "HOST3D RESOURCE_CREATE_BLOB: refused with ENOMEM" },
 	{ HOST_FAULT_BLOB_LOST, "blob-lost",

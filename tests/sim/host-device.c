@@ -51,6 +51,27 @@ host_conns_forget_file(struct host_file *file)
 			conn->file = NULL;
 }
 
+void
+host_conns_catch_up(struct host_file *file, uint32_t seq)
+{
+	struct host_conn *primary = NULL;
+
+	for (struct host_conn *conn = device.conns; conn && !primary; conn = conn->next)
+		if (conn->file == file && conn->primary)
+			primary = conn;
+	/* The guest wrote them before it sent the request: they are in the socket. */
+	while (primary && !primary->dead && (int32_t)(seq - primary->submits_seen) > 0)
+		host_handle_message(primary, true);
+}
+
+void
+host_conns_drain_primaries(void)
+{
+	for (struct host_conn *conn = device.conns; conn; conn = conn->next)
+		while (conn->primary && !conn->dead && host_handle_message(conn, false))
+			;
+}
+
 static void
 host_conn_destroy(struct host_conn *conn)
 {
@@ -271,7 +292,8 @@ host_loop_once(const sigset_t *unblocked)
 			continue;
 		for (struct host_conn *conn = device.conns; conn; conn = conn->next) {
 			if (conn->fd == pfds[i].fd && !conn->dead) {
-				host_handle_message(conn);
+				/* A catch-up may have read it already. */
+				host_handle_message(conn, false);
 				break;
 			}
 		}

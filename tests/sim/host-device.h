@@ -33,6 +33,7 @@ struct host_conn {
 	struct host_file *file;
 	bool primary;
 	bool dead;
+	uint32_t submits_seen;	/* primary: SUBMITs read from it (sim-ipc.h's order) */
 	struct host_conn *next;
 };
 
@@ -44,13 +45,21 @@ host_now_ms(void);
 /* host-device.c: a file that leaves is forgotten by every connection. */
 void
 host_conns_forget_file(struct host_file *file);
+/* The file's SUBMITs up to seq, run before a request that came after them on another of its
+ * connections. */
+void
+host_conns_catch_up(struct host_file *file, uint32_t seq);
+/* Whatever every primary connection holds, run before a request about a dma-buf. */
+void
+host_conns_drain_primaries(void);
 
 /* host-requests.c: the guest kernels' requests (sim-ipc.h), one message at a time. */
 void
 host_reply(struct host_conn *conn, uint32_t op, int32_t status, const void *data, size_t size,
 	   int fd);
-void
-host_handle_message(struct host_conn *conn);
+/* One message of conn, waiting for it with block; false when none came (or conn died). */
+bool
+host_handle_message(struct host_conn *conn, bool block);
 
 /* host-fence.c: fences, commands queued behind a busy SEND, and WAITs. */
 struct host_fence *
@@ -58,12 +67,18 @@ host_fence_create(struct host_file *file, bool event, uint32_t num_res);
 void
 host_fence_add_resource(struct host_fence *fence, uint32_t res_id);
 void
-host_fence_configure(struct host_fence *fence, bool want_fd, bool channel);
+host_fence_configure(struct host_fence *fence, int fence_fd, bool channel);
+/* owed: the connection owed a SUBMIT reply (a forked child's), or NULL (the primary's). */
 void
-host_fence_refused(struct host_conn *conn, struct host_fence *fence);
+host_fence_refused(struct host_conn *owed, struct host_fence *fence);
 void
-host_fence_submitted(struct host_conn *conn, struct host_file *file, struct host_fence *fence,
+host_fence_refuse_submit(struct host_conn *owed, struct host_file *file, bool event,
+			 int fence_fd, const char *why);
+void
+host_fence_submitted(struct host_conn *owed, struct host_file *file, struct host_fence *fence,
 		     bool deferred_by_context);
+void
+host_queue_wait(struct host_conn *conn, struct host_file *file);
 bool
 host_defer_handle_close(struct host_file *file, uint32_t res_id);
 int

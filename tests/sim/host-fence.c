@@ -17,8 +17,9 @@
 
 #define HOST_WAIT_TIMEOUT_MS	15000	/* the kernel's WAIT gives up after 15 s */
 /* EXECBUFFERs a file may have queued behind a SEND the compositor has not taken before the
- * next one waits in the ioctl: a virtqueue of 256 descriptors at about 4 per submit. */
-#define HOST_QUEUE_DEPTH	64
+ * next one waits in the ioctl: a virtqueue of 256 descriptors at about 4 per submit. The
+ * guest counts them (QUEUE_WAIT, sim-ipc.h). */
+#define HOST_QUEUE_DEPTH	SIM_IPC_QUEUE_DEPTH
 
 struct host_fence {
 	uint64_t id;
@@ -40,6 +41,13 @@ struct host_deferred {
 	uint32_t res_id;
 	struct host_conn *conn;		/* owed the SUBMIT reply: the queue was full */
 	struct host_deferred *next;
+};
+
+/* A QUEUE_WAIT owed its reply once the file's queue has room. */
+struct host_queue_waiter {
+	struct host_conn *conn;
+	uint32_t file_id;
+	struct host_queue_waiter *next;
 };
 
 /* A WAIT owed its reply (conn), or a sync_file that signals (eventfd) when res_id is idle. */
@@ -64,6 +72,7 @@ static struct {
 	struct host_deferred *deferred;		/* in submit order */
 	struct host_waiter *waiters;
 	struct host_render *renders;
+	struct host_queue_waiter *queue_waiters;
 	uint64_t next_fence_id;
 } timeline = {
 	.next_fence_id = 1,
@@ -152,12 +161,13 @@ host_fence_complete(struct host_fence *fence)
 	}
 }
 
+/* A forked child's SUBMIT (on a joined connection) is answered once queued; the primary's
+ * (conn NULL) never. */
 static void
-host_reply_submit(struct host_conn *conn, const struct host_fence *fence)
+host_reply_submit(struct host_conn *conn)
 {
-	struct sim_ipc_submit_reply reply = { .fence_id = fence->id };
-
-	host_reply(conn, SIM_IPC_SUBMIT, 0, &reply, sizeof reply, fence->eventfd);
+	if (conn)
+		host_reply(conn, SIM_IPC_SUBMIT, 0, NULL, 0, -1);
 }
 
 /* Queues fence (or, without one, the handle close of res_id) behind the file's waiting
@@ -198,6 +208,59 @@ host_file_has_deferred(const struct host_file *file, unsigned *num_fences)
 	return any;
 }
 
+static void
+host_queue_reply(struct host_conn *conn, unsigned queued)
+{
+	struct sim_ipc_queue_credit room = { HOST_QUEUE_DEPTH - queued, 0 };
+
+	host_reply(conn, SIM_IPC_QUEUE_WAIT, 0, &room, sizeof room, -1);
+}
+
+/* QUEUE_WAITs whose file has room now (or is gone). */
+static void
+host_queue_waiters_check(void)
+{
+	for (struct host_queue_waiter **link = &timeline.queue_waiters; *link;) {
+		struct host_queue_waiter *w = *link;
+		struct host_file *file = host_file_lookup(w->file_id);
+		unsigned queued = 0;
+
+		if (file)
+			host_file_has_deferred(file, &queued);
+		if (queued >= HOST_QUEUE_DEPTH) {
+			link = &w->next;
+			continue;
+		}
+		host_queue_reply(w->conn, queued);
+		*link = w->next;
+		free(w);
+	}
+}
+
+/* QUEUE_WAIT, after the file's submits before it ran: the room its queue has (the credit of
+ * the guest's next submits), now or once one of them ran. */
+void
+host_queue_wait(struct host_conn *conn, struct host_file *file)
+{
+	struct host_queue_waiter *w;
+	unsigned queued;
+
+	host_file_has_deferred(file, &queued);
+	if (queued < HOST_QUEUE_DEPTH) {
+		host_queue_reply(conn, queued);
+		return;
+	}
+	w = calloc(1, sizeof *w);
+	if (!w) {
+		host_reply(conn, SIM_IPC_QUEUE_WAIT, -ENOMEM, NULL, 0, -1);
+		return;
+	}
+	w->conn = conn;
+	w->file_id = file->id;
+	w->next = timeline.queue_waiters;
+	timeline.queue_waiters = w;
+}
+
 /* Lets queued commands run where the compositor took more, and completes in order what
  * waited for them; with drop, completes a leaving file's at once. */
 static void
@@ -220,7 +283,7 @@ host_run_deferred(const struct host_file *drop)
 		*link = d->next;
 		if (d->fence) {
 			if (d->conn)
-				host_reply_submit(d->conn, d->fence);
+				host_reply_submit(d->conn);
 			if (file == drop || !file)
 				d->fence->event = false;
 			host_fence_complete(d->fence);
@@ -229,6 +292,8 @@ host_run_deferred(const struct host_file *drop)
 		}
 		free(d);
 	}
+	if (timeline.queue_waiters)
+		host_queue_waiters_check();
 }
 
 /* A fence for a submit of file's naming num_res resources (added one by one); NULL without
@@ -261,13 +326,12 @@ host_fence_add_resource(struct host_fence *fence, uint32_t res_id)
 	}
 }
 
-/* With want_fd, FENCE_FD_OUT (an eventfd stands in for the sync_file); channel: the fence
- * is on the channel ring. */
+/* fence_fd: the guest's out-fence (FENCE_FD_OUT; an eventfd stands in for the sync_file),
+ * or -1; channel: the fence is on the channel ring. */
 void
-host_fence_configure(struct host_fence *fence, bool want_fd, bool channel)
+host_fence_configure(struct host_fence *fence, int fence_fd, bool channel)
 {
-	if (want_fd)
-		fence->eventfd = eventfd(0, EFD_CLOEXEC);
+	fence->eventfd = fence_fd;
 	fence->channel = channel;
 }
 
@@ -276,17 +340,38 @@ host_fence_configure(struct host_fence *fence, bool want_fd, bool channel)
  * fence too, with nothing in the ring (seen with QEMU 10's virtio-gpu-rutabaga and Debian
  * 12's 6.1: virtio_gpu_dequeue_ctrl_func takes the fence of any answer). At once, here. */
 void
-host_fence_refused(struct host_conn *conn, struct host_fence *fence)
+host_fence_refused(struct host_conn *owed, struct host_fence *fence)
 {
 	fence->channel = false;
-	host_reply_submit(conn, fence);
+	host_reply_submit(owed);
 	host_fence_complete(fence);
 }
 
-/* The submit ran (or, deferred_by_context, waits behind a SEND the compositor has not
- * taken): replies to conn and completes the fence now or when the file's queue runs. */
+/* A submit the host cannot take at all (why): the error answer is one line in the guest
+ * kernel's log (DRM_ERROR_RATELIMITED), here in the host's; its fence signals all the same. */
 void
-host_fence_submitted(struct host_conn *conn, struct host_file *file, struct host_fence *fence,
+host_fence_refuse_submit(struct host_conn *owed, struct host_file *file, bool event,
+			 int fence_fd, const char *why)
+{
+	struct host_fence *fence = host_fence_create(file, event, 0);
+
+	host_log("file %u: SUBMIT refused (%s): an error answer, its fence signals", file->id,
+		 why);
+	if (!fence) {
+		if (fence_fd >= 0)
+			host_eventfd_signal(fence_fd);
+		host_reply_submit(owed);
+		return;
+	}
+	host_fence_configure(fence, fence_fd, false);
+	host_fence_refused(owed, fence);
+}
+
+/* The submit ran (or, deferred_by_context, waits behind a SEND the compositor has not
+ * taken): completes the fence now or when the file's queue runs, and answers owed (a
+ * forked child's submit) once queued. */
+void
+host_fence_submitted(struct host_conn *owed, struct host_file *file, struct host_fence *fence,
 		     bool deferred_by_context)
 {
 	unsigned queued = 0;
@@ -296,26 +381,27 @@ host_fence_submitted(struct host_conn *conn, struct host_file *file, struct host
 	 * WRITEs into a pipe it reads through the channel; once that pipe is full, the WRITE
 	 * and what follows it wait for a RECEIVE to drain it). */
 	if (fence->channel) {
-		host_reply_submit(conn, fence);
+		host_reply_submit(owed);
 		host_fence_complete(fence);
 		return;
 	}
 	if (host_file_has_deferred(file, &queued) || deferred_by_context) {
 		/* Behind a SEND or WRITE the compositor has not taken: the kernel returns
-		 * once the submit is queued, and waits only while the queue is full. */
-		struct host_conn *owed = queued >= HOST_QUEUE_DEPTH ? conn : NULL;
+		 * once the submit is queued, and waits only while the queue is full (the
+		 * primary's submits count that themselves, QUEUE_WAIT). */
+		struct host_conn *wait = owed && queued >= HOST_QUEUE_DEPTH ? owed : NULL;
 
-		if (!host_defer(file, fence, 0, owed)) {
-			host_reply_submit(conn, fence);
+		if (!host_defer(file, fence, 0, wait)) {
+			host_reply_submit(owed);
 			fence->event = false;
 			host_fence_complete(fence);
 			return;
 		}
-		if (!owed)
-			host_reply_submit(conn, fence);
+		if (!wait)
+			host_reply_submit(owed);
 		return;
 	}
-	host_reply_submit(conn, fence);
+	host_reply_submit(owed);
 	host_fence_complete(fence);
 }
 
@@ -455,6 +541,15 @@ host_fence_forget_conn(struct host_conn *conn)
 	for (struct host_deferred *d = timeline.deferred; d; d = d->next)
 		if (d->conn == conn)
 			d->conn = NULL;
+	for (struct host_queue_waiter **link = &timeline.queue_waiters; *link;) {
+		struct host_queue_waiter *w = *link;
+		if (w->conn == conn) {
+			*link = w->next;
+			free(w);
+		} else {
+			link = &w->next;
+		}
+	}
 	for (struct host_waiter **link = &timeline.waiters; *link;) {
 		struct host_waiter *w = *link;
 		if (w->conn == conn) {

@@ -19,7 +19,12 @@ void
 host_reply(struct host_conn *conn, uint32_t op, int32_t status, const void *data, size_t size,
 	   int fd)
 {
-	int ret = sim_ipc_send(conn->fd, op, status, data, size, NULL, 0, &fd, fd >= 0 ? 1 : 0);
+	int ret;
+
+	/* A SUBMIT on the primary connection is never answered (sim-ipc.h). */
+	if (conn->primary && op == SIM_IPC_SUBMIT)
+		return;
+	ret = sim_ipc_send(conn->fd, op, status, data, size, NULL, 0, &fd, fd >= 0 ? 1 : 0);
 
 	if (ret < 0)
 		conn->dead = true;
@@ -176,31 +181,41 @@ proto:
 	host_reply(conn, SIM_IPC_BLOB_CREATE, -EPROTO, NULL, 0, -1);
 }
 
+/* A SUBMIT as the VMM takes it from the queue. Nothing goes back to the ioctl, which returned
+ * when the command was queued: what the host refuses (a malformed submit, no memory for its
+ * fence, a lost context, the send-error fault) is answered with an error the kernel only
+ * logs, and the fence signals (virtio_gpu_dequeue_ctrl_func). */
 static void
-host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size)
+host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size, int *fds,
+		   uint32_t num_fds)
 {
+	struct host_conn *owed = conn->primary ? NULL : conn;
 	struct host_file *file = conn->file;
-	struct sim_ipc_submit req;
+	int fence_fd = num_fds == 1 ? fds[0] : -1;
+	struct sim_ipc_submit req = { 0 };
 	struct host_fence *fence;
 	const uint8_t *cmds;
 	int ret;
 
-	if (size < sizeof req)
-		goto proto;
-	memcpy(&req, payload, sizeof req);
-	if (req.num_res > (size - sizeof req) / 4 ||
-	    req.size != size - sizeof req - 4ull * req.num_res || !file->ctx)
-		goto proto;
+	if (size >= sizeof req)
+		memcpy(&req, payload, sizeof req);
+	if (size < sizeof req || num_fds > 1 || req.num_res > (size - sizeof req) / 4 ||
+	    req.size != size - sizeof req - 4ull * req.num_res || !file->ctx) {
+		for (uint32_t i = 1; i < num_fds; i++)
+			close(fds[i]);
+		host_fence_refuse_submit(owed, file, req.event, fence_fd, "malformed");
+		return;
+	}
 	cmds = payload + sizeof req + 4ull * req.num_res;
 	if (req.size >= sizeof(struct cross_domain_header) && cmds[0] == CROSS_DOMAIN_CMD_SEND &&
-	    host_fault_fires(HOST_FAULT_FULL_RING)) {
-		host_reply(conn, SIM_IPC_SUBMIT, -ENOSPC, NULL, 0, -1);
+	    host_fault_fires(HOST_FAULT_SEND_ERROR)) {
+		host_fence_refuse_submit(owed, file, req.event, fence_fd, "the SEND failed");
 		return;
 	}
 
 	fence = host_fence_create(file, req.event, req.num_res);
 	if (!fence) {
-		host_reply(conn, SIM_IPC_SUBMIT, -ENOMEM, NULL, 0, -1);
+		host_fence_refuse_submit(owed, file, req.event, fence_fd, "out of memory");
 		return;
 	}
 	for (uint32_t i = 0; i < req.num_res; i++) {
@@ -209,19 +224,22 @@ host_handle_submit(struct host_conn *conn, const uint8_t *payload, uint32_t size
 		memcpy(&id, payload + sizeof req + 4 * i, 4);
 		host_fence_add_resource(fence, id);
 	}
-	host_fence_configure(fence, req.flags & VIRTGPU_EXECBUF_FENCE_FD_OUT,
+	host_fence_configure(fence, fence_fd,
 			     (req.flags & VIRTGPU_EXECBUF_RING_IDX) &&
 			     req.ring_idx == CROSS_DOMAIN_CHANNEL_RING);
 
 	ret = cd_context_submit(file->ctx, cmds, req.size);
 	if (ret < 0 && cd_context_lost(file->ctx))
-		host_fence_refused(conn, fence);
+		host_fence_refused(owed, fence);
 	else
-		host_fence_submitted(conn, file, fence, ret == 1);
-	return;
+		host_fence_submitted(owed, file, fence, ret == 1);
+}
 
-proto:
-	host_reply(conn, SIM_IPC_SUBMIT, -EPROTO, NULL, 0, -1);
+/* QUEUE_WAIT: room in the file's queue, now or once a submit ran. */
+static void
+host_handle_queue_wait(struct host_conn *conn)
+{
+	host_queue_wait(conn, conn->file);
 }
 
 static void
@@ -516,7 +534,10 @@ host_dispatch(struct host_conn *conn, const struct sim_ipc_hdr *hdr, void *paylo
 		host_handle_handle_close(conn, payload);
 		break;
 	case SIM_IPC_SUBMIT:
-		host_handle_submit(conn, payload, hdr->size);
+		host_handle_submit(conn, payload, hdr->size, fds, hdr->num_fds);
+		return true;
+	case SIM_IPC_QUEUE_WAIT:
+		host_handle_queue_wait(conn);
 		break;
 	case SIM_IPC_WAIT:
 		host_handle_wait(conn, payload);
@@ -555,18 +576,37 @@ host_dispatch(struct host_conn *conn, const struct sim_ipc_hdr *hdr, void *paylo
 	return false;
 }
 
-void
-host_handle_message(struct host_conn *conn)
+/* The order of sim-ipc.h: a joined connection's request after the file's SUBMITs it
+ * follows, a dma-buf's after whatever the primary connections hold. */
+static void
+host_order_request(struct host_conn *conn, const struct sim_ipc_hdr *hdr)
+{
+	if (hdr->op == SIM_IPC_SUBMIT && conn->primary)
+		conn->submits_seen++;
+	else if (!conn->primary && conn->file)
+		host_conns_catch_up(conn->file, hdr->seq);
+	if (hdr->op == SIM_IPC_SYNC_FILE || hdr->op == SIM_IPC_EXPORT_CLOSE)
+		host_conns_drain_primaries();
+}
+
+bool
+host_handle_message(struct host_conn *conn, bool block)
 {
 	struct sim_ipc_hdr hdr;
 	int fds[SIM_IPC_MAX_FDS];
 	void *payload;
 	bool fds_taken = false;
+	int ret;
 
-	if (sim_ipc_recv(conn->fd, &hdr, &payload, fds) < 0) {
+	ret = block ? sim_ipc_recv(conn->fd, &hdr, &payload, fds) :
+		      sim_ipc_recv_ready(conn->fd, &hdr, &payload, fds);
+	if (ret == -EAGAIN)
+		return false;
+	if (ret < 0) {
 		conn->dead = true;
-		return;
+		return false;
 	}
+	host_order_request(conn, &hdr);
 	/* A dma-buf outlives the DRM file it came from: its close comes on a connection
 	 * of its own. */
 	if (hdr.op != SIM_IPC_HELLO && hdr.op != SIM_IPC_JOIN &&
@@ -579,4 +619,5 @@ host_handle_message(struct host_conn *conn)
 	for (uint32_t i = 0; !fds_taken && i < hdr.num_fds; i++)
 		close(fds[i]);
 	free(payload);
+	return true;
 }

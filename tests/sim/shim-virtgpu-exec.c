@@ -1,11 +1,12 @@
 /*
  * Command submission in the fake virtio_gpu driver: EXECBUFFER's checks (rings, bo handles,
- * sizes), the out-fence fds it hands back and takes in again, and WAIT on a resource.
+ * sizes), the out-fence fds it makes and takes in again, and WAIT on a resource.
  */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 
 #include "shim-virtgpu.h"
@@ -108,11 +109,14 @@ vg_exec_copy_payload(struct vg_file *vf, const struct drm_virtgpu_execbuffer *ex
 				   exbuf->size);
 }
 
+/* As the kernel's EXECBUFFER: everything checked and copied here, the out-fence made here
+ * (an eventfd stands in for the sync_file; the host gets a copy and signals it), and the
+ * commands queued for the host without waiting for its answer, which a real kernel never
+ * hands to the ioctl (an error answer is only logged, and its fence signals). */
 int
 vg_exec_execbuffer(struct vg_file *vf, struct drm_virtgpu_execbuffer *exbuf)
 {
 	struct sim_ipc_submit req = { 0 };
-	struct sim_ipc_submit_reply reply;
 	uint32_t ring_idx;
 	uint8_t *payload = NULL;
 	int ret, fence_fd = -1;
@@ -126,6 +130,13 @@ vg_exec_execbuffer(struct vg_file *vf, struct drm_virtgpu_execbuffer *exbuf)
 	ret = vg_exec_copy_payload(vf, exbuf, payload);
 	if (ret < 0)
 		goto out;
+	if (exbuf->flags & VIRTGPU_EXECBUF_FENCE_FD_OUT) {
+		fence_fd = eventfd(0, EFD_CLOEXEC);
+		if (fence_fd < 0) {
+			ret = -errno;	/* EMFILE, as get_unused_fd_flags */
+			goto out;
+		}
+	}
 
 	req.flags = exbuf->flags;
 	req.ring_idx = ring_idx;
@@ -133,16 +144,16 @@ vg_exec_execbuffer(struct vg_file *vf, struct drm_virtgpu_execbuffer *exbuf)
 	req.event = vg_context_ring_polled(&vf->ctx, ring_idx);
 	req.num_res = exbuf->num_bo_handles;
 	req.size = exbuf->size;
-	ret = vg_link_call(&vf->link, SIM_IPC_SUBMIT, &req, sizeof req, payload,
-			   4ull * exbuf->num_bo_handles + exbuf->size, NULL, 0, &reply,
-			   sizeof reply, &fence_fd);
-	if (ret < 0)
+	ret = vg_link_submit(&vf->link, &req, sizeof req, payload,
+			     4ull * exbuf->num_bo_handles + exbuf->size, fence_fd);
+	if (ret < 0) {
+		if (fence_fd >= 0)
+			shim_real.close(fence_fd);
 		goto out;
-	if (exbuf->flags & VIRTGPU_EXECBUF_FENCE_FD_OUT) {
+	}
+	if (fence_fd >= 0) {
 		exbuf->fence_fd = fence_fd;
 		vg_exec_note_fence_fd(fence_fd);
-	} else if (fence_fd >= 0) {
-		shim_real.close(fence_fd);
 	}
 out:
 	free(payload);

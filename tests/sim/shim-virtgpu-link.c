@@ -1,7 +1,8 @@
 /*
  * The fake virtio_gpu driver's connections to the host device process: what a real kernel
- * puts on the virtqueue goes out here as one sim-ipc request with one reply, a file's idle
- * connection kept for the next call.
+ * puts on the virtqueue goes out here, a SUBMIT as one sim-ipc message on the file's primary
+ * connection that nobody waits for, anything else as a request with one reply on a joined
+ * connection (a file's idle one kept for the next call), in the order sim-ipc.h describes.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -34,9 +35,9 @@ vg_link_connect(void)
 }
 
 int
-vg_link_call_on(int conn, uint32_t op, const void *a, size_t a_size, const void *b,
-		size_t b_size, const int *fds, unsigned num_fds, void *reply, size_t reply_size,
-		int *reply_fd)
+vg_link_call_on(int conn, uint32_t op, uint32_t seq, const void *a, size_t a_size,
+		const void *b, size_t b_size, const int *fds, unsigned num_fds, void *reply,
+		size_t reply_size, int *reply_fd)
 {
 	struct sim_ipc_hdr hdr;
 	int rfds[SIM_IPC_MAX_FDS];
@@ -45,7 +46,7 @@ vg_link_call_on(int conn, uint32_t op, const void *a, size_t a_size, const void 
 
 	if (reply_fd)
 		*reply_fd = -1;
-	ret = sim_ipc_send(conn, op, 0, a, a_size, b, b_size, fds, num_fds);
+	ret = sim_ipc_send_seq(conn, op, seq, a, a_size, b, b_size, fds, num_fds);
 	if (ret < 0)
 		return -ENODEV;
 	ret = sim_ipc_recv(conn, &hdr, &payload, rfds);
@@ -67,7 +68,10 @@ void
 vg_link_setup(struct vg_link *link)
 {
 	pthread_mutex_init(&link->lock, NULL);
+	pthread_mutex_init(&link->submit_lock, NULL);
 	link->pool_pid = shim_self_pid();
+	link->owner_pid = link->pool_pid;
+	link->credit = SIM_IPC_QUEUE_DEPTH;
 }
 
 int
@@ -78,8 +82,8 @@ vg_link_open(struct vg_link *link, int event_fd, struct sim_ipc_device *dev)
 	link->primary = vg_link_connect();
 	if (link->primary < 0)
 		return link->primary;
-	ret = vg_link_call_on(link->primary, SIM_IPC_HELLO, NULL, 0, NULL, 0, &event_fd, 1, dev,
-			      sizeof *dev, NULL);
+	ret = vg_link_call_on(link->primary, SIM_IPC_HELLO, 0, NULL, 0, NULL, 0, &event_fd, 1,
+			      dev, sizeof *dev, NULL);
 	if (ret < 0) {
 		shim_real.close(link->primary);
 		return ret;
@@ -112,8 +116,8 @@ vg_link_take(struct vg_link *link)
 	conn = vg_link_connect();
 	if (conn < 0)
 		return conn;
-	ret = vg_link_call_on(conn, SIM_IPC_JOIN, &join, sizeof join, NULL, 0, NULL, 0, NULL, 0,
-			      NULL);
+	ret = vg_link_call_on(conn, SIM_IPC_JOIN, 0, &join, sizeof join, NULL, 0, NULL, 0, NULL,
+			      0, NULL);
 	if (ret < 0) {
 		shim_real.close(conn);
 		return ret;
@@ -144,13 +148,56 @@ vg_link_call(struct vg_link *link, uint32_t op, const void *a, size_t a_size, co
 	conn = vg_link_take(link);
 	if (conn < 0)
 		return conn;
-	ret = vg_link_call_on(conn, op, a, a_size, b, b_size, fds, num_fds, reply, reply_size,
-			      reply_fd);
+	/* After every SUBMIT this thread (or one before it) sent. */
+	ret = vg_link_call_on(conn, op, __atomic_load_n(&link->submits, __ATOMIC_ACQUIRE), a,
+			      a_size, b, b_size, fds, num_fds, reply, reply_size, reply_fd);
 	if (ret == -ENODEV) {
 		shim_real.close(conn);
 		return ret;
 	}
 	vg_link_give_back(link, conn);
+	return ret;
+}
+
+/* Room in the file's queue: asked of the host once the credit is spent (the kernel's wait
+ * for free descriptors). Called with submit_lock held. */
+static int
+vg_link_wait_room(struct vg_link *link)
+{
+	struct sim_ipc_queue_credit room = { 0 };
+	int ret;
+
+	while (link->credit == 0) {
+		ret = vg_link_call(link, SIM_IPC_QUEUE_WAIT, NULL, 0, NULL, 0, NULL, 0, &room,
+				   sizeof room, NULL);
+		if (ret < 0)
+			return ret;
+		link->credit = room.credit;
+	}
+	return 0;
+}
+
+int
+vg_link_submit(struct vg_link *link, const void *a, size_t a_size, const void *b,
+	       size_t b_size, int fence_fd)
+{
+	int ret;
+
+	/* A forked child shares the primary with its parent, which numbers what goes on it:
+	 * the child's submits are requests of their own, answered once queued. */
+	if (link->owner_pid != shim_self_pid())
+		return vg_link_call(link, SIM_IPC_SUBMIT, a, a_size, b, b_size, &fence_fd,
+				    fence_fd >= 0 ? 1 : 0, NULL, 0, NULL);
+	pthread_mutex_lock(&link->submit_lock);
+	ret = vg_link_wait_room(link);
+	if (ret == 0 && sim_ipc_send(link->primary, SIM_IPC_SUBMIT, 0, a, a_size, b, b_size,
+				     &fence_fd, fence_fd >= 0 ? 1 : 0) < 0)
+		ret = -ENODEV;
+	if (ret == 0) {
+		link->credit--;
+		__atomic_store_n(&link->submits, link->submits + 1, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&link->submit_lock);
 	return ret;
 }
 
@@ -163,12 +210,14 @@ vg_link_cleanup(struct vg_link *link)
 	/* The host drops the file, its context and its handles. */
 	shim_real.close(link->primary);
 	pthread_mutex_destroy(&link->lock);
+	pthread_mutex_destroy(&link->submit_lock);
 }
 
 void
 vg_link_atfork_child(struct vg_link *link)
 {
 	pthread_mutex_init(&link->lock, NULL);
+	pthread_mutex_init(&link->submit_lock, NULL);
 }
 
 int
@@ -200,11 +249,11 @@ vg_link_call_own(uint32_t op, const void *req, size_t req_size, void *reply, siz
 		shim_real.close(conn);
 		return ret;
 	}
-	ret = vg_link_call_on(conn, SIM_IPC_HELLO, NULL, 0, NULL, 0, &sv[1], 1, &dev, sizeof dev,
-			      NULL);
+	ret = vg_link_call_on(conn, SIM_IPC_HELLO, 0, NULL, 0, NULL, 0, &sv[1], 1, &dev,
+			      sizeof dev, NULL);
 	if (ret == 0)
-		ret = vg_link_call_on(conn, op, req, req_size, NULL, 0, NULL, 0, reply, reply_size,
-				      reply_fd);
+		ret = vg_link_call_on(conn, op, 0, req, req_size, NULL, 0, NULL, 0, reply,
+				      reply_size, reply_fd);
 	shim_real.close(conn);
 	shim_real.close(sv[0]);
 	shim_real.close(sv[1]);

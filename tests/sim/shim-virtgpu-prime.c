@@ -33,7 +33,7 @@ vg_dmabuf_release(struct shim_file *file)
 	if (!buf->forked && vg_gem_dmabuf_close(buf->obj)) {
 		conn = vg_link_connect();
 		if (conn >= 0) {
-			vg_link_call_on(conn, SIM_IPC_EXPORT_CLOSE, &req, sizeof req, NULL, 0,
+			vg_link_call_on(conn, SIM_IPC_EXPORT_CLOSE, 0, &req, sizeof req, NULL, 0,
 					NULL, 0, NULL, 0, NULL);
 			shim_real.close(conn);
 		}

@@ -21,7 +21,8 @@ struct vg_file;
 
 /* One idle connection to the host for this file: a call made while another is in flight
  * (two threads) opens one more and closes it after, so the process's fd count stays as on
- * a real kernel, where the device file is the only fd (tests compare counts). */
+ * a real kernel, where the device file is the only fd (tests compare counts). SUBMITs go on
+ * the primary connection without a reply, in the order sim-ipc.h describes. */
 struct vg_link {
 	int primary;		/* the host sees the file closed when this closes */
 	uint32_t file_id;	/* the host's name for the file, for JOIN */
@@ -29,6 +30,10 @@ struct vg_link {
 	int pool[1];
 	int num_pool;
 	pid_t pool_pid;
+	pthread_mutex_t submit_lock;	/* one SUBMIT at a time on the primary */
+	uint32_t submits;	/* SUBMITs sent on the primary (atomic reads) */
+	uint32_t credit;	/* SUBMITs it may send before asking for room */
+	pid_t owner_pid;	/* the process that writes on the primary */
 };
 
 /* A new connection to the host device, or -errno. */
@@ -36,19 +41,25 @@ int
 vg_link_connect(void);
 /* One request, one reply on conn: the reply's status, or -ENODEV when the host is gone. */
 int
-vg_link_call_on(int conn, uint32_t op, const void *a, size_t a_size, const void *b,
-		size_t b_size, const int *fds, unsigned num_fds, void *reply, size_t reply_size,
-		int *reply_fd);
+vg_link_call_on(int conn, uint32_t op, uint32_t seq, const void *a, size_t a_size,
+		const void *b, size_t b_size, const int *fds, unsigned num_fds, void *reply,
+		size_t reply_size, int *reply_fd);
 void
 vg_link_setup(struct vg_link *link);
 /* Says HELLO on the primary connection, handing the host the peer of the DRM fd. */
 int
 vg_link_open(struct vg_link *link, int event_fd, struct sim_ipc_device *dev);
-/* One request, one reply. Threads may call at once: each takes its own connection. */
+/* One request, one reply, after the file's SUBMITs before it. Threads may call at once:
+ * each takes its own connection. */
 int
 vg_link_call(struct vg_link *link, uint32_t op, const void *a, size_t a_size, const void *b,
 	     size_t b_size, const int *fds, unsigned num_fds, void *reply, size_t reply_size,
 	     int *reply_fd);
+/* A SUBMIT (a, then b) with its out-fence (or -1): queued, not answered; waits only for
+ * room in the file's queue. 0 or -ENODEV. */
+int
+vg_link_submit(struct vg_link *link, const void *a, size_t a_size, const void *b,
+	       size_t b_size, int fence_fd);
 void
 vg_link_cleanup(struct vg_link *link);
 void

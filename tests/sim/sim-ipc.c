@@ -45,11 +45,10 @@ sim_ipc_write_rest(int sock, const char *p, size_t size)
 	return 0;
 }
 
-int
-sim_ipc_send(int sock, uint32_t op, int32_t status, const void *a, size_t a_size,
-	     const void *b, size_t b_size, const int *fds, unsigned num_fds)
+static int
+sim_ipc_send_hdr(int sock, struct sim_ipc_hdr hdr, const void *a, size_t a_size,
+		 const void *b, size_t b_size, const int *fds, unsigned num_fds)
 {
-	struct sim_ipc_hdr hdr = { op, status, (uint32_t)(a_size + b_size), num_fds };
 	char cbuf[CMSG_SPACE(sizeof(int) * SIM_IPC_MAX_FDS)];
 	struct iovec iov[3] = {
 		{ &hdr, sizeof hdr },
@@ -89,6 +88,24 @@ sim_ipc_send(int sock, uint32_t op, int32_t status, const void *a, size_t a_size
 	return ret;
 }
 
+int
+sim_ipc_send(int sock, uint32_t op, int32_t status, const void *a, size_t a_size,
+	     const void *b, size_t b_size, const int *fds, unsigned num_fds)
+{
+	struct sim_ipc_hdr hdr = { op, status, (uint32_t)(a_size + b_size), num_fds, 0, 0 };
+
+	return sim_ipc_send_hdr(sock, hdr, a, a_size, b, b_size, fds, num_fds);
+}
+
+int
+sim_ipc_send_seq(int sock, uint32_t op, uint32_t seq, const void *a, size_t a_size,
+		 const void *b, size_t b_size, const int *fds, unsigned num_fds)
+{
+	struct sim_ipc_hdr hdr = { op, 0, (uint32_t)(a_size + b_size), num_fds, seq, 0 };
+
+	return sim_ipc_send_hdr(sock, hdr, a, a_size, b, b_size, fds, num_fds);
+}
+
 static int
 sim_ipc_read_full(int sock, char *p, size_t size)
 {
@@ -106,8 +123,8 @@ sim_ipc_read_full(int sock, char *p, size_t size)
 	return 0;
 }
 
-int
-sim_ipc_recv(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds)
+static int
+sim_ipc_recv_flags(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds, int flags)
 {
 	char cbuf[CMSG_SPACE(sizeof(int) * SIM_IPC_MAX_FDS)];
 	struct iovec iov = { hdr, sizeof *hdr };
@@ -122,7 +139,7 @@ sim_ipc_recv(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds)
 
 	*payload = NULL;
 	do {
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
@@ -169,4 +186,17 @@ fail:
 		close(fds[i]);
 	hdr->num_fds = 0;
 	return ret;
+}
+
+int
+sim_ipc_recv(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds)
+{
+	return sim_ipc_recv_flags(sock, hdr, payload, fds, MSG_WAITALL);
+}
+
+int
+sim_ipc_recv_ready(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds)
+{
+	/* A header begun is read whole, blocking for the rest. */
+	return sim_ipc_recv_flags(sock, hdr, payload, fds, MSG_DONTWAIT);
 }

@@ -19,7 +19,8 @@ enum sim_ipc_op {
 	SIM_IPC_BLOB_CREATE,	/* fd: guest pages (GUEST); reply fd: host memory (HOST3D) */
 	SIM_IPC_HANDLE_OPEN,
 	SIM_IPC_HANDLE_CLOSE,
-	SIM_IPC_SUBMIT,		/* reply fd: fence (FENCE_FD_OUT) */
+	SIM_IPC_SUBMIT,		/* fd: the out-fence (FENCE_FD_OUT) the host signals; no reply
+				 * on the primary connection (see below) */
 	SIM_IPC_WAIT,
 	SIM_IPC_IMPORT,		/* reply fd: backing memory */
 	SIM_IPC_EXPORT,		/* a GEM handle dies while dma-bufs of it live on */
@@ -31,13 +32,38 @@ enum sim_ipc_op {
 	SIM_IPC_TRANSFER,	/* between a 3D resource's guest pages and its host image */
 	SIM_IPC_EXPORT_CLOSE,	/* an object's last dma-buf closed after its last handle;
 				 * on a connection of its own */
+	SIM_IPC_QUEUE_WAIT,	/* reply sim_ipc_queue_credit once the file's queue has room */
 };
+
+/*
+ * The order of a DRM file's requests, as a real kernel's one control queue keeps it. A SUBMIT
+ * goes on the file's primary connection (the one that said HELLO) without a reply: the
+ * EXECBUFFER returns once it is written, as the kernel's returns once the command is on the
+ * virtqueue. Every other request goes on another connection of the file (JOIN) and waits for
+ * its reply; its seq is the number of SUBMITs sent on the primary before it, and the host
+ * runs those first. Requests on a connection of their own that concern a dma-buf (its
+ * sync_file, its last close) come after whatever any primary connection holds.
+ *
+ * The queue has SIM_IPC_QUEUE_DEPTH places per file (a virtqueue of 256 descriptors at
+ * about 4 per submit): a submit the host cannot run yet (behind a SEND the compositor has
+ * not taken) keeps its place until it ran. The guest sends at most that many SUBMITs past
+ * what the host last told it (QUEUE_WAIT's credit), then asks again, and the EXECBUFFER
+ * waits for the answer, as the kernel waits for room in a full virtqueue.
+ */
+#define SIM_IPC_QUEUE_DEPTH	64
 
 struct sim_ipc_hdr {
 	uint32_t op;
 	int32_t status;		/* replies: 0 or -errno */
 	uint32_t size;		/* payload bytes after this header */
 	uint32_t num_fds;
+	uint32_t seq;		/* requests on a joined connection: SUBMITs sent before it */
+	uint32_t pad;
+};
+
+struct sim_ipc_queue_credit {
+	uint32_t credit;	/* SUBMITs the file may send before it asks again */
+	uint32_t pad;
 };
 
 #define SIM_DEV_3D		(1u << 0)
@@ -110,10 +136,6 @@ struct sim_ipc_submit {
 	uint32_t pad;
 };
 
-struct sim_ipc_submit_reply {
-	uint64_t fence_id;
-};
-
 struct sim_ipc_wait {
 	uint32_t res_id;
 	uint32_t nowait;
@@ -175,8 +197,15 @@ sim_ipc_attach_fds(struct msghdr *msg, void *cbuf, const int *fds, unsigned num_
 int
 sim_ipc_send(int sock, uint32_t op, int32_t status, const void *a, size_t a_size,
 	     const void *b, size_t b_size, const int *fds, unsigned num_fds);
+/* The same with the header's seq. */
+int
+sim_ipc_send_seq(int sock, uint32_t op, uint32_t seq, const void *a, size_t a_size,
+		 const void *b, size_t b_size, const int *fds, unsigned num_fds);
 /* Reads one message; *payload is malloc'd (or NULL when empty). Returns 0 or -errno. */
 int
 sim_ipc_recv(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds);
+/* The same, -EAGAIN at once when no message has begun to arrive. */
+int
+sim_ipc_recv_ready(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds);
 
 #endif
