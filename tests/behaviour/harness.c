@@ -191,6 +191,15 @@ spawner_dir(void)
 
 extern char **environ;
 
+/* path = the spawner's dir/prefix name (only called when there is one). */
+static void
+spawner_path(char *path, size_t size, const char *prefix, const char *name)
+{
+	const char *dir = spawner_dir();
+
+	snprintf(path, size, "%s/%s%s", dir ? dir : ".", prefix, name);
+}
+
 /* Writes the file dir/name whole (a rename), as the spawner reads it, holding
  * the BEH_COMPOSITOR_* variables (the compositor's options) when env. */
 static void
@@ -199,8 +208,8 @@ spawner_ask(const char *name, bool env)
 	char tmp[512], path[512];
 	FILE *f;
 
-	snprintf(tmp, sizeof tmp, "%s/.%s", spawner_dir(), name);
-	snprintf(path, sizeof path, "%s/%s", spawner_dir(), name);
+	spawner_path(tmp, sizeof tmp, ".", name);
+	spawner_path(path, sizeof path, "", name);
 	f = fopen(tmp, "we");
 	check(f != NULL);
 	for (char **e = environ; env && *e; e++)
@@ -218,7 +227,7 @@ spawner_answer(const char *name)
 	char path[512], text[64] = "";
 	FILE *f;
 
-	snprintf(path, sizeof path, "%s/%s", spawner_dir(), name);
+	spawner_path(path, sizeof path, "", name);
 	beh_waiting_for(strncmp(name, "status-", 7) == 0 ?
 			"the host's spawner: a compositor's exit status" :
 			"the host's spawner: a compositor started");
