@@ -19,12 +19,7 @@ void
 host_reply(struct host_conn *conn, uint32_t op, int32_t status, const void *data, size_t size,
 	   int fd)
 {
-	int ret;
-
-	/* A SUBMIT on the primary connection is never answered (sim-ipc.h). */
-	if (conn->primary && op == SIM_IPC_SUBMIT)
-		return;
-	ret = sim_ipc_send(conn->fd, op, status, data, size, NULL, 0, &fd, fd >= 0 ? 1 : 0);
+	int ret = sim_ipc_send(conn->fd, op, status, data, size, NULL, 0, &fd, fd >= 0 ? 1 : 0);
 
 	if (ret < 0)
 		conn->dead = true;
