@@ -35,6 +35,18 @@ def window_content(phase=0.0, w=W, h=H):
 	return img
 
 
+def spinning(degrees, w=W, h=H):
+	"""weston-simple-egl's window: a triangle turning about its vertical
+	axis on a dark background, edge-on at 90 and 270 degrees."""
+	img = Image.new("RGB", (w, h), (20, 20, 20))
+	half = abs(math.cos(math.radians(degrees))) * w * 0.4
+	if half >= 1:
+		ImageDraw.Draw(img).polygon(
+			((w / 2 - half, h * 0.8), (w / 2 + half, h * 0.8), (w / 2, h * 0.2)),
+			fill=(200, 60, 40))
+	return img
+
+
 def screen(win, at=(100, 80)):
 	img = desktop()
 	if win is not None:
@@ -96,9 +108,19 @@ def main():
 		("smaller window", "stats", screen(window_content(0, W - 40, H - 40)), False),
 		("missing in one frame", "stats", [screen(window_content()), screen(None)], False),
 	]
+	# A run that caught the triangle edge-on in most frames against one that
+	# caught it face-on: the same animation (seen under load).
+	edge_on = [screen(spinning(a)) for a in (85, 95, 80, 100, 30, 90)]
+	cases += [
+		("triangle caught at other angles", "stats-spin",
+		 [screen(spinning(a)) for a in (0, 20, 160, 180, 45, 10)], True),
+		("triangle never drawn", "stats-spin", [screen(spinning(90))] * 6, False),
+		("garbage window", "stats-spin", [screen(noise())] * 6, False),
+	]
+	refs = {"stats": [ref, screen(window_content(0.7))], "stats-spin": edge_on}
 	bad = 0
 	for what, mode, test, want in cases:
-		got = run(mode, [ref, screen(window_content(0.7))] if mode == "stats" else ref, test)
+		got = run(mode.split("-")[0], refs.get(mode, ref), test)
 		ok = got == want
 		bad += not ok
 		print(f"{'ok  ' if ok else 'BAD '} {mode:5} {what}: {'passes' if got else 'fails'}"

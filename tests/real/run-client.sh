@@ -319,11 +319,12 @@ shoot_window()
 		rt_screenshot "$shot" || rt_die "screenshots fail"
 		if "$RT_PYTHON" "$RT_DIR/compare.py" window "$shot" "$desktop" >/dev/null; then
 			if [ "$MODE" = stats ]; then
-				# Frames spread over about 1.5 s of the animation.
+				# Frames spread over about 2 s of the animation
+				# (compare.py takes the frame with the most drawn).
 				sleep 0.5
 				for i in $(seq 1 $STATS_FRAMES); do
 					rt_screenshot "$RT_WORK/$label-$i.png" || rt_die "screenshots fail"
-					sleep 0.25
+					sleep 0.23
 				done
 				cp "$RT_WORK/$label-1.png" "$shot"
 				return 0
@@ -675,7 +676,7 @@ run_keys_virtgpu()
 	rt_log "PASS: sway compiled the guest's keymap and typed '$typed_guest'"
 }
 
-STATS_FRAMES=6
+STATS_FRAMES=8
 frames()
 {
 	if [ "$MODE" = stats ] && [ -e "$RT_WORK/$1-1.png" ]; then
