@@ -963,8 +963,9 @@ frame_punch(struct client *c, int f)
  * The window is THREAD_BANDS bands, each a subsurface with its own pool, so the race is run once per band. The
  * top half of a band is drawn once, pixel by pixel, in a paced pass that
  * starts as that band's create_pool is called (it waits at 90 % until
- * create_pool has returned); each frame then redraws only the bottom halves, so a write
- * lost while a pool was created stays visible. */
+ * the band's first commit has returned: the library remaps the pool
+ * there); each frame then redraws only the bottom halves, so a write lost
+ * while a pool was created or remapped stays visible. */
 
 static int
 band_height(const struct client *c)
@@ -1079,6 +1080,27 @@ thread_run(struct client *c, int req)
 	pthread_mutex_unlock(&c->lock);
 }
 
+/* The band's pool, its buffers, and the commit that first shows one: the
+ * library takes the pool's host memory at create_pool and remaps the
+ * client's views onto it when the compositor first reads the pool (that
+ * commit), so the drawing thread's writes must survive both. */
+static void
+thread_band_first_commit(struct client *c, struct band *band, size_t bytes)
+{
+	int s, h = band_height(c);
+
+	band->pool = wl_shm_create_pool(c->shm, band->fd, (int32_t) (2 * bytes));
+	for (s = 0; s < 2; s++)
+		band->buffers[s] = wl_shm_pool_create_buffer(band->pool,
+							     (int32_t) (s * bytes),
+							     c->width, h, c->width * 4,
+							     WL_SHM_FORMAT_XRGB8888);
+	wl_surface_attach(band->surface, band->buffers[0], 0, 0);
+	wl_surface_damage_buffer(band->surface, 0, 0, c->width, h);
+	wl_surface_commit(band->surface);
+	wl_display_flush(c->display);
+}
+
 static int
 setup_thread(struct client *c)
 {
@@ -1100,10 +1122,18 @@ setup_thread(struct client *c)
 		struct band *band = &c->bands[k];
 		int attempt;
 
+		band->surface = wl_compositor_create_surface(c->compositor);
+		band->subsurface = wl_subcompositor_get_subsurface(c->subcompositor,
+								   band->surface,
+								   c->surface);
+		wl_subsurface_set_position(band->subsurface, 0, k * h);
 		/* Again (with a new pool) while the drawing thread did not get
-		 * to run during create_pool: the scheduler decides. */
+		 * to run during create_pool and the first commit: the
+		 * scheduler decides. */
 		for (attempt = 0; attempt < THREAD_ATTEMPTS; attempt++) {
 			if (attempt > 0) {
+				for (s = 0; s < 2; s++)
+					wl_buffer_destroy(band->buffers[s]);
 				wl_shm_pool_destroy(band->pool);
 				munmap(band->map, 2 * bytes);
 				close(band->fd);
@@ -1128,14 +1158,13 @@ setup_thread(struct client *c)
 			atomic_store(&c->pool_creating, 1);
 			before = atomic_load(&c->static_done);
 			t = now_ns();
-			band->pool = wl_shm_create_pool(c->shm, band->fd,
-							(int32_t) (2 * bytes));
-			wl_display_flush(c->display);
+			thread_band_first_commit(c, band, bytes);
 			t = now_ns() - t;
 			after = atomic_load(&c->static_done);
 			atomic_store(&c->pool_created, 1);
-			printf("zerocopy-client: thread: band %d: create_pool took %llu us "
-			       "while the other thread wrote pixels %d..%d of %d\n", k,
+			printf("zerocopy-client: thread: band %d: create_pool and the first "
+			       "commit took %llu us while the other thread wrote pixels "
+			       "%d..%d of %d\n", k,
 			       (unsigned long long) t / 1000, before, after, total);
 			pthread_mutex_lock(&c->lock);
 			while (c->thread_done != THREAD_STATIC - k)
@@ -1147,17 +1176,6 @@ setup_thread(struct client *c)
 			}
 		}
 
-		for (s = 0; s < 2; s++)
-			band->buffers[s] = wl_shm_pool_create_buffer(band->pool,
-								     (int32_t) (s * bytes),
-								     c->width, h,
-								     c->width * 4,
-								     WL_SHM_FORMAT_XRGB8888);
-		band->surface = wl_compositor_create_surface(c->compositor);
-		band->subsurface = wl_subcompositor_get_subsurface(c->subcompositor,
-								   band->surface,
-								   c->surface);
-		wl_subsurface_set_position(band->subsurface, 0, k * h);
 	}
 
 	printf("zerocopy-client: thread: raced_bands=%d of %d\n", raced, THREAD_BANDS);
