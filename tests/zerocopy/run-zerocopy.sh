@@ -233,7 +233,7 @@ compare|mismatch)
 		# and the first commit (where the library remaps).
 		RACED=$(sed -n 's/^zerocopy-client: thread: raced_bands=\([0-9]*\) .*/\1/p' "$RT_WORK/guest.log")
 		[ "${RACED:-0}" -ge 1 ] ||
-			fail "guest: no band was drawn during its create_pool: the race was not exercised"
+			fail "guest: no band was drawn during its create_pool and first commit: the race was not exercised"
 	fi
 	if [ "$CHECK" = compare ]; then
 		[ "${GUEST_EXPECTED:-1}" -eq 0 ] || fail "guest: the window is not the expected frame"
