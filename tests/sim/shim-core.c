@@ -208,6 +208,42 @@ shim_copy_from_user(void *dst, uint64_t uptr, size_t size)
 	return shim_copy_user(dst, uptr, size, false);
 }
 
+/* Two copies from user memory in one process_vm_readv (the kernel's copies cost no system
+ * call; the simulation's cost one). -EFAULT when either part is bad: the caller that must
+ * tell which copies them one by one. */
+int
+shim_copy_from_user2(void *dst1, uint64_t uptr1, size_t size1, void *dst2, uint64_t uptr2,
+		     size_t size2)
+{
+	struct iovec local[2], remote[2];
+	unsigned n = 0;
+	ssize_t got;
+
+	if ((size1 && uptr1 == 0) || (size2 && uptr2 == 0))
+		return -EFAULT;
+	if (size1) {
+		local[n] = (struct iovec){ dst1, size1 };
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)uptr1, size1 };
+	}
+	if (size2) {
+		local[n] = (struct iovec){ dst2, size2 };
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)uptr2, size2 };
+	}
+	if (n < 2)
+		return n == 0 ? 0 : shim_copy_user(local[0].iov_base,
+						   (uintptr_t)remote[0].iov_base,
+						   local[0].iov_len, false);
+	got = process_vm_readv(shim_self_pid(), local, 2, remote, 2, 0);
+	if (got == (ssize_t)(size1 + size2))
+		return 0;
+	if (got < 0 && (errno == ENOSYS || errno == EPERM)) {
+		memcpy(dst1, (void *)(uintptr_t)uptr1, size1);
+		memcpy(dst2, (void *)(uintptr_t)uptr2, size2);
+		return 0;
+	}
+	return -EFAULT;
+}
+
 int
 shim_copy_to_user(uint64_t uptr, const void *src, size_t size)
 {

@@ -88,25 +88,39 @@ vg_exec_check(struct vg_file *vf, const struct drm_virtgpu_execbuffer *exbuf,
 	return 0;
 }
 
-/* The submit's payload: the bo handles as resource ids, then the commands. */
+/* The bo handles become resource ids; -ENOENT for one this file does not have. */
 static int
-vg_exec_copy_payload(struct vg_file *vf, const struct drm_virtgpu_execbuffer *exbuf,
-		     uint8_t *payload)
+vg_exec_resolve_handles(struct vg_file *vf, uint32_t *res_ids, uint32_t num)
 {
-	uint32_t *res_ids = (uint32_t *)payload;
-	int ret;
-
-	ret = shim_copy_from_user(res_ids, exbuf->bo_handles, 4ull * exbuf->num_bo_handles);
-	if (ret < 0)
-		return ret;
-	for (uint32_t i = 0; i < exbuf->num_bo_handles; i++) {
+	for (uint32_t i = 0; i < num; i++) {
 		struct vg_object *obj = vg_gem_handle_lookup(&vf->handles, res_ids[i]);
 		if (!obj)
 			return -ENOENT;
 		res_ids[i] = obj->info.res_id;
 	}
-	return shim_copy_from_user(payload + 4ull * exbuf->num_bo_handles, exbuf->command,
-				   exbuf->size);
+	return 0;
+}
+
+/* The submit's payload: the bo handles as resource ids, then the commands. Both are copied
+ * at once; when that fails, one by one as the kernel does (the handles, their lookup, then
+ * the commands), so the error is the kernel's. */
+static int
+vg_exec_copy_payload(struct vg_file *vf, const struct drm_virtgpu_execbuffer *exbuf,
+		     uint8_t *payload)
+{
+	uint32_t *res_ids = (uint32_t *)payload;
+	uint8_t *cmds = payload + 4ull * exbuf->num_bo_handles;
+	int ret;
+
+	if (shim_copy_from_user2(res_ids, exbuf->bo_handles, 4ull * exbuf->num_bo_handles,
+				 cmds, exbuf->command, exbuf->size) == 0)
+		return vg_exec_resolve_handles(vf, res_ids, exbuf->num_bo_handles);
+	ret = shim_copy_from_user(res_ids, exbuf->bo_handles, 4ull * exbuf->num_bo_handles);
+	if (ret == 0)
+		ret = vg_exec_resolve_handles(vf, res_ids, exbuf->num_bo_handles);
+	if (ret == 0)
+		ret = shim_copy_from_user(cmds, exbuf->command, exbuf->size);
+	return ret;
 }
 
 /* As the kernel's EXECBUFFER: everything checked and copied here, the out-fence made here

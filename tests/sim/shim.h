@@ -93,6 +93,10 @@ int
 shim_copy_from_user(void *dst, uint64_t uptr, size_t size);
 int
 shim_copy_to_user(uint64_t uptr, const void *src, size_t size);
+/* Both copies at once (one system call of the simulation's); -EFAULT if either fails. */
+int
+shim_copy_from_user2(void *dst1, uint64_t uptr1, size_t size1, void *dst2, uint64_t uptr2,
+		     size_t size2);
 /* Which node a path names ("/dev/dri/renderD128" is 0), or -1. */
 int
 shim_node_of_path(const char *path);

@@ -582,6 +582,18 @@ test_execbuffer_rules(void)
 	CHECK(exec(fd, NULL, 0, 0, &bad, 1) == ENOENT, "bad bo handle");
 	eb = (struct drm_virtgpu_execbuffer){ .size = 8, .command = 16 };
 	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb) == EFAULT, "bad command");
+	/* The handles and the commands are copied at once, the errors still the kernel's in
+	 * its order: the handles copied, looked up, then the commands copied. */
+	eb = (struct drm_virtgpu_execbuffer){ .size = 8, .command = 16,
+					      .bo_handles = (uintptr_t)&bad, .num_bo_handles = 1 };
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb) == ENOENT,
+	      "bad bo handle before a bad command");
+	eb.bo_handles = (uintptr_t)&h;
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb) == EFAULT,
+	      "bad command after good handles");
+	eb = (struct drm_virtgpu_execbuffer){ .size = 4, .command = (uintptr_t)&bad,
+					      .bo_handles = 16, .num_bo_handles = 1 };
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb) == EFAULT, "bad bo handles pointer");
 	eb = (struct drm_virtgpu_execbuffer){ .num_in_syncobjs = 1, .syncobj_stride = 16 };
 	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb) == EINVAL, "syncobjs");
 	eb = (struct drm_virtgpu_execbuffer){ .flags = VIRTGPU_EXECBUF_RING_IDX };
