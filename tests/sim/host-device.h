@@ -33,7 +33,7 @@ struct host_conn {
 	struct host_file *file;
 	bool primary;
 	bool dead;
-	uint32_t submits_seen;	/* primary: SUBMITs read from it (sim-ipc.h's order) */
+	uint32_t submits_seen;	/* primary: SUBMITs and HANDLE_CLOSEs read from it (sim-ipc.h) */
 	struct host_conn *next;
 };
 

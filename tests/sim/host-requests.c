@@ -441,18 +441,19 @@ host_dmabuf_hold(uint32_t res_id, int delta)
 }
 
 /* The detach is queued after the submits that still name it. A dma-buf the guest keeps
- * holds the resource from now on. */
+ * holds the resource from now on. On the primary connection nothing is answered (the
+ * kernel queued it and returned); a forked child's, on a joined one, is answered. */
 static void
 host_handle_handle_close(struct host_conn *conn, const struct sim_ipc_res *req)
 {
+	int ret = 0;
+
 	if (req->flags & SIM_IPC_RES_DMABUF_HOLDS)
 		host_dmabuf_hold(req->res_id, 1);
-	if (host_defer_handle_close(conn->file, req->res_id)) {
-		host_reply(conn, SIM_IPC_HANDLE_CLOSE, 0, NULL, 0, -1);
-		return;
-	}
-	host_reply(conn, SIM_IPC_HANDLE_CLOSE, host_file_handle_close(conn->file, req->res_id),
-		   NULL, 0, -1);
+	if (!host_defer_handle_close(conn->file, req->res_id))
+		ret = host_file_handle_close(conn->file, req->res_id);
+	if (!conn->primary)
+		host_reply(conn, SIM_IPC_HANDLE_CLOSE, ret, NULL, 0, -1);
 }
 
 static void
@@ -576,7 +577,7 @@ host_dispatch(struct host_conn *conn, const struct sim_ipc_hdr *hdr, void *paylo
 static void
 host_order_request(struct host_conn *conn, const struct sim_ipc_hdr *hdr)
 {
-	if (hdr->op == SIM_IPC_SUBMIT && conn->primary)
+	if (sim_ipc_op_queued(hdr->op) && conn->primary)
 		conn->submits_seen++;
 	else if (!conn->primary && conn->file)
 		host_conns_catch_up(conn->file, hdr->seq);

@@ -290,13 +290,13 @@ vg_gem_close(struct vg_file *vf, struct drm_gem_close *args)
 		return -EINVAL;
 	/* CTX_DETACH_RESOURCE (and RESOURCE_UNREF with the last reference): the host forgets
 	 * it for this context; the resource itself stays while a dma-buf of it does. The
-	 * kernel only queues them, but its queue is one: the reply waited for here keeps
-	 * them ahead of what any thread asks next on another connection. */
+	 * kernel only queues them (virtio_gpu_gem_object_close, virtio_gpu_free_object) and
+	 * returns; so does this, on the queue whose order every later request of the file
+	 * keeps (sim-ipc.h): a blob that needs the window they free comes after them. */
 	req = (struct sim_ipc_res){ obj->info.res_id, 0 };
 	if (vg_gem_object_unref(obj))
 		req.flags = SIM_IPC_RES_DMABUF_HOLDS;
-	vg_link_call(&vf->link, SIM_IPC_HANDLE_CLOSE, &req, sizeof req, NULL, 0, NULL, 0, NULL, 0,
-		     NULL);
+	vg_link_close_handle(&vf->link, &req);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /*
  * The fake virtio_gpu driver's connections to the host device process: what a real kernel
- * puts on the virtqueue goes out here, a SUBMIT as one sim-ipc message on the file's primary
- * connection that nobody waits for, anything else as a request with one reply on a joined
+ * puts on the virtqueue goes out here, a SUBMIT or a handle close as one sim-ipc message on
+ * the file's primary connection that nobody waits for, anything else as a request with one
+ * reply on a joined
  * connection (a file's idle one kept for the next call), in the order sim-ipc.h describes.
  */
 #include <errno.h>
@@ -177,28 +178,46 @@ vg_link_wait_room(struct vg_link *link)
 	return 0;
 }
 
-int
-vg_link_submit(struct vg_link *link, const void *a, size_t a_size, const void *b,
-	       size_t b_size, int fence_fd)
+/* A command queued on the primary connection, not answered: a SUBMIT spends a place of the
+ * queue's credit (a handle close holds none: the host runs it once the submits before it
+ * ran). */
+static int
+vg_link_queue(struct vg_link *link, uint32_t op, const void *a, size_t a_size, const void *b,
+	      size_t b_size, int fd)
 {
-	int ret;
+	int ret = 0;
 
 	/* A forked child shares the primary with its parent, which numbers what goes on it:
-	 * the child's submits are requests of their own, answered once queued. */
+	 * the child's commands are requests of their own, answered once queued. */
 	if (link->owner_pid != shim_self_pid())
-		return vg_link_call(link, SIM_IPC_SUBMIT, a, a_size, b, b_size, &fence_fd,
-				    fence_fd >= 0 ? 1 : 0, NULL, 0, NULL);
+		return vg_link_call(link, op, a, a_size, b, b_size, &fd, fd >= 0 ? 1 : 0, NULL, 0,
+				    NULL);
 	pthread_mutex_lock(&link->submit_lock);
-	ret = vg_link_wait_room(link);
-	if (ret == 0 && sim_ipc_send(link->primary, SIM_IPC_SUBMIT, 0, a, a_size, b, b_size,
-				     &fence_fd, fence_fd >= 0 ? 1 : 0) < 0)
+	if (op == SIM_IPC_SUBMIT)
+		ret = vg_link_wait_room(link);
+	if (ret == 0 && sim_ipc_send(link->primary, op, 0, a, a_size, b, b_size, &fd,
+				     fd >= 0 ? 1 : 0) < 0)
 		ret = -ENODEV;
 	if (ret == 0) {
-		link->credit--;
+		if (op == SIM_IPC_SUBMIT)
+			link->credit--;
 		__atomic_store_n(&link->submits, link->submits + 1, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&link->submit_lock);
 	return ret;
+}
+
+int
+vg_link_submit(struct vg_link *link, const void *a, size_t a_size, const void *b,
+	       size_t b_size, int fence_fd)
+{
+	return vg_link_queue(link, SIM_IPC_SUBMIT, a, a_size, b, b_size, fence_fd);
+}
+
+int
+vg_link_close_handle(struct vg_link *link, const struct sim_ipc_res *req)
+{
+	return vg_link_queue(link, SIM_IPC_HANDLE_CLOSE, req, sizeof *req, NULL, 0, -1);
 }
 
 void

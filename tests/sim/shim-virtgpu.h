@@ -21,8 +21,9 @@ struct vg_file;
 
 /* One idle connection to the host for this file: a call made while another is in flight
  * (two threads) opens one more and closes it after, so the process's fd count stays as on
- * a real kernel, where the device file is the only fd (tests compare counts). SUBMITs go on
- * the primary connection without a reply, in the order sim-ipc.h describes. */
+ * a real kernel, where the device file is the only fd (tests compare counts). SUBMITs and
+ * handle closes go on the primary connection without a reply, in the order sim-ipc.h
+ * describes. */
 struct vg_link {
 	int primary;		/* the host sees the file closed when this closes */
 	uint32_t file_id;	/* the host's name for the file, for JOIN */
@@ -30,8 +31,8 @@ struct vg_link {
 	int pool[1];
 	int num_pool;
 	pid_t pool_pid;
-	pthread_mutex_t submit_lock;	/* one SUBMIT at a time on the primary */
-	uint32_t submits;	/* SUBMITs sent on the primary (atomic reads) */
+	pthread_mutex_t submit_lock;	/* one queued command at a time on the primary */
+	uint32_t submits;	/* SUBMITs and handle closes sent on the primary (atomic reads) */
 	uint32_t credit;	/* SUBMITs it may send before asking for room */
 	pid_t owner_pid;	/* the process that writes on the primary */
 };
@@ -60,6 +61,10 @@ vg_link_call(struct vg_link *link, uint32_t op, const void *a, size_t a_size, co
 int
 vg_link_submit(struct vg_link *link, const void *a, size_t a_size, const void *b,
 	       size_t b_size, int fence_fd);
+/* A HANDLE_CLOSE (CTX_DETACH_RESOURCE, RESOURCE_UNREF with the last reference): queued, not
+ * answered, as the kernel queues both. 0 or -ENODEV. */
+int
+vg_link_close_handle(struct vg_link *link, const struct sim_ipc_res *req);
 void
 vg_link_cleanup(struct vg_link *link);
 void

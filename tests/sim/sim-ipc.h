@@ -18,7 +18,7 @@ enum sim_ipc_op {
 	SIM_IPC_CTX_CREATE,
 	SIM_IPC_BLOB_CREATE,	/* fd: guest pages (GUEST); reply fd: host memory (HOST3D) */
 	SIM_IPC_HANDLE_OPEN,
-	SIM_IPC_HANDLE_CLOSE,
+	SIM_IPC_HANDLE_CLOSE,	/* no reply on the primary connection, as SUBMIT */
 	SIM_IPC_SUBMIT,		/* fd: the out-fence (FENCE_FD_OUT) the host signals; no reply
 				 * on the primary connection (see below) */
 	SIM_IPC_WAIT,
@@ -39,9 +39,10 @@ enum sim_ipc_op {
  * The order of a DRM file's requests, as a real kernel's one control queue keeps it. A SUBMIT
  * goes on the file's primary connection (the one that said HELLO) without a reply: the
  * EXECBUFFER returns once it is written, as the kernel's returns once the command is on the
- * virtqueue. Every other request goes on another connection of the file (JOIN) and waits for
- * its reply; its seq is the number of SUBMITs sent on the primary before it, and the host
- * runs those first. Requests on a connection of their own that concern a dma-buf (its
+ * virtqueue; so does a HANDLE_CLOSE (GEM_CLOSE: the kernel queues the detach and the unref
+ * and returns). Every other request goes on another connection of the file (JOIN) and waits
+ * for its reply; its seq is the number of SUBMITs and HANDLE_CLOSEs sent on the primary
+ * before it, and the host runs those first. Requests on a connection of their own that concern a dma-buf (its
  * sync_file, its last close) come after whatever any primary connection holds.
  *
  * The queue has SIM_IPC_QUEUE_DEPTH places per file (a virtqueue of 256 descriptors at
@@ -52,12 +53,20 @@ enum sim_ipc_op {
  */
 #define SIM_IPC_QUEUE_DEPTH	64
 
+/* What goes on the primary connection without a reply (and counts in seq). */
+static inline int
+sim_ipc_op_queued(uint32_t op)
+{
+	return op == SIM_IPC_SUBMIT || op == SIM_IPC_HANDLE_CLOSE;
+}
+
 struct sim_ipc_hdr {
 	uint32_t op;
 	int32_t status;		/* replies: 0 or -errno */
 	uint32_t size;		/* payload bytes after this header */
 	uint32_t num_fds;
-	uint32_t seq;		/* requests on a joined connection: SUBMITs sent before it */
+	uint32_t seq;		/* requests on a joined connection: SUBMITs and HANDLE_CLOSEs
+				 * sent on the primary before it */
 	uint32_t pad;
 };
 

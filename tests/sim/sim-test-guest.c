@@ -819,6 +819,12 @@ test_host_window(void)
 	      "the window is free with the last fd");
 	gc.handle = h2;
 	CHECK(xioctl(c.fd, DRM_IOCTL_GEM_CLOSE, &gc) == 0, "GEM_CLOSE");
+	/* The GEM close is queued, not answered: the blob after it still finds the window
+	 * it freed, as on the kernel's one queue. */
+	CHECK(blob_create(c.fd, 2, 3, reqs.size, reqs.blob_id, &h2, NULL) == 0,
+	      "the window is free right after a GEM_CLOSE");
+	gc.handle = h2;
+	CHECK(xioctl(c.fd, DRM_IOCTL_GEM_CLOSE, &gc) == 0, "GEM_CLOSE");
 	chan_close(&c);
 }
 
