@@ -72,12 +72,22 @@ host_conns_drain_primaries(void)
 			;
 }
 
+/* One message of each connection that holds a whole one read ahead. */
+static void
+host_conns_serve_held(void)
+{
+	for (struct host_conn *conn = device.conns; conn; conn = conn->next)
+		if (!conn->dead && sim_ipc_reader_ready(&conn->reader))
+			host_handle_message(conn, false);
+}
+
 static void
 host_conn_destroy(struct host_conn *conn)
 {
 	host_fence_forget_conn(conn);
 	if (conn->primary && conn->file)
 		host_file_drop(conn->file);
+	sim_ipc_reader_free(&conn->reader);
 	close(conn->fd);
 	free(conn);
 }
@@ -272,14 +282,18 @@ static bool
 host_loop_once(const sigset_t *unblocked)
 {
 	static struct pollfd pfds[HOST_MAX_POLL];
-	struct timespec storage, *timeout;
+	struct timespec storage, *timeout, now = { 0, 0 };
+	bool held = false;
 	int n = 0, ret;
 
 	pfds[n++] = (struct pollfd){ device.listen_fd, POLLIN, 0 };
-	for (struct host_conn *conn = device.conns; conn && n < HOST_MAX_POLL; conn = conn->next)
+	for (struct host_conn *conn = device.conns; conn && n < HOST_MAX_POLL; conn = conn->next) {
 		pfds[n++] = (struct pollfd){ conn->fd, POLLIN, 0 };
+		held |= !conn->dead && sim_ipc_reader_ready(&conn->reader);
+	}
 	n += host_fence_watch(pfds + n, HOST_MAX_POLL - n, &timeout, &storage);
-	ret = ppoll(pfds, n, timeout, unblocked);
+	/* A message read ahead is served without waiting. */
+	ret = ppoll(pfds, n, held ? &now : timeout, unblocked);
 	if (ret < 0 && errno != EINTR) {
 		host_log("poll: %s", strerror(errno));
 		return false;
@@ -298,6 +312,7 @@ host_loop_once(const sigset_t *unblocked)
 			}
 		}
 	}
+	host_conns_serve_held();
 	for (struct host_conn **link = &device.conns; *link;) {
 		struct host_conn *conn = *link;
 		if (conn->dead) {

@@ -34,6 +34,7 @@ struct host_conn {
 	bool primary;
 	bool dead;
 	uint32_t submits_seen;	/* primary: SUBMITs and HANDLE_CLOSEs read from it (sim-ipc.h) */
+	struct sim_ipc_reader reader;	/* what was read of it and not yet handled */
 	struct host_conn *next;
 };
 

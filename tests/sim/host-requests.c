@@ -594,8 +594,7 @@ host_handle_message(struct host_conn *conn, bool block)
 	bool fds_taken = false;
 	int ret;
 
-	ret = block ? sim_ipc_recv(conn->fd, &hdr, &payload, fds) :
-		      sim_ipc_recv_ready(conn->fd, &hdr, &payload, fds);
+	ret = sim_ipc_reader_next(&conn->reader, conn->fd, block, &hdr, &payload, fds);
 	if (ret == -EAGAIN)
 		return false;
 	if (ret < 0) {

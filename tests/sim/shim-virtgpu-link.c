@@ -42,7 +42,6 @@ vg_link_call_on(int conn, uint32_t op, uint32_t seq, const void *a, size_t a_siz
 {
 	struct sim_ipc_hdr hdr;
 	int rfds[SIM_IPC_MAX_FDS];
-	void *payload;
 	int ret;
 
 	if (reply_fd)
@@ -50,12 +49,10 @@ vg_link_call_on(int conn, uint32_t op, uint32_t seq, const void *a, size_t a_siz
 	ret = sim_ipc_send_seq(conn, op, seq, a, a_size, b, b_size, fds, num_fds);
 	if (ret < 0)
 		return -ENODEV;
-	ret = sim_ipc_recv(conn, &hdr, &payload, rfds);
+	/* Nothing else comes on conn before this reply: one recvmsg takes it whole. */
+	ret = sim_ipc_recv_reply(conn, &hdr, reply, reply ? reply_size : 0, rfds);
 	if (ret < 0)
 		return -ENODEV;
-	if (reply && payload)
-		memcpy(reply, payload, hdr.size < reply_size ? hdr.size : reply_size);
-	free(payload);
 	for (uint32_t i = 0; i < hdr.num_fds; i++) {
 		if (i == 0 && reply_fd)
 			*reply_fd = rfds[0];

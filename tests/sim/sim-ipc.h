@@ -6,6 +6,7 @@
 #ifndef SIM_IPC_H
 #define SIM_IPC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 
@@ -213,8 +214,39 @@ sim_ipc_send_seq(int sock, uint32_t op, uint32_t seq, const void *a, size_t a_si
 /* Reads one message; *payload is malloc'd (or NULL when empty). Returns 0 or -errno. */
 int
 sim_ipc_recv(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds);
-/* The same, -EAGAIN at once when no message has begun to arrive. */
+/* A reply on a connection that holds nothing else: header and payload in one recvmsg, the
+ * payload into reply (what does not fit is dropped). Returns 0 or -errno. */
+int
+sim_ipc_recv_reply(int sock, struct sim_ipc_hdr *hdr, void *reply, size_t reply_size,
+		   int *fds);
+/* The same as sim_ipc_recv, -EAGAIN at once when no message has begun to arrive. */
 int
 sim_ipc_recv_ready(int sock, struct sim_ipc_hdr *hdr, void **payload, int *fds);
+
+/*
+ * A connection read ahead (the host's side): each recvmsg takes whatever the socket holds,
+ * header and payload and the messages after them, so a message costs one system call, or
+ * less. The fds of a stream come with the first byte of their message, so they wait in
+ * order here until their message is taken.
+ */
+struct sim_ipc_reader {
+	char *buf;
+	size_t off;		/* the first byte not taken */
+	size_t len;		/* bytes held */
+	size_t cap;
+	int fds[4 * SIM_IPC_MAX_FDS];
+	unsigned num_fds;
+};
+
+/* The next message (payload malloc'd or NULL, fds as sim_ipc_recv): from what is held, else
+ * read; without block, -EAGAIN at once when nothing has begun to arrive. 0 or -errno. */
+int
+sim_ipc_reader_next(struct sim_ipc_reader *r, int sock, bool block, struct sim_ipc_hdr *hdr,
+		    void **payload, int *fds);
+/* A whole message is held: the next call reads nothing. */
+bool
+sim_ipc_reader_ready(const struct sim_ipc_reader *r);
+void
+sim_ipc_reader_free(struct sim_ipc_reader *r);
 
 #endif
