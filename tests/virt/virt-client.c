@@ -6,11 +6,13 @@
  * 'wayland-virtgpu:' line on stderr, no fd left open after wl_display_disconnect.
  *   virt-client [--expect ok|error|any] [--errno E1,E2] [--filler N] [--clip-bytes N]
  *               [--no-clipboard] [--idle] [--idle-roundtrips] [--error-lines N] [--timeout S]
- *               [--protocol-error CODE@INTERFACE#ID]
+ *               [--protocol-error CODE@INTERFACE#ID] [--frames N]
  * --idle: after the run, dispatch until the compositor goes away (the test kills it).
  * --idle-roundtrips: the same, with a roundtrip every half second.
  * --protocol-error: after the error, wl_display_get_protocol_error must say this
  *   (e.g. 2@wl_display#1, the no_memory error).
+ * --frames N: after the first frame, N more, each drawn again, committed, its frame
+ *   callback awaited and followed by a roundtrip (the compositor checks every one).
  * Prints one "virt-client: ..." result line; exit 0 when the expectations hold, else 1.
  */
 #include <errno.h>
@@ -43,6 +45,7 @@ static struct {
 	char errnos[256];
 	char got_protocol_error[64];	/* what wl_display_get_protocol_error said */
 	int filler;
+	int frames;
 	size_t clip_bytes;
 	bool clipboard;
 	bool idle;
@@ -63,6 +66,8 @@ static struct {
 	struct wl_shm_pool *pool;
 	struct wl_buffer *buffer;
 	struct wl_callback *frame;
+	uint32_t *pixels;		/* the pool's pixels, mapped while the run lasts */
+	size_t pool_size;
 	struct wl_data_device *device;
 	struct wl_data_source *source;
 	struct wl_data_offer *offer;
@@ -76,7 +81,7 @@ static struct {
 	uint32_t global_names[VT_MAX_GLOBALS];
 	int globals, duplicate_globals;
 	int seat_caps, keymaps, keymap_bad;
-	int frames_done, releases;
+	int frames_done, commits, releases;
 	int offers, offer_mimes, selections, sends;
 	size_t clip_received;
 	bool clip_bad, clip_eof;
@@ -283,8 +288,9 @@ static void
 vt_buffer_release(void *data, struct wl_buffer *buffer)
 {
 	vt.releases++;
-	if (vt.releases > 1)
-		vt_check_fail("wl_buffer.release delivered %d times", vt.releases);
+	if (vt.releases > vt.commits)
+		vt_check_fail("wl_buffer.release delivered %d times for %d commits", vt.releases,
+			      vt.commits);
 }
 
 static const struct wl_buffer_listener vt_buffer_listener = { .release = vt_buffer_release };
@@ -418,6 +424,8 @@ vt_roundtrip(void)
 	return 0;
 }
 
+static int vt_frame(void);
+
 static int
 vt_shm_phase(void)
 {
@@ -439,10 +447,8 @@ vt_shm_phase(void)
 		close(fd);
 		return -1;
 	}
-	for (int y = 0; y < VT_HEIGHT; y++)
-		for (int x = 0; x < VT_WIDTH; x++)
-			pixels[y * VT_WIDTH + x] = virt_test_pixel(x, y);
-	munmap(pixels, size);
+	vt.pixels = pixels;
+	vt.pool_size = size;
 
 	vt.surface = wl_compositor_create_surface(vt.compositor);
 	vt.pool = wl_shm_create_pool(vt.shm, fd, (int32_t)size);
@@ -450,17 +456,44 @@ vt_shm_phase(void)
 	vt.buffer = wl_shm_pool_create_buffer(vt.pool, 0, VT_WIDTH, VT_HEIGHT, VT_WIDTH * 4,
 					      WL_SHM_FORMAT_XRGB8888);
 	wl_buffer_add_listener(vt.buffer, &vt_buffer_listener, NULL);
+	return vt_frame();
+}
+
+/* Draws the pattern (again: a copying transport must see every frame's damage), commits it
+ * and waits for the frame callback. */
+static int
+vt_frame(void)
+{
+	int done = vt.frames_done;
+
+	for (int y = 0; y < VT_HEIGHT; y++)
+		for (int x = 0; x < VT_WIDTH; x++)
+			vt.pixels[y * VT_WIDTH + x] = virt_test_pixel(x, y);
 	wl_surface_attach(vt.surface, vt.buffer, 0, 0);
 	wl_surface_damage(vt.surface, 0, 0, VT_WIDTH, VT_HEIGHT);
 	vt.frame = wl_surface_frame(vt.surface);
 	wl_callback_add_listener(vt.frame, &vt_frame_listener, NULL);
+	vt.commits++;
 	wl_surface_commit(vt.surface);
-	while (vt.frames_done == 0) {
+	while (vt.frames_done == done) {
 		if (wl_display_dispatch(vt.display) < 0) {
 			vt_failed("wl_display_dispatch");
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* --frames: many frames and roundtrips, as a client that animates. */
+static int
+vt_frames_phase(void)
+{
+	vt.phase = "frames";
+	for (int i = 0; i < vt.frames; i++)
+		if (vt_frame() < 0 || vt_roundtrip() < 0)
+			return -1;
+	if (vt.frames_done != 1 + vt.frames)
+		vt_check_fail("%d frame callbacks for %d frames", vt.frames_done, 1 + vt.frames);
 	return 0;
 }
 
@@ -600,7 +633,7 @@ vt_run(void)
 	if (vt.keymaps != 1)
 		vt_check_fail("%d keymap events", vt.keymaps);
 
-	if (vt_shm_phase() < 0)
+	if (vt_shm_phase() < 0 || vt_frames_phase() < 0)
 		return;
 	if (vt.clipboard && vt_clipboard_phase() < 0)
 		return;
@@ -642,6 +675,9 @@ vt_teardown(void)
 		wl_buffer_destroy(vt.buffer);
 	if (vt.pool)
 		wl_shm_pool_destroy(vt.pool);
+	if (vt.pixels)
+		munmap(vt.pixels, vt.pool_size);
+	vt.pixels = NULL;
 	if (vt.surface)
 		wl_surface_destroy(vt.surface);
 	if (vt.keyboard)
@@ -735,6 +771,9 @@ main(int argc, char *argv[])
 			i++;
 		} else if (strcmp(arg, "--errno") == 0 && next) {
 			snprintf(vt.errnos, sizeof vt.errnos, "%s", next);
+			i++;
+		} else if (strcmp(arg, "--frames") == 0 && next) {
+			vt.frames = atoi(next);
 			i++;
 		} else if (strcmp(arg, "--filler") == 0 && next) {
 			vt.filler = atoi(next);
