@@ -3,7 +3,8 @@
 # project's librutabaga_gfx_ffi (host/rutabaga): the x86_64 system emulator only (TCG), no
 # tools, no UI, with virtio-gpu, 9p, virtio-blk and virtio-serial. Cached by the source
 # version and this recipe in /var/cache/wayland-virtgpu/qemu/, so a second run does not
-# rebuild. Needs root (build dependencies) and Debian's archive.
+# rebuild. Needs root (build dependencies) and Debian's archive. Our own patches
+# (tests/vm/qemu-*.patch) are applied to Debian's tree: see tests/vm/README.md.
 #
 # usage: tests/vm/build-qemu.sh [BUILD_DIR]     (default ./build, with host/rutabaga built)
 # Prints the emulator's path as its last line. The emulator finds the library through
@@ -16,6 +17,7 @@ build=$(cd "${1:-$src/build}" && pwd)
 cache=${WAYLAND_VIRTGPU_CACHE:-/var/cache/wayland-virtgpu}/qemu
 suite=trixie
 header=$src/host/rutabaga/include/rutabaga_gfx/rutabaga_gfx_ffi.h
+patches=("$src"/tests/vm/qemu-*.patch)
 
 log() { echo "build-qemu: $*" >&2; }
 
@@ -42,7 +44,8 @@ else
 	version=
 fi
 
-key=$(cat "$0" "$header" | sha256sum | cut -c1-12)
+# tests/vm/vm-run computes the same key to find the build.
+key=$(cat "$0" "$header" "${patches[@]}" | sha256sum | cut -c1-12)
 if [ -z "$version" ]; then
 	dest=$(ls -d "$cache"/qemu-*-"$key" 2>/dev/null | sort -V | tail -1)
 	[ -n "$dest" ] && [ -x "$dest/bin/qemu-system-x86_64" ] || { log "no cached build"; exit 1; }
@@ -75,6 +78,10 @@ cd "$work"
 log "Debian qemu $version: source"
 apt-get "${apt_opts[@]}" source --download-only "qemu=$version" >&2
 dpkg-source --no-check -x qemu_*.dsc qemu >&2	# applies Debian's patches
+for p in "${patches[@]}"; do
+	log "patch: ${p##*/}"
+	patch -d qemu -p1 --forward <"$p" >&2
+done
 # QEMU 10 needs meson >= 1.5 (its own copy is not in the +ds source): trixie's, unpacked
 # beside the tree, never installed.
 apt-get "${apt_opts[@]}" download "meson/$suite" >&2
