@@ -260,7 +260,8 @@ cd_context_detached(struct cd_context *ctx, uint32_t res_id);
 /* The fds the worker waits on while a channel-ring fence is pending (§2). */
 int
 cd_context_watch(struct cd_context *ctx, struct pollfd *pfds, int max);
-/* One event into the channel ring: true when a message was written and the fence may signal. */
+/* One event into the channel ring: true when the fence may signal, a message written or the
+ * context lost (nothing will ever be written: the guest sees an empty answer). */
 bool
 cd_context_service(struct cd_context *ctx);
 

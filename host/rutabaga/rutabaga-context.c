@@ -100,9 +100,23 @@ rutabaga_context_create(struct rutabaga *rtb, uint32_t ctx_id, uint32_t context_
 	return ret;
 }
 
+/* Signals and frees a list of fences of a context that goes. */
+static void
+rtb_fences_signal(struct rutabaga *rtb, struct rtb_fence *list)
+{
+	for (struct rtb_fence *f = list; f; f = f->next)
+		rtb->fence_cb(rtb->user_data, &f->fence);
+	rtb_fences_free(list);
+}
+
+/* Every fence the context still holds signals as it goes, the channel's too: QEMU keeps the
+ * guest's command queued until its fence signals, and a QEMU that answers a ring's commands
+ * only with fences of their own context (build-qemu.sh's patch) would keep it for good. Linux
+ * 6.1 destroys a closing file's context without waiting for its POLL (README.md). */
 RTB_EXPORT int32_t
 rutabaga_context_destroy(struct rutabaga *rtb, uint32_t ctx_id)
 {
+	struct rtb_fence *held = NULL, *channel = NULL;
 	int ret = -EINVAL;
 
 	if (!rtb)
@@ -112,12 +126,17 @@ rutabaga_context_destroy(struct rutabaga *rtb, uint32_t ctx_id)
 		if ((*link)->ctx_id == ctx_id) {
 			struct rtb_context *ctx = *link;
 			*link = ctx->next;
+			held = ctx->held_fences;
+			channel = ctx->channel_fences;
+			ctx->held_fences = ctx->channel_fences = NULL;
 			rtb_context_free(ctx);
 			ret = 0;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&rtb->lock);
+	rtb_fences_signal(rtb, held);
+	rtb_fences_signal(rtb, channel);
 	rtb_worker_wake(rtb);
 	return ret;
 }

@@ -3,8 +3,9 @@
  * without a ring and ring 0 (queries) once the commands before them ran (at once, unless
  * they wait for a full socket or pipe), a fence on ring 1 (the channel) once the worker
  * thread wrote one message into the channel ring: the compositor's bytes and fds, a pipe's
- * data, or EOF (cross-domain-protocol.md §2). The worker also runs waiting commands when
- * their socket or pipe takes more (rutabaga-context.c).
+ * data, or EOF (cross-domain-protocol.md §2), or at once with nothing once the context is
+ * lost (cd_context_service). The worker also runs waiting commands when their socket or
+ * pipe takes more (rutabaga-context.c).
  */
 #include <errno.h>
 #include <poll.h>
@@ -76,9 +77,9 @@ rtb_signal_held_fences(struct rutabaga *rtb, struct rtb_context *ctx)
 static int
 rtb_queue_channel_fence(struct rtb_context *ctx, const struct rutabaga_fence *fence)
 {
-	/* rutabaga drops a channel fence of a context without INIT; a lost context's worker
-	 * has stopped: neither ever signals. */
-	if (!cd_context_initialized(ctx->file->ctx) || cd_context_lost(ctx->file->ctx))
+	/* rutabaga drops a channel fence of a context without INIT: it never signals. A lost
+	 * context's is queued like any other: the worker signals it at once, empty. */
+	if (!cd_context_initialized(ctx->file->ctx))
 		return 0;
 	return rtb_queue_fence(&ctx->channel_fences, 0, fence);
 }
@@ -143,7 +144,7 @@ rtb_worker_watch(struct rutabaga *rtb, struct pollfd **pfds, size_t *cap)
 }
 
 /* Waiting commands that can run now, the fences they held, then one message per due channel
- * fence, each context in turn. */
+ * fence (none for a lost context's: they all signal), each context in turn. */
 static void
 rtb_worker_serve(struct rutabaga *rtb)
 {
@@ -156,10 +157,6 @@ rtb_worker_serve(struct rutabaga *rtb)
 			ctx->channel_fences = f->next;
 			rtb->fence_cb(rtb->user_data, &f->fence);
 			free(f);
-		}
-		if (cd_context_lost(ctx->file->ctx)) {
-			rtb_fences_free(ctx->channel_fences);
-			ctx->channel_fences = NULL;
 		}
 	}
 }

@@ -404,10 +404,13 @@ close_with_poll_due(struct rutabaga *rtb)
 	CHECK(rutabaga_context_detach_resource(rtb, 4, 30) == 0);
 	CHECK(rutabaga_context_detach_resource(rtb, 4, 31) == 0);
 	CHECK(write(conn, "bye", 3) == 3);
-	/* Nothing goes into memory the guest let go, and its fence stays (the kernel drops it). */
+	/* Nothing goes into memory the guest let go, and its fence waits... */
 	CHECK(!fence_wait(40, 300));
 	CHECK(chan[0] == 0);
+	/* ...until the context goes: QEMU keeps the POLL queued until its fence signals. */
 	CHECK(rutabaga_context_destroy(rtb, 4) == 0);
+	CHECK(fence_wait(40, 0));
+	CHECK(chan[0] == 0);
 	/* The compositor sees its client leave (a reset: its last bytes were not read). */
 	n = read(conn, &byte, 1);
 	CHECK(n == 0 || (n < 0 && errno == ECONNRESET));
@@ -579,10 +582,18 @@ main(void)
 	memcpy(&num_ids, chan + 8, 4);
 	CHECK(chan[0] == CROSS_DOMAIN_CMD_RECEIVE && data_size == 0 && num_ids == 0);
 
-	/* A broken command fails its submit (one log line), and the context with it. */
+	/* A broken command fails its submit (one log line), and the context with it. The POLL
+	 * due then is answered, with nothing in the ring, and so is a later channel fence: a
+	 * guest waiting for them would hang (a QEMU that compares contexts answers a POLL with
+	 * no other context's fence); the empty answer makes it fail with a line. */
+	chan[0] = 0;
+	CHECK(submit(rtb, &poll_cmd, sizeof poll_cmd) == 0);
+	CHECK(ring_fence(rtb, 8, 1, true) == 0 && !fence_wait(8, 200));
 	hdr = (struct cross_domain_header){ CROSS_DOMAIN_CMD_SEND, 0, 0, 0 };
 	CHECK(submit(rtb, &hdr, sizeof hdr) != 0);
+	CHECK(fence_wait(8, 5000) && chan[0] == 0);
 	CHECK(submit(rtb, &poll_cmd, sizeof poll_cmd) != 0);
+	CHECK(ring_fence(rtb, 9, 1, true) == 0 && fence_wait(9, 5000) && chan[0] == 0);
 
 	check_close_order(rtb, listener);
 
