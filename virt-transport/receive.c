@@ -181,8 +181,13 @@ receive_drain_ring_locked(struct virtgpu_transport *t)
 		 * nothing new in it (signalled twice, or for nothing) shows.
 		 * Reading the old message again would deliver it twice. */
 		if (hdr->cmd == 0) {
+			/* An error, never "poll again": on a host that answers
+			 * other contexts' fences that would lose messages. */
 			wl_log("wayland-virtgpu: the host signalled the channel "
-			       "without a message\n");
+			       "without a message (it lost the context, or it "
+			       "answers other contexts' fences: QEMU's rutabaga "
+			       "device, see README.md \"Running a program in a "
+			       "real guest\")\n");
 			virtgpu_fail_locked(t, EPROTO);
 			return;
 		}
