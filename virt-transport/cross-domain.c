@@ -193,7 +193,7 @@ cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 
 int
 cross_domain_write(struct cross_domain *cd, uint32_t id, bool hang_up,
-		   const void *data, uint32_t size)
+		   const void *data, uint32_t size, int *fence_fd)
 {
 	uint8_t buf[sizeof(struct cross_domain_read_write) +
 		    CROSS_DOMAIN_MAX_WRITE_DATA];
@@ -213,7 +213,8 @@ cross_domain_write(struct cross_domain *cd, uint32_t id, bool hang_up,
 	if (size)
 		memcpy(buf + sizeof *w, data, size);
 
-	return virtgpu_submit(&cd->dev, buf, sizeof *w + size, -1, NULL, 0);
+	return virtgpu_submit_fenced(&cd->dev, buf, sizeof *w + size, -1, NULL, 0,
+				     fence_fd);
 }
 
 uint32_t

@@ -59,7 +59,7 @@ cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 
 int
 cross_domain_write(struct cross_domain *cd, uint32_t id, bool hang_up,
-		   const void *data, uint32_t size);
+		   const void *data, uint32_t size, int *fence_fd);
 
 /* §3.3/§4.3: the id the host will give the next read pipe. */
 uint32_t

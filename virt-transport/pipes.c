@@ -33,6 +33,70 @@ struct write_pipe {
 	struct write_pipe *next;
 };
 
+/* WRITEs the host may not have run yet. The host holds a WRITE while the
+ * compositor's end of the pipe is full, and every command after it (§4.3:
+ * its write blocks), and the kernel's queue is finite: unbounded, a client
+ * pasting its own large selection filled the queue with WRITEs, and the
+ * POLL that would drain the pipe waited for room behind them for good.
+ * Beyond these the pump leaves the client's pipes unread (its writer then
+ * blocks on a full pipe, as over a socket) until a fence says the host ran
+ * them. SENDs have their own bound (send-queue.c); both together stay
+ * well inside a queue. */
+#define PIPE_WRITES_UNRUN 16
+/* A WRITE asks for a fence this often: the host runs them in order, so
+ * one fence covers every WRITE before it. */
+#define PIPE_FENCE_EVERY 4
+
+/* True when the outstanding fence signalled: its WRITEs have run. */
+static bool
+pipes_fence_retire_locked(struct vt_pipes *p)
+{
+	struct pollfd pfd = { .fd = p->fence, .events = POLLIN };
+
+	if (p->fence < 0 || poll(&pfd, 1, 0) != 1)
+		return false;
+	close(p->fence);
+	p->fence = -1;
+	if (p->fence_writes > p->writes_run)
+		p->writes_run = p->fence_writes;
+	return true;
+}
+
+/* Whether the host is too far behind for another WRITE. Without a fence
+ * to wait for (the kernel gave none), the kernel's own wait in EXECBUFFER
+ * is all there is. */
+static bool
+pipes_throttled_locked(struct vt_pipes *p)
+{
+	if (p->writes - p->writes_run < PIPE_WRITES_UNRUN)
+		return false;
+	pipes_fence_retire_locked(p);
+	return p->fence >= 0 && p->writes - p->writes_run >= PIPE_WRITES_UNRUN;
+}
+
+/* Whether the next WRITE should carry a fence. */
+static bool
+pipes_wants_fence_locked(struct vt_pipes *p)
+{
+	if (p->fence >= 0 && !pipes_fence_retire_locked(p))
+		return false;
+	return p->writes + 1 - p->writes_run >= PIPE_FENCE_EVERY;
+}
+
+/* What the pump waits on while WRITEs are held back (-1: nothing). */
+int
+pipes_wait_fd_locked(struct virtgpu_transport *t)
+{
+	return pipes_throttled_locked(&t->pipes) ? t->pipes.fence : -1;
+}
+
+/* The fence the pump waited on signalled: the pipes are read again. */
+void
+pipes_fence_signalled_locked(struct virtgpu_transport *t)
+{
+	pipes_fence_retire_locked(&t->pipes);
+}
+
 /* With the lock held: whether any pipe transfer is open (the pump then
  * keeps the channel busy for it). */
 bool
@@ -214,9 +278,13 @@ write_pipe_pump(struct virtgpu_transport *t, struct write_pipe *wp)
 {
 	uint8_t buf[CROSS_DOMAIN_MAX_WRITE_DATA];
 	uint32_t id = wp->id;
+	uint64_t seq;
+	bool fenced;
+	int ret, fence = -1;
 	ssize_t n;
-	int ret;
 
+	if (pipes_throttled_locked(&t->pipes))
+		return;
 	n = read(wp->fd, buf, sizeof buf);
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -228,12 +296,22 @@ write_pipe_pump(struct virtgpu_transport *t, struct write_pipe *wp)
 	 * (§4.3): a compositor slow to read must not stall the client's
 	 * reader, so the lock is not held across it. Only the pump sends
 	 * pipe data while the display lives, so the order holds. */
+	fenced = pipes_wants_fence_locked(&t->pipes);
+	seq = ++t->pipes.writes;
 	pthread_mutex_unlock(&t->lock);
 	if (n > 0)
-		ret = cross_domain_write(&t->cd, id, false, buf, (uint32_t) n);
+		ret = cross_domain_write(&t->cd, id, false, buf, (uint32_t) n,
+					 fenced ? &fence : NULL);
 	else
-		ret = cross_domain_write(&t->cd, id, true, NULL, 0);
+		ret = cross_domain_write(&t->cd, id, true, NULL, 0,
+					 fenced ? &fence : NULL);
 	pthread_mutex_lock(&t->lock);
+	if (ret == 0 && fence >= 0) {
+		if (t->pipes.fence >= 0)
+			close(t->pipes.fence);
+		t->pipes.fence = fence;
+		t->pipes.fence_writes = seq;
+	}
 
 	if (n > 0 && ret < 0) {
 		if (!t->rx_error)
@@ -270,8 +348,12 @@ pipes_watch_locked(struct virtgpu_transport *t, struct pollfd *pfds,
 	struct read_pipe *rp;
 	int n = 0;
 
+	bool throttled = pipes_throttled_locked(&t->pipes);
+
 	for (wp = t->pipes.write; wp; wp = wp->next) {
-		pfds[n] = (struct pollfd) { .fd = wp->fd, .events = POLLIN };
+		pfds[n] = (struct pollfd) {
+			.fd = wp->fd, .events = throttled ? 0 : POLLIN,
+		};
 		owners[n++] = wp;
 	}
 	for (rp = t->pipes.read; rp; rp = rp->next) {
@@ -343,11 +425,11 @@ pipes_drain(struct virtgpu_transport *t)
 			if (n <= 0)
 				break;
 			if (cross_domain_write(&t->cd, wp->id, false, buf,
-					       (uint32_t) n) < 0)
+					       (uint32_t) n, NULL) < 0)
 				break;
 			t->pipes.bytes_out += (uint64_t) n;
 		}
-		cross_domain_write(&t->cd, wp->id, true, NULL, 0);
+		cross_domain_write(&t->cd, wp->id, true, NULL, 0, NULL);
 		write_pipe_free(t, wp);
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -360,4 +442,7 @@ pipes_fini(struct virtgpu_transport *t)
 		read_pipe_free(t, t->pipes.read);
 	while (t->pipes.write)
 		write_pipe_free(t, t->pipes.write);
+	if (t->pipes.fence >= 0)
+		close(t->pipes.fence);
+	t->pipes.fence = -1;
 }

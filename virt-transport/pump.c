@@ -24,6 +24,7 @@ enum {
 	PUMP_DEVICE,
 	PUMP_POLL_TIMER,
 	PUMP_SEND_FENCE,
+	PUMP_PIPE_FENCE,
 	PUMP_FIXED_FDS,
 };
 
@@ -224,6 +225,10 @@ pump_watch_locked(struct virtgpu_transport *t, struct pollfd **pfds,
 	(*pfds)[PUMP_SEND_FENCE] = (struct pollfd) {
 		.fd = send_queue_wait_fd_locked(t), .events = POLLIN,
 	};
+	/* WRITEs held back until the host ran the earlier ones. */
+	(*pfds)[PUMP_PIPE_FENCE] = (struct pollfd) {
+		.fd = pipes_wait_fd_locked(t), .events = POLLIN,
+	};
 	return PUMP_FIXED_FDS +
 	       pipes_watch_locked(t, *pfds + PUMP_FIXED_FDS,
 				  *owners + PUMP_FIXED_FDS);
@@ -276,6 +281,9 @@ pump_handle_locked(struct virtgpu_transport *t, struct pollfd *pfds,
 
 	if (pfds[PUMP_SEND_FENCE].revents)
 		send_queue_fence_signalled_locked(t);
+
+	if (pfds[PUMP_PIPE_FENCE].revents)
+		pipes_fence_signalled_locked(t);
 
 	for (i = PUMP_FIXED_FDS; i < n; i++) {
 		if (pfds[i].revents)

@@ -290,6 +290,7 @@ wl_transport_virtgpu_create(const char *device, char *why, size_t why_size)
 	t->base.ops = &virtgpu_ops;
 	pthread_mutex_init(&t->lock, NULL);
 	t->send_queue.fence = -1;
+	t->pipes.fence = -1;
 	t->cd.dev.fd = -1;
 	t->pump.wake_fd = t->poll.timer_fd = -1;
 	t->display.fd = t->display.notify_tx = t->display.wait_fd = -1;

@@ -230,6 +230,11 @@ struct vt_pipes {
 	struct read_pipe *read;		/* the client reads: READ from the host */
 	struct write_pipe *write;	/* the client writes: WRITE to the host */
 	uint64_t bytes_in, bytes_out;
+	/* WRITEs submitted, and how many of them the host is known to have
+	 * run: at most PIPE_WRITES_UNRUN may be unrun (pipes.c). fence
+	 * signals when the first fence_writes have run (-1: none asked). */
+	uint64_t writes, writes_run, fence_writes;
+	int fence;
 };
 
 bool
@@ -243,6 +248,10 @@ pipes_write_pipe_add(struct virtgpu_transport *t, uint32_t id);
 void
 pipes_handle_read_locked(struct virtgpu_transport *t, const uint8_t *msg,
 			 size_t avail);
+int
+pipes_wait_fd_locked(struct virtgpu_transport *t);
+void
+pipes_fence_signalled_locked(struct virtgpu_transport *t);
 int
 pipes_watch_count_locked(struct virtgpu_transport *t);
 int
