@@ -305,7 +305,8 @@ sim_ipc_reader_room(struct sim_ipc_reader *r, size_t need)
 {
 	size_t held = r->len - r->off;
 
-	memmove(r->buf, r->buf + r->off, held);
+	if (held > 0 && r->off > 0)	/* never with no buffer yet */
+		memmove(r->buf, r->buf + r->off, held);
 	r->off = 0;
 	r->len = held;
 	if (r->cap - held >= need)
