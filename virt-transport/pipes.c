@@ -51,12 +51,8 @@ struct write_pipe {
 static bool
 pipes_fence_retire_locked(struct vt_pipes *p)
 {
-	struct pollfd pfd = { .fd = p->fence, .events = POLLIN };
-
-	if (p->fence < 0 || poll(&pfd, 1, 0) != 1)
+	if (!virtgpu_fence_retire(&p->fence))
 		return false;
-	close(p->fence);
-	p->fence = -1;
 	if (p->fence_writes > p->writes_run)
 		p->writes_run = p->fence_writes;
 	return true;
@@ -346,9 +342,8 @@ pipes_watch_locked(struct virtgpu_transport *t, struct pollfd *pfds,
 {
 	struct write_pipe *wp;
 	struct read_pipe *rp;
-	int n = 0;
-
 	bool throttled = pipes_throttled_locked(&t->pipes);
+	int n = 0;
 
 	for (wp = t->pipes.write; wp; wp = wp->next) {
 		pfds[n] = (struct pollfd) {

@@ -5,7 +5,6 @@
  * send buffer (struct vt_send_queue).
  */
 #include <errno.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include "transport-virtgpu.h"
@@ -49,12 +48,8 @@ send_queue_ran(struct vt_send_queue *q, uint64_t sends, uint64_t bytes)
 static bool
 send_fence_retire_locked(struct vt_send_queue *q)
 {
-	struct pollfd pfd = { .fd = q->fence, .events = POLLIN };
-
-	if (q->fence < 0 || poll(&pfd, 1, 0) != 1)
+	if (!virtgpu_fence_retire(&q->fence))
 		return false;
-	close(q->fence);
-	q->fence = -1;
 	send_queue_ran(q, q->fence_sends, q->fence_bytes);
 	return true;
 }

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,6 +383,18 @@ virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
 		*fence_fd = ret == 0 ? exec.fence_fd : -1;
 
 	return ret;
+}
+
+bool
+virtgpu_fence_retire(int *fence)
+{
+	struct pollfd pfd = { .fd = *fence, .events = POLLIN };
+
+	if (*fence < 0 || poll(&pfd, 1, 0) != 1)
+		return false;
+	close(*fence);
+	*fence = -1;
+	return true;
 }
 
 int

@@ -6,6 +6,7 @@
 #define VIRTGPU_DEVICE_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,6 +78,10 @@ virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
 
 int
 virtgpu_wait(struct virtgpu_device *dev, uint32_t bo_handle);
+/* True when the out-fence *fence (FENCE_FD_OUT) has signalled; it is then
+ * closed and *fence set to -1. False, and kept, while it has not (or for -1). */
+bool
+virtgpu_fence_retire(int *fence);
 /* Whether work on the object is pending (VIRTGPU_WAIT_NOWAIT): 1 busy,
  * 0 idle, -1 with errno when the kernel does not say. */
 int
