@@ -297,7 +297,9 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 
 	/* An fd of the host memory only for the request: a pool kept no
 	 * fd of it, so hundreds of pools stay within a process's fd limit. */
-	fd = virtgpu_prime_export(&shm->cd->dev, pool->blob->bo);
+	fd = virtgpu_prime_export_named(&shm->cd->dev, pool->blob->bo,
+					pool->blob->res,
+					VIRTGPU_BLOB_MEM_HOST3D);
 	if (fd < 0) {
 		snprintf(why, sizeof why, "cannot export host memory (%s)",
 			 strerror(errno));
@@ -344,7 +346,9 @@ shm_pool_own_create(struct wl_transport *transport, uint32_t shm_id,
 
 	memset(args, 0, sizeof args);
 	args[0].o = object;
-	args[1].h = virtgpu_prime_export(&blob->cd->dev, blob->bo);
+	args[1].h = virtgpu_prime_export_named(&blob->cd->dev, blob->bo,
+					       blob->res,
+					       VIRTGPU_BLOB_MEM_HOST3D);
 	args[2].i = (int32_t) size;
 	if (args[1].h < 0 ||
 	    core->queue_request(transport->core_data, shm_id,
