@@ -368,6 +368,12 @@ virtgpu_export_lookup(struct virtgpu_device *dev, const struct stat *st,
 	return found;
 }
 
+void
+virtgpu_exports_forget(struct virtgpu_device *dev)
+{
+	memset(dev->exports, 0, sizeof dev->exports);
+}
+
 int
 virtgpu_prime_import(struct virtgpu_device *dev, int fd, uint32_t *bo_handle)
 {

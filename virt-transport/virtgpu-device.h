@@ -88,6 +88,9 @@ bool
 virtgpu_export_lookup(struct virtgpu_device *dev, const struct stat *st,
 		      uint32_t *bo_handle, uint32_t *res_handle,
 		      uint32_t *blob_mem);
+/* In a forked child (one thread, no lock taken): no export is known. */
+void
+virtgpu_exports_forget(struct virtgpu_device *dev);
 
 int
 virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,
