@@ -275,18 +275,13 @@ cd_fault_channel_message(struct cd_context *ctx)
 	return false;
 }
 
-/* One event into the channel ring: true when a message was written. */
+/* One event into the channel ring from the context's fds as a poll found them: true when a
+ * message was written. */
 static bool
-cd_service_event(struct cd_context *ctx)
+cd_service_ready(struct cd_context *ctx, const struct pollfd *pfds, int n)
 {
-	struct pollfd pfds[1 + CD_MAX_READ_PIPES];
-	int n, start;
+	int start;
 
-	if (ctx->lost || !ctx->initialized)
-		return false;
-	n = cd_context_watch(ctx, pfds, 1 + CD_MAX_READ_PIPES);
-	if (n == 0 || poll(pfds, n, 0) <= 0)
-		return false;
 	/* One event per fence; take turns so a flood on one source starves no other. */
 	start = ctx->service_turn++ % n;
 	for (int k = 0; k < n; k++) {
@@ -305,6 +300,21 @@ cd_service_event(struct cd_context *ctx)
 	return false;
 }
 
+/* One event into the channel ring: true when a message was written. */
+static bool
+cd_service_event(struct cd_context *ctx)
+{
+	struct pollfd pfds[1 + CD_MAX_READ_PIPES];
+	int n;
+
+	if (ctx->lost || !ctx->initialized)
+		return false;
+	n = cd_context_watch(ctx, pfds, 1 + CD_MAX_READ_PIPES);
+	if (n == 0 || poll(pfds, n, 0) <= 0)
+		return false;
+	return cd_service_ready(ctx, pfds, n);
+}
+
 /* A lost context's channel fences signal too, with nothing in the ring, pending or new: it
  * will never write there, and a guest left waiting for a fence of its context (QEMU with
  * build-qemu.sh's patch answers a POLL only with its own context's fences) hangs, where an
@@ -313,4 +323,41 @@ bool
 cd_context_service(struct cd_context *ctx)
 {
 	return cd_service_event(ctx) || ctx->lost;
+}
+
+uint64_t host_waits;
+
+/* The device's loop waits on every fd of a context with a pending channel fence: what that wait
+ * found needs no poll of the context's own (one system call per turn: after a SEND the
+ * compositor does not answer, a blob, a GEM close). An answer that comes after the wait wakes
+ * the next one at once. */
+bool
+cd_context_service_after(struct cd_context *ctx, const struct pollfd *seen, int nseen)
+{
+	struct pollfd pfds[1 + CD_MAX_READ_PIPES];
+	bool ready = false;
+	int n;
+
+	if (!seen)
+		return cd_context_service(ctx);
+	if (ctx->lost || !ctx->initialized)
+		return ctx->lost;
+	/* What the wait found is stale once an event was taken. */
+	if (ctx->served_wait == host_waits)
+		return false;
+	n = cd_context_watch(ctx, pfds, 1 + CD_MAX_READ_PIPES);
+	for (int i = 0; i < n; i++) {
+		int k = 0;
+
+		while (k < nseen && !(seen[k].fd == pfds[i].fd && (seen[k].events & POLLIN)))
+			k++;
+		if (k == nseen)
+			return false;	/* watched from the next wait on */
+		pfds[i].revents = seen[k].revents;
+		ready |= pfds[i].revents != 0;
+	}
+	if (!ready)
+		return false;
+	ctx->served_wait = host_waits;
+	return cd_service_ready(ctx, pfds, n);
 }

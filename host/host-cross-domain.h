@@ -67,6 +67,7 @@ struct cd_context {
 	struct cd_item *items;
 	struct cd_read_pipe *read_pipes;
 	unsigned service_turn;
+	uint64_t served_wait;		/* host_waits when an event was last taken */
 	/* A SEND the compositor's socket did not take at once, or a WRITE to a pipe that is
 	 * full. rutabaga's sendmsg and write() block its command thread until the compositor
 	 * reads, while its worker thread goes on serving POLLs; the simulated device, one

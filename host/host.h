@@ -264,5 +264,12 @@ cd_context_watch(struct cd_context *ctx, struct pollfd *pfds, int max);
  * context lost (nothing will ever be written: the guest sees an empty answer). */
 bool
 cd_context_service(struct cd_context *ctx);
+/* The same from what a wait of the device's loop just found (seen, nseen; the loop counts its
+ * waits in host_waits): no poll of its own. A context with fds the wait did not watch (new
+ * since), or with an event taken since, waits for the next one, which watches its fds again
+ * while the fence is pending. seen NULL: unknown, as cd_context_service. */
+bool
+cd_context_service_after(struct cd_context *ctx, const struct pollfd *seen, int nseen);
+extern uint64_t host_waits;
 
 #endif

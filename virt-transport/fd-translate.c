@@ -66,15 +66,20 @@ pseudo_file_name(int fd, char *what, size_t what_size)
 }
 
 enum fd_kind
-fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
-		      uint32_t *res, char *what, size_t what_size)
+fd_translate_classify(struct virtgpu_transport *t, int fd,
+		      const struct stat *known, uint32_t *bo, uint32_t *res,
+		      char *what, size_t what_size)
 {
+	uint32_t blob_mem = 0;
 	struct stat st;
 	int flags;
 
+	/* The library's own export (a wl_shm pool's host memory) needs no
+	 * word with the kernel: it made the blob. */
+	if (known && virtgpu_export_lookup(&t->cd.dev, known, bo, res,
+					   &blob_mem))
+		return FD_DMABUF;
 	if (virtgpu_prime_import(&t->cd.dev, fd, bo) == 0) {
-		uint32_t blob_mem = 0;
-
 		/* §4.1: the host needs a host-side resource; memory only the
 		 * guest has (a GUEST blob) cannot be passed on. The kernel
 		 * leaves blob_mem as it was (0) for a classic 3D resource.
@@ -130,13 +135,14 @@ fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
  * the GEM handle the SEND must name until it is submitted (*has_bo; the
  * caller closes it). -1 with errno after a line on failure. */
 int
-fd_translate_out(struct virtgpu_transport *t, int fd, uint32_t *id,
-		 uint32_t *type, uint32_t *bo, bool *has_bo)
+fd_translate_out(struct virtgpu_transport *t, int fd, const struct stat *known,
+		 uint32_t *id, uint32_t *type, uint32_t *bo, bool *has_bo)
 {
 	char what[64];
 
 	*has_bo = false;
-	switch (fd_translate_classify(t, fd, bo, id, what, sizeof what)) {
+	switch (fd_translate_classify(t, fd, known, bo, id, what,
+				      sizeof what)) {
 	case FD_DMABUF:
 		if (*id == 0) {
 			wl_log("wayland-virtgpu: RESOURCE_INFO failed (%s)\n",
@@ -244,8 +250,8 @@ fd_translate_check_request(struct virtgpu_transport *t,
 		if (arg.type != 'h')
 			continue;
 
-		switch (fd_translate_classify(t, args[i].h, &bo, &res, what,
-					      sizeof what)) {
+		switch (fd_translate_classify(t, args[i].h, NULL, &bo, &res,
+					      what, sizeof what)) {
 		case FD_DMABUF:
 			virtgpu_gem_close(&t->cd.dev, bo);
 			break;

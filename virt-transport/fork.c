@@ -65,6 +65,9 @@ atfork_child(void)
 		 * fence events from the parent: it gets a pump of its own
 		 * only when it uses the display itself (fork_adopt). */
 		pump_forget_parent_locked(t);
+		/* The parent may close those handles without the child
+		 * hearing of it: the child's SENDs ask the kernel. */
+		virtgpu_exports_forget(&t->cd.dev);
 	}
 	pthread_mutex_unlock(&all_transports_lock);
 }

@@ -256,7 +256,7 @@ params_add_cannot_cross(struct virtgpu_transport *t, struct wl_object *params,
 	char what[64];
 	uint32_t bo, res;
 
-	switch (fd_translate_classify(t, args[0].h, &bo, &res, what,
+	switch (fd_translate_classify(t, args[0].h, NULL, &bo, &res, what,
 				      sizeof what)) {
 	case FD_DMABUF:
 		virtgpu_gem_close(&t->cd.dev, bo);

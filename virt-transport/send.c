@@ -12,10 +12,13 @@
 #include "transport-virtgpu.h"
 #include "wayland-private.h"
 
-/* The messages of one SEND: their bytes and fds. */
+/* The messages of one SEND: their bytes and fds, and what fstat said of
+ * each fd (stat_ok[i]: it said). */
 struct send_chunk {
 	size_t size;
 	int nids;
+	struct stat st[CROSS_DOMAIN_MAX_IDENTIFIERS];
+	bool stat_ok[CROSS_DOMAIN_MAX_IDENTIFIERS];
 };
 
 /* Whole messages that fit one SEND with their fds (§3.4), one read pipe
@@ -42,11 +45,18 @@ send_chunk_measure(struct virtgpu_transport *t, const int *fds,
 			return -1;
 		}
 		for (k = 0; k < messages[m].nfds; k++) {
+			int i = chunk->nids + (int) k;
 			struct stat st;
+			bool ok = fstat(fds[i], &st) == 0;
 
-			if (fstat(fds[chunk->nids + k], &st) == 0 &&
-			    S_ISFIFO(st.st_mode))
+			if (ok && S_ISFIFO(st.st_mode))
 				pipes++;
+			/* Kept for the SEND when the message is in it. */
+			if (i < CROSS_DOMAIN_MAX_IDENTIFIERS) {
+				chunk->stat_ok[i] = ok;
+				if (ok)
+					chunk->st[i] = st;
+			}
 		}
 		if (m > first &&
 		    (chunk->size + messages[m].size > CROSS_DOMAIN_MAX_SEND_DATA ||
@@ -98,17 +108,20 @@ send_chunk_submit(struct virtgpu_transport *t, const uint8_t *bytes,
 /* The identifiers of a chunk's fds; the GEM handles of its dma-bufs in
  * bos (*nbos), which the caller closes, also on failure. */
 static int
-send_chunk_identify(struct virtgpu_transport *t, const int *fds, int nids,
-		    uint32_t *ids, uint32_t *types, uint32_t *bos, int *nbos)
+send_chunk_identify(struct virtgpu_transport *t, const int *fds,
+		    const struct send_chunk *chunk, uint32_t *ids,
+		    uint32_t *types, uint32_t *bos, int *nbos)
 {
 	int i;
 
 	*nbos = 0;
-	for (i = 0; i < nids; i++) {
+	for (i = 0; i < chunk->nids; i++) {
 		bool has_bo;
 
-		if (fd_translate_out(t, fds[i], &ids[i], &types[i],
-				     &bos[*nbos], &has_bo) < 0)
+		if (fd_translate_out(t, fds[i],
+				     chunk->stat_ok[i] ? &chunk->st[i] : NULL,
+				     &ids[i], &types[i], &bos[*nbos],
+				     &has_bo) < 0)
 			return -1;
 		*nbos += has_bo;
 	}
@@ -153,8 +166,8 @@ virtgpu_send(struct wl_transport *transport, const void *data, size_t len,
 		if (!send_queue_admit(t, chunk.size, &fenced))
 			break;
 
-		if (send_chunk_identify(t, fds + fd_index, chunk.nids, ids,
-					types, bos, &nbos) < 0) {
+		if (send_chunk_identify(t, fds + fd_index, &chunk, ids, types,
+					bos, &nbos) < 0) {
 			/* An fd that cannot cross: said already. */
 			send_chunk_close_bos(t, bos, nbos);
 			break;

@@ -104,7 +104,7 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 	if (virtgpu_blob_create(&cd->dev, VIRTGPU_BLOB_MEM_HOST3D,
 				VIRTGPU_BLOB_FLAG_USE_MAPPABLE |
 				VIRTGPU_BLOB_FLAG_USE_SHAREABLE,
-				req.size, req.blob_id, &blob->bo, NULL) < 0) {
+				req.size, req.blob_id, &blob->bo, &blob->res) < 0) {
 		snprintf(why, why_size, "host memory of %llu bytes refused "
 			 "(%s)", (unsigned long long) req.size, strerror(errno));
 		goto err;

@@ -128,7 +128,11 @@ pool_fd_of_device(struct virt_shm *shm, int fd)
 	return true;
 }
 
-/* The pool as the request names it, with the client's fd of its own. */
+/* The pool as the request names it. Its fd is the core's own copy of the
+ * client's (the client may close its own at once): the pool keeps it once
+ * the request has the host memory's fd instead, so it costs no dup and no
+ * close. Until then the request holds it (the core closes it if the
+ * request fails). */
 static int
 pool_open(struct shm_pool *pool, struct wl_object *shm_object,
 	  union wl_argument *args)
@@ -141,8 +145,8 @@ pool_open(struct shm_pool *pool, struct wl_object *shm_object,
 	pool->compositor_size = args[2].i;
 	pool->target_id = pool->id;
 	pool->refs = 1;
-	pool->client_fd = wl_os_dupfd_cloexec(args[1].h, 0);
-	if (pool->client_fd < 0 || fstat(pool->client_fd, &st) < 0)
+	pool->client_fd = args[1].h;
+	if (fstat(pool->client_fd, &st) < 0)
 		return -1;
 	pool->dev = st.st_dev;
 	pool->ino = st.st_ino;
@@ -297,14 +301,15 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 
 	/* An fd of the host memory only for the request: a pool kept no
 	 * fd of it, so hundreds of pools stay within a process's fd limit. */
-	fd = virtgpu_prime_export(&shm->cd->dev, pool->blob->bo);
+	fd = virtgpu_prime_export_named(&shm->cd->dev, pool->blob->bo,
+					pool->blob->res,
+					VIRTGPU_BLOB_MEM_HOST3D);
 	if (fd < 0) {
 		snprintf(why, sizeof why, "cannot export host memory (%s)",
 			 strerror(errno));
 		goto err;
 	}
-	close(args[1].h);
-	args[1].h = fd;
+	args[1].h = fd;	/* the pool keeps the client's */
 	pool_link(shm, pool);
 
 	return 1;
@@ -316,9 +321,7 @@ err:
 	       size, why);
 	shm_blob_unref(pool->target_blob);
 	shm_blob_unref(pool->blob);
-	if (pool->client_fd >= 0)
-		close(pool->client_fd);
-	free(pool);
+	free(pool);	/* its fd is still the request's */
 	errno = ENOMEM;
 	return -1;
 }
@@ -344,7 +347,9 @@ shm_pool_own_create(struct wl_transport *transport, uint32_t shm_id,
 
 	memset(args, 0, sizeof args);
 	args[0].o = object;
-	args[1].h = virtgpu_prime_export(&blob->cd->dev, blob->bo);
+	args[1].h = virtgpu_prime_export_named(&blob->cd->dev, blob->bo,
+					       blob->res,
+					       VIRTGPU_BLOB_MEM_HOST3D);
 	args[2].i = (int32_t) size;
 	if (args[1].h < 0 ||
 	    core->queue_request(transport->core_data, shm_id,

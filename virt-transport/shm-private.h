@@ -51,6 +51,7 @@ struct shm_blob {
 	struct cross_domain *cd;
 	struct shm_host_use *use;	/* counts it while it lives */
 	uint32_t bo;
+	uint32_t res;		/* its resource, for the SEND of its fd */
 	uint64_t map_offset;	/* of the bo on the DRM fd */
 	void *map;		/* the library's own mapping */
 	size_t size;

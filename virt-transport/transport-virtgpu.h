@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "cross-domain.h"
@@ -191,12 +192,15 @@ enum fd_kind {
 	FD_UNSUPPORTED,
 };
 
+/* known: the fd's fstat when the caller made one (NULL: none), which
+ * finds the library's own exports without asking the kernel. */
 enum fd_kind
-fd_translate_classify(struct virtgpu_transport *t, int fd, uint32_t *bo,
-		      uint32_t *res, char *what, size_t what_size);
+fd_translate_classify(struct virtgpu_transport *t, int fd,
+		      const struct stat *known, uint32_t *bo, uint32_t *res,
+		      char *what, size_t what_size);
 int
-fd_translate_out(struct virtgpu_transport *t, int fd, uint32_t *id,
-		 uint32_t *type, uint32_t *bo, bool *has_bo);
+fd_translate_out(struct virtgpu_transport *t, int fd, const struct stat *known,
+		 uint32_t *id, uint32_t *type, uint32_t *bo, bool *has_bo);
 int
 fd_translate_in(struct virtgpu_transport *t,
 		const struct cross_domain_receive *rx, int *fds);

@@ -182,6 +182,7 @@ virtgpu_device_close(struct virtgpu_device *dev)
 	free(dev->handle_refs);
 	dev->handle_refs = NULL;
 	dev->handle_refs_size = 0;
+	memset(dev->exports, 0, sizeof dev->exports);
 }
 
 /* One more user of a handle the kernel just gave. */
@@ -223,6 +224,12 @@ handle_unref(struct virtgpu_device *dev, uint32_t handle)
 	pthread_mutex_lock(&dev->handles_lock);
 	if (handle < dev->handle_refs_size && dev->handle_refs[handle] > 0)
 		last = --dev->handle_refs[handle] == 0;
+	if (last) {
+		/* Its exports may go, and their inodes be another file's. */
+		for (unsigned i = 0; i < VIRTGPU_EXPORTS; i++)
+			if (dev->exports[i].bo == handle)
+				dev->exports[i].bo = 0;
+	}
 	pthread_mutex_unlock(&dev->handles_lock);
 	return last;
 }
@@ -313,6 +320,58 @@ virtgpu_prime_export(struct virtgpu_device *dev, uint32_t bo_handle)
 		return -1;
 
 	return prime.fd;
+}
+
+int
+virtgpu_prime_export_named(struct virtgpu_device *dev, uint32_t bo_handle,
+			   uint32_t res_handle, uint32_t blob_mem)
+{
+	int fd = virtgpu_prime_export(dev, bo_handle);
+	struct virtgpu_export *e;
+	struct stat st;
+
+	/* A handle is never 0, nor a resource: 0 marks an empty entry, and
+	 * a resource the kernel did not say is asked at the SEND. */
+	if (fd < 0 || bo_handle == 0 || res_handle == 0 || fstat(fd, &st) < 0)
+		return fd;
+	pthread_mutex_lock(&dev->handles_lock);
+	e = &dev->exports[dev->exports_next++ % VIRTGPU_EXPORTS];
+	*e = (struct virtgpu_export) {
+		st.st_dev, st.st_ino, bo_handle, res_handle, blob_mem,
+	};
+	pthread_mutex_unlock(&dev->handles_lock);
+	return fd;
+}
+
+bool
+virtgpu_export_lookup(struct virtgpu_device *dev, const struct stat *st,
+		      uint32_t *bo_handle, uint32_t *res_handle,
+		      uint32_t *blob_mem)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&dev->handles_lock);
+	for (unsigned i = 0; i < VIRTGPU_EXPORTS && !found; i++) {
+		const struct virtgpu_export *e = &dev->exports[i];
+
+		if (e->bo == 0 || e->dev != st->st_dev || e->ino != st->st_ino ||
+		    e->bo >= dev->handle_refs_size ||
+		    dev->handle_refs[e->bo] == 0)
+			continue;
+		dev->handle_refs[e->bo]++;
+		*bo_handle = e->bo;
+		*res_handle = e->res;
+		*blob_mem = e->blob_mem;
+		found = true;
+	}
+	pthread_mutex_unlock(&dev->handles_lock);
+	return found;
+}
+
+void
+virtgpu_exports_forget(struct virtgpu_device *dev)
+{
+	memset(dev->exports, 0, sizeof dev->exports);
 }
 
 int

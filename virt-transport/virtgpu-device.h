@@ -9,8 +9,11 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "virtgpu-uapi.h"
+
+#define VIRTGPU_EXPORTS 16
 
 struct virtgpu_device {
 	int fd;
@@ -25,6 +28,19 @@ struct virtgpu_device {
 	pthread_mutex_t handles_lock;
 	uint32_t *handle_refs;
 	uint32_t handle_refs_size;
+	/* dma-bufs the library exported into requests, by inode (under
+	 * handles_lock): their SEND names the handle and resource without
+	 * asking the kernel again. An entry goes with its handle's last
+	 * close; until then the handle pins the dma-buf, so no other file
+	 * can have its inode. */
+	struct virtgpu_export {
+		dev_t dev;
+		ino_t ino;
+		uint32_t bo;
+		uint32_t res;
+		uint32_t blob_mem;
+	} exports[VIRTGPU_EXPORTS];
+	unsigned exports_next;
 };
 
 /* Open `path`, or probe renderD128..191 when NULL; on failure `why` says
@@ -59,6 +75,22 @@ virtgpu_prime_export(struct virtgpu_device *dev, uint32_t bo_handle);
  * import is closed on its own with virtgpu_gem_close. */
 int
 virtgpu_prime_import(struct virtgpu_device *dev, int fd, uint32_t *bo_handle);
+/* virtgpu_prime_export of a blob the library made (res, blob_mem), for a
+ * request: virtgpu_export_lookup knows the fd's handle and resource at
+ * its SEND. */
+int
+virtgpu_prime_export_named(struct virtgpu_device *dev, uint32_t bo_handle,
+			   uint32_t res_handle, uint32_t blob_mem);
+/* For a file of stat *st: true when it is such an export whose handle is
+ * open, with one more reference to that handle (as virtgpu_prime_import
+ * would give), its resource and blob_mem. */
+bool
+virtgpu_export_lookup(struct virtgpu_device *dev, const struct stat *st,
+		      uint32_t *bo_handle, uint32_t *res_handle,
+		      uint32_t *blob_mem);
+/* In a forked child (one thread, no lock taken): no export is known. */
+void
+virtgpu_exports_forget(struct virtgpu_device *dev);
 
 int
 virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,

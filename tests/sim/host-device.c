@@ -300,6 +300,7 @@ host_loop_once(const sigset_t *unblocked)
 	}
 	if (ret < 0)
 		return true;
+	host_waits++;
 
 	for (int i = 1; i < n; i++) {
 		if (!pfds[i].revents)
@@ -322,7 +323,8 @@ host_loop_once(const sigset_t *unblocked)
 			link = &conn->next;
 		}
 	}
-	host_fence_run();
+	/* What the wait found serves the poll jobs, unless it could not watch them all. */
+	host_fence_run(n < HOST_MAX_POLL ? pfds : NULL, n);
 	if (pfds[0].revents & POLLIN)
 		host_accept();
 	return true;

@@ -92,7 +92,7 @@ int
 host_fence_watch(struct pollfd *pfds, int max, struct timespec **timeout,
 		 struct timespec *storage);
 void
-host_fence_run(void);
+host_fence_run(const struct pollfd *seen, int nseen);
 int
 host_render_start(struct host_resource *res, uint32_t pixel, uint32_t delay_ms);
 int

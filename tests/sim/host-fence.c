@@ -617,9 +617,10 @@ host_fence_watch(struct pollfd *pfds, int max, struct timespec **timeout,
 	return n;
 }
 
-/* Channel-ring fences: one event, one message, one fence (§2). */
+/* Channel-ring fences: one event, one message, one fence (§2), from what the loop's wait
+ * found (seen, nseen; NULL: poll). */
 static void
-host_service_contexts(void)
+host_service_contexts(const struct pollfd *seen, int nseen)
 {
 	bool progress = true;
 
@@ -634,7 +635,8 @@ host_service_contexts(void)
 			for (struct host_fence *f = timeline.channel_fences; f != fence; f = f->next)
 				if (f->file_id == fence->file_id)
 					earlier = true;
-			if (!earlier && file && file->ctx && cd_context_service(file->ctx)) {
+			if (!earlier && file && file->ctx &&
+			    cd_context_service_after(file->ctx, seen, nseen)) {
 				*link = fence->next;
 				if (fence->event && file->event_fd >= 0 &&
 				    host_fault_fires(HOST_FAULT_DUPLICATE_EVENT)) {
@@ -655,9 +657,9 @@ host_service_contexts(void)
 
 /* After each turn of the loop: queued commands run where they can, poll jobs are served. */
 void
-host_fence_run(void)
+host_fence_run(const struct pollfd *seen, int nseen)
 {
 	host_renders_check();
 	host_run_deferred(NULL);
-	host_service_contexts();
+	host_service_contexts(seen, nseen);
 }

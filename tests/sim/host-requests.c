@@ -166,6 +166,10 @@ host_handle_blob_create(struct host_conn *conn, const uint8_t *payload, uint32_t
 	host_stats.blobs++;
 	host_file_handle_open(file, res->id);
 	host_object_of(res, &obj);
+	if (res->fd >= 0 && res->ino != 0) {
+		obj.dev = res->dev;
+		obj.ino = res->ino;
+	}
 	host_reply(conn, SIM_IPC_BLOB_CREATE, 0, &obj, sizeof obj,
 		   req.blob_mem == VIRTGPU_BLOB_MEM_GUEST ? -1 : res->fd);
 	return;

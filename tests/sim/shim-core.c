@@ -176,6 +176,42 @@ shim_log_once(const char *key, const char *fmt, ...)
 	fprintf(stderr, "virtgpu-sim kernel: %s\n", line);
 }
 
+/* User memory read ahead during the thread's current ioctl (shim_copy_in_ahead): at most the
+ * window after its struct and the region its last ioctl copied from elsewhere. */
+#define SHIM_AHEAD_MAX 4352
+#define SHIM_AHEAD_RECALL_MAX 256
+struct shim_ahead {
+	uint64_t uptr;
+	size_t size;	/* 0: nothing read */
+	uint8_t data[SHIM_AHEAD_MAX];
+};
+static __thread struct shim_ahead shim_ahead[2];
+static __thread bool shim_ahead_active;
+/* What a copy inside an ioctl last had to read by itself: read ahead at the next ones. */
+static __thread uint64_t shim_recall_uptr;
+static __thread size_t shim_recall_size;
+
+/* A copy from user memory served from what was read ahead: true when all of it was. */
+static bool
+shim_ahead_take(void *dst, uint64_t uptr, size_t size)
+{
+	if (!shim_ahead_active)
+		return false;
+	for (int i = 0; i < 2; i++) {
+		const struct shim_ahead *a = &shim_ahead[i];
+
+		if (a->size && uptr >= a->uptr && size <= a->size && uptr - a->uptr <= a->size - size) {
+			memcpy(dst, a->data + (uptr - a->uptr), size);
+			return true;
+		}
+	}
+	if (size <= SHIM_AHEAD_RECALL_MAX) {
+		shim_recall_uptr = uptr;
+		shim_recall_size = size;
+	}
+	return false;
+}
+
 /* process_vm_readv/writev fail, rather than fault, on an address the process has not
  * mapped; where they are not allowed (seccomp, ptrace rules), a plain copy. */
 static int
@@ -188,6 +224,11 @@ shim_copy_user(void *kbuf, uint64_t uptr, size_t size, bool to_user)
 		return 0;
 	if (uptr == 0)
 		return -EFAULT;
+	/* What was read ahead may be written now: it is not read from again. */
+	if (to_user)
+		shim_ahead_active = false;
+	else if (shim_ahead_take(kbuf, uptr, size))
+		return 0;
 	n = to_user ? process_vm_writev(shim_self_pid(), &local, 1, &remote, 1, 0) :
 		process_vm_readv(shim_self_pid(), &local, 1, &remote, 1, 0);
 	if (n == (ssize_t)size)
@@ -221,6 +262,8 @@ shim_copy_from_user2(void *dst1, uint64_t uptr1, size_t size1, void *dst2, uint6
 
 	if ((size1 && uptr1 == 0) || (size2 && uptr2 == 0))
 		return -EFAULT;
+	if (shim_ahead_active && (size1 == 0 || shim_ahead_take(dst1, uptr1, size1)))
+		return shim_copy_user(dst2, uptr2, size2, false);
 	if (size1) {
 		local[n] = (struct iovec){ dst1, size1 };
 		remote[n++] = (struct iovec){ (void *)(uintptr_t)uptr1, size1 };
@@ -242,6 +285,60 @@ shim_copy_from_user2(void *dst1, uint64_t uptr1, size_t size1, void *dst2, uint6
 		return 0;
 	}
 	return -EFAULT;
+}
+
+int
+shim_copy_in_ahead(void *dst, uint64_t uptr, size_t size, size_t ahead)
+{
+	struct iovec local[3], remote[3];
+	uint64_t recall = shim_recall_uptr;
+	size_t recall_size = shim_recall_size;
+	unsigned n = 0;
+	ssize_t got;
+
+	shim_ahead[0].size = shim_ahead[1].size = 0;
+	shim_ahead_active = false;
+	if (size == 0 || uptr == 0 || uptr + size < uptr)
+		return shim_copy_user(dst, uptr, size, false);
+	if (ahead > SHIM_AHEAD_MAX)
+		ahead = SHIM_AHEAD_MAX;
+	local[n] = (struct iovec){ dst, size };
+	remote[n++] = (struct iovec){ (void *)(uintptr_t)uptr, size };
+	if (ahead && uptr + size + ahead > uptr + size) {
+		shim_ahead[0].uptr = uptr + size;
+		local[n] = (struct iovec){ shim_ahead[0].data, ahead };
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)(uptr + size), ahead };
+	}
+	if (recall_size && recall != 0 &&
+	    !(ahead && recall >= uptr + size && recall + recall_size <= uptr + size + ahead)) {
+		shim_ahead[1].uptr = recall;
+		local[n] = (struct iovec){ shim_ahead[1].data, recall_size };
+		remote[n++] = (struct iovec){ (void *)(uintptr_t)recall, recall_size };
+	}
+	if (n == 1)
+		return shim_copy_user(dst, uptr, size, false);
+	got = process_vm_readv(shim_self_pid(), local, n, remote, n, 0);
+	if (got < (ssize_t)size)
+		return shim_copy_user(dst, uptr, size, false);	/* its error, or a plain copy */
+	/* A part is used only when it was read whole (the read stops at the first fault). */
+	got -= (ssize_t)size;
+	for (unsigned i = 1; i < n; i++) {
+		struct shim_ahead *a = local[i].iov_base == shim_ahead[0].data ? &shim_ahead[0] :
+			&shim_ahead[1];
+
+		if (got < (ssize_t)local[i].iov_len)
+			break;
+		a->size = local[i].iov_len;
+		got -= (ssize_t)local[i].iov_len;
+	}
+	shim_ahead_active = true;
+	return 0;
+}
+
+void
+shim_copy_ahead_end(void)
+{
+	shim_ahead_active = false;
 }
 
 int

@@ -132,6 +132,7 @@ shim_drm_ioctl(struct shim_file *file, unsigned long cmd, void *uarg)
 	unsigned drv_dir;
 	uint8_t kstack[128], kin[128];
 	void *kdata = kstack;
+	size_t ahead;
 	int ret, copy;
 
 	ret = shim_drm_ioctl_size(file, nr, &drv_size, &drv_dir);
@@ -154,7 +155,9 @@ shim_drm_ioctl(struct shim_file *file, unsigned long cmd, void *uarg)
 			return -ENOMEM;
 	}
 	memset(kdata, 0, ksize);
-	ret = shim_copy_from_user(kdata, (uintptr_t)uarg, in_size);
+	ahead = nr >= DRM_COMMAND_BASE && nr < DRM_COMMAND_END && file->driver->ioctl_ahead ?
+		file->driver->ioctl_ahead(nr - DRM_COMMAND_BASE) : 0;
+	ret = shim_copy_in_ahead(kdata, (uintptr_t)uarg, in_size, ahead);
 	if (ret == 0) {
 		bool keep = in_size == out_size && out_size <= sizeof kin;
 
@@ -164,6 +167,7 @@ shim_drm_ioctl(struct shim_file *file, unsigned long cmd, void *uarg)
 			ret = file->driver->ioctl(file, nr, kdata);
 		else
 			ret = shim_drm_core_ioctl(file, nr, kdata);
+		shim_copy_ahead_end();
 		/* What the caller has already is not copied again (a system call here, where
 		 * the kernel's copy costs none; see README, deviations). */
 		if (keep && memcmp(kin, kdata, out_size) == 0)

@@ -54,7 +54,10 @@ vg_gem_object_add(const struct sim_ipc_object *info, int fd)
 		}
 	}
 	fd = obj->fd;
-	if (fd >= 0 && fstat(fd, &st) == 0) {
+	if (fd >= 0 && !obj->unmapped && info->ino != 0) {
+		obj->dev = (dev_t)info->dev;
+		obj->ino = (ino_t)info->ino;
+	} else if (fd >= 0 && fstat(fd, &st) == 0) {
 		obj->dev = st.st_dev;
 		obj->ino = st.st_ino;
 	}

@@ -113,6 +113,14 @@ vg_ioctl_size(unsigned idx)
 	}
 }
 
+/* EXECBUFFER: a SEND's commands (up to a page) usually follow the struct on the caller's
+ * stack; the kernel copies them with copy_from_user, here read with the struct. */
+static size_t
+vg_ioctl_ahead(unsigned idx)
+{
+	return idx == DRM_VIRTGPU_EXECBUFFER ? 4352 : 0;
+}
+
 static void
 vg_atfork_child(struct shim_file *file)
 {
@@ -143,6 +151,7 @@ const struct shim_driver virtgpu_driver = {
 	.prime = true,
 	.open = vg_open,
 	.ioctl_size = vg_ioctl_size,
+	.ioctl_ahead = vg_ioctl_ahead,
 	.ioctl = vg_ioctl,
 	.mmap = vg_gem_mmap,
 	.mmap_pinless = vg_gem_mmap_pinless,

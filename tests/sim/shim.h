@@ -29,6 +29,9 @@ struct shim_driver {
 	int (*open)(struct shim_file *file, int flags);
 	/* Driver ioctl nr - DRM_COMMAND_BASE: the struct size, or 0 when there is none. */
 	size_t (*ioctl_size)(unsigned idx);
+	/* Optional: bytes after the ioctl's struct that its handler is likely to copy from
+	 * (the caller's commands next to it on the stack), read with the struct. */
+	size_t (*ioctl_ahead)(unsigned idx);
 	int (*ioctl)(struct shim_file *file, unsigned nr, void *kdata);
 	void *(*mmap)(struct shim_file *file, void *addr, size_t len, int prot, int flags,
 		      off_t offset, int *err);
@@ -97,6 +100,14 @@ shim_copy_to_user(uint64_t uptr, const void *src, size_t size);
 int
 shim_copy_from_user2(void *dst1, uint64_t uptr1, size_t size1, void *dst2, uint64_t uptr2,
 		     size_t size2);
+/* An ioctl's struct copied in as shim_copy_from_user, and in the same system call `ahead`
+ * bytes after it and what the thread's last ioctl copied from elsewhere (a handle array):
+ * until shim_copy_ahead_end, copies from user memory that lie in what was read take it from
+ * there (the kernel's copies cost no system call; the simulation's cost one each). */
+int
+shim_copy_in_ahead(void *dst, uint64_t uptr, size_t size, size_t ahead);
+void
+shim_copy_ahead_end(void);
 /* Which node a path names ("/dev/dri/renderD128" is 0), or -1. */
 int
 shim_node_of_path(const char *path);

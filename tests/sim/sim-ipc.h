@@ -117,6 +117,10 @@ struct sim_ipc_object {
 	uint64_t size;
 	uint32_t map_ok;	/* the host mapped it (HOST3D) */
 	uint32_t stride;	/* GPU buffers */
+	/* The inode of the memory the reply's fd (or the guest blob's memfd) is, as the host's
+	 * fstat saw it, so the fake kernel needs none of its own; 0: not said. */
+	uint64_t dev;
+	uint64_t ino;
 };
 
 struct sim_ipc_blob_create {

@@ -616,6 +616,62 @@ test_execbuffer_rules(void)
 	close(fd);
 }
 
+/* The fake kernel reads what follows an EXECBUFFER's struct, and the handles the thread named
+ * last, together with the struct (tests/sim/README.md): each call must still see the bytes
+ * there at that call, and a page gone since must fault as with the kernel's copies. */
+static void
+test_execbuffer_read_ahead(void)
+{
+	int fd = open_node();
+	uint32_t h, bad = 999, *handles;
+	long page = sysconf(_SC_PAGESIZE);
+	uint8_t *mem = mmap(NULL, 3 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+	struct drm_virtgpu_execbuffer *eb;
+	const uint64_t ring0 = VIRTGPU_EXECBUF_RING_IDX;
+
+	CHECK(mem != MAP_FAILED, "mmap");
+	if (mem == MAP_FAILED)
+		return;
+	CHECK(context_init(fd, 5, 2, 2, 3) == 0, "CONTEXT_INIT");
+	CHECK(blob_create(fd, 1, 1, 4096, 0, &h, NULL) == 0, "blob");
+
+	/* Handles right after the struct, changed between two calls. */
+	eb = (struct drm_virtgpu_execbuffer *)mem;
+	handles = (uint32_t *)(eb + 1);
+	*eb = (struct drm_virtgpu_execbuffer){ .flags = ring0, .bo_handles = (uintptr_t)handles,
+					       .num_bo_handles = 1 };
+	handles[0] = h;
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, eb) == 0, "handles after the struct");
+	handles[0] = bad;
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, eb) == ENOENT,
+	      "handles after the struct, changed since");
+
+	/* Handles elsewhere, named twice at one address: read anew; their page gone: EFAULT. */
+	handles = (uint32_t *)(mem + 2 * page);
+	eb->bo_handles = (uintptr_t)handles;
+	handles[0] = h;
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, eb) == 0, "handles elsewhere");
+	handles[0] = bad;
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, eb) == ENOENT,
+	      "handles elsewhere, changed since");
+	handles[0] = h;
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, eb) == 0, "handles elsewhere again");
+	munmap(mem + 2 * page, page);
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, eb) == EFAULT,
+	      "handles whose page is gone since");
+
+	/* A struct that ends its page, the next page gone: commands named there fault. */
+	munmap(mem + page, page);
+	eb = (struct drm_virtgpu_execbuffer *)(mem + page - sizeof *eb);
+	*eb = (struct drm_virtgpu_execbuffer){ .flags = ring0, .size = 8,
+					       .command = (uintptr_t)(mem + page) };
+	CHECK(xioctl(fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, eb) == EFAULT,
+	      "commands on the gone page after the struct");
+	munmap(mem, page);
+	close(fd);
+}
+
 static void
 test_echo_and_chunks(void)
 {
@@ -1451,6 +1507,7 @@ main(int argc, char *argv[])
 		{ "context-init-rules", test_context_init_rules },
 		{ "blob-rules", test_blob_rules },
 		{ "execbuffer-rules", test_execbuffer_rules },
+		{ "execbuffer-read-ahead", test_execbuffer_read_ahead },
 		{ "echo-and-chunks", test_echo_and_chunks },
 		{ "host-memory", test_host_memory },
 		{ "image-requirements", test_image_requirements },
