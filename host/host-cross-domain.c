@@ -63,7 +63,7 @@ cd_context_close_all(struct cd_context *ctx)
 	free(ctx->tail);
 	free(ctx->held);
 	ctx->tail = ctx->held = NULL;
-	ctx->held_size = 0;
+	ctx->held_off = ctx->held_size = ctx->held_cap = 0;
 	ctx->blocked = false;
 	ctx->completed = ctx->accepted;
 	if (ctx->socket >= 0)
@@ -385,65 +385,100 @@ cd_run(struct cd_context *ctx, const uint8_t *cmds, size_t size, size_t *used)
 	return 0;
 }
 
-/* Keeps commands to run after the waiting SEND or WRITE. */
+/* Keeps commands to run after the waiting SEND or WRITE, at the end of what waits already;
+ * the space of those that ran is taken back once it is at least as large as what waits, and
+ * the buffer grows by doubling, so a byte is copied a bounded number of times. */
 static int
 cd_hold(struct cd_context *ctx, const uint8_t *cmds, size_t size)
 {
-	uint8_t *held;
+	size_t waiting = ctx->held_size - ctx->held_off;
 
 	if (size == 0)
 		return 1;
-	held = realloc(ctx->held, ctx->held_size + size);
-	if (!held)
-		return cd_context_lose(ctx, "no memory for %zu queued command bytes", size);
-	memcpy(held + ctx->held_size, cmds, size);
-	ctx->held = held;
+	if (size > CD_MAX_HELD - waiting)
+		return cd_context_lose(ctx, "%zu more command bytes behind %zu waiting for the "
+				       "compositor, past the %u MiB a context may queue (a guest "
+				       "that does not wait for its fences)", size, waiting,
+				       CD_MAX_HELD >> 20);
+	if (ctx->held_off > 0 && ctx->held_off >= waiting) {
+		memmove(ctx->held, ctx->held + ctx->held_off, waiting);
+		ctx->held_off = 0;
+		ctx->held_size = waiting;
+	}
+	if (ctx->held_size + size > ctx->held_cap) {
+		size_t cap = ctx->held_cap ? ctx->held_cap : 4096;
+		uint8_t *held;
+
+		while (cap < ctx->held_size + size)
+			cap *= 2;
+		held = realloc(ctx->held, cap);
+		if (!held)
+			return cd_context_lose(ctx, "no memory for %zu queued command bytes",
+					       ctx->held_size + size);
+		ctx->held = held;
+		ctx->held_cap = cap;
+	}
+	memcpy(ctx->held + ctx->held_size, cmds, size);
 	ctx->held_size += size;
 	return 1;
 }
 
-/* Runs commands with nothing waiting before them; what must wait is held. */
+/* Runs commands until one must wait: 0 when all ran, 1 when the rest waits (*used = the
+ * bytes that ran), -1 when the context is lost. */
 static int
-cd_run_or_hold(struct cd_context *ctx, const uint8_t *cmds, size_t size)
+cd_run_counted(struct cd_context *ctx, const uint8_t *cmds, size_t size, size_t *used)
 {
-	size_t used = 0;
-	int ret = cd_run(ctx, cmds, size, &used);
+	int ret = cd_run(ctx, cmds, size, used);
 
 	if (ret < 0)
 		return -1;
 	/* A waiting SEND's command completes with its data (cd_send_tail). */
-	ctx->completed += used - (ret == 1 ? ctx->tail_cmd_size : 0);
-	return ret == 1 ? cd_hold(ctx, cmds + used, size - used) : 0;
+	ctx->completed += *used - (ret == 1 ? ctx->tail_cmd_size : 0);
+	return ret;
 }
 
 int
 cd_context_submit(struct cd_context *ctx, const uint8_t *cmds, size_t size)
 {
+	size_t used = 0;
+	int ret;
+
 	if (ctx->lost)
 		return -1;
 	ctx->accepted += size;
 	if (ctx->blocked)
 		return cd_hold(ctx, cmds, size);
-	return cd_run_or_hold(ctx, cmds, size);
+	ret = cd_run_counted(ctx, cmds, size, &used);
+	return ret == 1 ? cd_hold(ctx, cmds + used, size - used) : ret;
 }
 
 int
 cd_context_resume(struct cd_context *ctx)
 {
-	uint8_t *held = ctx->held;
-	size_t size = ctx->held_size;
+	size_t used = 0;
 	int ret;
 
 	if (ctx->lost)
 		return -1;
 	if (cd_send_tail(ctx) == 1)
 		return 1;
-	if (size == 0)
+	if (ctx->held_off == ctx->held_size)
 		return 0;
-	ctx->held = NULL;
-	ctx->held_size = 0;
-	ret = cd_run_or_hold(ctx, held, size);
-	free(held);
+	/* Run in place: a lost context frees the buffer, but then nothing here reads it. */
+	ret = cd_run_counted(ctx, ctx->held + ctx->held_off, ctx->held_size - ctx->held_off,
+			     &used);
+	if (ret < 0)
+		return -1;
+	ctx->held_off += used;
+	if (ret == 0 || ctx->held_off == ctx->held_size) {
+		ctx->held_off = ctx->held_size = 0;
+		if (ctx->held_cap > (1u << 20)) {
+			/* What a burst grew is given back. */
+			free(ctx->held);
+			ctx->held = NULL;
+			ctx->held_cap = 0;
+		}
+	}
 	return ret;
 }
 

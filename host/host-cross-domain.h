@@ -15,6 +15,10 @@
 #define CD_MAX_ITEMS		65536u
 
 #define CD_MAX_READ_PIPES	1024u
+/* Command bytes a context may have waiting behind a SEND or WRITE its compositor does not
+ * take. A VMM that answers unfenced submits at once (QEMU) lets a guest that never waits
+ * for its fences queue without end; past this the context is lost, not the host's memory. */
+#define CD_MAX_HELD		(64u << 20)
 
 #define CD_HOST_BUFFER_SIZE	4096u	/* RECEIVE header + data = 4096 (§3.4) */
 
@@ -77,8 +81,9 @@ struct cd_context {
 	int tail_fds[CROSS_DOMAIN_MAX_IDENTIFIERS];
 	unsigned tail_num_fds;
 	uint16_t tail_cmd_size;
-	uint8_t *held;			/* commands accepted behind the blocked SEND */
-	size_t held_size;
+	uint8_t *held;			/* commands accepted behind the blocked SEND: */
+	size_t held_off, held_size;	/* those from held_off to held_size wait */
+	size_t held_cap;
 	uint64_t accepted, completed;	/* command bytes, for the device's fences */
 };
 

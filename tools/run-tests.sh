@@ -97,11 +97,15 @@ build_fuzzers() {
 	CC=clang build build-fuzz -Dfuzzers=true -Db_lundef=false
 }
 step "build (clang, libFuzzer targets)" build_fuzzers
-# Each target starts from its corpus in the repository and merges back what it found, so each
-# run builds on the last; a crash is kept there as a replay case (tests/fuzz/README.md).
+# Each target starts from its corpus in the repository and from the one this machine keeps
+# (a clean clone, as CI's, loses what it merges into the repository's), and merges back what it
+# found, so each run builds on the last; a crash is kept as a replay case (tests/fuzz/README.md).
+fuzz_keep=${WAYLAND_VIRTGPU_CACHE:-/var/cache/wayland-virtgpu}/fuzz
+mkdir -p "$fuzz_keep" 2>/dev/null && [ -w "$fuzz_keep" ] || fuzz_keep=
 for target in event-fuzz host-message-fuzz fixups-fuzz xcursor-fuzzer host-fuzzer; do
 	step "libFuzzer $target (${fuzz_seconds}s, corpus merged back)" \
-		tests/fuzz/run-fuzzers --build build-fuzz --seconds "$fuzz_seconds" "$target"
+		tests/fuzz/run-fuzzers --build build-fuzz --seconds "$fuzz_seconds" \
+		${fuzz_keep:+--keep "$fuzz_keep"} "$target"
 done
 
 echo

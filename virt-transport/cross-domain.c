@@ -187,7 +187,12 @@ cross_domain_send(struct cross_domain *cd, const void *data, uint32_t size,
 				      &cd->channel_bo, 1);
 	}
 
-	return virtgpu_submit_fenced(&cd->dev, buf, head + size, -1, bo_handles,
+	/* On the query ring, whose fences are this context's own timeline:
+	 * without a ring, the kernel's one timeline for every context would
+	 * take another client's later fence as this one's (the send queue's
+	 * backpressure). The host runs them in order all the same. */
+	return virtgpu_submit_fenced(&cd->dev, buf, head + size,
+				     CROSS_DOMAIN_QUERY_RING, bo_handles,
 				     (uint32_t) nbos, fence_fd);
 }
 
@@ -213,8 +218,9 @@ cross_domain_write(struct cross_domain *cd, uint32_t id, bool hang_up,
 	if (size)
 		memcpy(buf + sizeof *w, data, size);
 
-	return virtgpu_submit_fenced(&cd->dev, buf, sizeof *w + size, -1, NULL, 0,
-				     fence_fd);
+	/* On the query ring, as a SEND: the pipes' bound counts on its fence. */
+	return virtgpu_submit_fenced(&cd->dev, buf, sizeof *w + size,
+				     CROSS_DOMAIN_QUERY_RING, NULL, 0, fence_fd);
 }
 
 uint32_t

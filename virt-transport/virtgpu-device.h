@@ -96,7 +96,7 @@ int
 virtgpu_resource_info(struct virtgpu_device *dev, uint32_t bo_handle,
 		      uint32_t *res_handle, uint32_t *blob_mem);
 
-/* One EXECBUFFER; ring < 0 submits without a ring (INIT, SEND, WRITE). */
+/* One EXECBUFFER; ring < 0 submits without a ring (INIT). */
 int
 virtgpu_submit(struct virtgpu_device *dev, const void *cmd, size_t size,
 	       int ring, const uint32_t *bo_handles, uint32_t num_bo_handles);

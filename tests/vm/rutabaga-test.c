@@ -2,8 +2,8 @@
  * librutabaga_gfx_ffi driven as QEMU's virtio-gpu-rutabaga drives it (host/rutabaga/
  * README.md), against a compositor socket of the test's own: capsets, contexts, rings in
  * "guest memory", INIT, fences per ring, a RECEIVE with an fd turned into a mapped HOST3D
- * blob, a SEND, SENDs past the socket's room (QEMU's thread never waits), EOF, 2D resources
- * (the guest's console) and what it refuses. Checks the bytes and results QEMU would see.
+ * blob, a SEND, SENDs past the socket's room (QEMU's thread never waits) and past the 64 MiB
+ * a context may queue, EOF, 2D resources (the guest's console) and what it refuses. Checks the bytes and results QEMU would see.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -370,35 +370,47 @@ stderr_of(void (*fn)(struct rutabaga *rtb), struct rutabaga *rtb)
 
 static int closing_listener = -1;
 
-static void
-close_with_poll_due(struct rutabaga *rtb)
+/* Context ctx_id with its query and channel rings (GUEST blobs res and res + 1 over
+ * query and chan, one page each), INIT connected to closing_listener: the compositor's end. */
+static int
+connected_context(struct rutabaga *rtb, uint32_t ctx_id, uint32_t res, uint8_t *query,
+		  uint8_t *chan)
 {
-	uint8_t *query = aligned_alloc(4096, 4096), *chan = aligned_alloc(4096, 4096);
 	struct iovec qv = { query, 4096 }, cv = { chan, 4096 };
 	struct rutabaga_iovecs qvecs = { &qv, 1 }, cvecs = { &cv, 1 };
 	struct rutabaga_create_blob guest = { RUTABAGA_BLOB_MEM_GUEST,
 					      RUTABAGA_BLOB_FLAG_USE_MAPPABLE, 0, 4096 };
-	struct cross_domain_init init = { { CROSS_DOMAIN_CMD_INIT, 0, sizeof init, 0 }, 30, 31,
-					  CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND };
+	struct cross_domain_init init = { { CROSS_DOMAIN_CMD_INIT, 0, sizeof init, 0 }, res,
+					  res + 1, CROSS_DOMAIN_CHANNEL_TYPE_WAYLAND };
+	struct rutabaga_command c = { .ctx_id = ctx_id, .cmd_size = sizeof init,
+				      .cmd = (uint8_t *)&init };
+	int conn;
+
+	memset(chan, 0, 4096);
+	CHECK(rutabaga_context_create(rtb, ctx_id, RUTABAGA_CAPSET_CROSS_DOMAIN, NULL, 0) == 0);
+	CHECK(rutabaga_resource_create_blob(rtb, 0, res, &guest, &qvecs, NULL) == 0);
+	CHECK(rutabaga_resource_create_blob(rtb, 0, res + 1, &guest, &cvecs, NULL) == 0);
+	CHECK(rutabaga_context_attach_resource(rtb, ctx_id, res) == 0);
+	CHECK(rutabaga_context_attach_resource(rtb, ctx_id, res + 1) == 0);
+	CHECK(rutabaga_submit_command(rtb, &c) == 0);
+	conn = accept(closing_listener, NULL, NULL);
+	CHECK(conn >= 0);
+	return conn;
+}
+
+static void
+close_with_poll_due(struct rutabaga *rtb)
+{
+	uint8_t *query = aligned_alloc(4096, 4096), *chan = aligned_alloc(4096, 4096);
 	struct cross_domain_poll poll_cmd = { { CROSS_DOMAIN_CMD_POLL, 0, sizeof poll_cmd, 0 }, 0 };
-	struct rutabaga_command c = { .ctx_id = 4, .cmd_size = sizeof init, .cmd = (uint8_t *)&init };
+	struct rutabaga_command c = { .ctx_id = 4, .cmd_size = sizeof poll_cmd,
+				      .cmd = (uint8_t *)&poll_cmd };
 	struct rutabaga_fence f = { .flags = RUTABAGA_FLAG_FENCE | RUTABAGA_FLAG_INFO_RING_IDX,
 				    .fence_id = 40, .ctx_id = 4, .ring_idx = 1 };
 	char byte;
 	ssize_t n;
-	int conn;
+	int conn = connected_context(rtb, 4, 30, query, chan);
 
-	memset(chan, 0, 4096);
-	CHECK(rutabaga_context_create(rtb, 4, RUTABAGA_CAPSET_CROSS_DOMAIN, NULL, 0) == 0);
-	CHECK(rutabaga_resource_create_blob(rtb, 0, 30, &guest, &qvecs, NULL) == 0);
-	CHECK(rutabaga_resource_create_blob(rtb, 0, 31, &guest, &cvecs, NULL) == 0);
-	CHECK(rutabaga_context_attach_resource(rtb, 4, 30) == 0);
-	CHECK(rutabaga_context_attach_resource(rtb, 4, 31) == 0);
-	CHECK(rutabaga_submit_command(rtb, &c) == 0);
-	conn = accept(closing_listener, NULL, NULL);
-	CHECK(conn >= 0);
-	c.cmd = (uint8_t *)&poll_cmd;
-	c.cmd_size = sizeof poll_cmd;
 	CHECK(rutabaga_submit_command(rtb, &c) == 0 && rutabaga_create_fence(rtb, &f) == 0);
 	/* The guest process exits: its rings are detached, then the compositor speaks. */
 	CHECK(rutabaga_context_detach_resource(rtb, 4, 30) == 0);
@@ -420,16 +432,72 @@ close_with_poll_due(struct rutabaga *rtb)
 	free(chan);
 }
 
+static size_t flood_bytes;
+
+/* A guest that never waits for a fence SENDs to a compositor that never reads: QEMU answers
+ * each unfenced submit at once, so only the library's bound (64 MiB a context) stops it. */
+static void
+flood_without_reader(struct rutabaga *rtb)
+{
+	enum { CHUNK = 4000 };
+	uint8_t *query = aligned_alloc(4096, 4096), *chan = aligned_alloc(4096, 4096);
+	static uint8_t cmd[CROSS_DOMAIN_SR_DATA_OFF(28) + CHUNK];
+	struct cross_domain_header hdr = { CROSS_DOMAIN_CMD_SEND, 0, sizeof cmd, 0 };
+	struct rutabaga_command c = { .ctx_id = 5, .cmd_size = sizeof cmd, .cmd = cmd };
+	uint32_t chunk = CHUNK;
+	size_t got = 0;
+	char buf[65536];
+	ssize_t n;
+	int conn = connected_context(rtb, 5, 32, query, chan);
+
+	memcpy(cmd, &hdr, sizeof hdr);
+	memcpy(cmd + 12, &chunk, 4);
+	flood_bytes = 0;
+	for (int i = 0; i < (80 << 20) / CHUNK; i++) {
+		memset(cmd + CROSS_DOMAIN_SR_DATA_OFF(28), 'a' + i % 26, CHUNK);
+		if (rutabaga_submit_command(rtb, &c) != 0)
+			break;
+		flood_bytes += sizeof cmd;
+	}
+	/* Lost: the compositor has what went into its socket, in order, then the end. (Not
+	 * lost: the socket stays open, so check_flood says what went wrong.) */
+	if (flood_bytes >= (72u << 20))
+		shutdown(conn, SHUT_RDWR);
+	while ((n = read(conn, buf, sizeof buf)) > 0) {
+		for (ssize_t j = 0; j < n; j++, got++)
+			CHECK(buf[j] == 'a' + (int)(got / CHUNK) % 26);
+	}
+	CHECK(n == 0 || errno == ECONNRESET);
+	CHECK(got < flood_bytes || flood_bytes >= (72u << 20));
+	CHECK(rutabaga_context_destroy(rtb, 5) == 0);
+	CHECK(rutabaga_resource_unref(rtb, 32) == 0 && rutabaga_resource_unref(rtb, 33) == 0);
+	close(conn);
+	free(query);
+	free(chan);
+}
+
+static void
+check_flood(struct rutabaga *rtb)
+{
+	char *log = stderr_of(flood_without_reader, rtb);
+
+	/* Refused between 64 MiB and 64 MiB + what the socket took, with one line. */
+	CHECK(flood_bytes >= 64u << 20 && flood_bytes < (72u << 20));
+	if (!strstr(log, "context 5 lost") || !strstr(log, "64 MiB"))
+		fputs("rutabaga-test: the flood logged:\n", stderr), fputs(log, stderr);
+	CHECK(strstr(log, "context 5 lost") && strstr(log, "64 MiB"));
+	free(log);
+}
+
 /* The order a closing guest gives is no fault of the guest's: no context is "lost". */
 static void
-check_close_order(struct rutabaga *rtb, int listener)
+check_close_order(struct rutabaga *rtb)
 {
 	char *log;
 
-	closing_listener = listener;
 	log = stderr_of(close_with_poll_due, rtb);
 	if (strstr(log, "lost"))
-		fprintf(stderr, "rutabaga-test: a closing guest logged: %s", log);
+		fputs("rutabaga-test: a closing guest logged:\n", stderr), fputs(log, stderr);
 	CHECK(!strstr(log, "lost"));
 	free(log);
 }
@@ -595,7 +663,9 @@ main(void)
 	CHECK(submit(rtb, &poll_cmd, sizeof poll_cmd) != 0);
 	CHECK(ring_fence(rtb, 9, 1, true) == 0 && fence_wait(9, 5000) && chan[0] == 0);
 
-	check_close_order(rtb, listener);
+	closing_listener = listener;
+	check_close_order(rtb);
+	check_flood(rtb);
 
 	CHECK(rutabaga_context_detach_resource(rtb, 1, 1) == 0);
 	CHECK(rutabaga_context_destroy(rtb, 1) == 0 && rutabaga_context_destroy(rtb, 1) != 0);
