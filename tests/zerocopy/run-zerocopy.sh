@@ -141,6 +141,11 @@ run()
 			fail "$label: not a guest on $BUILD/src"
 	fi
 	rt_screenshot "$RT_WORK/$label.png" || fail "$label: no screenshot"
+	# The shot shows the held frame only if the client still held it then.
+	if ! kill -0 "$pid" 2>/dev/null || grep -aq '^zerocopy-client: timeout' "$log"; then
+		fail "$label: the client stopped holding before its window was shot" \
+			"$(grep -a '^zerocopy-client: timeout' "$log")"
+	fi
 	kill -INT "$([ -n "${RT_GUEST_MAPS:-}" ] && echo "$pid" || echo "$client_pid")"
 	# A real guest under TCG on a loaded host may take a while (vm-run gives it 30 s).
 	if ! rt_wait_gone "$pid" "$([ -n "${RT_GUEST_MAPS:-}" ] && echo 400 || echo 100)"; then
