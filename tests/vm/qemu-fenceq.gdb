@@ -19,5 +19,17 @@ while $c
   set $c = $c->next.tqe_next
 end
 p *$g->ctrl_vq
+# The split ring in guest memory as the guest left it: a guest avail idx past QEMU's
+# last_avail_idx with avail_event not past it means a notification was lost.
+set $vq = $g->ctrl_vq
+set $buf = (unsigned short *) g_malloc0(16)
+call (void) cpu_physical_memory_rw($vq->vring.avail, $buf, 4, 0)
+printf "guest avail: flags 0x%x idx %u (QEMU last_avail_idx %u)\n", $buf[0], $buf[1], $vq->last_avail_idx
+call (void) cpu_physical_memory_rw($vq->vring.avail + 4 + 2 * $vq->vring.num, $buf, 2, 0)
+printf "used_event (the guest asks for an interrupt at): %u\n", $buf[0]
+call (void) cpu_physical_memory_rw($vq->vring.used, $buf, 4, 0)
+printf "used: flags 0x%x idx %u\n", $buf[0], $buf[1]
+call (void) cpu_physical_memory_rw($vq->vring.used + 4 + 8 * $vq->vring.num, $buf, 2, 0)
+printf "avail_event (QEMU asks for a notification at): %u\n", $buf[0]
 call rtb_debug_dump()
 thread apply all bt 8

@@ -4,7 +4,9 @@
 # (qemu-fenceq.gdb), our host library's trace and held fences (WAYLAND_VIRTGPU_HOST_TRACE),
 # and the guest kernel's (stall-watch). Keeps each failed run's directory.
 #   tests/vm/stall-hunt.sh BUILD RUNS PROGRAM [CASE]
-# LIMIT (s, default 200): a run still going then is a stall of the whole guest.
+# LIMIT (s, default 200): a run still going then is a stall of the whole guest. KEEP=1 keeps
+# the directories of runs that passed too. POKE=1: after the dump, QEMU handles its control
+# queue as if notified (qemu-notify.gdb), which ends a stall of a lost notification.
 set -u
 build=$(cd "$1" && pwd) || exit 2
 runs=$2
@@ -42,6 +44,8 @@ for i in $(seq 1 "$runs"); do
 			for p in $(descendants "$run"); do
 				if [ "$(cat /proc/$p/comm 2>/dev/null)" = qemu-system-x86 ]; then
 					gdb -p "$p" -batch -x "$here/qemu-fenceq.gdb" >"$dir/gdb" 2>&1
+					[ -z "${POKE:-}" ] ||
+						gdb -p "$p" -batch -x "$here/qemu-notify.gdb" >"$dir/gdb-poke" 2>&1
 				fi
 			done
 			echo "run $i: stalled after $((now - start)) s; state in $dir"
@@ -51,7 +55,7 @@ for i in $(seq 1 "$runs"); do
 	done
 	wait "$run"
 	status=$?
-	if [ "$status" = 0 ] && [ -z "$dumped" ]; then
+	if [ "$status" = 0 ] && [ -z "$dumped" ] && [ -z "${KEEP:-}" ]; then
 		pass=$((pass + 1))
 		rm -rf "$dir"
 	else
