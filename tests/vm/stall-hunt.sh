@@ -4,7 +4,9 @@
 # (qemu-fenceq.gdb), our host library's trace and held fences (WAYLAND_VIRTGPU_HOST_TRACE),
 # and the guest kernel's (stall-watch). Keeps each failed run's directory.
 #   tests/vm/stall-hunt.sh BUILD RUNS PROGRAM [CASE]
-# LIMIT (s, default 200): a run still going then is a stall of the whole guest. KEEP=1 keeps
+# A stall: stall-watch's dump in the guest, QEMU's trace idle for IDLE seconds (default 40;
+# the guest's clock is no help on a starved host: TCG's guest time races ahead of its work),
+# or LIMIT seconds (default 200; above the whole run's with STALL_WATCH_REPEAT). KEEP=1 keeps
 # the directories of runs that passed too. POKE=1: after the dump, QEMU handles its control
 # queue as if notified (qemu-notify.gdb), which ends a stall of a lost notification.
 set -u
@@ -36,10 +38,14 @@ for i in $(seq 1 "$runs"); do
 		>"$dir/out" 2>&1 &
 	run=$!
 	dumped=
+	size=0 since=$start
 	while kill -0 "$run" 2>/dev/null; do
 		sleep 2
 		now=$(date +%s)
-		if [ -z "$dumped" ] && { [ -s "$dir/guest-dump" ] || [ $((now - start)) -ge "$limit" ]; }; then
+		new=$(stat -c %s "$dir/qemu.log" 2>/dev/null || echo 0)
+		[ "$new" = "$size" ] || { size=$new; since=$now; }
+		if [ -z "$dumped" ] && { [ -s "$dir/guest-dump" ] || [ $((now - start)) -ge "$limit" ] ||
+				{ [ "$size" -gt 0 ] && [ $((now - since)) -ge "${IDLE:-40}" ]; }; }; then
 			dumped=1
 			for p in $(descendants "$run"); do
 				if [ "$(cat /proc/$p/comm 2>/dev/null)" = qemu-system-x86 ]; then
