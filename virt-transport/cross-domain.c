@@ -5,10 +5,12 @@
  * transport's pump from the channel ring after each POLL fence.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cross-domain.h"
@@ -59,8 +61,10 @@ cross_domain_open(struct cross_domain *cd, const char *device, char *why,
 		  size_t why_size)
 {
 	const char *ids = getenv("WAYLAND_VIRTGPU_IDENTIFIERS");
+	const char *timeout = getenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT");
 
 	memset(cd, 0, sizeof *cd);
+	cd->query_timeout_ms = timeout ? strtoull(timeout, NULL, 10) * 1000 : 10000;
 	cd->dev.fd = -1;
 	cd->max_ids = CROSS_DOMAIN_MAX_IDENTIFIERS;
 	if (ids && strcmp(ids, "4") == 0)
@@ -233,6 +237,44 @@ cross_domain_next_read_pipe_id(struct cross_domain *cd)
 	return cd->read_pipe_counter;
 }
 
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+/* The query's out-fence within the timeout: a host that never answers ends
+ * the wait with ETIMEDOUT instead of holding the caller for ever (the
+ * kernel's WAIT gives up only after 15 s, and is then asked again). */
+static int
+query_wait(struct cross_domain *cd, int fence)
+{
+	struct pollfd pfd = { .fd = fence, .events = POLLIN };
+	uint64_t end = now_ms() + cd->query_timeout_ms;
+	int ret;
+
+	if (fence < 0)	/* the kernel gave no sync_file */
+		return virtgpu_wait(&cd->dev, cd->query_bo);
+	for (;;) {
+		uint64_t now = now_ms();
+		int wait = cd->query_timeout_ms == 0 ? -1 :
+			   now >= end ? 0 : (int) (end - now);
+
+		ret = poll(&pfd, 1, wait);
+		if (ret == 1)
+			return 0;
+		if (ret == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (errno != EINTR)
+			return -1;
+	}
+}
+
 int
 cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 				uint32_t height, uint32_t drm_format,
@@ -241,7 +283,7 @@ cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 {
 	struct cross_domain_get_image_requirements cmd;
 	struct cross_domain_image_cache *entry;
-	int ret, i;
+	int ret, i, fence = -1;
 
 	pthread_mutex_lock(&cd->query_lock);
 	for (i = 0; i < cd->image_cache_used; i++) {
@@ -262,11 +304,15 @@ cross_domain_image_requirements(struct cross_domain *cd, uint32_t width,
 	cmd.drm_format = drm_format;
 	cmd.flags = flags;
 
-	/* §5.1: ring 0, then wait on the query ring and read offset 0. */
-	ret = virtgpu_submit(&cd->dev, &cmd, sizeof cmd,
-			     CROSS_DOMAIN_QUERY_RING, &cd->query_bo, 1);
-	if (ret == 0)
-		ret = virtgpu_wait(&cd->dev, cd->query_bo);
+	/* §5.1: ring 0, then wait for its fence and read offset 0. */
+	ret = virtgpu_submit_fenced(&cd->dev, &cmd, sizeof cmd,
+				    CROSS_DOMAIN_QUERY_RING, &cd->query_bo, 1,
+				    &fence);
+	if (ret == 0) {
+		ret = query_wait(cd, fence);
+		if (fence >= 0)
+			close(fence);
+	}
 	if (ret == 0) {
 		memcpy(reply, cd->query_ring, sizeof *reply);
 		entry = &cd->image_cache[cd->image_cache_next];

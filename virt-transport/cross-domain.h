@@ -32,6 +32,9 @@ struct cross_domain {
 		struct cross_domain_image_requirements reply;
 	} image_cache[CROSS_DOMAIN_IMAGE_CACHE];
 	int image_cache_used, image_cache_next;
+	/* How long a query waits for its fence (WAYLAND_VIRTGPU_REPLY_TIMEOUT,
+	 * as a reply; 0: for ever). */
+	uint64_t query_timeout_ms;
 };
 
 /* Probe (or open `device`), create the context and rings, send INIT and

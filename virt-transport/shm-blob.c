@@ -86,6 +86,7 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 	struct cross_domain_image_requirements req;
 	struct drm_virtgpu_map map;
 	struct shm_blob *blob;
+	int query;
 
 	blob = calloc(1, sizeof *blob);
 	if (blob == NULL)
@@ -95,7 +96,16 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 
 	size = (size + (size_t) cd->dev.page_size - 1) &
 	       ~((size_t) cd->dev.page_size - 1);
-	if (host_memory_query(cd, size, &req) < 0 || req.size < size) {
+	query = host_memory_query(cd, size, &req);
+	if (query < 0 && errno == ETIMEDOUT) {
+		snprintf(why, why_size, "the host did not answer a query for "
+			 "%zu bytes of memory within %llu s (its query-ring fence "
+			 "did not signal; WAYLAND_VIRTGPU_REPLY_TIMEOUT sets the "
+			 "wait)", size,
+			 (unsigned long long) cd->query_timeout_ms / 1000);
+		goto err;
+	}
+	if (query < 0 || req.size < size) {
 		snprintf(why, why_size, "the host cannot allocate %zu bytes "
 			 "(%s)", size, strerror(errno));
 		goto err;

@@ -97,6 +97,7 @@ rutabaga_context_create(struct rutabaga *rtb, uint32_t ctx_id, uint32_t context_
 	pthread_mutex_lock(&rtb->lock);
 	ret = rtb_context_create_locked(rtb, ctx_id, context_init);
 	pthread_mutex_unlock(&rtb->lock);
+	rtb_trace("context create %u init 0x%x: %d", ctx_id, context_init, ret);
 	return ret;
 }
 
@@ -105,7 +106,7 @@ static void
 rtb_fences_signal(struct rutabaga *rtb, struct rtb_fence *list)
 {
 	for (struct rtb_fence *f = list; f; f = f->next)
-		rtb->fence_cb(rtb->user_data, &f->fence);
+		rtb_fence_signal(rtb, &f->fence, "context destroyed");
 	rtb_fences_free(list);
 }
 
@@ -135,6 +136,7 @@ rutabaga_context_destroy(struct rutabaga *rtb, uint32_t ctx_id)
 		}
 	}
 	pthread_mutex_unlock(&rtb->lock);
+	rtb_trace("context destroy %u: %d", ctx_id, ret);
 	rtb_fences_signal(rtb, held);
 	rtb_fences_signal(rtb, channel);
 	rtb_worker_wake(rtb);
@@ -156,6 +158,7 @@ rtb_context_hold(struct rutabaga *rtb, uint32_t ctx_id, uint32_t resource_id,
 	if (ctx)
 		ret = change(ctx->file, resource_id) < 0 ? -EINVAL : 0;
 	pthread_mutex_unlock(&rtb->lock);
+	rtb_trace("context %u attach res %u: %d", ctx_id, resource_id, ret);
 	return ret;
 }
 
@@ -211,6 +214,7 @@ rutabaga_context_detach_resource(struct rutabaga *rtb, uint32_t ctx_id, uint32_t
 	else if (ctx)
 		ret = host_file_handle_close(ctx->file, resource_id) < 0 ? -EINVAL : 0;
 	pthread_mutex_unlock(&rtb->lock);
+	rtb_trace("context %u detach res %u: %d", ctx_id, resource_id, ret);
 	return ret;
 }
 
@@ -246,6 +250,11 @@ rutabaga_submit_command(struct rutabaga *rtb, struct rutabaga_command *cmd)
 	}
 	/* 1: they wait, copied; the worker watches the socket or pipe they wait on. */
 	ret = cd_context_submit(ctx->file->ctx, cmd->cmd, cmd->cmd_size);
+	if (rtb_tracing())
+		rtb_trace("submit ctx %u cmd %u size %u: %d (accepted %llu completed %llu)",
+			  cmd->ctx_id, cmd->cmd_size >= 4 ? cmd->cmd[0] : 0u, cmd->cmd_size, ret,
+			  (unsigned long long)cd_context_accepted(ctx->file->ctx),
+			  (unsigned long long)cd_context_completed(ctx->file->ctx));
 	pthread_mutex_unlock(&rtb->lock);
 	/* INIT may have connected a socket, a SEND made read pipes: the worker watches them. */
 	rtb_worker_wake(rtb);

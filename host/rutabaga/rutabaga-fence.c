@@ -65,7 +65,7 @@ rtb_signal_held_fences(struct rutabaga *rtb, struct rtb_context *ctx)
 		struct rtb_fence *f = ctx->held_fences;
 
 		ctx->held_fences = f->next;
-		rtb->fence_cb(rtb->user_data, &f->fence);
+		rtb_fence_signal(rtb, &f->fence, "held, commands ran");
 		free(f);
 	}
 }
@@ -89,6 +89,7 @@ rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
 {
 	bool ring = fence && (fence->flags & RUTABAGA_FLAG_INFO_RING_IDX);
 	struct rtb_context *ctx;
+	const char *what = "at once";
 	int ret = 1;
 
 	if (!rtb || !fence)
@@ -98,15 +99,22 @@ rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
 	 * the query ring's (its reply was written when the submit ran, §5.1) wait only for
 	 * the commands before them. */
 	ctx = rtb_context_find(rtb, fence->ctx_id);
-	if (ring && (!ctx || fence->ring_idx > CROSS_DOMAIN_CHANNEL_RING))
+	if (ring && (!ctx || fence->ring_idx > CROSS_DOMAIN_CHANNEL_RING)) {
 		ret = -EINVAL;
-	else if (ring && fence->ring_idx == CROSS_DOMAIN_CHANNEL_RING)
+		what = "refused";
+	} else if (ring && fence->ring_idx == CROSS_DOMAIN_CHANNEL_RING) {
 		ret = rtb_queue_channel_fence(ctx, fence);
-	else if (ctx && rtb_context_waiting(ctx))
+		what = ret == 0 && !cd_context_initialized(ctx->file->ctx) ? "dropped, no INIT" :
+		       "channel";
+	} else if (ctx && rtb_context_waiting(ctx)) {
 		ret = rtb_queue_fence(&ctx->held_fences, cd_context_accepted(ctx->file->ctx), fence);
+		what = "held";
+	}
 	pthread_mutex_unlock(&rtb->lock);
+	rtb_trace("fence ctx %u flags 0x%x ring %u id %llu: %s", fence->ctx_id, fence->flags,
+		  fence->ring_idx, (unsigned long long)fence->fence_id, what);
 	if (ret == 1) {
-		rtb->fence_cb(rtb->user_data, fence);
+		rtb_fence_signal(rtb, fence, "at once");
 		ret = 0;
 	}
 	rtb_worker_wake(rtb);
@@ -155,7 +163,7 @@ rtb_worker_serve(struct rutabaga *rtb)
 			struct rtb_fence *f = ctx->channel_fences;
 
 			ctx->channel_fences = f->next;
-			rtb->fence_cb(rtb->user_data, &f->fence);
+			rtb_fence_signal(rtb, &f->fence, "channel");
 			free(f);
 		}
 	}

@@ -86,6 +86,8 @@ struct rutabaga {
 };
 
 /* rutabaga.c */
+struct rutabaga *
+rtb_instance_get(void);
 void
 rtb_log(struct rutabaga *rtb, uint32_t type, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -125,6 +127,20 @@ rtb_fences_free(struct rtb_fence *list);
 /* Signals ctx's held fences whose commands ran. */
 void
 rtb_signal_held_fences(struct rutabaga *rtb, struct rtb_context *ctx);
+
+/* rutabaga-trace.c: WAYLAND_VIRTGPU_HOST_TRACE=FILE */
+void
+rtb_trace_open(void);
+bool
+rtb_tracing(void);
+void
+rtb_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The fences each context holds, to the trace (else stderr); for gdb on QEMU. */
+void
+rtb_debug_dump(void);
+/* Hands a fence to QEMU's callback (why: for the trace). */
+void
+rtb_fence_signal(struct rutabaga *rtb, const struct rutabaga_fence *fence, const char *why);
 
 /* rutabaga-resource.c */
 void

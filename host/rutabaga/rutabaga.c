@@ -15,6 +15,12 @@
 /* The host registry (host-resource.c) is process-wide: one instance at a time. */
 static struct rutabaga *rtb_instance;
 
+struct rutabaga *
+rtb_instance_get(void)
+{
+	return rtb_instance;
+}
+
 static const char *const rtb_capset_names[] = {
 	[RUTABAGA_CAPSET_VIRGL] = "virgl",
 	[RUTABAGA_CAPSET_VIRGL2] = "virgl2",
@@ -150,6 +156,7 @@ rutabaga_init(const struct rutabaga_builder *builder, struct rutabaga **ptr)
 	rtb->debug_cb = builder->debug_cb;
 	rtb->wake_fd = -1;
 	host_log_prefix = "wayland-virtgpu: host: ";
+	rtb_trace_open();
 	ret = rtb_configure_host(rtb);
 	if (ret == 0)
 		ret = rtb_configure_channels(rtb, builder->channels);
