@@ -69,9 +69,7 @@ build() {
 step "build (gcc, -Werror)" build build || { echo "0 passed, 1 failed"; exit 1; }
 # The real guest (tests/vm): QEMU and its root made once, cached, before any test times it.
 step "real guest for suite vm (QEMU from Debian 13's source, Debian 12 root; cached)" tests/vm/prepare.sh build
-# vm-stalled: two behaviour programs whose stall in a real guest is not understood
-# (tests/vm/README.md); `meson test -C build --suite vm-beh` runs them with the rest.
-meson_suites build --no-suite vm-stalled
+meson_suites build
 
 if [ "${SKIP_ASAN:-0}" != 1 ]; then
 	step "build (ASan+UBSan)" build build-asan -Db_sanitize=address,undefined -Db_lundef=false
