@@ -9,6 +9,10 @@ RT_SYSTEM_LIB=${RT_SYSTEM_LIB:-/usr/lib/x86_64-linux-gnu/libwayland-client.so.0}
 RT_WIDTH=${RT_WIDTH:-1280}
 RT_HEIGHT=${RT_HEIGHT:-720}
 RT_BG=0xff204060			# desktop colour; nothing a client draws uses it
+# weston's shell: desktop-shell, or kiosk-shell (every toplevel fullscreen,
+# so the compositor, not the client, sets the window's size; it shows a
+# window only once it can give it a seat's focus: x11 backend only).
+RT_WESTON_SHELL=${RT_WESTON_SHELL:-desktop-shell}
 RT_PIDS=()
 RT_WORK=
 
@@ -109,7 +113,7 @@ rt_start_xvfb()
 	rt_log "Xvfb on $RT_XDISPLAY"
 }
 
-# rt_start_weston headless|x11|sway TAG: weston with desktop-shell on a solid
+# rt_start_weston headless|x11|sway TAG: weston with $RT_WESTON_SHELL on a solid
 # background (or, with sway, sway on its headless backend: another
 # compositor, wlroots', with windows floating on the same colour), a private
 # XDG_RUNTIME_DIR and a unique socket. Sets RT_XDG, RT_SOCKET, RT_WESTON_PID
@@ -122,6 +126,8 @@ rt_start_weston()
 	RT_COMPOSITOR=weston
 	mkdir -p "$RT_XDG" && chmod 700 "$RT_XDG"
 	[ "$backend" = sway ] && { rt_start_sway "$tag"; return; }
+	[ "$RT_WESTON_SHELL" != kiosk-shell ] || [ "$backend" = x11 ] ||
+		rt_die "kiosk-shell maps no window without a seat: use the x11 backend"
 	cat >"$RT_WORK/weston.ini" <<-INI
 		[core]
 		idle-time=0
@@ -135,7 +141,7 @@ rt_start_weston()
 		focus-animation=none
 	INI
 	args=(--socket="$RT_SOCKET" --idle-time=0 --debug --config="$RT_WORK/weston.ini"
-		--shell=desktop-shell.so --width="$RT_WIDTH" --height="$RT_HEIGHT"
+		--shell="$RT_WESTON_SHELL.so" --width="$RT_WIDTH" --height="$RT_HEIGHT"
 		--log="$RT_WORK/weston-$tag.log")
 	case $backend in
 	headless)
