@@ -61,10 +61,10 @@ cross_domain_open(struct cross_domain *cd, const char *device, char *why,
 		  size_t why_size)
 {
 	const char *ids = getenv("WAYLAND_VIRTGPU_IDENTIFIERS");
-	const char *timeout = getenv("WAYLAND_VIRTGPU_REPLY_TIMEOUT");
 
 	memset(cd, 0, sizeof *cd);
-	cd->query_timeout_ms = timeout ? strtoull(timeout, NULL, 10) * 1000 : 10000;
+	cd->query_timeout_ms =
+		virtgpu_env_seconds_ms("WAYLAND_VIRTGPU_REPLY_TIMEOUT", 10000);
 	cd->dev.fd = -1;
 	cd->max_ids = CROSS_DOMAIN_MAX_IDENTIFIERS;
 	if (ids && strcmp(ids, "4") == 0)
@@ -237,15 +237,6 @@ cross_domain_next_read_pipe_id(struct cross_domain *cd)
 	return cd->read_pipe_counter;
 }
 
-static uint64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* The query's out-fence within the timeout: a host that never answers ends
  * the wait with ETIMEDOUT instead of holding the caller for ever (the
  * kernel's WAIT gives up only after 15 s, and is then asked again). */
@@ -253,13 +244,13 @@ static int
 query_wait(struct cross_domain *cd, int fence)
 {
 	struct pollfd pfd = { .fd = fence, .events = POLLIN };
-	uint64_t end = now_ms() + cd->query_timeout_ms;
+	uint64_t end = virtgpu_now_ms() + cd->query_timeout_ms;
 	int ret;
 
 	if (fence < 0)	/* the kernel gave no sync_file */
 		return virtgpu_wait(&cd->dev, cd->query_bo);
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = virtgpu_now_ms();
 		int wait = cd->query_timeout_ms == 0 ? -1 :
 			   now >= end ? 0 : (int) (end - now);
 

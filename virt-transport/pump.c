@@ -28,22 +28,14 @@ enum {
 	PUMP_FIXED_FDS,
 };
 
-static uint64_t
-env_seconds_ms(const char *name, uint64_t fallback_ms)
-{
-	const char *value = getenv(name);
-
-	return value ? strtoull(value, NULL, 10) * 1000 : fallback_ms;
-}
-
 int
 pump_init(struct virtgpu_transport *t)
 {
 	struct vt_pump *p = &t->pump;
 
 	pthread_cond_init(&p->readers_done, NULL);
-	p->reply_timeout_ms = env_seconds_ms("WAYLAND_VIRTGPU_REPLY_TIMEOUT", 10000);
-	p->keepalive_ms = env_seconds_ms("WAYLAND_VIRTGPU_KEEPALIVE", 30000);
+	p->reply_timeout_ms = virtgpu_env_seconds_ms("WAYLAND_VIRTGPU_REPLY_TIMEOUT", 10000);
+	p->keepalive_ms = virtgpu_env_seconds_ms("WAYLAND_VIRTGPU_KEEPALIVE", 30000);
 	p->last_receive_ms = virtgpu_now_ms();
 	p->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	return p->wake_fd < 0 ? -1 : 0;

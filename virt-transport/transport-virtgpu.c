@@ -17,21 +17,6 @@
 #include "wayland-client-protocol.h"
 #include "wayland-private.h"
 
-uint64_t
-virtgpu_now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
-}
-
-uint64_t
-virtgpu_now_ms(void)
-{
-	return virtgpu_now_ns() / 1000000;
-}
-
 /* WAYLAND_DEBUG asks for the client side's messages ("1" or "client"). */
 bool
 virtgpu_debug_client(void)

@@ -443,9 +443,5 @@ bool
 virtgpu_connected_locked(struct virtgpu_transport *t);
 bool
 virtgpu_debug_client(void);
-uint64_t
-virtgpu_now_ns(void);
-uint64_t
-virtgpu_now_ms(void);
 
 #endif

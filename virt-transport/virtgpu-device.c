@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "virtgpu-device.h"
@@ -485,4 +486,27 @@ virtgpu_busy(struct virtgpu_device *dev, uint32_t bo_handle)
 	if (ret == 0)
 		return 0;
 	return errno == EBUSY ? 1 : -1;
+}
+
+uint64_t
+virtgpu_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t) ts.tv_sec * 1000000000 + (uint64_t) ts.tv_nsec;
+}
+
+uint64_t
+virtgpu_now_ms(void)
+{
+	return virtgpu_now_ns() / 1000000;
+}
+
+uint64_t
+virtgpu_env_seconds_ms(const char *name, uint64_t fallback_ms)
+{
+	const char *value = getenv(name);
+
+	return value ? strtoull(value, NULL, 10) * 1000 : fallback_ms;
 }

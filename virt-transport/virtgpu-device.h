@@ -119,6 +119,17 @@ virtgpu_fence_retire(int *fence);
 int
 virtgpu_busy(struct virtgpu_device *dev, uint32_t bo_handle);
 
+/* CLOCK_MONOTONIC, for the transport's timeouts. */
+uint64_t
+virtgpu_now_ns(void);
+uint64_t
+virtgpu_now_ms(void);
+
+/* A variable of whole seconds (WAYLAND_VIRTGPU_REPLY_TIMEOUT and the like),
+ * in ms; `fallback_ms` when unset. */
+uint64_t
+virtgpu_env_seconds_ms(const char *name, uint64_t fallback_ms);
+
 static inline uint64_t
 virtgpu_page_align(const struct virtgpu_device *dev, uint64_t size)
 {
