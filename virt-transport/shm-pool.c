@@ -104,6 +104,22 @@ pool_follow(struct virt_shm *shm, struct shm_pool *holder,
 		shm_pool_copied(shm, holder, SHM_POOL_MIXED, pool->copied_why);
 }
 
+/* Can the pool's file be a dma-buf at all? A dma-buf's inode has one
+ * link (alloc_anon_inode: inode_init_always sets it, nothing clears it)
+ * where a memfd, an O_TMPFILE or a deleted file has none, and no file
+ * type, or S_IFREG on the kernels that made anonymous inodes regular
+ * files (cfd86ef7e8e7, 6.15 and 6.16-rc1, until its revert 1e7ab6f67824
+ * in 6.16-rc5 and the stable releases after): S_ISREG alone proves
+ * nothing. The usual pool (a memfd) so costs no PRIME import the kernel
+ * refuses. */
+static bool
+pool_fd_may_be_dmabuf(const struct stat *st)
+{
+	mode_t type = st->st_mode & S_IFMT;
+
+	return st->st_nlink > 0 && (type == 0 || type == S_IFREG);
+}
+
 /* A pool whose fd is host memory already (virt_shm_memory_create, a
  * dma-buf of the device) goes as it is, the compositor reads what the
  * client writes. A GUEST blob is left to the request's fd check, which
@@ -133,12 +149,10 @@ pool_fd_of_device(struct virt_shm *shm, int fd)
  * the request has the host memory's fd instead, so it costs no dup and no
  * close. Until then the request holds it (the core closes it if the
  * request fails). */
-static int
+static void
 pool_open(struct shm_pool *pool, struct wl_object *shm_object,
-	  union wl_argument *args)
+	  union wl_argument *args, const struct stat *st)
 {
-	struct stat st;
-
 	pool->id = args[0].o->id;
 	pool->shm_id = shm_object->id;
 	pool->size = (size_t) args[2].i;
@@ -146,11 +160,8 @@ pool_open(struct shm_pool *pool, struct wl_object *shm_object,
 	pool->target_id = pool->id;
 	pool->refs = 1;
 	pool->client_fd = args[1].h;
-	if (fstat(pool->client_fd, &st) < 0)
-		return -1;
-	pool->dev = st.st_dev;
-	pool->ino = st.st_ino;
-	return 0;
+	pool->dev = st->st_dev;
+	pool->ino = st->st_ino;
 }
 
 /* A second pool of a file the library holds already (a client that makes
@@ -278,18 +289,25 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	struct shm_pool *pool;
 	int32_t size = args[2].i;
 	char why[160] = "";
+	struct stat st;
 	int fd;
 
 	if (size <= 0 || args[0].o == NULL)
 		return 0;	/* the compositor answers invalid_stride */
-	if (pool_fd_of_device(shm, args[1].h))
+	if (fstat(args[1].h, &st) < 0) {
+		wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: %s\n",
+		       size, strerror(errno));
+		errno = ENOMEM;
+		return -1;
+	}
+	if (pool_fd_may_be_dmabuf(&st) && pool_fd_of_device(shm, args[1].h))
 		return 0;
 
 	pool = calloc(1, sizeof *pool);
 	if (pool == NULL)
 		return -1;
-	if (pool_open(pool, shm_object, args) < 0 ||
-	    pool_take_memory(shm, pool, why, sizeof why) < 0)
+	pool_open(pool, shm_object, args, &st);
+	if (pool_take_memory(shm, pool, why, sizeof why) < 0)
 		goto err;
 	pool->target_blob = shm_blob_ref(pool->blob);
 	shm->stats->shm_pools++;
