@@ -197,6 +197,10 @@ pool_take_window_stub(struct virt_shm *shm, struct shm_pool *pool,
 	return pool->blob ? 0 : -1;
 }
 
+static int
+pool_settle(struct virt_shm *shm, struct shm_pool *pool, char *why,
+	    size_t why_size);
+
 /* Host memory for the pool: a holder's, or new, with the client's views
  * remapped onto it (taken over from a holder needing more) or its bytes
  * copied there once. A file held in windows goes back to the file, and
@@ -210,8 +214,8 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 		shm->copy_only ? shm->copy_only_why : SHM_COPY_NONE;
 
 	/* The holder's views show its host memory from here on. */
-	if (holder)
-		shm_pool_settle(shm, holder);
+	if (holder && pool_settle(shm, holder, why, why_size) < 0)
+		return -1;
 	if (holder && holder->windowed) {
 		shm_windows_to_file(shm, holder);
 		holder = NULL;
@@ -225,18 +229,26 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 		return 0;
 	}
 
+	if (copy == SHM_COPY_NONE && holder == NULL) {
+		/* Mapped and remapped when the compositor first reads the
+		 * pool: a pool that never gets a commit costs no map of its
+		 * host memory (on a real kernel the mmap waits for the
+		 * host's MAP_BLOB) and no look at the process's mappings. */
+		pool->blob = shm_blob_create_unmapped(shm, pool->size, why,
+						      why_size);
+		if (pool->blob == NULL)
+			return -1;
+		pool->mode = SHM_POOL_ZERO_COPY;
+		pool->remap_pending = true;
+		return 0;
+	}
+
 	if (holder)
 		shm_remap_hand_over_views(shm, holder);
 	pool->blob = shm_blob_create(shm, pool->size, why, why_size);
 	if (pool->blob == NULL)
 		return -1;
-	if (copy == SHM_COPY_NONE && holder == NULL) {
-		/* Remapped when the compositor first reads the pool: a
-		 * pool that never gets a commit costs no look at the
-		 * process's mappings. */
-		pool->mode = SHM_POOL_ZERO_COPY;
-		pool->remap_pending = true;
-	} else if (copy == SHM_COPY_NONE && shm_remap_pool(shm, pool)) {
+	if (copy == SHM_COPY_NONE && shm_remap_pool(shm, pool)) {
 		pool->mode = SHM_POOL_ZERO_COPY;
 	} else {
 		/* The one copy of what the pool holds now: its data, not its
@@ -252,19 +264,36 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 	return 0;
 }
 
-void
-shm_pool_settle(struct virt_shm *shm, struct shm_pool *pool)
+static int
+pool_settle(struct virt_shm *shm, struct shm_pool *pool, char *why,
+	    size_t why_size)
 {
 	if (!pool->remap_pending)
-		return;
+		return 0;
+	if (shm_blob_map(pool->blob, why, why_size) < 0)
+		return -1;
 	pool->remap_pending = false;
 	if (shm_remap_pool(shm, pool))
-		return;
+		return 0;
 	/* As at create_pool: copied on commit, its bytes copied once. */
 	shm_pool_copied(shm, pool, SHM_POOL_COPY, pool->remap_blocker);
 	shm->stats->shm_bytes_copied +=
 		shm_file_copy_data(pool->client_fd, pool->blob->map, 0,
 				   pool->size, false);
+	return 0;
+}
+
+int
+shm_pool_settle(struct virt_shm *shm, struct shm_pool *pool)
+{
+	char why[160] = "";
+
+	if (pool_settle(shm, pool, why, sizeof why) == 0)
+		return 0;
+	wl_log("wayland-virtgpu: wl_shm_pool#%u of %zu bytes: %s\n", pool->id,
+	       pool->size, why);
+	errno = ENOMEM;
+	return -1;
 }
 
 /* The pool is found by its id, and by its file among the live ones. */
