@@ -7,7 +7,8 @@
  * POLL, and waits on the DRM fd for the RECEIVE with the callback's done.
  * With -m, the floor of marshalling: wl_region.add messages (24 bytes, as
  * client-bench -b marshal sends them), 64 to a SEND, one EXECBUFFER each
- * (no fence, no POLL), until a round trip shows the compositor has them all.
+ * on the query ring (no fence, no POLL), until a round trip shows the
+ * compositor has them all.
  * Runs as a guest: tests/sim/virtgpu-run -- floor-client [-n N] [-w N] [-m N].
  */
 #include <errno.h>
@@ -89,6 +90,22 @@ submit(struct floor_channel *c, const void *cmd, uint32_t size, bool channel)
 		die("EXECBUFFER");
 }
 
+/* A SEND without a POLL goes on the query ring, as the library's do: a fence of the channel
+ * ring is a POLL's, which the host holds until the compositor answers. */
+static void
+submit_query(struct floor_channel *c, const void *cmd, uint32_t size)
+{
+	struct drm_virtgpu_execbuffer eb = {
+		.flags = VIRTGPU_EXECBUF_RING_IDX,
+		.size = size,
+		.command = (uintptr_t) cmd,
+		.ring_idx = CROSS_DOMAIN_QUERY_RING,
+	};
+
+	if (ioctl(c->fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb) < 0)
+		die("EXECBUFFER");
+}
+
 static void
 channel_open(struct floor_channel *c)
 {
@@ -144,9 +161,12 @@ send_requests(struct floor_channel *c, const void *requests, uint32_t len, bool 
 	memcpy(buf + 8, &num_ids, 4);
 	memcpy(buf + 12, &size, 4);
 	memcpy(buf + CROSS_DOMAIN_SR_DATA_OFF(IDS), requests, len);
-	if (poll)
-		memcpy(buf + send_hdr.cmd_size, &poll_cmd, sizeof poll_cmd);
-	submit(c, buf, send_hdr.cmd_size + (poll ? sizeof poll_cmd : 0), true);
+	if (!poll) {
+		submit_query(c, buf, send_hdr.cmd_size);
+		return;
+	}
+	memcpy(buf + send_hdr.cmd_size, &poll_cmd, sizeof poll_cmd);
+	submit(c, buf, send_hdr.cmd_size + sizeof poll_cmd, true);
 }
 
 /* One EXECBUFFER: the SEND of wl_display.sync, then the next POLL. */
