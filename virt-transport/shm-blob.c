@@ -79,12 +79,11 @@ host_use_add(struct shm_host_use *use, struct shm_blob *blob)
 }
 
 struct shm_blob *
-shm_blob_create(struct virt_shm *shm, size_t size, char *why,
-		size_t why_size)
+shm_blob_create_unmapped(struct virt_shm *shm, size_t size, char *why,
+			 size_t why_size)
 {
 	struct cross_domain *cd = shm->cd;
 	struct cross_domain_image_requirements req;
-	struct drm_virtgpu_map map;
 	struct shm_blob *blob;
 	int query;
 
@@ -121,35 +120,58 @@ shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 	}
 	blob->size = (size_t) req.size;
 
-	memset(&map, 0, sizeof map);
-	map.handle = blob->bo;
-	if (ioctl(cd->dev.fd, DRM_IOCTL_VIRTGPU_MAP, &map) < 0)
-		goto err_bo;
-	blob->map_offset = map.offset;
-	blob->map = mmap(NULL, blob->size, PROT_READ | PROT_WRITE, MAP_SHARED,
-			 cd->dev.fd, (off_t) map.offset);
-	if (blob->map == MAP_FAILED) {
-		blob->map = NULL;
-		goto err_bo;
-	}
-
 	host_use_add(&shm->host, blob);
 	return blob;
 
-err_bo:
-	/* QEMU maps only shared-memory blobs (cross-domain-protocol.md §5.2):
-	 * a rutabaga whose gralloc makes dma-bufs cannot serve wl_shm there. */
-	snprintf(why, why_size, "cannot map host memory (%s)%s",
-		 strerror(errno), cd->dev.caps.supports_dmabuf ?
-		 "; the host's memory is dma-bufs, which some VMMs (QEMU) do not "
-		 "map: use a host without a dma-buf gralloc" : "");
-	if (blob->map)
-		munmap(blob->map, blob->size);
-	virtgpu_gem_close(&cd->dev, blob->bo);
 err:
 	free(blob);
 	errno = ENOMEM;
 	return NULL;
+}
+
+int
+shm_blob_map(struct shm_blob *blob, char *why, size_t why_size)
+{
+	struct cross_domain *cd = blob->cd;
+	struct drm_virtgpu_map map;
+	void *ptr;
+
+	if (blob->map)
+		return 0;
+	memset(&map, 0, sizeof map);
+	map.handle = blob->bo;
+	ptr = ioctl(cd->dev.fd, DRM_IOCTL_VIRTGPU_MAP, &map) < 0 ? MAP_FAILED :
+	      mmap(NULL, blob->size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		   cd->dev.fd, (off_t) map.offset);
+	if (ptr == MAP_FAILED) {
+		/* QEMU maps only shared-memory blobs (cross-domain-protocol.md
+		 * §5.2): a rutabaga whose gralloc makes dma-bufs cannot serve
+		 * wl_shm there. */
+		snprintf(why, why_size, "cannot map host memory (%s)%s",
+			 strerror(errno), cd->dev.caps.supports_dmabuf ?
+			 "; the host's memory is dma-bufs, which some VMMs (QEMU) "
+			 "do not map: use a host without a dma-buf gralloc" : "");
+		errno = ENOMEM;
+		return -1;
+	}
+	blob->map_offset = map.offset;
+	blob->map = ptr;
+	return 0;
+}
+
+struct shm_blob *
+shm_blob_create(struct virt_shm *shm, size_t size, char *why,
+		size_t why_size)
+{
+	struct shm_blob *blob = shm_blob_create_unmapped(shm, size, why,
+							 why_size);
+
+	if (blob && shm_blob_map(blob, why, why_size) < 0) {
+		shm_blob_unref(blob);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return blob;
 }
 
 struct shm_blob *
@@ -169,7 +191,8 @@ shm_blob_unref(struct shm_blob *blob)
 		blob->use->bytes -= blob->size;
 		blob->use->blobs--;
 	}
-	munmap(blob->map, blob->size);
+	if (blob->map)
+		munmap(blob->map, blob->size);
 	virtgpu_gem_close(&blob->cd->dev, blob->bo);
 	free(blob);
 }

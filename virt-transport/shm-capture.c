@@ -144,11 +144,11 @@ shm_capture_request(struct virt_shm *shm, struct wl_transport *transport,
 		if (arg.type != 'o' || args[i].o == NULL ||
 		    !(buffer = shm_buffer_find(shm, args[i].o->id)))
 			continue;
-		if (loan_add(shm, target->id, buffer->id) < 0)
-			return -1;
 		/* The compositor writes host memory: the client's views
 		 * must show it. */
-		shm_pool_settle(shm, buffer->pool);
+		if (shm_pool_settle(shm, buffer->pool) < 0 ||
+		    loan_add(shm, target->id, buffer->id) < 0)
+			return -1;
 		lend_viewless_pool(shm, buffer->pool);
 		lent = true;
 	}

@@ -152,8 +152,9 @@ buffer_copy_damage(struct virt_shm *shm, struct shm_buffer *buffer,
 
 /* Make the host memory the compositor reads for this buffer hold what the
  * client drew. Zero copy when the pool is fully remapped and the buffer
- * lives in its current host memory. */
-static void
+ * lives in its current host memory. -1 when its host memory cannot be
+ * mapped (after a line). */
+static int
 buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
 	    const struct shm_surface *surface)
 {
@@ -162,16 +163,17 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
 	bool earlier_memory;
 
 	if (to > pool->size || to > buffer->blob->base + buffer->blob->size)
-		return;	/* the compositor reports the bad buffer */
-	shm_pool_settle(shm, pool);
+		return 0;	/* the compositor reports the bad buffer */
+	if (shm_pool_settle(shm, pool) < 0)
+		return -1;
 
 	if (pool->mode == SHM_POOL_COPY) {
 		buffer_copy_damage(shm, buffer, surface);
-		return;
+		return 0;
 	}
 	if (pool->windowed) {
 		shm_window_sync(shm, buffer);
-		return;
+		return 0;
 	}
 
 	/* A buffer of earlier host memory that the client no longer draws
@@ -185,19 +187,20 @@ buffer_sync(struct virt_shm *shm, struct shm_buffer *buffer,
 	}
 
 	if (!shm_file_written(pool->client_fd, from, to, 0, pool->size))
-		return;
+		return 0;
 
 	/* Someone wrote to the file, not to host memory. */
 	if (pool->mode == SHM_POOL_ZERO_COPY && shm_remap_pool(shm, pool)) {
 		if (earlier_memory)
 			memcpy((char *) buffer->blob->map + from,
 			       (char *) pool->blob->map + from, buffer->bytes);
-		return;
+		return 0;
 	}
 	shm_pool_copied(shm, pool, SHM_POOL_MIXED, pool->remap_blocker);
 	shm->stats->shm_bytes_copied +=
 		shm_file_copy_data(pool->client_fd, buffer->blob->map, from,
 				   to, false);
+	return 0;
 }
 
 static struct shm_surface *
@@ -221,7 +224,7 @@ surface_get(struct virt_shm *shm, uint32_t id)
 
 /* The client promised not to touch the buffer until it is released, so
  * what it holds at commit is what the compositor must see. */
-static void
+static int
 surface_commit(struct virt_shm *shm, struct shm_surface *surface)
 {
 	struct shm_buffer *buffer;
@@ -245,12 +248,11 @@ surface_commit(struct virt_shm *shm, struct shm_surface *surface)
 		(struct shm_box) { 0, 0, 0, 0 };
 
 	if (!surface->attached && !surface->damaged)
-		return;
+		return 0;
 	surface->attached = surface->damaged = false;
 
 	buffer = shm_buffer_find(shm, surface->buffer);
-	if (buffer)
-		buffer_sync(shm, buffer, surface);
+	return buffer ? buffer_sync(shm, buffer, surface) : 0;
 }
 
 void
@@ -304,9 +306,7 @@ shm_damage_surface_request(struct virt_shm *shm, uint32_t surface_id,
 		return 0;
 	case WL_SURFACE_COMMIT:
 		surface = shm_table_find(shm->surfaces.table, surface_id);
-		if (surface)
-			surface_commit(shm, surface);
-		return 0;
+		return surface ? surface_commit(shm, surface) : 0;
 	}
 	return 0;
 }

@@ -104,6 +104,22 @@ pool_follow(struct virt_shm *shm, struct shm_pool *holder,
 		shm_pool_copied(shm, holder, SHM_POOL_MIXED, pool->copied_why);
 }
 
+/* Can the pool's file be a dma-buf at all? A dma-buf's inode has one
+ * link (alloc_anon_inode: inode_init_always sets it, nothing clears it)
+ * where a memfd, an O_TMPFILE or a deleted file has none, and no file
+ * type, or S_IFREG on the kernels that made anonymous inodes regular
+ * files (cfd86ef7e8e7, 6.15 and 6.16-rc1, until its revert 1e7ab6f67824
+ * in 6.16-rc5 and the stable releases after): S_ISREG alone proves
+ * nothing. The usual pool (a memfd) so costs no PRIME import the kernel
+ * refuses. */
+static bool
+pool_fd_may_be_dmabuf(const struct stat *st)
+{
+	mode_t type = st->st_mode & S_IFMT;
+
+	return st->st_nlink > 0 && (type == 0 || type == S_IFREG);
+}
+
 /* A pool whose fd is host memory already (virt_shm_memory_create, a
  * dma-buf of the device) goes as it is, the compositor reads what the
  * client writes. A GUEST blob is left to the request's fd check, which
@@ -133,12 +149,10 @@ pool_fd_of_device(struct virt_shm *shm, int fd)
  * the request has the host memory's fd instead, so it costs no dup and no
  * close. Until then the request holds it (the core closes it if the
  * request fails). */
-static int
+static void
 pool_open(struct shm_pool *pool, struct wl_object *shm_object,
-	  union wl_argument *args)
+	  union wl_argument *args, const struct stat *st)
 {
-	struct stat st;
-
 	pool->id = args[0].o->id;
 	pool->shm_id = shm_object->id;
 	pool->size = (size_t) args[2].i;
@@ -146,11 +160,8 @@ pool_open(struct shm_pool *pool, struct wl_object *shm_object,
 	pool->target_id = pool->id;
 	pool->refs = 1;
 	pool->client_fd = args[1].h;
-	if (fstat(pool->client_fd, &st) < 0)
-		return -1;
-	pool->dev = st.st_dev;
-	pool->ino = st.st_ino;
-	return 0;
+	pool->dev = st->st_dev;
+	pool->ino = st->st_ino;
 }
 
 /* A second pool of a file the library holds already (a client that makes
@@ -186,6 +197,10 @@ pool_take_window_stub(struct virt_shm *shm, struct shm_pool *pool,
 	return pool->blob ? 0 : -1;
 }
 
+static int
+pool_settle(struct virt_shm *shm, struct shm_pool *pool, char *why,
+	    size_t why_size);
+
 /* Host memory for the pool: a holder's, or new, with the client's views
  * remapped onto it (taken over from a holder needing more) or its bytes
  * copied there once. A file held in windows goes back to the file, and
@@ -199,8 +214,8 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 		shm->copy_only ? shm->copy_only_why : SHM_COPY_NONE;
 
 	/* The holder's views show its host memory from here on. */
-	if (holder)
-		shm_pool_settle(shm, holder);
+	if (holder && pool_settle(shm, holder, why, why_size) < 0)
+		return -1;
 	if (holder && holder->windowed) {
 		shm_windows_to_file(shm, holder);
 		holder = NULL;
@@ -214,18 +229,26 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 		return 0;
 	}
 
+	if (copy == SHM_COPY_NONE && holder == NULL) {
+		/* Mapped and remapped when the compositor first reads the
+		 * pool: a pool that never gets a commit costs no map of its
+		 * host memory (on a real kernel the mmap waits for the
+		 * host's MAP_BLOB) and no look at the process's mappings. */
+		pool->blob = shm_blob_create_unmapped(shm, pool->size, why,
+						      why_size);
+		if (pool->blob == NULL)
+			return -1;
+		pool->mode = SHM_POOL_ZERO_COPY;
+		pool->remap_pending = true;
+		return 0;
+	}
+
 	if (holder)
 		shm_remap_hand_over_views(shm, holder);
 	pool->blob = shm_blob_create(shm, pool->size, why, why_size);
 	if (pool->blob == NULL)
 		return -1;
-	if (copy == SHM_COPY_NONE && holder == NULL) {
-		/* Remapped when the compositor first reads the pool: a
-		 * pool that never gets a commit costs no look at the
-		 * process's mappings. */
-		pool->mode = SHM_POOL_ZERO_COPY;
-		pool->remap_pending = true;
-	} else if (copy == SHM_COPY_NONE && shm_remap_pool(shm, pool)) {
+	if (copy == SHM_COPY_NONE && shm_remap_pool(shm, pool)) {
 		pool->mode = SHM_POOL_ZERO_COPY;
 	} else {
 		/* The one copy of what the pool holds now: its data, not its
@@ -241,19 +264,36 @@ pool_take_memory(struct virt_shm *shm, struct shm_pool *pool, char *why,
 	return 0;
 }
 
-void
-shm_pool_settle(struct virt_shm *shm, struct shm_pool *pool)
+static int
+pool_settle(struct virt_shm *shm, struct shm_pool *pool, char *why,
+	    size_t why_size)
 {
 	if (!pool->remap_pending)
-		return;
+		return 0;
+	if (shm_blob_map(pool->blob, why, why_size) < 0)
+		return -1;
 	pool->remap_pending = false;
 	if (shm_remap_pool(shm, pool))
-		return;
+		return 0;
 	/* As at create_pool: copied on commit, its bytes copied once. */
 	shm_pool_copied(shm, pool, SHM_POOL_COPY, pool->remap_blocker);
 	shm->stats->shm_bytes_copied +=
 		shm_file_copy_data(pool->client_fd, pool->blob->map, 0,
 				   pool->size, false);
+	return 0;
+}
+
+int
+shm_pool_settle(struct virt_shm *shm, struct shm_pool *pool)
+{
+	char why[160] = "";
+
+	if (pool_settle(shm, pool, why, sizeof why) == 0)
+		return 0;
+	wl_log("wayland-virtgpu: wl_shm_pool#%u of %zu bytes: %s\n", pool->id,
+	       pool->size, why);
+	errno = ENOMEM;
+	return -1;
 }
 
 /* The pool is found by its id, and by its file among the live ones. */
@@ -278,18 +318,25 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 	struct shm_pool *pool;
 	int32_t size = args[2].i;
 	char why[160] = "";
+	struct stat st;
 	int fd;
 
 	if (size <= 0 || args[0].o == NULL)
 		return 0;	/* the compositor answers invalid_stride */
-	if (pool_fd_of_device(shm, args[1].h))
+	if (fstat(args[1].h, &st) < 0) {
+		wl_log("wayland-virtgpu: wl_shm.create_pool of %d bytes: %s\n",
+		       size, strerror(errno));
+		errno = ENOMEM;
+		return -1;
+	}
+	if (pool_fd_may_be_dmabuf(&st) && pool_fd_of_device(shm, args[1].h))
 		return 0;
 
 	pool = calloc(1, sizeof *pool);
 	if (pool == NULL)
 		return -1;
-	if (pool_open(pool, shm_object, args) < 0 ||
-	    pool_take_memory(shm, pool, why, sizeof why) < 0)
+	pool_open(pool, shm_object, args, &st);
+	if (pool_take_memory(shm, pool, why, sizeof why) < 0)
 		goto err;
 	pool->target_blob = shm_blob_ref(pool->blob);
 	shm->stats->shm_pools++;

@@ -76,6 +76,14 @@ struct shm_blob {
 struct shm_blob *
 shm_blob_create(struct virt_shm *shm, size_t size, char *why,
 		size_t why_size);
+/* The same, not mapped yet (map NULL): shm_blob_map before any use of
+ * map, map_offset or the blob's identity. */
+struct shm_blob *
+shm_blob_create_unmapped(struct virt_shm *shm, size_t size, char *why,
+			 size_t why_size);
+/* Maps it, once: 0, or -1 with a reason in `why` (errno ENOMEM). */
+int
+shm_blob_map(struct shm_blob *blob, char *why, size_t why_size);
 struct shm_blob *
 shm_blob_ref(struct shm_blob *blob);
 /* Fills map_dev, map_ino and map_offset_in_file, once. */
@@ -127,9 +135,10 @@ struct shm_pool {
 	/* shm-remap.c's: why the last remap left a view showing the file. */
 	enum shm_copy_reason remap_blocker;
 	bool emptied;		/* the file was punched once */
-	/* Created without its remap: the client's views still show the
-	 * file, which holds the pool; shm_pool_settle() remaps at the first
-	 * need (a commit, a capture, a resize, another pool of the file). */
+	/* Created without its remap, its host memory not mapped yet: the
+	 * client's views still show the file, which holds the pool;
+	 * shm_pool_settle() maps and remaps at the first need (a commit, a
+	 * capture, a resize, another pool of the file). */
 	bool remap_pending;
 	bool counted;		/* in zero_copy_pools */
 	struct shm_blob *blob;	/* current: remapped views, what to copy from */
@@ -182,9 +191,11 @@ shm_pool_create(struct virt_shm *shm, struct wl_object *shm_object,
 		union wl_argument *args);
 struct shm_pool *
 shm_pool_find(struct virt_shm *shm, uint32_t id);
-/* The remap create_pool left for later, done now if still pending: the
- * compositor is about to read the pool, or its memory to change. */
-void
+/* The map and remap create_pool left for later, done now if still
+ * pending: the compositor is about to read the pool, or its memory to
+ * change. 0, or -1 after a line (errno ENOMEM) when the host memory
+ * cannot be mapped: the pool cannot be shown. */
+int
 shm_pool_settle(struct virt_shm *shm, struct shm_pool *pool);
 const char *
 shm_copy_reason_name(enum shm_copy_reason why);
@@ -369,7 +380,9 @@ struct shm_surfaces {
 };
 
 /* A wl_surface request (the damage, the buffer, the state it is read
- * in, the commit); always 0, the request goes as it is. */
+ * in, the commit); 0, the request goes as it is, or -1 (errno ENOMEM,
+ * after a line) for a commit of a pool whose host memory cannot be
+ * mapped. */
 int
 shm_damage_surface_request(struct virt_shm *shm, uint32_t surface_id,
 			   uint32_t opcode, union wl_argument *args);
@@ -392,7 +405,7 @@ struct shm_captures {
 void
 shm_capture_watch(struct wl_transport *transport, uint32_t buffer_id);
 /* A request of an object other than a wl_surface; always 0 but for -1 out
- * of memory. */
+ * of memory (or host memory that cannot be mapped, after a line). */
 int
 shm_capture_request(struct virt_shm *shm, struct wl_transport *transport,
 		    struct wl_object *target, const struct wl_message *message,

@@ -89,7 +89,8 @@ shm_resize(struct virt_shm *shm, struct wl_transport *transport,
 		return 0;	/* the compositor refuses shrinking */
 
 	/* Growing and moving start from views that show host memory. */
-	shm_pool_settle(shm, pool);
+	if (shm_pool_settle(shm, pool) < 0)
+		return -1;
 	if (pool->windowed) {
 		/* Windows lie within any size; the compositor's pool object
 		 * keeps its page. */

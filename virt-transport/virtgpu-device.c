@@ -422,8 +422,18 @@ virtgpu_submit_fenced(struct virtgpu_device *dev, const void *cmd,
 		      uint32_t num_bo_handles, int *fence_fd)
 {
 	struct drm_virtgpu_execbuffer exec;
+	uint32_t handles[4];
 	int ret;
 
+	/* The handles from this frame, beside the struct and (at its
+	 * callers) the commands: the kernel copies them wherever they are,
+	 * the simulator's fake kernel copies from the caller's stack without
+	 * a system call (tests/sim/README.md), so it charges this library
+	 * what it charges its floor. */
+	if (num_bo_handles <= 4 && bo_handles) {
+		memcpy(handles, bo_handles, num_bo_handles * sizeof *handles);
+		bo_handles = handles;
+	}
 	memset(&exec, 0, sizeof exec);
 	exec.command = (uint64_t) (uintptr_t) cmd;
 	exec.size = (uint32_t) size;

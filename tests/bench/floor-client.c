@@ -5,7 +5,11 @@
  * and sets up the cross-domain channel as the library does (§2), then per
  * round trip makes one EXECBUFFER holding a SEND of the sync and the next
  * POLL, and waits on the DRM fd for the RECEIVE with the callback's done.
- * Runs as a guest: tests/sim/virtgpu-run -- floor-client [-n N] [-w N].
+ * With -m, the floor of marshalling: wl_region.add messages (24 bytes, as
+ * client-bench -b marshal sends them), 64 to a SEND, one EXECBUFFER each
+ * on the query ring (no fence, no POLL), until a round trip shows the
+ * compositor has them all.
+ * Runs as a guest: tests/sim/virtgpu-run -- floor-client [-n N] [-w N] [-m N].
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +29,10 @@
 #define PAGE 4096u
 #define IDS 28u			/* the identifiers of the 20-byte INIT (§3.5) */
 #define CALLBACK_ID 2u		/* the sync's wl_callback, reused each time */
+#define REGISTRY_ID 3u		/* -m: the objects it makes */
+#define COMPOSITOR_ID 4u
+#define REGION_ID 5u
+#define BATCH 64u		/* wl_region.add per SEND, as client-bench's flush */
 
 struct floor_channel {
 	int fd;
@@ -33,6 +41,7 @@ struct floor_channel {
 	/* Event bytes not yet a whole message. */
 	uint8_t stream[PAGE * 2];
 	size_t stream_len;
+	uint32_t compositor_name;	/* wl_compositor's global, once seen */
 };
 
 static void
@@ -81,6 +90,22 @@ submit(struct floor_channel *c, const void *cmd, uint32_t size, bool channel)
 		die("EXECBUFFER");
 }
 
+/* A SEND without a POLL goes on the query ring, as the library's do: a fence of the channel
+ * ring is a POLL's, which the host holds until the compositor answers. */
+static void
+submit_query(struct floor_channel *c, const void *cmd, uint32_t size)
+{
+	struct drm_virtgpu_execbuffer eb = {
+		.flags = VIRTGPU_EXECBUF_RING_IDX,
+		.size = size,
+		.command = (uintptr_t) cmd,
+		.ring_idx = CROSS_DOMAIN_QUERY_RING,
+	};
+
+	if (ioctl(c->fd, DRM_IOCTL_VIRTGPU_EXECBUFFER, &eb) < 0)
+		die("EXECBUFFER");
+}
+
 static void
 channel_open(struct floor_channel *c)
 {
@@ -115,28 +140,42 @@ channel_open(struct floor_channel *c)
 	submit(c, &poll_cmd, sizeof poll_cmd, true);
 }
 
-/* One EXECBUFFER: the SEND of wl_display.sync, then the next POLL. */
+/* One EXECBUFFER: a SEND of `len` bytes of requests, then, with `poll`, the
+ * next POLL. */
 static void
-send_sync_and_poll(struct floor_channel *c)
+send_requests(struct floor_channel *c, const void *requests, uint32_t len, bool poll)
 {
-	uint8_t buf[CROSS_DOMAIN_SR_DATA_OFF(IDS) + 12 + sizeof(struct cross_domain_poll)];
-	const uint32_t sync[3] = { 1, 12u << 16, CALLBACK_ID };
+	uint8_t buf[CROSS_DOMAIN_SR_DATA_OFF(IDS) + CROSS_DOMAIN_MAX_SEND_DATA +
+		    sizeof(struct cross_domain_poll)];
 	struct cross_domain_header send_hdr = {
 		.cmd = CROSS_DOMAIN_CMD_SEND,
-		.cmd_size = CROSS_DOMAIN_SR_DATA_OFF(IDS) + sizeof sync,
+		.cmd_size = CROSS_DOMAIN_SR_DATA_OFF(IDS) + len,
 	};
 	struct cross_domain_poll poll_cmd = {
 		.hdr = { .cmd = CROSS_DOMAIN_CMD_POLL, .cmd_size = sizeof poll_cmd },
 	};
-	uint32_t num_ids = 0, size = sizeof sync;
+	uint32_t num_ids = 0, size = len;
 
-	memset(buf, 0, sizeof buf);
+	memset(buf, 0, CROSS_DOMAIN_SR_DATA_OFF(IDS));
 	memcpy(buf, &send_hdr, sizeof send_hdr);
 	memcpy(buf + 8, &num_ids, 4);
 	memcpy(buf + 12, &size, 4);
-	memcpy(buf + CROSS_DOMAIN_SR_DATA_OFF(IDS), sync, sizeof sync);
+	memcpy(buf + CROSS_DOMAIN_SR_DATA_OFF(IDS), requests, len);
+	if (!poll) {
+		submit_query(c, buf, send_hdr.cmd_size);
+		return;
+	}
 	memcpy(buf + send_hdr.cmd_size, &poll_cmd, sizeof poll_cmd);
-	submit(c, buf, sizeof buf, true);
+	submit(c, buf, send_hdr.cmd_size + sizeof poll_cmd, true);
+}
+
+/* One EXECBUFFER: the SEND of wl_display.sync, then the next POLL. */
+static void
+send_sync_and_poll(struct floor_channel *c)
+{
+	const uint32_t sync[3] = { 1, 12u << 16, CALLBACK_ID };
+
+	send_requests(c, sync, sizeof sync, true);
 }
 
 /* Whole events in the stream: true once the callback's done came. */
@@ -155,6 +194,10 @@ stream_take_done(struct floor_channel *c)
 			break;
 		if (head[0] == CALLBACK_ID && (head[1] & 0xffff) == 0)
 			done = true;
+		/* wl_registry.global(name, interface, version) */
+		if (head[0] == REGISTRY_ID && (head[1] & 0xffff) == 0 && size >= 16 + 14 &&
+		    memcmp(c->stream + off + 16, "wl_compositor", 14) == 0)
+			memcpy(&c->compositor_name, c->stream + off + 8, 4);
 		off += size;
 	}
 	memmove(c->stream, c->stream + off, c->stream_len - off);
@@ -194,16 +237,90 @@ wait_message(struct floor_channel *c)
 	return stream_take_done(c);
 }
 
+static double
+now_us(void);
+static double
+cpu_us(void);
+
+/* Waits for the callback's done, each RECEIVE without it followed by a POLL. */
 static void
-roundtrip(struct floor_channel *c)
+wait_done(struct floor_channel *c)
 {
 	struct cross_domain_poll poll_cmd = {
 		.hdr = { .cmd = CROSS_DOMAIN_CMD_POLL, .cmd_size = sizeof poll_cmd },
 	};
 
-	send_sync_and_poll(c);
 	while (!wait_message(c))
 		submit(c, &poll_cmd, sizeof poll_cmd, true);
+}
+
+static void
+roundtrip(struct floor_channel *c)
+{
+	send_sync_and_poll(c);
+	wait_done(c);
+}
+
+/* -m: a wl_region to add to, from the registry's wl_compositor. */
+static void
+region_create(struct floor_channel *c)
+{
+	const uint32_t get_registry[3] = { 1, (12u << 16) | 1, REGISTRY_ID };
+	const uint32_t sync[3] = { 1, 12u << 16, CALLBACK_ID };
+	uint32_t first[6], bind_region[13];
+
+	/* The compositor takes new ids in order: the callback's 2 first. */
+	roundtrip(c);
+	memcpy(first, get_registry, sizeof get_registry);
+	memcpy(first + 3, sync, sizeof sync);
+	send_requests(c, first, sizeof first, true);
+	wait_done(c);
+	if (c->compositor_name == 0) {
+		fprintf(stderr, "floor-client: the registry has no wl_compositor\n");
+		exit(1);
+	}
+	/* wl_registry.bind(name, "wl_compositor", 1, id), wl_compositor.create_region(id) */
+	bind_region[0] = REGISTRY_ID;
+	bind_region[1] = 40u << 16;
+	bind_region[2] = c->compositor_name;
+	bind_region[3] = 14;
+	memcpy(&bind_region[4], "wl_compositor\0\0", 16);
+	bind_region[8] = 1;
+	bind_region[9] = COMPOSITOR_ID;
+	bind_region[10] = COMPOSITOR_ID;
+	bind_region[11] = (12u << 16) | 1;
+	bind_region[12] = REGION_ID;
+	send_requests(c, bind_region, sizeof bind_region, false);
+	roundtrip(c);
+}
+
+/* -m: `messages` wl_region.add, BATCH to a SEND; the floor's line. */
+static void
+marshal(struct floor_channel *c, long messages)
+{
+	uint32_t batch[BATCH * 6];
+	double start, cpu, secs;
+	long sent = 0;
+	uint32_t n;
+
+	region_create(c);
+	for (n = 0; n < BATCH; n++) {
+		const uint32_t add[6] = { REGION_ID, (24u << 16) | 1, 0, 0, 64, 64 };
+
+		memcpy(batch + n * 6, add, sizeof add);
+	}
+	cpu = cpu_us();
+	start = now_us();
+	while (sent < messages) {
+		n = messages - sent < BATCH ? (uint32_t) (messages - sent) : BATCH;
+		send_requests(c, batch, n * 24u, false);
+		sent += n;
+	}
+	roundtrip(c);	/* the compositor has them all */
+	secs = (now_us() - start) / 1e6;
+	cpu = (cpu_us() - cpu) * 1000 / (double) messages;
+	printf("floor-marshal n=%ld msgs_per_s=%.0f client_cpu_ns_per_msg=%.1f\n", messages,
+	       messages / secs, cpu);
 }
 
 static double
@@ -238,19 +355,29 @@ main(int argc, char **argv)
 {
 	struct floor_channel c = { 0 };
 	int n = 20000, warmup = 1000, opt, i;
+	long messages = 0;
 	double *times, cpu;
 
-	while ((opt = getopt(argc, argv, "n:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:w:m:")) != -1) {
 		if (opt == 'n')
 			n = atoi(optarg);
 		else if (opt == 'w')
 			warmup = atoi(optarg);
+		else if (opt == 'm' && atol(optarg) > 0)
+			messages = atol(optarg);
 		else
 			n = 0;
 	}
 	if (n < 1 || warmup < 0 || optind < argc) {
-		fprintf(stderr, "usage: floor-client [-n roundtrips] [-w warm-up]\n");
+		fprintf(stderr, "usage: floor-client [-n roundtrips] [-w warm-up] "
+			"[-m wl_region.add messages]\n");
 		return 2;
+	}
+	if (messages > 0) {
+		channel_open(&c);
+		marshal(&c, messages);
+		close(c.fd);
+		return 0;
 	}
 	times = calloc((size_t) n, sizeof *times);
 	if (!times)

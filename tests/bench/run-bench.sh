@@ -2,6 +2,8 @@
 # Runs client-bench against its own weston headless (pixman), everything pinned to CPU 0, on the
 # system libwayland-client and ours, directly, through waypipe and through the simulated
 # virtio-gpu, alternating in one run, and prints absolute numbers with ratios to the system library.
+# With virtgpu, the simulator's floor (floor-client: no library) runs in the same rounds and its
+# lines follow the table.
 set -u
 
 usage() {
@@ -18,6 +20,8 @@ usage: $0 [options] [-- client-bench options]
   --keep          keep the runtime dir with logs and raw outputs
   --smoke         one quick run of system and ours, checking the numbers are sane
 Environment: VIRTGPU_RUN overrides the launcher (default tests/sim/virtgpu-run).
+With virtgpu, floor-client (next to the program) measures the simulator's floor in the same
+rounds: its round trip and its marshalling, printed after the table.
 EOF
 }
 
@@ -104,6 +108,19 @@ for config in "${CONFIG_LIST[@]}"; do
 	esac
 done
 [ $HAVE_OURS = 1 ] || echo "run-bench: no $LIB_DIR/libwayland-client.so.0 yet: system library only" >&2
+
+# The simulator's floor beside virtgpu: floor-client is built next to client-bench.
+FLOOR=$(dirname "$BENCH")/floor-client
+HAVE_FLOOR=0
+case ,$CONFIGS, in
+*,virtgpu,*)
+	if [ -x "$FLOOR" ]; then
+		HAVE_FLOOR=1
+	else
+		echo "run-bench: no $FLOOR: no floor lines" >&2
+	fi
+	;;
+esac
 
 if [ $SMOKE = 1 ]; then
 	ROUNDS=1
@@ -201,13 +218,19 @@ run_config() {
 			WAYLAND_VIRTGPU_BUILD="$(dirname "$LIB_DIR")" \
 			"${common[@]}" "$VIRTGPU_RUN" -- "$BENCH" "$@"
 		;;
+	floor)
+		env XDG_RUNTIME_DIR="$RUNTIME_DIR" WAYLAND_DISPLAY="$SOCKET" \
+			WAYLAND_VIRTGPU_BUILD="$(dirname "$LIB_DIR")" \
+			"${common[@]}" "$VIRTGPU_RUN" -- "$FLOOR" "$@"
+		;;
 	esac >"$out" 2>"$out.err"
 	local status=$?
 	if [ $status != 0 ]; then
-		echo "run-bench: $config: client-bench $* exited with $status" >&2
+		echo "run-bench: $config: $([ "$config" = floor ] && echo floor-client || echo client-bench) $* exited with $status" >&2
 		tail -n 20 "$out.err" >&2
 		return 1
 	fi
+	[ "$config" = floor ] && return 0	# no library to check
 	local reported want
 	reported=$(awk '$1 == "library" { sub("path=", "", $2); print $2 }' "$out")
 	want=$(expected_lib_dir "$config")
@@ -263,6 +286,40 @@ collect() {
 	}' "$2" >>"$RESULTS"
 }
 
+# The floor's lines as "floor KEY VALUE" records, keys as client-bench's.
+FLOOR_RESULTS=$RUNTIME_DIR/floor-results
+: >"$FLOOR_RESULTS"
+collect_floor() {
+	awk '
+	function field(name,   i) {
+		for (i = 2; i <= NF; i++)
+			if (index($i, name "=") == 1)
+				return substr($i, length(name) + 2)
+		return ""
+	}
+	function emit(key, name, div) {
+		if (field(name) != "")
+			print "floor", key, field(name) / div
+	}
+	$1 == "floor" {
+		emit("roundtrip.median_us", "median_us", 1)
+		emit("roundtrip.p90_us", "p90_us", 1)
+		emit("roundtrip.client_cpu_us", "client_cpu_us", 1)
+	}
+	$1 == "floor-marshal" {
+		emit("marshal.mmsgs_per_s", "msgs_per_s", 1e6)
+		emit("marshal.client_cpu_ns_per_msg", "client_cpu_ns_per_msg", 1)
+	}' "$1" >>"$FLOOR_RESULTS"
+}
+# floor-client's runs: client-bench's default counts (roundtrip -n 20000 -w 1000, marshal
+# -m 2000000), fewer for a smoke run or --quick.
+FLOOR_ROUNDTRIP=(-n 20000 -w 1000)
+FLOOR_MARSHAL=(-m 2000000)
+if [ $SMOKE = 1 ] || printf '%s\n' "${BENCH_ARGS[@]}" | grep -qx -e --quick -e -q; then
+	FLOOR_ROUNDTRIP=(-n 500 -w 50)
+	FLOOR_MARSHAL=(-m 20000)
+fi
+
 # The invocations of one run: everything with fill, then frames without it.
 INVOCATIONS=("all" "nofill")
 [ $NO_FILL_ONLY = 1 ] && INVOCATIONS=("roundtrip,loop,marshal,pool" "nofill")
@@ -272,16 +329,35 @@ FAILED=0
 # An untimed run first: weston's first client pays for its start-up (shell, caches).
 run_config "${CONFIG_LIST[0]}" "$LOG_DIR/warmup.out" --quick || FAILED=1
 
+ROUND_LIST=("${CONFIG_LIST[@]}")
+[ $HAVE_FLOOR = 1 ] && ROUND_LIST+=(floor)
 for round in $(seq "$ROUNDS"); do
-	order=("${CONFIG_LIST[@]}")
+	order=("${ROUND_LIST[@]}")
 	# Every other round runs the configs in reverse, so none always comes first.
 	if [ $((round % 2)) = 0 ]; then
 		order=()
-		for ((i = ${#CONFIG_LIST[@]} - 1; i >= 0; i--)); do
-			order+=("${CONFIG_LIST[$i]}")
+		for ((i = ${#ROUND_LIST[@]} - 1; i >= 0; i--)); do
+			order+=("${ROUND_LIST[$i]}")
 		done
 	fi
 	for config in "${order[@]}"; do
+		if [ "$config" = floor ]; then
+			for floor_kind in roundtrip marshal; do
+				out=$LOG_DIR/floor.$round.$floor_kind.out
+				echo "run-bench: round $round/$ROUNDS: floor-client $floor_kind" >&2
+				if [ $floor_kind = roundtrip ]; then
+					set -- "${FLOOR_ROUNDTRIP[@]}"
+				else
+					set -- "${FLOOR_MARSHAL[@]}"
+				fi
+				if run_config floor "$out" "$@"; then
+					collect_floor "$out"
+				else
+					FAILED=1
+				fi
+			done
+			continue
+		fi
 		for invocation in "${INVOCATIONS[@]}"; do
 			case $invocation in
 			all) args=() ;;
@@ -349,6 +425,50 @@ END {
 		printf "\n"
 	}
 }' "$RESULTS"
+
+if [ $HAVE_FLOOR = 1 ]; then
+	# The floor beside the table: its median, its ratio to the system library and how much
+	# of the virtgpu config's figure is the library's (virtgpu / floor).
+	echo
+	echo "simulator floor (floor-client through $(basename "$VIRTGPU_RUN"), no library; $ROUNDS round(s); median over rounds)"
+	echo "ratio = floor / system; virtgpu/floor = the virtgpu config over the floor (throughput: floor over virtgpu)"
+	cat "$RESULTS" "$FLOOR_RESULTS" | awk '
+	{
+		key = $1 SUBSEP $2
+		n[key]++
+		v[key, n[key]] = $3
+		if ($1 == "floor" && !($2 in seen)) {
+			seen[$2] = 1
+			metrics[++nmetrics] = $2
+		}
+	}
+	function median(key,   i, j, t, a, c) {
+		c = n[key]
+		for (i = 1; i <= c; i++)
+			a[i] = v[key, i]
+		for (i = 2; i <= c; i++)
+			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+	}
+	END {
+		printf "%-34s %20s %20s\n", "metric", "floor", "virtgpu/floor"
+		for (m = 1; m <= nmetrics; m++) {
+			metric = metrics[m]
+			val = median("floor" SUBSEP metric)
+			cell = sprintf("%.3g", val)
+			if ((("system" SUBSEP metric) in n) && median("system" SUBSEP metric) > 0)
+				cell = sprintf("%.3g (%.2fx)", val, val / median("system" SUBSEP metric))
+			over = "-"
+			if ((("virtgpu" SUBSEP metric) in n) && val > 0) {
+				vg = median("virtgpu" SUBSEP metric)
+				over = sprintf("%.2fx", metric ~ /per_s$/ ? (vg > 0 ? val / vg : 0) : vg / val)
+			}
+			printf "floor %-28s %20s %20s\n", metric, cell, over
+		}
+	}'
+fi
 
 if [ $SMOKE = 1 ]; then
 	# Sane: every config produced every metric, times positive and below a second.

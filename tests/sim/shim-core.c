@@ -212,6 +212,39 @@ shim_ahead_take(void *dst, uint64_t uptr, size_t size)
 	return false;
 }
 
+/* The calling thread's stack, [base, top), looked up once per thread. */
+static __thread uintptr_t shim_stack_base, shim_stack_top;
+static __thread bool shim_stack_known;
+
+/* Whether [uptr, uptr + size) lies on the calling thread's stack above this function's frame:
+ * the caller's live frames (where ioctl structs and the commands of an EXECBUFFER are built),
+ * mapped and writable, so the copy can be the plain one the kernel's copy_from_user and
+ * copy_to_user are, without a system call. Anything else (another stack, a signal stack, the
+ * heap, a bad pointer) goes through process_vm_readv/writev, which give EFAULT. */
+static bool
+shim_user_on_stack(uint64_t uptr, size_t size)
+{
+	volatile char here_marker = 0;
+	uintptr_t here = (uintptr_t)&here_marker;
+
+	if (!shim_stack_known) {
+		pthread_attr_t attr;
+		void *addr;
+		size_t len;
+
+		shim_stack_known = true;
+		if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+			if (pthread_attr_getstack(&attr, &addr, &len) == 0) {
+				shim_stack_base = (uintptr_t)addr;
+				shim_stack_top = (uintptr_t)addr + len;
+			}
+			pthread_attr_destroy(&attr);
+		}
+	}
+	return here >= shim_stack_base && here < shim_stack_top && uptr > here &&
+	       uptr < shim_stack_top && size <= shim_stack_top - uptr;
+}
+
 /* process_vm_readv/writev fail, rather than fault, on an address the process has not
  * mapped; where they are not allowed (seccomp, ptrace rules), a plain copy. */
 static int
@@ -229,6 +262,13 @@ shim_copy_user(void *kbuf, uint64_t uptr, size_t size, bool to_user)
 		shim_ahead_active = false;
 	else if (shim_ahead_take(kbuf, uptr, size))
 		return 0;
+	if (shim_user_on_stack(uptr, size)) {
+		if (to_user)
+			memcpy((void *)(uintptr_t)uptr, kbuf, size);
+		else
+			memcpy(kbuf, (void *)(uintptr_t)uptr, size);
+		return 0;
+	}
 	n = to_user ? process_vm_writev(shim_self_pid(), &local, 1, &remote, 1, 0) :
 		process_vm_readv(shim_self_pid(), &local, 1, &remote, 1, 0);
 	if (n == (ssize_t)size)
@@ -264,6 +304,15 @@ shim_copy_from_user2(void *dst1, uint64_t uptr1, size_t size1, void *dst2, uint6
 		return -EFAULT;
 	if (shim_ahead_active && (size1 == 0 || shim_ahead_take(dst1, uptr1, size1)))
 		return shim_copy_user(dst2, uptr2, size2, false);
+	/* A part on the caller's stack is a plain copy: the other one alone is left. */
+	if (size1 && shim_user_on_stack(uptr1, size1)) {
+		memcpy(dst1, (void *)(uintptr_t)uptr1, size1);
+		return shim_copy_user(dst2, uptr2, size2, false);
+	}
+	if (size2 && shim_user_on_stack(uptr2, size2)) {
+		memcpy(dst2, (void *)(uintptr_t)uptr2, size2);
+		return shim_copy_user(dst1, uptr1, size1, false);
+	}
 	if (size1) {
 		local[n] = (struct iovec){ dst1, size1 };
 		remote[n++] = (struct iovec){ (void *)(uintptr_t)uptr1, size1 };
@@ -298,7 +347,8 @@ shim_copy_in_ahead(void *dst, uint64_t uptr, size_t size, size_t ahead)
 
 	shim_ahead[0].size = shim_ahead[1].size = 0;
 	shim_ahead_active = false;
-	if (size == 0 || uptr == 0 || uptr + size < uptr)
+	/* On the caller's stack: a plain copy, as are the handler's copies from there later. */
+	if (size == 0 || uptr == 0 || uptr + size < uptr || shim_user_on_stack(uptr, size))
 		return shim_copy_user(dst, uptr, size, false);
 	if (ahead > SHIM_AHEAD_MAX)
 		ahead = SHIM_AHEAD_MAX;

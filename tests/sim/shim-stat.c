@@ -1,7 +1,8 @@
 /*
  * What stat, access and readlink say about the fake kernel's files: a render node is a
  * character device 226:(128 + node), /proc/self/fd/N of a DRM fd names its node, and of a
- * dma-buf stand-in the driver gave out, "/dmabuf:".
+ * dma-buf stand-in the driver gave out, "/dmabuf:"; the stand-in (a memfd, which has no
+ * link) has the one link of a dma-buf's inode.
  */
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -16,46 +17,81 @@
 #include "virtgpu-uapi.h"
 
 #define SHIM_MAX_DMABUFS	4096
+#define SHIM_DMABUF_SLOTS	(2 * SHIM_MAX_DMABUFS)	/* open addressing, half full at most */
 
 static pthread_mutex_t shim_stat_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct { dev_t dev; ino_t ino; } shim_dmabufs[SHIM_MAX_DMABUFS];
+static struct { dev_t dev; ino_t ino; bool used; } shim_dmabufs[SHIM_DMABUF_SLOTS];
 static int shim_num_dmabufs;
 
 /* --- dma-buf stand-ins ------------------------------------------------------------------------ */
 
+/* The slot of (dev, ino): its own, or the free one where it would go. Under the lock. */
+static unsigned
+shim_stat_dmabuf_slot(dev_t dev, ino_t ino)
+{
+	unsigned i = (unsigned)((ino * 0x9e3779b97f4a7c15ull) >> 40 ^ dev) % SHIM_DMABUF_SLOTS;
+
+	while (shim_dmabufs[i].used && (shim_dmabufs[i].dev != dev || shim_dmabufs[i].ino != ino))
+		i = (i + 1) % SHIM_DMABUF_SLOTS;
+	return i;
+}
+
 void
 shim_stat_note_dmabuf(dev_t dev, ino_t ino)
 {
+	unsigned i;
+
 	pthread_mutex_lock(&shim_stat_lock);
-	for (int i = 0; i < shim_num_dmabufs; i++) {
-		if (shim_dmabufs[i].dev == dev && shim_dmabufs[i].ino == ino) {
-			pthread_mutex_unlock(&shim_stat_lock);
-			return;
-		}
-	}
-	if (shim_num_dmabufs < SHIM_MAX_DMABUFS) {
-		shim_dmabufs[shim_num_dmabufs].dev = dev;
-		shim_dmabufs[shim_num_dmabufs].ino = ino;
+	i = shim_stat_dmabuf_slot(dev, ino);
+	if (!shim_dmabufs[i].used && shim_num_dmabufs < SHIM_MAX_DMABUFS) {
+		shim_dmabufs[i].dev = dev;
+		shim_dmabufs[i].ino = ino;
+		shim_dmabufs[i].used = true;
 		shim_num_dmabufs++;
 	}
 	pthread_mutex_unlock(&shim_stat_lock);
+}
+
+static bool
+shim_stat_noted(dev_t dev, ino_t ino)
+{
+	bool found;
+
+	pthread_mutex_lock(&shim_stat_lock);
+	found = shim_num_dmabufs > 0 && shim_dmabufs[shim_stat_dmabuf_slot(dev, ino)].used;
+	pthread_mutex_unlock(&shim_stat_lock);
+	return found;
 }
 
 bool
 shim_stat_is_dmabuf(int fd, struct stat *stp)
 {
 	struct stat st;
-	bool found = false;
 
 	if (fstat(fd, &st) < 0)
 		return false;
 	if (stp)
 		*stp = st;
-	pthread_mutex_lock(&shim_stat_lock);
-	for (int i = 0; i < shim_num_dmabufs && !found; i++)
-		found = shim_dmabufs[i].dev == st.st_dev && shim_dmabufs[i].ino == st.st_ino;
-	pthread_mutex_unlock(&shim_stat_lock);
-	return found;
+	return shim_stat_noted(st.st_dev, st.st_ino);
+}
+
+/* A dma-buf's inode has one link (the kernel's alloc_anon_inode), a memfd none: a stand-in
+ * the fake kernel gave out, or noted, shows the dma-buf's. Only unlinked files are looked up. */
+static void
+shim_stat_dmabuf_links(int fd, dev_t dev, ino_t ino, nlink_t *nlink)
+{
+	if (*nlink == 0 && (shim_dmabuf_of_fd(fd) || shim_stat_noted(dev, ino)))
+		*nlink = 1;
+}
+
+static void
+shim_stat_dmabuf_links_x(int fd, struct statx *stx)
+{
+	nlink_t nlink = stx->stx_nlink;
+
+	shim_stat_dmabuf_links(fd, makedev(stx->stx_dev_major, stx->stx_dev_minor), stx->stx_ino,
+			       &nlink);
+	stx->stx_nlink = (uint32_t)nlink;
 }
 
 void
@@ -118,11 +154,16 @@ shim_stat_node_at(int dirfd, const char *path, int flags)
 		SHIM_NEXT(int, #name, int, type *); \
 		struct shim_file *file = shim_file_of_fd(fd); \
 		\
+		int ret; \
+		\
 		if (file) { \
 			shim_stat_fill(file->node, (struct stat *)st); \
 			return 0; \
 		} \
-		return real(fd, st); \
+		ret = real(fd, st); \
+		if (ret == 0) \
+			shim_stat_dmabuf_links(fd, st->st_dev, st->st_ino, &st->st_nlink); \
+		return ret; \
 	}
 
 #define SHIM_STAT_PATH(name, type) \
@@ -144,13 +185,16 @@ shim_stat_node_at(int dirfd, const char *path, int flags)
 	name(int dirfd, const char *path, type *st, int flags) \
 	{ \
 		SHIM_NEXT(int, #name, int, const char *, type *, int); \
-		int node = shim_stat_node_at(dirfd, path, flags); \
+		int node = shim_stat_node_at(dirfd, path, flags), ret; \
 		\
 		if (node >= 0) { \
 			shim_stat_fill(node, (struct stat *)st); \
 			return 0; \
 		} \
-		return real(dirfd, path, st, flags); \
+		ret = real(dirfd, path, st, flags); \
+		if (ret == 0 && (flags & AT_EMPTY_PATH) && !path[0]) \
+			shim_stat_dmabuf_links(dirfd, st->st_dev, st->st_ino, &st->st_nlink); \
+		return ret; \
 	}
 
 SHIM_STAT_FD(fstat, struct stat)
@@ -166,13 +210,16 @@ SHIM_EXPORT int
 statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *stx)
 {
 	SHIM_NEXT(int, "statx", int, const char *, int, unsigned, struct statx *);
-	int node = shim_stat_node_at(dirfd, path, flags);
+	int node = shim_stat_node_at(dirfd, path, flags), ret;
 
 	if (node >= 0) {
 		shim_stat_fill_statx(node, stx);
 		return 0;
 	}
-	return real(dirfd, path, flags, mask, stx);
+	ret = real(dirfd, path, flags, mask, stx);
+	if (ret == 0 && (flags & AT_EMPTY_PATH) && !path[0] && (stx->stx_mask & STATX_NLINK))
+		shim_stat_dmabuf_links_x(dirfd, stx);
+	return ret;
 }
 
 SHIM_EXPORT int

@@ -6,17 +6,22 @@
  * 'wayland-virtgpu:' line on stderr, no fd left open after wl_display_disconnect.
  *   virt-client [--expect ok|error|any] [--errno E1,E2] [--filler N] [--clip-bytes N]
  *               [--no-clipboard] [--idle] [--idle-roundtrips] [--error-lines N] [--timeout S]
- *               [--protocol-error CODE@INTERFACE#ID] [--frames N]
+ *               [--protocol-error CODE@INTERFACE#ID] [--frames N] [--pool-gpu-buffer]
  * --idle: after the run, dispatch until the compositor goes away (the test kills it).
  * --idle-roundtrips: the same, with a roundtrip every half second.
  * --protocol-error: after the error, wl_display_get_protocol_error must say this
  *   (e.g. 2@wl_display#1, the no_memory error).
  * --frames N: after the first frame, N more, each drawn again, committed, its frame
  *   callback awaited and followed by a roundtrip (the compositor checks every one).
+ * --pool-gpu-buffer: the wl_shm pool is a GPU buffer of the device (a dma-buf, from the
+ *   fake kernel's test API) instead of a memfd: it must reach the compositor as it is, so
+ *   after the first frame a new mapping of the dma-buf still shows the pixels (a library
+ *   that took it for a memfd moves them to host memory of its own and empties the file).
  * Prints one "virt-client: ..." result line; exit 0 when the expectations hold, else 1.
  */
 #include <errno.h>
 #include <dirent.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -32,6 +37,7 @@
 #include <wayland-client.h>
 
 #include "virt-test.h"
+#include "../sim/virtgpu-sim.h"
 
 #define VT_MAX_GLOBALS	1024
 #define VT_WIDTH	64
@@ -50,6 +56,7 @@ static struct {
 	bool clipboard;
 	bool idle;
 	bool idle_roundtrips;
+	bool pool_gpu_buffer;
 	int error_lines;	/* 'wayland-virtgpu:' lines wanted after an error */
 	char protocol_error[64];	/* "CODE@INTERFACE" wanted after an error, or "" */
 
@@ -426,20 +433,79 @@ vt_roundtrip(void)
 
 static int vt_frame(void);
 
+/* The pool's memory as a GPU driver's buffer of the simulated device: a dma-buf. */
+static int
+vt_gpu_buffer(size_t *size)
+{
+	virtgpu_sim_gpu_buffer_create_t create = (virtgpu_sim_gpu_buffer_create_t)
+		dlsym(RTLD_DEFAULT, VIRTGPU_SIM_GPU_BUFFER_CREATE);
+	uint32_t stride;
+	uint64_t bytes;
+	int fd;
+
+	if (!create) {
+		vt_check_fail("--pool-gpu-buffer: no %s (not under the simulator)",
+			      VIRTGPU_SIM_GPU_BUFFER_CREATE);
+		return -1;
+	}
+	fd = create(VT_WIDTH, VT_HEIGHT, 0x34325258 /* XRGB8888 */, 0, &stride, &bytes);
+	if (fd < 0) {
+		vt_check_fail("GPU buffer: %s", strerror(-fd));
+		return -1;
+	}
+	if (stride != VT_WIDTH * 4 || bytes < *size) {
+		vt_check_fail("GPU buffer: stride %u, %llu bytes", stride,
+			      (unsigned long long)bytes);
+		close(fd);
+		return -1;
+	}
+	*size = (size_t)bytes;
+	return fd;
+}
+
+/* After the first frame: a new mapping of the dma-buf shows what was drawn. */
+static void
+vt_check_gpu_buffer(int fd)
+{
+	const uint32_t *view = mmap(NULL, vt.pool_size, PROT_READ, MAP_SHARED, fd, 0);
+
+	if (view == MAP_FAILED) {
+		vt_check_fail("mmap of the GPU buffer: %s", strerror(errno));
+		return;
+	}
+	for (int y = 0; y < VT_HEIGHT; y++)
+		for (int x = 0; x < VT_WIDTH; x++)
+			if (view[y * VT_WIDTH + x] != virt_test_pixel(x, y)) {
+				vt_check_fail("the GPU buffer given to wl_shm holds 0x%08x at "
+					      "(%d, %d) after the frame, not the pixel drawn: "
+					      "the library did not send it as it is",
+					      view[y * VT_WIDTH + x], x, y);
+				y = VT_HEIGHT;
+				break;
+			}
+	munmap((void *)view, vt.pool_size);
+}
+
 static int
 vt_shm_phase(void)
 {
 	size_t size = (size_t)VT_WIDTH * VT_HEIGHT * 4;
 	uint32_t *pixels;
-	int fd;
+	int fd, ret;
 
 	vt.phase = "shm";
-	fd = memfd_create("virt-client-pool", MFD_CLOEXEC);
-	if (fd < 0 || ftruncate(fd, size) < 0) {
-		vt_check_fail("memfd: %s", strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
+	if (vt.pool_gpu_buffer) {
+		fd = vt_gpu_buffer(&size);
+		if (fd < 0)
+			return -1;
+	} else {
+		fd = memfd_create("virt-client-pool", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, size) < 0) {
+			vt_check_fail("memfd: %s", strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			return -1;
+		}
 	}
 	pixels = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (pixels == MAP_FAILED) {
@@ -452,11 +518,14 @@ vt_shm_phase(void)
 
 	vt.surface = wl_compositor_create_surface(vt.compositor);
 	vt.pool = wl_shm_create_pool(vt.shm, fd, (int32_t)size);
-	close(fd);
 	vt.buffer = wl_shm_pool_create_buffer(vt.pool, 0, VT_WIDTH, VT_HEIGHT, VT_WIDTH * 4,
 					      WL_SHM_FORMAT_XRGB8888);
 	wl_buffer_add_listener(vt.buffer, &vt_buffer_listener, NULL);
-	return vt_frame();
+	ret = vt_frame();
+	if (ret == 0 && vt.pool_gpu_buffer)
+		vt_check_gpu_buffer(fd);
+	close(fd);
+	return ret;
 }
 
 /* Draws the pattern (again: a copying transport must see every frame's damage), commits it
@@ -792,6 +861,8 @@ main(int argc, char *argv[])
 		} else if (strcmp(arg, "--idle-roundtrips") == 0) {
 			vt.idle = true;
 			vt.idle_roundtrips = true;
+		} else if (strcmp(arg, "--pool-gpu-buffer") == 0) {
+			vt.pool_gpu_buffer = true;
 		} else if (strcmp(arg, "--no-clipboard") == 0) {
 			vt.clipboard = false;
 		} else if (strcmp(arg, "--protocol-error") == 0 && next) {
