@@ -77,13 +77,17 @@ rtb_signal_held_fences(struct rutabaga *rtb, struct rtb_context *ctx)
 static int
 rtb_queue_channel_fence(struct rtb_context *ctx, const struct rutabaga_fence *fence)
 {
-	/* rutabaga drops a channel fence of a context without INIT: it never signals. A lost
-	 * context's is queued like any other: the worker signals it at once, empty. */
-	if (!cd_context_initialized(ctx->file->ctx))
-		return 0;
 	return rtb_queue_fence(&ctx->channel_fences, 0, fence);
 }
 
+/* Every fence QEMU makes is signalled, at once when there is nothing to wait for or it
+ * cannot be kept: QEMU queues a fenced command until a fence answers it, whatever this
+ * returns (an error only makes it log "CHECK failed"), so a fence never signalled pins the
+ * command's descriptor and the guest's fence for good, and a guest making such fences
+ * could fill the control queue. rutabaga drops a channel fence of a context without INIT
+ * (there is no channel ring to write into): it signals here at once, with nothing in a
+ * ring. A lost context's channel fences are queued like any other: the worker signals
+ * them at once, empty. */
 RTB_EXPORT int32_t
 rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
 {
@@ -101,21 +105,27 @@ rutabaga_create_fence(struct rutabaga *rtb, const struct rutabaga_fence *fence)
 	ctx = rtb_context_find(rtb, fence->ctx_id);
 	if (ring && (!ctx || fence->ring_idx > CROSS_DOMAIN_CHANNEL_RING)) {
 		ret = -EINVAL;
-		what = "refused";
+		what = "refused, signalled at once";
 	} else if (ring && fence->ring_idx == CROSS_DOMAIN_CHANNEL_RING) {
-		ret = rtb_queue_channel_fence(ctx, fence);
-		what = ret == 0 && !cd_context_initialized(ctx->file->ctx) ? "dropped, no INIT" :
-		       "channel";
+		if (cd_context_initialized(ctx->file->ctx)) {
+			ret = rtb_queue_channel_fence(ctx, fence);
+			what = "channel";
+		} else {
+			what = "at once, no INIT";
+		}
 	} else if (ctx && rtb_context_waiting(ctx)) {
 		ret = rtb_queue_fence(&ctx->held_fences, cd_context_accepted(ctx->file->ctx), fence);
 		what = "held";
 	}
 	pthread_mutex_unlock(&rtb->lock);
+	if (ret == -ENOMEM)
+		what = "out of memory, signalled at once";
 	rtb_trace("fence ctx %u flags 0x%x ring %u id %llu: %s", fence->ctx_id, fence->flags,
 		  fence->ring_idx, (unsigned long long)fence->fence_id, what);
-	if (ret == 1) {
-		rtb_fence_signal(rtb, fence, "at once");
-		ret = 0;
+	if (ret != 0) {
+		rtb_fence_signal(rtb, fence, ret == 1 ? "at once" : "not kept");
+		if (ret == 1)
+			ret = 0;
 	}
 	rtb_worker_wake(rtb);
 	return ret;
