@@ -161,6 +161,7 @@ struct host_file {
 	uint32_t num_attached, cap_attached;
 	uint32_t *handles;		/* resource ids this file holds handles of */
 	uint32_t num_handles, cap_handles;
+	uint64_t turn;			/* the simulator's: last pass of its fences that saw it */
 	struct host_file *next;
 };
 

@@ -379,16 +379,8 @@ echo
 echo "client-bench: weston headless pixman, all processes on CPU $CPU, $ROUNDS round(s); median over rounds"
 echo "system: $SYSTEM_LIB_DIR   ours: $([ $HAVE_OURS = 1 ] && echo "$LIB_DIR" || echo "not built")"
 echo "ratio = config / system (times: > 1 is slower; throughput: > 1 is faster)"
-awk -v configs="$CONFIGS" '
-{
-	key = $1 SUBSEP $2
-	n[key]++
-	v[key, n[key]] = $3
-	if (!($2 in seen)) {
-		seen[$2] = 1
-		metrics[++nmetrics] = $2
-	}
-}
+# median(key): the median of v[key, 1..n[key]], for both tables below.
+AWK_MEDIAN='
 function median(key,   i, j, t, a, c) {
 	c = n[key]
 	for (i = 1; i <= c; i++)
@@ -398,6 +390,17 @@ function median(key,   i, j, t, a, c) {
 			t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
 		}
 	return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
+}
+'
+awk -v configs="$CONFIGS" "$AWK_MEDIAN"'
+{
+	key = $1 SUBSEP $2
+	n[key]++
+	v[key, n[key]] = $3
+	if (!($2 in seen)) {
+		seen[$2] = 1
+		metrics[++nmetrics] = $2
+	}
 }
 END {
 	nc = split(configs, cl, ",")
@@ -432,7 +435,7 @@ if [ $HAVE_FLOOR = 1 ]; then
 	echo
 	echo "simulator floor (floor-client through $(basename "$VIRTGPU_RUN"), no library; $ROUNDS round(s); median over rounds)"
 	echo "ratio = floor / system; virtgpu/floor = the virtgpu config over the floor (throughput: floor over virtgpu)"
-	cat "$RESULTS" "$FLOOR_RESULTS" | awk '
+	cat "$RESULTS" "$FLOOR_RESULTS" | awk "$AWK_MEDIAN"'
 	{
 		key = $1 SUBSEP $2
 		n[key]++
@@ -441,16 +444,6 @@ if [ $HAVE_FLOOR = 1 ]; then
 			seen[$2] = 1
 			metrics[++nmetrics] = $2
 		}
-	}
-	function median(key,   i, j, t, a, c) {
-		c = n[key]
-		for (i = 1; i <= c; i++)
-			a[i] = v[key, i]
-		for (i = 2; i <= c; i++)
-			for (j = i; j > 1 && a[j - 1] > a[j]; j--) {
-				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
-			}
-		return c % 2 ? a[(c + 1) / 2] : (a[c / 2] + a[c / 2 + 1]) / 2
 	}
 	END {
 		printf "%-34s %20s %20s\n", "metric", "floor", "virtgpu/floor"

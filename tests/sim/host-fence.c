@@ -579,18 +579,26 @@ host_file_drop(struct host_file *file)
 	host_file_destroy(file);
 }
 
+/* Passes over the channel fences, to visit each file once (host_file.turn). */
+static uint64_t fence_turns;
+
 /* What the loop must watch for the timeline: the compositor sockets of contexts with a poll
  * job, the sockets that must take a queued SEND, and the next WAIT deadline. */
 int
 host_fence_watch(struct pollfd *pfds, int max, struct timespec **timeout,
 		 struct timespec *storage)
 {
+	uint64_t turn = ++fence_turns;
 	int n = 0;
 
+	/* Each context once, however many of its fences wait: a guest that queues POLLs
+	 * without reading must not grow the wait. */
 	for (struct host_fence *f = timeline.channel_fences; f; f = f->next) {
 		struct host_file *file = host_file_lookup(f->file_id);
-		if (file && file->ctx)
+		if (file && file->ctx && file->turn != turn) {
+			file->turn = turn;
 			n += cd_context_watch(file->ctx, pfds + n, max - n);
+		}
 	}
 	for (struct host_deferred *d = timeline.deferred; d && n < max; d = d->next) {
 		struct host_file *file = host_file_lookup(d->file_id);
@@ -625,19 +633,21 @@ host_service_contexts(const struct pollfd *seen, int nseen)
 	bool progress = true;
 
 	while (progress) {
+		uint64_t turn = ++fence_turns;
+
 		progress = false;
 		for (struct host_fence **link = &timeline.channel_fences; *link;) {
 			struct host_fence *fence = *link;
 			struct host_file *file = host_file_lookup(fence->file_id);
-			bool earlier = false;
-
 			/* Only the oldest pending fence of a file is served. */
-			for (struct host_fence *f = timeline.channel_fences; f != fence; f = f->next)
-				if (f->file_id == fence->file_id)
-					earlier = true;
-			if (!earlier && file && file->ctx &&
+			bool oldest = file && file->turn != turn;
+
+			if (file)
+				file->turn = turn;
+			if (oldest && file->ctx &&
 			    cd_context_service_after(file->ctx, seen, nseen)) {
 				*link = fence->next;
+				file->turn = 0;	/* its next fence is the oldest now */
 				if (fence->event && file->event_fd >= 0 &&
 				    host_fault_fires(HOST_FAULT_DUPLICATE_EVENT)) {
 					struct drm_event ev = { VIRTGPU_EVENT_FENCE_SIGNALED, sizeof ev };
