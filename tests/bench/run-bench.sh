@@ -240,22 +240,26 @@ run_config() {
 	fi
 }
 
+# field(NAME): the value of NAME=VALUE on the line; emit(KEY, NAME, DIV): one record
+# "CONFIG KEY VALUE" per field present, scaled by DIV (config: awk's -v).
+AWK_RECORDS='
+function field(name,   i) {
+	for (i = 2; i <= NF; i++)
+		if (index($i, name "=") == 1)
+			return substr($i, length(name) + 2)
+	return ""
+}
+function emit(key, name, div) {
+	if (field(name) != "")
+		print config, key, field(name) / div
+}
+'
+
 # Turns client-bench lines into "CONFIG KEY VALUE" records.
 RESULTS=$RUNTIME_DIR/results
 : >"$RESULTS"
 collect() {
-	awk -v config="$1" '
-	function field(name,   i) {
-		for (i = 2; i <= NF; i++)
-			if (index($i, name "=") == 1)
-				return substr($i, length(name) + 2)
-		return ""
-	}
-	# One record per field present, scaled by DIV.
-	function emit(key, name, div) {
-		if (field(name) != "")
-			print config, key, field(name) / div
-	}
+	awk -v config="$1" "$AWK_RECORDS"'
 	$1 == "roundtrip" || $1 == "loop" {
 		emit($1 ".median_us", "median_us", 1)
 		emit($1 ".p90_us", "p90_us", 1)
@@ -290,17 +294,7 @@ collect() {
 FLOOR_RESULTS=$RUNTIME_DIR/floor-results
 : >"$FLOOR_RESULTS"
 collect_floor() {
-	awk '
-	function field(name,   i) {
-		for (i = 2; i <= NF; i++)
-			if (index($i, name "=") == 1)
-				return substr($i, length(name) + 2)
-		return ""
-	}
-	function emit(key, name, div) {
-		if (field(name) != "")
-			print "floor", key, field(name) / div
-	}
+	awk -v config=floor "$AWK_RECORDS"'
 	$1 == "floor" {
 		emit("roundtrip.median_us", "median_us", 1)
 		emit("roundtrip.p90_us", "p90_us", 1)
